@@ -1,0 +1,291 @@
+//! GB/T 28181 20-digit device codes: validation, the fields they encode, and ranges of
+//! consecutive IDs for a fleet.
+
+use std::fmt;
+
+/// A validated 20-digit GB28181 code (device, channel or server).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DeviceId([u8; 20]);
+
+/// Why a device ID or ID range is not valid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdError {
+    /// Not exactly 20 characters.
+    Length(usize),
+    /// A character that is not an ASCII digit, at this index.
+    NotDigit(usize),
+    /// A range prefix longer than 20 digits or not made of digits.
+    Prefix,
+    /// The range runs past the digits the prefix leaves free.
+    RangeOverflow,
+}
+
+impl fmt::Display for IdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdError::Length(n) => write!(f, "a GB28181 ID has 20 digits, this has {n} characters"),
+            IdError::NotDigit(i) => write!(f, "character {} of the ID is not a digit", i + 1),
+            IdError::Prefix => f.write_str("the ID prefix must be 0 to 20 digits"),
+            IdError::RangeOverflow => {
+                f.write_str("the ID range does not fit in the digits after the prefix")
+            }
+        }
+    }
+}
+
+impl std::error::Error for IdError {}
+
+/// The device type encoded in digits 11–13.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceType {
+    /// 111 DVR
+    Dvr,
+    /// 118 NVR
+    Nvr,
+    /// 131 camera (channel)
+    Camera,
+    /// 132 IP camera
+    IpCamera,
+    /// 200 central SIP server
+    SipServer,
+    /// 215 business group, 216 virtual organisation and any other code.
+    Other(u16),
+}
+
+impl DeviceId {
+    /// Validates 20 ASCII digits.
+    pub fn parse(s: &[u8]) -> Result<DeviceId, IdError> {
+        if s.len() != 20 {
+            return Err(IdError::Length(s.len()));
+        }
+        if let Some(i) = s.iter().position(|b| !b.is_ascii_digit()) {
+            return Err(IdError::NotDigit(i));
+        }
+        let mut a = [0u8; 20];
+        a.copy_from_slice(s);
+        Ok(DeviceId(a))
+    }
+
+    /// The ID for the number `n` (zero-padded), if it fits in 20 digits.
+    pub fn from_number(mut n: u128) -> Option<DeviceId> {
+        if n >= 10u128.pow(20) {
+            return None;
+        }
+        let mut a = [b'0'; 20];
+        for slot in a.iter_mut().rev() {
+            *slot = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        Some(DeviceId(a))
+    }
+
+    /// The ID as a number (for ranges and arithmetic).
+    pub fn number(&self) -> u128 {
+        self.0
+            .iter()
+            .fold(0u128, |acc, &d| acc * 10 + u128::from(d - b'0'))
+    }
+
+    /// The 20 digits.
+    pub fn as_bytes(&self) -> &[u8; 20] {
+        &self.0
+    }
+
+    /// The 20 digits as text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits are ever stored.
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+
+    /// The first 10 digits: the SIP domain (centre code and administrative area).
+    pub fn domain(&self) -> &[u8] {
+        &self.0[..10]
+    }
+
+    /// Digits 11–13 as a number (132 = IP camera, 200 = SIP server, ...).
+    pub fn type_code(&self) -> u16 {
+        self.0[10..13]
+            .iter()
+            .fold(0u16, |acc, &d| acc * 10 + u16::from(d - b'0'))
+    }
+
+    /// The device type of digits 11–13.
+    pub fn device_type(&self) -> DeviceType {
+        match self.type_code() {
+            111 => DeviceType::Dvr,
+            118 => DeviceType::Nvr,
+            131 => DeviceType::Camera,
+            132 => DeviceType::IpCamera,
+            200 => DeviceType::SipServer,
+            n => DeviceType::Other(n),
+        }
+    }
+
+    /// The ID of channel `index` (from 1) of this device: same domain, type 131, and a serial
+    /// derived from the device's so that channels of different devices stay apart while the
+    /// fleet has fewer than 10^7 / `per_device` devices.
+    pub fn channel(&self, index: u32, per_device: u32) -> DeviceId {
+        let serial = self.number() % 10_000_000;
+        let per = u128::from(per_device.max(1));
+        let ch_serial = (serial * per + u128::from(index.saturating_sub(1)) % per) % 10_000_000;
+        let mut a = self.0;
+        a[10..13].copy_from_slice(b"131");
+        let mut s = ch_serial;
+        for slot in a[13..].iter_mut().rev() {
+            *slot = b'0' + (s % 10) as u8;
+            s /= 10;
+        }
+        DeviceId(a)
+    }
+}
+
+impl fmt::Debug for DeviceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DeviceId({})", self.as_str())
+    }
+}
+
+impl fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for DeviceId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        DeviceId::parse(s.as_bytes())
+    }
+}
+
+/// `count` consecutive IDs: a fixed digit prefix and a zero-padded number after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdRange {
+    first: u128,
+    count: u64,
+}
+
+impl IdRange {
+    /// IDs `prefix` + `first`, `first + 1`, ... padded to 20 digits
+    /// (`"3402000000132"`, 1, 3 gives `...1320000001` to `...1320000003`).
+    pub fn new(prefix: &str, first: u64, count: u64) -> Result<IdRange, IdError> {
+        if prefix.len() > 20 || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(IdError::Prefix);
+        }
+        let width = 20 - prefix.len() as u32;
+        let span = 10u128.pow(width);
+        let last = u128::from(first) + u128::from(count.max(1)) - 1;
+        if last >= span {
+            return Err(IdError::RangeOverflow);
+        }
+        let base: u128 = prefix
+            .bytes()
+            .fold(0u128, |acc, d| acc * 10 + u128::from(d - b'0'));
+        Ok(IdRange {
+            first: base * span + u128::from(first),
+            count,
+        })
+    }
+
+    /// How many IDs the range holds.
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    /// True if the range is empty.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The `i`-th ID (from 0), if within the range.
+    pub fn get(&self, i: u64) -> Option<DeviceId> {
+        if i >= self.count {
+            return None;
+        }
+        DeviceId::from_number(self.first + u128::from(i))
+    }
+
+    /// The sub-range of shard `k` of `n` (0-based): disjoint, covering, sizes differing by ≤ 1.
+    pub fn shard(&self, k: u64, n: u64) -> IdRange {
+        let n = n.max(1);
+        let k = k.min(n - 1);
+        let base = self.count / n;
+        let extra = self.count % n;
+        let start = k * base + k.min(extra);
+        let len = base + u64::from(k < extra);
+        IdRange {
+            first: self.first + u128::from(start),
+            count: len,
+        }
+    }
+
+    /// Iterates over the IDs in order.
+    pub fn iter(&self) -> impl Iterator<Item = DeviceId> + '_ {
+        (0..self.count).filter_map(|i| self.get(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_and_decodes() {
+        let id = DeviceId::parse(b"34020000001320000001").unwrap();
+        assert_eq!(id.domain(), b"3402000000");
+        assert_eq!(id.type_code(), 132);
+        assert_eq!(id.device_type(), DeviceType::IpCamera);
+        assert_eq!(
+            DeviceId::parse(b"34020000002000000001")
+                .unwrap()
+                .device_type(),
+            DeviceType::SipServer
+        );
+        assert_eq!(DeviceId::parse(b"3402"), Err(IdError::Length(4)));
+        assert_eq!(
+            DeviceId::parse(b"3402000000132000000x"),
+            Err(IdError::NotDigit(19))
+        );
+        assert_eq!(id.to_string(), "34020000001320000001");
+        assert_eq!(DeviceId::from_number(id.number()), Some(id));
+    }
+
+    #[test]
+    fn ranges_and_shards() {
+        let r = IdRange::new("3402000000132", 1, 3).unwrap();
+        let ids: Vec<String> = r.iter().map(|i| i.to_string()).collect();
+        assert_eq!(
+            ids,
+            [
+                "34020000001320000001",
+                "34020000001320000002",
+                "34020000001320000003"
+            ]
+        );
+        assert_eq!(
+            IdRange::new("3402000000132", 9_999_999, 2),
+            Err(IdError::RangeOverflow)
+        );
+        assert_eq!(IdRange::new("34x", 1, 1), Err(IdError::Prefix));
+        let big = IdRange::new("3402000000132", 1, 10).unwrap();
+        let mut all = Vec::new();
+        for k in 0..3 {
+            all.extend(big.shard(k, 3).iter());
+        }
+        assert_eq!(all, big.iter().collect::<Vec<_>>());
+        assert_eq!(big.shard(0, 3).len(), 4);
+        assert_eq!(big.shard(2, 3).len(), 3);
+    }
+
+    #[test]
+    fn channels_are_cameras_of_the_same_domain() {
+        let id = DeviceId::parse(b"34020000001320000007").unwrap();
+        let c1 = id.channel(1, 4);
+        let c4 = id.channel(4, 4);
+        assert_eq!(c1.type_code(), 131);
+        assert_eq!(c1.domain(), id.domain());
+        assert_ne!(c1, c4);
+        let next = DeviceId::parse(b"34020000001320000008").unwrap();
+        assert_ne!(next.channel(1, 4), c4);
+    }
+}

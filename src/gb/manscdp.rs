@@ -1,0 +1,330 @@
+//! MANSCDP XML bodies (GB/T 28181 §A): written into reused buffers and read without allocating.
+//!
+//! The reader is deliberately not a general XML parser: GB28181 bodies are flat, small and
+//! machine-written, so it finds the root element and the few child elements gbswarm needs by
+//! tag, which is both zero-copy and robust to the whitespace and encodings devices use.
+
+use super::id::DeviceId;
+use crate::sip::parse::parse_decimal;
+use crate::sip::write::push_u64;
+use memchr::memmem;
+
+/// The `Content-Type` GB28181 uses for MANSCDP bodies.
+pub const CONTENT_TYPE: &[u8] = b"Application/MANSCDP+xml";
+
+const XML_DECL: &[u8] = b"<?xml version=\"1.0\" encoding=\"GB2312\"?>\r\n";
+
+/// The root element of a MANSCDP body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Root {
+    /// `<Query>`: the platform asks.
+    Query,
+    /// `<Notify>`: keepalive, alarms.
+    Notify,
+    /// `<Response>`: an answer to a query.
+    Response,
+    /// `<Control>`: device control.
+    Control,
+    /// Any other root element.
+    Other,
+}
+
+/// A zero-copy view of a MANSCDP body: root, CmdType, SN and DeviceID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Manscdp<'a> {
+    /// The root element.
+    pub root: Root,
+    /// The `CmdType` text (`Keepalive`, `Catalog`, `DeviceInfo`, ...).
+    pub cmd_type: &'a [u8],
+    /// The `SN` number, if present and numeric.
+    pub sn: Option<u32>,
+    /// The `DeviceID` text, if present.
+    pub device_id: Option<&'a [u8]>,
+    /// The whole body, for further [`element`] look-ups.
+    pub body: &'a [u8],
+}
+
+impl<'a> Manscdp<'a> {
+    /// Reads a body; `None` if there is no root element or no CmdType.
+    pub fn parse(body: &'a [u8]) -> Option<Self> {
+        let root_name = root_element(body)?;
+        let root = match root_name {
+            b"Query" => Root::Query,
+            b"Notify" => Root::Notify,
+            b"Response" => Root::Response,
+            b"Control" => Root::Control,
+            _ => Root::Other,
+        };
+        let cmd_type = element(body, b"CmdType")?;
+        Some(Manscdp {
+            root,
+            cmd_type,
+            sn: element(body, b"SN").and_then(parse_decimal),
+            device_id: element(body, b"DeviceID"),
+            body,
+        })
+    }
+}
+
+/// The name of the first element after the XML declaration and comments.
+fn root_element(body: &[u8]) -> Option<&[u8]> {
+    let mut rest = body;
+    loop {
+        let lt = memchr::memchr(b'<', rest)?;
+        rest = &rest[lt + 1..];
+        match rest.first()? {
+            b'?' | b'!' => {
+                let gt = memchr::memchr(b'>', rest)?;
+                rest = &rest[gt + 1..];
+            }
+            _ => {
+                let end = rest
+                    .iter()
+                    .position(|&b| b == b'>' || b == b'/' || b.is_ascii_whitespace())?;
+                return Some(&rest[..end]);
+            }
+        }
+    }
+}
+
+/// The trimmed text of the first `<tag>...</tag>` in `body` (tag names are case-sensitive).
+pub fn element<'a>(body: &'a [u8], tag: &[u8]) -> Option<&'a [u8]> {
+    // Tags gbswarm looks for are short; build `<tag>` and `</tag>` on the stack.
+    let mut open = [0u8; 40];
+    if tag.len() + 3 > open.len() {
+        return None;
+    }
+    open[0] = b'<';
+    open[1..=tag.len()].copy_from_slice(tag);
+    open[tag.len() + 1] = b'>';
+    let open = &open[..tag.len() + 2];
+    let start = memmem::find(body, open)? + open.len();
+    let mut close = [0u8; 40];
+    close[..2].copy_from_slice(b"</");
+    close[2..2 + tag.len()].copy_from_slice(tag);
+    close[2 + tag.len()] = b'>';
+    let close = &close[..tag.len() + 3];
+    let len = memmem::find(&body[start..], close)?;
+    Some(crate::sip::parse::trim(&body[start..start + len]))
+}
+
+/// Appends `<Tag>value</Tag>\r\n`.
+fn tag(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.push(b'<');
+    out.extend_from_slice(name);
+    out.push(b'>');
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"</");
+    out.extend_from_slice(name);
+    out.extend_from_slice(b">\r\n");
+}
+
+fn tag_u64(out: &mut Vec<u8>, name: &[u8], value: u64) {
+    out.push(b'<');
+    out.extend_from_slice(name);
+    out.push(b'>');
+    push_u64(out, value);
+    out.extend_from_slice(b"</");
+    out.extend_from_slice(name);
+    out.extend_from_slice(b">\r\n");
+}
+
+fn open_root(out: &mut Vec<u8>, root: &[u8], cmd: &[u8], sn: u32, device: &DeviceId) {
+    out.clear();
+    out.extend_from_slice(XML_DECL);
+    out.push(b'<');
+    out.extend_from_slice(root);
+    out.extend_from_slice(b">\r\n");
+    tag(out, b"CmdType", cmd);
+    tag_u64(out, b"SN", u64::from(sn));
+    tag(out, b"DeviceID", device.as_bytes());
+}
+
+fn close_root(out: &mut Vec<u8>, root: &[u8]) {
+    out.extend_from_slice(b"</");
+    out.extend_from_slice(root);
+    out.extend_from_slice(b">\r\n");
+}
+
+/// Writes a Keepalive notify; `faults` lists sub-devices reported faulty in `<Info>`.
+pub fn write_keepalive(out: &mut Vec<u8>, sn: u32, device: &DeviceId, faults: &[DeviceId]) {
+    open_root(out, b"Notify", b"Keepalive", sn, device);
+    tag(out, b"Status", b"OK");
+    if !faults.is_empty() {
+        out.extend_from_slice(b"<Info>\r\n");
+        for f in faults {
+            tag(out, b"DeviceID", f.as_bytes());
+        }
+        out.extend_from_slice(b"</Info>\r\n");
+    }
+    close_root(out, b"Notify");
+}
+
+/// Writes a query (`Catalog`, `DeviceInfo`, ...) as a platform sends it.
+pub fn write_query(out: &mut Vec<u8>, cmd: &[u8], sn: u32, device: &DeviceId) {
+    open_root(out, b"Query", cmd, sn, device);
+    if cmd == b"ConfigDownload" {
+        tag(out, b"ConfigType", b"BasicParam");
+    }
+    close_root(out, b"Query");
+}
+
+/// Writes one Catalog response message holding `channels` (a slice of the full list of
+/// `sum_num` channels, so a large catalog can span several messages).
+pub fn write_catalog(
+    out: &mut Vec<u8>,
+    sn: u32,
+    device: &DeviceId,
+    sum_num: u32,
+    channels: impl ExactSizeIterator<Item = (u32, DeviceId)>,
+) {
+    open_root(out, b"Response", b"Catalog", sn, device);
+    tag_u64(out, b"SumNum", u64::from(sum_num));
+    out.extend_from_slice(b"<DeviceList Num=\"");
+    push_u64(out, channels.len() as u64);
+    out.extend_from_slice(b"\">\r\n");
+    for (index, ch) in channels {
+        out.extend_from_slice(b"<Item>\r\n");
+        tag(out, b"DeviceID", ch.as_bytes());
+        out.extend_from_slice(b"<Name>Camera ");
+        push_u64(out, u64::from(index));
+        out.extend_from_slice(b"</Name>\r\n");
+        tag(out, b"Manufacturer", b"gbswarm");
+        tag(out, b"Model", b"IPC-sim");
+        tag(out, b"Owner", b"Owner");
+        tag(out, b"CivilCode", &device.domain()[..6]);
+        tag(out, b"Address", b"Address");
+        tag(out, b"Parental", b"0");
+        tag(out, b"ParentID", device.as_bytes());
+        tag(out, b"SafetyWay", b"0");
+        tag(out, b"RegisterWay", b"1");
+        tag(out, b"Secrecy", b"0");
+        tag(out, b"Status", b"ON");
+        out.extend_from_slice(b"</Item>\r\n");
+    }
+    out.extend_from_slice(b"</DeviceList>\r\n");
+    close_root(out, b"Response");
+}
+
+/// Writes a DeviceInfo response.
+pub fn write_device_info(out: &mut Vec<u8>, sn: u32, device: &DeviceId, channels: u32) {
+    open_root(out, b"Response", b"DeviceInfo", sn, device);
+    tag(out, b"DeviceName", b"gbswarm camera");
+    tag(out, b"Result", b"OK");
+    tag(out, b"Manufacturer", b"gbswarm");
+    tag(out, b"Model", b"IPC-sim");
+    tag(out, b"Firmware", env!("CARGO_PKG_VERSION").as_bytes());
+    tag_u64(out, b"Channel", u64::from(channels));
+    close_root(out, b"Response");
+}
+
+/// Writes a DeviceStatus response; `device_time` is `YYYY-MM-DDThh:mm:ss`.
+pub fn write_device_status(out: &mut Vec<u8>, sn: u32, device: &DeviceId, device_time: &[u8]) {
+    open_root(out, b"Response", b"DeviceStatus", sn, device);
+    tag(out, b"Result", b"OK");
+    tag(out, b"Online", b"ONLINE");
+    tag(out, b"Status", b"OK");
+    tag(out, b"Encode", b"ON");
+    tag(out, b"Record", b"OFF");
+    tag(out, b"DeviceTime", device_time);
+    out.extend_from_slice(b"<Alarmstatus Num=\"0\">\r\n</Alarmstatus>\r\n");
+    close_root(out, b"Response");
+}
+
+/// Writes a ConfigDownload response with the BasicParam block.
+pub fn write_config_download(
+    out: &mut Vec<u8>,
+    sn: u32,
+    device: &DeviceId,
+    expires: u32,
+    heartbeat_interval: u32,
+    heartbeat_count: u32,
+) {
+    open_root(out, b"Response", b"ConfigDownload", sn, device);
+    tag(out, b"Result", b"OK");
+    out.extend_from_slice(b"<BasicParam>\r\n");
+    tag(out, b"Name", b"gbswarm camera");
+    tag(out, b"DeviceID", device.as_bytes());
+    tag(out, b"SIPServerID", b"");
+    tag_u64(out, b"Expiration", u64::from(expires));
+    tag_u64(out, b"HeartBeatInterval", u64::from(heartbeat_interval));
+    tag_u64(out, b"HeartBeatCount", u64::from(heartbeat_count));
+    out.extend_from_slice(b"</BasicParam>\r\n");
+    close_root(out, b"Response");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(s: &str) -> DeviceId {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn keepalive_round_trip() {
+        let dev = id("34020000001320000003");
+        let mut out = Vec::new();
+        write_keepalive(&mut out, 42, &dev, &[id("34020000001310000001")]);
+        let m = Manscdp::parse(&out).unwrap();
+        assert_eq!(m.root, Root::Notify);
+        assert_eq!(m.cmd_type, b"Keepalive");
+        assert_eq!(m.sn, Some(42));
+        assert_eq!(m.device_id, Some(&b"34020000001320000003"[..]));
+        assert_eq!(
+            element(&out, b"Info"),
+            Some(&b"<DeviceID>34020000001310000001</DeviceID>"[..])
+        );
+        assert!(out.starts_with(b"<?xml version=\"1.0\" encoding=\"GB2312\"?>"));
+        write_keepalive(&mut out, 43, &dev, &[]);
+        assert!(element(&out, b"Info").is_none());
+    }
+
+    #[test]
+    fn catalog_round_trip() {
+        let dev = id("34020000001320000003");
+        let mut out = Vec::new();
+        let chans = (1..4u32).map(|i| (i, dev.channel(i, 3)));
+        write_catalog(&mut out, 7, &dev, 5, chans);
+        let m = Manscdp::parse(&out).unwrap();
+        assert_eq!(
+            (m.root, m.cmd_type, m.sn),
+            (Root::Response, &b"Catalog"[..], Some(7))
+        );
+        assert_eq!(element(&out, b"SumNum"), Some(&b"5"[..]));
+        assert_eq!(memmem::find_iter(&out, b"<Item>").count(), 3);
+        assert!(memmem::find(&out, b"<DeviceList Num=\"3\">").is_some());
+    }
+
+    #[test]
+    fn other_responses_and_queries() {
+        let dev = id("34020000001320000003");
+        let mut out = Vec::new();
+        write_device_info(&mut out, 1, &dev, 2);
+        assert_eq!(Manscdp::parse(&out).unwrap().cmd_type, b"DeviceInfo");
+        assert_eq!(element(&out, b"Channel"), Some(&b"2"[..]));
+        write_device_status(&mut out, 2, &dev, b"2026-11-24T10:00:00");
+        assert_eq!(element(&out, b"Online"), Some(&b"ONLINE"[..]));
+        write_config_download(&mut out, 3, &dev, 3600, 60, 3);
+        assert_eq!(element(&out, b"HeartBeatInterval"), Some(&b"60"[..]));
+        write_query(&mut out, b"ConfigDownload", 9, &dev);
+        let q = Manscdp::parse(&out).unwrap();
+        assert_eq!(
+            (q.root, q.cmd_type, q.sn),
+            (Root::Query, &b"ConfigDownload"[..], Some(9))
+        );
+        assert_eq!(element(&out, b"ConfigType"), Some(&b"BasicParam"[..]));
+    }
+
+    #[test]
+    fn reads_field_samples_and_rejects_garbage() {
+        let body = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<!-- c -->\r\n<Query>\r\n    <CmdType>Catalog</CmdType>\r\n    <SN>419315752</SN>\r\n    <DeviceID>34020000001110000001</DeviceID>\r\n</Query>\r\n";
+        let q = Manscdp::parse(body).unwrap();
+        assert_eq!(q.root, Root::Query);
+        assert_eq!(q.sn, Some(419315752));
+        assert!(Manscdp::parse(b"").is_none());
+        assert!(Manscdp::parse(b"<Query><SN>1</SN></Query>").is_none());
+        assert!(Manscdp::parse(b"<Query><CmdType>x").is_none());
+        assert!(element(b"<a>", &[b'a'; 60]).is_none());
+    }
+}

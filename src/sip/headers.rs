@@ -1,0 +1,861 @@
+//! Typed, allocation-free views of the headers gbswarm uses.
+//!
+//! Every accessor borrows from the received bytes. Header names are matched case-insensitively
+//! and compact forms (`v f t i m l c k s e`) are folded into their long form once, at parse time
+//! ([`HeaderKind`]), so a lookup is a byte compare per header. Quoted strings keep their escapes
+//! in the slice; [`QStr`] reads them without copying.
+
+use super::parse::{Header, Message, Method, is_token, parse_decimal, trim};
+use memchr::memchr;
+
+/// The headers gbswarm recognises; everything else is `Other`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum HeaderKind {
+    /// Via / v
+    Via,
+    /// From / f
+    From,
+    /// To / t
+    To,
+    /// Call-ID / i
+    CallId,
+    /// CSeq
+    CSeq,
+    /// Contact / m
+    Contact,
+    /// Expires
+    Expires,
+    /// Max-Forwards
+    MaxForwards,
+    /// Content-Length / l
+    ContentLength,
+    /// Content-Type / c
+    ContentType,
+    /// Date
+    Date,
+    /// WWW-Authenticate
+    WwwAuthenticate,
+    /// Authorization
+    Authorization,
+    /// Proxy-Authenticate
+    ProxyAuthenticate,
+    /// Proxy-Authorization
+    ProxyAuthorization,
+    /// Retry-After
+    RetryAfter,
+    /// User-Agent
+    UserAgent,
+    /// Supported / k
+    Supported,
+    /// Subject / s
+    Subject,
+    /// Content-Encoding / e
+    ContentEncoding,
+    /// Allow
+    Allow,
+    /// Min-Expires
+    MinExpires,
+    /// Any other header.
+    Other,
+}
+
+impl HeaderKind {
+    /// Classifies a header name (case-insensitive, compact forms included).
+    pub fn of(name: &[u8]) -> HeaderKind {
+        use HeaderKind::*;
+        let eq = |s: &[u8]| name.eq_ignore_ascii_case(s);
+        match name.len() {
+            1 => match name[0].to_ascii_lowercase() {
+                b'v' => Via,
+                b'f' => From,
+                b't' => To,
+                b'i' => CallId,
+                b'm' => Contact,
+                b'l' => ContentLength,
+                b'c' => ContentType,
+                b'k' => Supported,
+                b's' => Subject,
+                b'e' => ContentEncoding,
+                _ => Other,
+            },
+            2 if eq(b"To") => To,
+            3 if eq(b"Via") => Via,
+            4 if eq(b"From") => From,
+            4 if eq(b"CSeq") => CSeq,
+            4 if eq(b"Date") => Date,
+            5 if eq(b"Allow") => Allow,
+            7 if eq(b"Call-ID") => CallId,
+            7 if eq(b"Contact") => Contact,
+            7 if eq(b"Expires") => Expires,
+            7 if eq(b"Subject") => Subject,
+            9 if eq(b"Supported") => Supported,
+            10 if eq(b"User-Agent") => UserAgent,
+            11 if eq(b"Retry-After") => RetryAfter,
+            11 if eq(b"Min-Expires") => MinExpires,
+            12 if eq(b"Max-Forwards") => MaxForwards,
+            12 if eq(b"Content-Type") => ContentType,
+            13 if eq(b"Authorization") => Authorization,
+            14 if eq(b"Content-Length") => ContentLength,
+            16 if eq(b"WWW-Authenticate") => WwwAuthenticate,
+            16 if eq(b"Content-Encoding") => ContentEncoding,
+            18 if eq(b"Proxy-Authenticate") => ProxyAuthenticate,
+            19 if eq(b"Proxy-Authorization") => ProxyAuthorization,
+            _ => Other,
+        }
+    }
+}
+
+/// Splits a header value into its comma-separated values, respecting quotes and `<...>`.
+#[derive(Clone, Debug)]
+pub struct CommaValues<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> CommaValues<'a> {
+    /// Iterates over the values of one header line.
+    pub fn new(value: &'a [u8]) -> Self {
+        CommaValues { rest: value }
+    }
+}
+
+impl<'a> Iterator for CommaValues<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        loop {
+            if self.rest.is_empty() {
+                return None;
+            }
+            let (end, next) = match find_unquoted(self.rest, b',') {
+                Some(i) => (i, i + 1),
+                None => (self.rest.len(), self.rest.len()),
+            };
+            let item = trim(&self.rest[..end]);
+            self.rest = &self.rest[next..];
+            if !item.is_empty() {
+                return Some(item);
+            }
+        }
+    }
+}
+
+/// Finds `needle` outside double quotes and angle brackets.
+fn find_unquoted(s: &[u8], needle: u8) -> Option<usize> {
+    let mut in_quote = false;
+    let mut in_angle = false;
+    let mut i = 0;
+    while i < s.len() {
+        let b = s[i];
+        if in_quote {
+            match b {
+                b'\\' => i += 1,
+                b'"' => in_quote = false,
+                _ => {}
+            }
+        } else if in_angle {
+            if b == b'>' {
+                in_angle = false;
+            }
+        } else if b == needle {
+            return Some(i);
+        } else if b == b'"' {
+            in_quote = true;
+        } else if b == b'<' {
+            in_angle = true;
+        }
+        i += 1;
+    }
+    None
+}
+
+/// `;name[=value]` parameters, as on Via, From/To, Contact and URIs.
+#[derive(Clone, Debug)]
+pub struct Params<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Params<'a> {
+    /// Iterates over a parameter list that starts at (or just before) its first `;`.
+    pub fn new(s: &'a [u8]) -> Self {
+        Params { rest: s }
+    }
+
+    /// The first parameter called `name` (case-insensitive): `Some(None)` if it has no value.
+    pub fn get(&self, name: &[u8]) -> Option<Option<&'a [u8]>> {
+        self.clone()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+}
+
+impl<'a> Iterator for Params<'a> {
+    type Item = (&'a [u8], Option<&'a [u8]>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.rest.is_empty() {
+                return None;
+            }
+            let (end, next) = match find_unquoted(self.rest, b';') {
+                Some(i) => (i, i + 1),
+                None => (self.rest.len(), self.rest.len()),
+            };
+            let item = trim(&self.rest[..end]);
+            self.rest = &self.rest[next..];
+            if item.is_empty() {
+                continue;
+            }
+            return Some(match memchr(b'=', item) {
+                Some(eq) => {
+                    let v = trim(&item[eq + 1..]);
+                    let v = unquote(v).unwrap_or(v);
+                    (trim(&item[..eq]), Some(v))
+                }
+                None => (item, None),
+            });
+        }
+    }
+}
+
+fn unquote(v: &[u8]) -> Option<&[u8]> {
+    if v.len() >= 2 && v[0] == b'"' && v[v.len() - 1] == b'"' {
+        Some(&v[1..v.len() - 1])
+    } else {
+        None
+    }
+}
+
+/// A host and optional port, as in a Via sent-by or a URI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostPort<'a> {
+    /// Host name or address (IPv6 keeps its brackets).
+    pub host: &'a [u8],
+    /// Port, if written.
+    pub port: Option<u16>,
+}
+
+impl<'a> HostPort<'a> {
+    /// Splits `host[:port]`, handling `[v6]:port`; `None` if the port is not a number.
+    pub fn parse(s: &'a [u8]) -> Option<Self> {
+        let s = trim(s);
+        if s.is_empty() {
+            return None;
+        }
+        let (host, port) = if s[0] == b'[' {
+            let close = memchr(b']', s)?;
+            let host = &s[..=close];
+            match &s[close + 1..] {
+                [] => (host, None),
+                [b':', p @ ..] => (host, Some(p)),
+                _ => return None,
+            }
+        } else {
+            match memchr(b':', s) {
+                Some(c) => (&s[..c], Some(&s[c + 1..])),
+                None => (s, None),
+            }
+        };
+        let port = match port {
+            Some(p) => Some(u16::try_from(parse_decimal(p)?).ok()?),
+            None => None,
+        };
+        Some(HostPort { host, port })
+    }
+}
+
+/// The topmost (or any one) Via value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Via<'a> {
+    /// The whole value, as written.
+    pub raw: &'a [u8],
+    /// Transport token: `UDP`, `TCP`, ...
+    pub transport: &'a [u8],
+    /// sent-by host and port.
+    pub sent_by: HostPort<'a>,
+    /// The parameters after sent-by, starting with `;`.
+    pub params: &'a [u8],
+}
+
+impl<'a> Via<'a> {
+    /// Parses `SIP/2.0/UDP host:port;params`.
+    pub fn parse(v: &'a [u8]) -> Option<Self> {
+        let v = trim(v);
+        let ws = v.iter().position(|b| b.is_ascii_whitespace())?;
+        let proto = &v[..ws];
+        let mut parts = proto.split(|&b| b == b'/');
+        let (name, version, transport) = (parts.next()?, parts.next()?, parts.next()?);
+        if !name.eq_ignore_ascii_case(b"SIP") || version != b"2.0" || parts.next().is_some() {
+            return None;
+        }
+        let rest = &v[ws..];
+        let semi = memchr(b';', rest).unwrap_or(rest.len());
+        let sent_by = HostPort::parse(&rest[..semi])?;
+        Some(Via {
+            raw: v,
+            transport,
+            sent_by,
+            params: &rest[semi..],
+        })
+    }
+
+    /// The `branch` parameter.
+    pub fn branch(&self) -> Option<&'a [u8]> {
+        Params::new(self.params).get(b"branch").flatten()
+    }
+
+    /// `rport`: `Some(None)` when requested without a value, `Some(Some(p))` when filled in.
+    pub fn rport(&self) -> Option<Option<u16>> {
+        let v = Params::new(self.params).get(b"rport")?;
+        Some(v.and_then(|p| parse_decimal(p).and_then(|n| u16::try_from(n).ok())))
+    }
+
+    /// The `received` parameter.
+    pub fn received(&self) -> Option<&'a [u8]> {
+        Params::new(self.params).get(b"received").flatten()
+    }
+}
+
+/// A SIP URI split into its parts (`sip:user@host:port;params`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Uri<'a> {
+    /// The scheme, `sip` or `sips` usually.
+    pub scheme: &'a [u8],
+    /// The user part, if any.
+    pub user: Option<&'a [u8]>,
+    /// Host and port.
+    pub host_port: HostPort<'a>,
+    /// URI parameters and headers after the host, starting with `;` or `?`.
+    pub params: &'a [u8],
+}
+
+impl<'a> Uri<'a> {
+    /// Parses a URI; `None` if it has no scheme or host.
+    pub fn parse(u: &'a [u8]) -> Option<Self> {
+        let u = trim(u);
+        let colon = memchr(b':', u)?;
+        let scheme = &u[..colon];
+        let rest = &u[colon + 1..];
+        let end = rest
+            .iter()
+            .position(|&b| b == b';' || b == b'?')
+            .unwrap_or(rest.len());
+        let (userinfo_host, params) = rest.split_at(end);
+        let (user, host) = match memchr::memrchr(b'@', userinfo_host) {
+            Some(at) => {
+                let ui = &userinfo_host[..at];
+                // A password after ':' in the userinfo is not used by gbswarm.
+                let user = &ui[..memchr(b':', ui).unwrap_or(ui.len())];
+                (Some(user), &userinfo_host[at + 1..])
+            }
+            None => (None, userinfo_host),
+        };
+        Some(Uri {
+            scheme,
+            user,
+            host_port: HostPort::parse(host)?,
+            params,
+        })
+    }
+}
+
+/// A From, To or Contact value: optional display name, URI and header parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NameAddr<'a> {
+    /// The display name, quotes removed, if any.
+    pub display: Option<&'a [u8]>,
+    /// The URI inside `<...>`, or the bare URI.
+    pub uri: &'a [u8],
+    /// Header parameters (`;tag=...`, `;expires=...`), starting with `;`.
+    pub params: &'a [u8],
+}
+
+impl<'a> NameAddr<'a> {
+    /// Parses `["name"] <uri>;params` or `uri;params`.
+    pub fn parse(v: &'a [u8]) -> Option<Self> {
+        let v = trim(v);
+        if v.is_empty() {
+            return None;
+        }
+        if let Some(lt) = find_unquoted(v, b'<') {
+            let gt = lt + memchr(b'>', &v[lt..])?;
+            let display = trim(&v[..lt]);
+            let display = unquote(display).unwrap_or(display);
+            Some(NameAddr {
+                display: (!display.is_empty()).then_some(display),
+                uri: &v[lt + 1..gt],
+                params: &v[gt + 1..],
+            })
+        } else {
+            let semi = memchr(b';', v).unwrap_or(v.len());
+            Some(NameAddr {
+                display: None,
+                uri: trim(&v[..semi]),
+                params: &v[semi..],
+            })
+        }
+    }
+
+    /// The `tag` parameter.
+    pub fn tag(&self) -> Option<&'a [u8]> {
+        Params::new(self.params).get(b"tag").flatten()
+    }
+
+    /// The `expires` parameter (Contact).
+    pub fn expires(&self) -> Option<u32> {
+        Params::new(self.params)
+            .get(b"expires")
+            .flatten()
+            .and_then(parse_decimal)
+    }
+
+    /// The URI's user part (the device or server ID in GB28181).
+    pub fn user(&self) -> Option<&'a [u8]> {
+        Uri::parse(self.uri).and_then(|u| u.user)
+    }
+}
+
+/// `CSeq: <number> <method>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CSeq<'a> {
+    /// Sequence number.
+    pub seq: u32,
+    /// The method it counts.
+    pub method: Method<'a>,
+}
+
+impl<'a> CSeq<'a> {
+    /// Parses `1 REGISTER`.
+    pub fn parse(v: &'a [u8]) -> Option<Self> {
+        let v = trim(v);
+        let ws = v.iter().position(|b| b.is_ascii_whitespace())?;
+        let seq = parse_decimal(&v[..ws])?;
+        let method = trim(&v[ws..]);
+        if method.is_empty() || !method.iter().all(|&b| is_token(b)) {
+            return None;
+        }
+        Some(CSeq {
+            seq,
+            method: Method::from_bytes(method),
+        })
+    }
+}
+
+/// A parameter value that may be a quoted string with backslash escapes, read without copying.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QStr<'a> {
+    raw: &'a [u8],
+    escaped: bool,
+}
+
+impl<'a> QStr<'a> {
+    /// Wraps an unquoted token or the inside of a quoted string.
+    pub fn new(raw: &'a [u8]) -> Self {
+        QStr {
+            raw,
+            escaped: memchr(b'\\', raw).is_some(),
+        }
+    }
+
+    /// The bytes as written (escapes included).
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// The unescaped value in pieces, to hash or copy without an intermediate buffer.
+    pub fn chunks(&self) -> QChunks<'a> {
+        QChunks {
+            rest: self.raw,
+            escaped: self.escaped,
+        }
+    }
+
+    /// True if the unescaped value equals `other`.
+    pub fn eq_bytes(&self, other: &[u8]) -> bool {
+        if !self.escaped {
+            return self.raw == other;
+        }
+        let mut o = other;
+        for c in self.chunks() {
+            if o.len() < c.len() || &o[..c.len()] != c {
+                return false;
+            }
+            o = &o[c.len()..];
+        }
+        o.is_empty()
+    }
+
+    /// Appends the unescaped value to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        for c in self.chunks() {
+            out.extend_from_slice(c);
+        }
+    }
+}
+
+/// Pieces of a [`QStr`] with escapes removed.
+#[derive(Clone, Debug)]
+pub struct QChunks<'a> {
+    rest: &'a [u8],
+    escaped: bool,
+}
+
+impl<'a> Iterator for QChunks<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        if !self.escaped {
+            let all = self.rest;
+            self.rest = b"";
+            return Some(all);
+        }
+        // The first byte is part of the chunk even if it is an escaped backslash.
+        let cut = memchr(b'\\', &self.rest[1..]).map_or(self.rest.len(), |i| i + 1);
+        let chunk = &self.rest[..cut];
+        self.rest = self.rest.get(cut + 1..).unwrap_or(b"");
+        Some(chunk)
+    }
+}
+
+/// The parameters of a `WWW-Authenticate` challenge or an `Authorization` answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AuthParams<'a> {
+    /// The scheme (`Digest`).
+    pub scheme: &'a [u8],
+    /// realm
+    pub realm: Option<QStr<'a>>,
+    /// nonce
+    pub nonce: Option<QStr<'a>>,
+    /// opaque (echoed back by the client)
+    pub opaque: Option<QStr<'a>>,
+    /// qop: a list in a challenge, one value in an answer
+    pub qop: Option<QStr<'a>>,
+    /// algorithm; absent means MD5
+    pub algorithm: Option<QStr<'a>>,
+    /// stale=true marks an expired nonce
+    pub stale: Option<QStr<'a>>,
+    /// username
+    pub username: Option<QStr<'a>>,
+    /// digest-uri
+    pub uri: Option<QStr<'a>>,
+    /// response (hex digest)
+    pub response: Option<QStr<'a>>,
+    /// cnonce
+    pub cnonce: Option<QStr<'a>>,
+    /// nc (nonce count, 8 hex digits)
+    pub nc: Option<QStr<'a>>,
+}
+
+impl<'a> AuthParams<'a> {
+    /// Parses `Digest k=v, k="v", ...`; `None` if there is no scheme.
+    pub fn parse(v: &'a [u8]) -> Option<Self> {
+        let v = trim(v);
+        let sp = v
+            .iter()
+            .position(|b| b.is_ascii_whitespace())
+            .unwrap_or(v.len());
+        let scheme = &v[..sp];
+        if scheme.is_empty() || !scheme.iter().all(|&b| is_token(b)) {
+            return None;
+        }
+        let mut p = AuthParams {
+            scheme,
+            ..AuthParams::default()
+        };
+        for item in CommaValues::new(&v[sp..]) {
+            let Some(eq) = memchr(b'=', item) else {
+                continue;
+            };
+            let name = trim(&item[..eq]);
+            let val = trim(&item[eq + 1..]);
+            let val = QStr::new(unquote(val).unwrap_or(val));
+            let slot = match name.to_ascii_lowercase_array() {
+                Some(n) => match &n[..name.len()] {
+                    b"realm" => &mut p.realm,
+                    b"nonce" => &mut p.nonce,
+                    b"opaque" => &mut p.opaque,
+                    b"qop" => &mut p.qop,
+                    b"algorithm" => &mut p.algorithm,
+                    b"stale" => &mut p.stale,
+                    b"username" => &mut p.username,
+                    b"uri" => &mut p.uri,
+                    b"response" => &mut p.response,
+                    b"cnonce" => &mut p.cnonce,
+                    b"nc" => &mut p.nc,
+                    _ => continue,
+                },
+                None => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(val);
+            }
+        }
+        Some(p)
+    }
+
+    /// True if the scheme is Digest (case-insensitive).
+    pub fn is_digest(&self) -> bool {
+        self.scheme.eq_ignore_ascii_case(b"Digest")
+    }
+
+    /// True if a challenge offers `qop=auth` (possibly among others).
+    pub fn offers_qop_auth(&self) -> bool {
+        self.qop.is_some_and(|q| {
+            q.raw()
+                .split(|&b| b == b',')
+                .any(|t| trim(t).eq_ignore_ascii_case(b"auth"))
+        })
+    }
+
+    /// True if `stale=true`.
+    pub fn is_stale(&self) -> bool {
+        self.stale
+            .is_some_and(|s| s.raw().eq_ignore_ascii_case(b"true"))
+    }
+}
+
+/// Lowercases a short name into a stack array (names longer than 16 bytes are not ours).
+trait LowerArray {
+    fn to_ascii_lowercase_array(&self) -> Option<[u8; 16]>;
+}
+
+impl LowerArray for [u8] {
+    fn to_ascii_lowercase_array(&self) -> Option<[u8; 16]> {
+        if self.len() > 16 {
+            return None;
+        }
+        let mut out = [0u8; 16];
+        for (o, b) in out.iter_mut().zip(self) {
+            *o = b.to_ascii_lowercase();
+        }
+        Some(out)
+    }
+}
+
+/// Iterator over the values of every header of one kind, split at commas.
+pub struct ValuesOf<'b, 'h> {
+    headers: std::slice::Iter<'h, Header<'b>>,
+    kind: HeaderKind,
+    current: CommaValues<'b>,
+}
+
+impl<'b> Iterator for ValuesOf<'b, '_> {
+    type Item = &'b [u8];
+
+    fn next(&mut self) -> Option<&'b [u8]> {
+        loop {
+            if let Some(v) = self.current.next() {
+                return Some(v);
+            }
+            let h = self.headers.find(|h| h.kind == self.kind)?;
+            self.current = CommaValues::new(h.value);
+        }
+    }
+}
+
+impl<'b, 'h> Message<'b, 'h> {
+    /// The value of the first header of this kind.
+    #[inline]
+    pub fn header(&self, kind: HeaderKind) -> Option<&'b [u8]> {
+        self.headers
+            .iter()
+            .find(|h| h.kind == kind)
+            .map(|h| h.value)
+    }
+
+    /// The value of the first header with this name (case-insensitive; compact forms match).
+    pub fn header_named(&self, name: &[u8]) -> Option<&'b [u8]> {
+        match HeaderKind::of(name) {
+            HeaderKind::Other => self
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| h.value),
+            kind => self.header(kind),
+        }
+    }
+
+    /// Every comma-separated value of every header of this kind, in order (e.g. all Vias).
+    pub fn values(&self, kind: HeaderKind) -> ValuesOf<'b, 'h> {
+        ValuesOf {
+            headers: self.headers.iter(),
+            kind,
+            current: CommaValues::new(b""),
+        }
+    }
+
+    /// The topmost Via.
+    pub fn via(&self) -> Option<Via<'b>> {
+        Via::parse(self.values(HeaderKind::Via).next()?)
+    }
+
+    /// The From header.
+    pub fn from(&self) -> Option<NameAddr<'b>> {
+        NameAddr::parse(self.header(HeaderKind::From)?)
+    }
+
+    /// The To header.
+    pub fn to(&self) -> Option<NameAddr<'b>> {
+        NameAddr::parse(self.header(HeaderKind::To)?)
+    }
+
+    /// The first Contact (`*` is returned as a URI of `*`).
+    pub fn contact(&self) -> Option<NameAddr<'b>> {
+        NameAddr::parse(self.values(HeaderKind::Contact).next()?)
+    }
+
+    /// Call-ID.
+    pub fn call_id(&self) -> Option<&'b [u8]> {
+        self.header(HeaderKind::CallId)
+    }
+
+    /// CSeq.
+    pub fn cseq(&self) -> Option<CSeq<'b>> {
+        CSeq::parse(self.header(HeaderKind::CSeq)?)
+    }
+
+    /// The Expires header in seconds.
+    pub fn expires(&self) -> Option<u32> {
+        parse_decimal(self.header(HeaderKind::Expires)?)
+    }
+
+    /// Max-Forwards.
+    pub fn max_forwards(&self) -> Option<u32> {
+        parse_decimal(self.header(HeaderKind::MaxForwards)?)
+    }
+
+    /// Content-Length as declared (the parser already checked it).
+    pub fn content_length(&self) -> Option<u32> {
+        parse_decimal(self.header(HeaderKind::ContentLength)?)
+    }
+
+    /// Content-Type, as written.
+    pub fn content_type(&self) -> Option<&'b [u8]> {
+        self.header(HeaderKind::ContentType)
+    }
+
+    /// Date, as written (GB28181 uses `YYYY-MM-DDThh:mm:ss.mmm`).
+    pub fn date(&self) -> Option<&'b [u8]> {
+        self.header(HeaderKind::Date)
+    }
+
+    /// Retry-After in seconds (comments and parameters ignored).
+    pub fn retry_after(&self) -> Option<u32> {
+        let v = self.header(HeaderKind::RetryAfter)?;
+        let end = v
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(v.len());
+        parse_decimal(&v[..end])
+    }
+
+    /// The challenge of a 401 (WWW-Authenticate) or, failing that, of a 407.
+    pub fn challenge(&self) -> Option<AuthParams<'b>> {
+        let v = self
+            .header(HeaderKind::WwwAuthenticate)
+            .or_else(|| self.header(HeaderKind::ProxyAuthenticate))?;
+        AuthParams::parse(v)
+    }
+
+    /// The Authorization (or Proxy-Authorization) credentials of a request.
+    pub fn authorization(&self) -> Option<AuthParams<'b>> {
+        let v = self
+            .header(HeaderKind::Authorization)
+            .or_else(|| self.header(HeaderKind::ProxyAuthorization))?;
+        AuthParams::parse(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_and_case_insensitive_names() {
+        assert_eq!(HeaderKind::of(b"v"), HeaderKind::Via);
+        assert_eq!(HeaderKind::of(b"VIA"), HeaderKind::Via);
+        assert_eq!(HeaderKind::of(b"call-id"), HeaderKind::CallId);
+        assert_eq!(HeaderKind::of(b"I"), HeaderKind::CallId);
+        assert_eq!(HeaderKind::of(b"l"), HeaderKind::ContentLength);
+        assert_eq!(
+            HeaderKind::of(b"www-authenticate"),
+            HeaderKind::WwwAuthenticate
+        );
+        assert_eq!(HeaderKind::of(b"X-Foo"), HeaderKind::Other);
+    }
+
+    #[test]
+    fn via_parts() {
+        let v = Via::parse(
+            b"SIP/2.0/UDP 192.168.1.3:5061;rport=61378;received=10.0.0.1;branch=z9hG4bK80",
+        )
+        .unwrap();
+        assert_eq!(v.transport, b"UDP");
+        assert_eq!(v.sent_by.host, b"192.168.1.3");
+        assert_eq!(v.sent_by.port, Some(5061));
+        assert_eq!(v.branch(), Some(&b"z9hG4bK80"[..]));
+        assert_eq!(v.rport(), Some(Some(61378)));
+        assert_eq!(v.received(), Some(&b"10.0.0.1"[..]));
+        let v = Via::parse(b"SIP/2.0/TCP [::1]:5060;rport").unwrap();
+        assert_eq!(v.transport, b"TCP");
+        assert_eq!(v.sent_by.host, b"[::1]");
+        assert_eq!(v.rport(), Some(None));
+        assert!(Via::parse(b"garbage").is_none());
+    }
+
+    #[test]
+    fn name_addr_forms() {
+        let n = NameAddr::parse(b"\"Cam, 1\" <sip:34020000001320000001@3402000000:5060>;tag=abc")
+            .unwrap();
+        assert_eq!(n.display, Some(&b"Cam, 1"[..]));
+        assert_eq!(n.user(), Some(&b"34020000001320000001"[..]));
+        assert_eq!(n.tag(), Some(&b"abc"[..]));
+        let n = NameAddr::parse(b"sip:alice@host;tag=1;expires=60").unwrap();
+        assert_eq!(n.uri, b"sip:alice@host");
+        assert_eq!(n.tag(), Some(&b"1"[..]));
+        assert_eq!(n.expires(), Some(60));
+    }
+
+    #[test]
+    fn comma_values_respect_quotes() {
+        let v: Vec<&[u8]> = CommaValues::new(b"<sip:a,b>;x=1, \"q,r\" <sip:c>, sip:d").collect();
+        assert_eq!(v, vec![&b"<sip:a,b>;x=1"[..], b"\"q,r\" <sip:c>", b"sip:d"]);
+    }
+
+    #[test]
+    fn auth_params_with_escapes() {
+        let a = AuthParams::parse(
+            br#"Digest realm="a\"b", nonce="n1",qop="auth,auth-int", algorithm=MD5, opaque="o""#,
+        )
+        .unwrap();
+        assert!(a.is_digest());
+        let realm = a.realm.unwrap();
+        assert_eq!(realm.raw(), br#"a\"b"#);
+        assert!(realm.eq_bytes(b"a\"b"));
+        assert!(!realm.eq_bytes(b"a\\\"b"));
+        let mut out = Vec::new();
+        realm.write_to(&mut out);
+        assert_eq!(out, b"a\"b");
+        assert!(a.offers_qop_auth());
+        assert_eq!(a.algorithm.unwrap().raw(), b"MD5");
+        assert_eq!(a.opaque.unwrap().raw(), b"o");
+        let q = QStr::new(br"x\\y");
+        assert!(q.eq_bytes(br"x\y"));
+    }
+
+    #[test]
+    fn cseq_and_uri() {
+        let c = CSeq::parse(b"20 MESSAGE").unwrap();
+        assert_eq!(c.seq, 20);
+        assert_eq!(c.method, Method::Message);
+        assert!(CSeq::parse(b"x MESSAGE").is_none());
+        let u = Uri::parse(b"sip:34020000002000000001@3402000000:5060;transport=udp").unwrap();
+        assert_eq!(u.user, Some(&b"34020000002000000001"[..]));
+        assert_eq!(u.host_port.host, b"3402000000");
+        assert_eq!(u.host_port.port, Some(5060));
+        assert_eq!(u.params, b";transport=udp");
+    }
+}

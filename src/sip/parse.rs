@@ -1,0 +1,701 @@
+//! Zero-copy parsing of SIP requests and responses.
+//!
+//! The parser never allocates and never copies: a [`Message`] is a set of borrowed slices into
+//! the received bytes, with the header table stored in caller-owned memory (`&mut [Header]`).
+//! It reads no clock and keeps no state between calls, so it serves UDP datagrams, TCP streams
+//! (see [`parse_stream`]) and offline inspection alike.
+//!
+//! Leniency follows what devices in the field send: bare `LF` line ends, folded header lines and
+//! leading `CRLF` keep-alives are accepted; everything else that is malformed becomes a typed
+//! [`Error`] with the byte offset where parsing stopped.
+
+use super::headers::HeaderKind;
+use memchr::memchr;
+
+/// What went wrong while parsing; `Copy` so it can be counted and passed around freely.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The first line is neither `METHOD uri SIP/2.0` nor `SIP/2.0 code reason`.
+    StartLine,
+    /// A SIP version other than 2.0.
+    Version,
+    /// A status code that is not three digits in 100..=699.
+    StatusCode,
+    /// A header line without a colon or with an invalid name.
+    HeaderLine,
+    /// More headers than the limit or the caller's storage allows.
+    TooManyHeaders,
+    /// The message is larger than the configured limit.
+    TooLarge,
+    /// Content-Length is not a number, repeated with different values, or over the limit.
+    ContentLength,
+    /// A datagram that ends before the headers end or before its Content-Length is reached.
+    Truncated,
+}
+
+impl ErrorKind {
+    /// A short lowercase description, stable for logs and counters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::StartLine => "malformed start line",
+            ErrorKind::Version => "unsupported SIP version",
+            ErrorKind::StatusCode => "invalid status code",
+            ErrorKind::HeaderLine => "malformed header line",
+            ErrorKind::TooManyHeaders => "too many headers",
+            ErrorKind::TooLarge => "message too large",
+            ErrorKind::ContentLength => "invalid Content-Length",
+            ErrorKind::Truncated => "truncated message",
+        }
+    }
+}
+
+/// A parse failure: what and where (byte offset into the input).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Error {
+    /// The kind of failure.
+    pub kind: ErrorKind,
+    /// Offset of the offending line or byte in the buffer given to the parser.
+    pub offset: usize,
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at byte {}", self.kind.as_str(), self.offset)
+    }
+}
+
+impl std::error::Error for Error {}
+
+fn err<T>(kind: ErrorKind, offset: usize) -> Result<T, Error> {
+    Err(Error { kind, offset })
+}
+
+/// Hard limits that bound what one message may cost; exceeding them is an error, not a panic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted message, headers and body together, in bytes.
+    pub max_message: usize,
+    /// Largest accepted number of header lines (also bounded by the caller's storage).
+    pub max_headers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message: 64 * 1024,
+            max_headers: 64,
+        }
+    }
+}
+
+/// A SIP method; the ones gbswarm handles are variants, anything else is kept as bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method<'a> {
+    /// REGISTER (RFC 3261 §10).
+    Register,
+    /// MESSAGE (RFC 3428), used by GB28181 for MANSCDP.
+    Message,
+    /// OPTIONS.
+    Options,
+    /// INVITE.
+    Invite,
+    /// ACK.
+    Ack,
+    /// BYE.
+    Bye,
+    /// CANCEL.
+    Cancel,
+    /// SUBSCRIBE.
+    Subscribe,
+    /// NOTIFY.
+    Notify,
+    /// INFO.
+    Info,
+    /// Any other token.
+    Other(&'a [u8]),
+}
+
+impl<'a> Method<'a> {
+    /// Classifies a method token (methods are case-sensitive in SIP).
+    pub fn from_bytes(b: &'a [u8]) -> Method<'a> {
+        match b {
+            b"REGISTER" => Method::Register,
+            b"MESSAGE" => Method::Message,
+            b"OPTIONS" => Method::Options,
+            b"INVITE" => Method::Invite,
+            b"ACK" => Method::Ack,
+            b"BYE" => Method::Bye,
+            b"CANCEL" => Method::Cancel,
+            b"SUBSCRIBE" => Method::Subscribe,
+            b"NOTIFY" => Method::Notify,
+            b"INFO" => Method::Info,
+            other => Method::Other(other),
+        }
+    }
+
+    /// The method token as it goes on the wire.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        match self {
+            Method::Register => b"REGISTER",
+            Method::Message => b"MESSAGE",
+            Method::Options => b"OPTIONS",
+            Method::Invite => b"INVITE",
+            Method::Ack => b"ACK",
+            Method::Bye => b"BYE",
+            Method::Cancel => b"CANCEL",
+            Method::Subscribe => b"SUBSCRIBE",
+            Method::Notify => b"NOTIFY",
+            Method::Info => b"INFO",
+            Method::Other(b) => b,
+        }
+    }
+}
+
+/// The first line of a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartLine<'a> {
+    /// `METHOD request-uri SIP/2.0`
+    Request {
+        /// The request method.
+        method: Method<'a>,
+        /// The Request-URI, as written.
+        uri: &'a [u8],
+    },
+    /// `SIP/2.0 code reason`
+    Response {
+        /// Status code, 100..=699.
+        code: u16,
+        /// Reason phrase, possibly empty.
+        reason: &'a [u8],
+    },
+}
+
+/// One header line: name and value as written (value trimmed; folded lines stay in the slice).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// The header name as written (may be a compact form such as `v`).
+    pub name: &'a [u8],
+    /// The value, surrounding whitespace trimmed; continuation lines keep their CRLF and indent.
+    pub value: &'a [u8],
+    /// The recognised header, compact forms folded into their long form.
+    pub kind: HeaderKind,
+}
+
+impl Header<'_> {
+    /// An empty slot, to initialise caller-owned header storage.
+    pub const EMPTY: Header<'static> = Header {
+        name: b"",
+        value: b"",
+        kind: HeaderKind::Other,
+    };
+}
+
+/// A parsed message: borrowed start line, headers and body.
+#[derive(Clone, Copy, Debug)]
+pub struct Message<'b, 'h> {
+    /// Request or status line.
+    pub start: StartLine<'b>,
+    /// Header lines in order of appearance.
+    pub headers: &'h [Header<'b>],
+    /// The body, exactly Content-Length bytes (or the rest of a datagram without one).
+    pub body: &'b [u8],
+}
+
+impl<'b> Message<'b, '_> {
+    /// True for requests.
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, StartLine::Request { .. })
+    }
+
+    /// The request method, if this is a request.
+    pub fn method(&self) -> Option<Method<'b>> {
+        match self.start {
+            StartLine::Request { method, .. } => Some(method),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The Request-URI, if this is a request.
+    pub fn request_uri(&self) -> Option<&'b [u8]> {
+        match self.start {
+            StartLine::Request { uri, .. } => Some(uri),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The status code, if this is a response.
+    pub fn status(&self) -> Option<u16> {
+        match self.start {
+            StartLine::Response { code, .. } => Some(code),
+            StartLine::Request { .. } => None,
+        }
+    }
+}
+
+/// Result of parsing the front of a byte stream.
+#[derive(Clone, Copy, Debug)]
+pub enum Parsed<'b, 'h> {
+    /// A whole message; `len` bytes of the input belong to it (including skipped keep-alives).
+    Complete {
+        /// The message.
+        msg: Message<'b, 'h>,
+        /// Bytes consumed from the front of the buffer.
+        len: usize,
+    },
+    /// The buffer starts with this many bytes of CR/LF keep-alive padding: discard them.
+    KeepAlive(usize),
+    /// Not enough bytes yet for a whole message; read more and call again.
+    Partial,
+}
+
+/// Parses the message at the front of a TCP byte stream, framing it by Content-Length.
+///
+/// Every strict prefix of a valid message yields [`Parsed::Partial`]; a stream that grows past
+/// `limits.max_message` without completing a message yields [`ErrorKind::TooLarge`], so a caller
+/// that buffers only while this returns `Partial` holds at most `max_message` bytes.
+pub fn parse_stream<'b, 'h>(
+    buf: &'b [u8],
+    headers: &'h mut [Header<'b>],
+    limits: &Limits,
+) -> Result<Parsed<'b, 'h>, Error> {
+    let pad = leading_crlf(buf);
+    if pad > 0 {
+        return Ok(Parsed::KeepAlive(pad));
+    }
+    let Some(head) = parse_head(buf, headers, limits)? else {
+        if buf.len() >= limits.max_message {
+            return err(ErrorKind::TooLarge, limits.max_message);
+        }
+        return Ok(Parsed::Partial);
+    };
+    let body_len = head.content_length.unwrap_or(0);
+    let total = head.body_start + body_len;
+    if total > limits.max_message {
+        return err(ErrorKind::TooLarge, head.body_start);
+    }
+    if buf.len() < total {
+        return Ok(Parsed::Partial);
+    }
+    Ok(Parsed::Complete {
+        msg: Message {
+            start: head.start,
+            headers: &headers[..head.count],
+            body: &buf[head.body_start..total],
+        },
+        len: total,
+    })
+}
+
+/// Parses one UDP datagram; `Ok(None)` for a keep-alive datagram holding only CR/LF.
+///
+/// Without Content-Length the body is the rest of the datagram; with one, bytes past it are
+/// ignored and a datagram shorter than it is [`ErrorKind::Truncated`] (RFC 3261 §18.3).
+pub fn parse_datagram<'b, 'h>(
+    buf: &'b [u8],
+    headers: &'h mut [Header<'b>],
+    limits: &Limits,
+) -> Result<Option<Message<'b, 'h>>, Error> {
+    if buf.len() > limits.max_message {
+        return err(ErrorKind::TooLarge, limits.max_message);
+    }
+    let pad = leading_crlf(buf);
+    if pad == buf.len() {
+        return Ok(None);
+    }
+    let buf_from = &buf[pad..];
+    let Some(head) = parse_head(buf_from, headers, limits).map_err(|e| Error {
+        kind: e.kind,
+        offset: e.offset + pad,
+    })?
+    else {
+        return err(ErrorKind::Truncated, buf.len());
+    };
+    let body = match head.content_length {
+        Some(n) => {
+            let end = head.body_start + n;
+            if end > buf_from.len() {
+                return err(ErrorKind::Truncated, buf.len());
+            }
+            &buf_from[head.body_start..end]
+        }
+        None => &buf_from[head.body_start..],
+    };
+    Ok(Some(Message {
+        start: head.start,
+        headers: &headers[..head.count],
+        body,
+    }))
+}
+
+fn leading_crlf(buf: &[u8]) -> usize {
+    buf.iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count()
+}
+
+struct Head<'b> {
+    start: StartLine<'b>,
+    count: usize,
+    body_start: usize,
+    content_length: Option<usize>,
+}
+
+/// One line: its content (without CR/LF) and the offset just past its LF.
+#[inline]
+fn next_line(buf: &[u8], pos: usize) -> Option<(&[u8], usize)> {
+    let nl = pos + memchr(b'\n', &buf[pos..])?;
+    let end = if nl > pos && buf[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
+    Some((&buf[pos..end], nl + 1))
+}
+
+/// Parses start line and headers; `Ok(None)` when the header block is not complete yet.
+fn parse_head<'b>(
+    buf: &'b [u8],
+    headers: &mut [Header<'b>],
+    limits: &Limits,
+) -> Result<Option<Head<'b>>, Error> {
+    let window = &buf[..buf.len().min(limits.max_message)];
+    let Some((first, mut pos)) = next_line(window, 0) else {
+        return Ok(None);
+    };
+    let start = parse_start_line(first)?;
+    let cap = headers.len().min(limits.max_headers);
+    let mut count = 0usize;
+    let mut content_length: Option<usize> = None;
+    // Offset where the value of the last header began, to extend it over folded lines.
+    let mut last_value_start = 0usize;
+    loop {
+        let line_start = pos;
+        let Some((line, next)) = next_line(window, pos) else {
+            return Ok(None);
+        };
+        pos = next;
+        if line.is_empty() {
+            break;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            // Folded continuation of the previous header (RFC 3261 §7.3.1).
+            if count == 0 {
+                return err(ErrorKind::HeaderLine, line_start);
+            }
+            let value_end = line_start + trim_end(line).len();
+            if value_end > last_value_start {
+                headers[count - 1].value = &buf[last_value_start..value_end];
+            }
+            continue;
+        }
+        let Some(colon) = memchr(b':', line) else {
+            return err(ErrorKind::HeaderLine, line_start);
+        };
+        let name = trim_end(&line[..colon]);
+        if name.is_empty() || !name.iter().all(|&b| is_token(b)) {
+            return err(ErrorKind::HeaderLine, line_start);
+        }
+        let raw_value = &line[colon + 1..];
+        let lead = raw_value
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        let value = trim_end(&raw_value[lead..]);
+        if count >= cap {
+            return err(ErrorKind::TooManyHeaders, line_start);
+        }
+        let kind = HeaderKind::of(name);
+        if kind == HeaderKind::ContentLength {
+            let n = parse_content_length(value, limits).ok_or(Error {
+                kind: ErrorKind::ContentLength,
+                offset: line_start,
+            })?;
+            if content_length.is_some_and(|old| old != n) {
+                return err(ErrorKind::ContentLength, line_start);
+            }
+            content_length = Some(n);
+        }
+        last_value_start = line_start + colon + 1 + lead;
+        headers[count] = Header { name, value, kind };
+        count += 1;
+    }
+    Ok(Some(Head {
+        start,
+        count,
+        body_start: pos,
+        content_length,
+    }))
+}
+
+fn parse_content_length(v: &[u8], limits: &Limits) -> Option<usize> {
+    let n = parse_decimal(v)?;
+    usize::try_from(n).ok().filter(|&n| n <= limits.max_message)
+}
+
+/// Parses an unsigned decimal of at most 9 digits (no sign, no spaces).
+pub(crate) fn parse_decimal(v: &[u8]) -> Option<u32> {
+    if v.is_empty() || v.len() > 9 {
+        return None;
+    }
+    let mut n: u32 = 0;
+    for &b in v {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u32::from(b - b'0');
+    }
+    Some(n)
+}
+
+fn parse_start_line(line: &[u8]) -> Result<StartLine<'_>, Error> {
+    if line.len() >= 8 && line[..8].eq_ignore_ascii_case(b"SIP/2.0 ") {
+        let rest = &line[8..];
+        if rest.len() < 3 || !rest[..3].iter().all(u8::is_ascii_digit) {
+            return err(ErrorKind::StatusCode, 8);
+        }
+        let code = u16::from(rest[0] - b'0') * 100
+            + u16::from(rest[1] - b'0') * 10
+            + u16::from(rest[2] - b'0');
+        if !(100..=699).contains(&code) {
+            return err(ErrorKind::StatusCode, 8);
+        }
+        let reason = match rest.get(3) {
+            None => &rest[3..],
+            Some(b' ') => &rest[4..],
+            Some(_) => return err(ErrorKind::StatusCode, 8),
+        };
+        return Ok(StartLine::Response { code, reason });
+    }
+    if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
+        return err(ErrorKind::Version, 0);
+    }
+    let Some(sp1) = memchr(b' ', line) else {
+        return err(ErrorKind::StartLine, 0);
+    };
+    let method = &line[..sp1];
+    if method.is_empty() || !method.iter().all(|&b| is_token(b)) {
+        return err(ErrorKind::StartLine, 0);
+    }
+    let rest = &line[sp1 + 1..];
+    let Some(sp2) = memchr(b' ', rest) else {
+        return err(ErrorKind::StartLine, sp1 + 1);
+    };
+    let uri = &rest[..sp2];
+    if uri.is_empty() || !uri.iter().all(|&b| b > b' ' && b != 0x7f) {
+        return err(ErrorKind::StartLine, sp1 + 1);
+    }
+    let version = &rest[sp2 + 1..];
+    if !version.eq_ignore_ascii_case(b"SIP/2.0") {
+        return err(ErrorKind::Version, sp1 + sp2 + 2);
+    }
+    Ok(StartLine::Request {
+        method: Method::from_bytes(method),
+        uri,
+    })
+}
+
+/// RFC 3261 `token` characters.
+#[inline]
+pub(crate) fn is_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        )
+}
+
+#[inline]
+pub(crate) fn trim_end(mut s: &[u8]) -> &[u8] {
+    while let [rest @ .., last] = s {
+        if matches!(*last, b' ' | b'\t' | b'\r' | b'\n') {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    s
+}
+
+#[inline]
+pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if matches!(*first, b' ' | b'\t' | b'\r' | b'\n') {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    trim_end(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REG: &[u8] = b"REGISTER sip:34020000002000000001@3402000000 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.168.137.11:5060;rport;branch=z9hG4bK1371463273\r\n\
+From: <sip:34020000001320000003@3402000000>;tag=2043466181\r\n\
+To: <sip:34020000001320000003@3402000000>\r\n\
+Call-ID: 1011047669\r\n\
+CSeq: 1 REGISTER\r\n\
+Contact: <sip:34020000001320000003@192.168.137.11:5060>\r\n\
+Max-Forwards: 70\r\n\
+Expires: 3600\r\n\
+Content-Length: 0\r\n\r\n";
+
+    fn storage() -> [Header<'static>; 64] {
+        [Header::EMPTY; 64]
+    }
+
+    #[test]
+    fn request_line_and_headers() {
+        let mut h = storage();
+        let m = parse_datagram(REG, &mut h, &Limits::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.method(), Some(Method::Register));
+        assert_eq!(
+            m.request_uri(),
+            Some(&b"sip:34020000002000000001@3402000000"[..])
+        );
+        assert_eq!(m.headers.len(), 9);
+        assert_eq!(m.headers[3].name, b"Call-ID");
+        assert_eq!(m.headers[3].value, b"1011047669");
+        assert_eq!(m.headers[3].kind, HeaderKind::CallId);
+        assert!(m.body.is_empty());
+    }
+
+    #[test]
+    fn every_strict_prefix_is_partial() {
+        let mut msg = REG.to_vec();
+        // Replace the empty body with a small one to cover body framing too.
+        let cl = msg
+            .windows(17)
+            .position(|w| w == b"Content-Length: 0")
+            .unwrap();
+        msg.splice(cl..cl + 17, b"Content-Length: 5".iter().copied());
+        msg.extend_from_slice(b"hello");
+        for n in 1..msg.len() {
+            let mut h = storage();
+            match parse_stream(&msg[..n], &mut h, &Limits::default()) {
+                Ok(Parsed::Partial) => {}
+                other => panic!("prefix {n}: {other:?}"),
+            }
+        }
+        let mut h = storage();
+        match parse_stream(&msg, &mut h, &Limits::default()).unwrap() {
+            Parsed::Complete { msg: m, len } => {
+                assert_eq!(len, msg.len());
+                assert_eq!(m.body, b"hello");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn keepalive_padding_is_skipped() {
+        let mut h = storage();
+        let mut stream = b"\r\n\r\n".to_vec();
+        stream.extend_from_slice(REG);
+        match parse_stream(&stream, &mut h, &Limits::default()).unwrap() {
+            Parsed::KeepAlive(4) => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            parse_datagram(b"\r\n\r\n", &mut h, &Limits::default())
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn folded_header_and_bare_lf() {
+        let raw = b"SIP/2.0 200 OK\nVia: SIP/2.0/UDP a;branch=z9hG4bK1,\n  SIP/2.0/UDP b;branch=z9hG4bK2\nCall-ID: x\nContent-Length: 0\n\n";
+        let mut h = storage();
+        let m = parse_datagram(raw, &mut h, &Limits::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.status(), Some(200));
+        assert_eq!(
+            m.headers[0].value,
+            b"SIP/2.0/UDP a;branch=z9hG4bK1,\n  SIP/2.0/UDP b;branch=z9hG4bK2"
+        );
+        assert_eq!(m.headers[1].value, b"x");
+    }
+
+    #[test]
+    fn errors_are_typed_with_offsets() {
+        let limits = Limits::default();
+        let cases: &[(&[u8], ErrorKind)] = &[
+            (b"HELLO\r\n\r\n", ErrorKind::StartLine),
+            (b"REGISTER sip:x SIP/3.0\r\n\r\n", ErrorKind::Version),
+            (b"SIP/2.0 20 OK\r\n\r\n", ErrorKind::StatusCode),
+            (b"SIP/2.0 900 OK\r\n\r\n", ErrorKind::StatusCode),
+            (b"SIP/2.0 200 OK\r\nNoColon\r\n\r\n", ErrorKind::HeaderLine),
+            (
+                b"SIP/2.0 200 OK\r\n continuation\r\n\r\n",
+                ErrorKind::HeaderLine,
+            ),
+            (
+                b"SIP/2.0 200 OK\r\nContent-Length: x\r\n\r\n",
+                ErrorKind::ContentLength,
+            ),
+            (
+                b"SIP/2.0 200 OK\r\nContent-Length: 1\r\nl: 2\r\n\r\nab",
+                ErrorKind::ContentLength,
+            ),
+            (
+                b"SIP/2.0 200 OK\r\nContent-Length: 10\r\n\r\nab",
+                ErrorKind::Truncated,
+            ),
+            (b"SIP/2.0 200 OK\r\nVia: x\r\n", ErrorKind::Truncated),
+        ];
+        for (raw, kind) in cases {
+            let mut h = storage();
+            let e = parse_datagram(raw, &mut h, &limits).unwrap_err();
+            assert_eq!(e.kind, *kind, "{}", String::from_utf8_lossy(raw));
+            assert!(e.offset <= raw.len());
+        }
+        let mut h = storage();
+        let e =
+            parse_datagram(b"SIP/2.0 200 OK\r\nA: 1\r\nB 2\r\n\r\n", &mut h, &limits).unwrap_err();
+        assert_eq!(e.offset, 22);
+    }
+
+    #[test]
+    fn limits_bound_headers_and_size() {
+        let mut raw = b"SIP/2.0 200 OK\r\n".to_vec();
+        for _ in 0..65 {
+            raw.extend_from_slice(b"X-A: b\r\n");
+        }
+        raw.extend_from_slice(b"\r\n");
+        let mut h = storage();
+        let e = parse_datagram(&raw, &mut h, &Limits::default()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::TooManyHeaders);
+
+        let small = Limits {
+            max_message: 64,
+            max_headers: 64,
+        };
+        let mut h = storage();
+        let e = parse_stream(&[b'A'; 100], &mut h, &small).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::TooLarge);
+        let big_body = b"SIP/2.0 200 OK\r\nContent-Length: 60\r\n\r\n";
+        let e = parse_stream(big_body, &mut h, &small).unwrap_err();
+        assert!(matches!(
+            e.kind,
+            ErrorKind::TooLarge | ErrorKind::ContentLength
+        ));
+    }
+
+    #[test]
+    fn datagram_body_without_content_length_takes_rest() {
+        let raw = b"MESSAGE sip:a SIP/2.0\r\nCall-ID: 1\r\n\r\n<xml/>";
+        let mut h = storage();
+        let m = parse_datagram(raw, &mut h, &Limits::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.body, b"<xml/>");
+        assert_eq!(m.method(), Some(Method::Message));
+    }
+}
