@@ -1,0 +1,138 @@
+//! Parsing a REGISTER and reading every accessor allocates nothing; so does answering a
+//! challenge into a buffer that has already grown.
+
+use gbswarm::gb::Manscdp;
+use gbswarm::sip::{Header, Limits, Method, Writer, digest, parse_datagram, parse_stream};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::hint::black_box;
+
+struct Counting;
+
+thread_local! {
+    // Per thread, so tests running in parallel do not count each other's allocations.
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn allocs() -> usize {
+    ALLOCS.with(Cell::get)
+}
+
+fn count() {
+    // try_with: the slot may already be gone while a thread is being torn down.
+    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+}
+
+// SAFETY: forwards to the system allocator unchanged; only counts calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        count();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        count();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const REGISTER: &[u8] = include_bytes!("fixtures/register-authorization-spvmn.sip");
+const CHALLENGE: &[u8] = include_bytes!("fixtures/401-qop-auth-srs.sip");
+const KEEPALIVE: &[u8] = include_bytes!("fixtures/keepalive-ipcamera.sip");
+
+fn touch_all(raw: &[u8]) {
+    let mut h = [Header::EMPTY; 64];
+    let m = parse_datagram(raw, &mut h, &Limits::default())
+        .unwrap()
+        .unwrap();
+    black_box(m.method());
+    black_box(m.request_uri());
+    let via = m.via().unwrap();
+    black_box((
+        via.transport,
+        via.sent_by,
+        via.branch(),
+        via.rport(),
+        via.received(),
+    ));
+    let f = m.from().unwrap();
+    black_box((f.uri, f.user(), f.tag()));
+    black_box(m.to().map(|t| (t.user(), t.tag())));
+    black_box((m.call_id(), m.cseq(), m.expires(), m.max_forwards()));
+    black_box((
+        m.content_length(),
+        m.content_type(),
+        m.date(),
+        m.retry_after(),
+    ));
+    black_box(m.contact().map(|c| (c.uri, c.expires(), c.user())));
+    if let Some(a) = m.authorization().or_else(|| m.challenge()) {
+        black_box((
+            a.realm,
+            a.nonce,
+            a.uri,
+            a.response,
+            a.username,
+            a.offers_qop_auth(),
+        ));
+    }
+    black_box(Manscdp::parse(m.body));
+    black_box(parse_stream(raw, &mut h, &Limits::default()).unwrap());
+}
+
+#[test]
+fn parsing_and_accessors_do_not_allocate() {
+    // Warm up anything lazily initialised by the test harness.
+    touch_all(REGISTER);
+    let before = allocs();
+    for raw in [REGISTER, CHALLENGE, KEEPALIVE] {
+        touch_all(raw);
+    }
+    assert_eq!(allocs() - before, 0);
+}
+
+#[test]
+fn answering_a_challenge_into_a_warm_buffer_does_not_allocate() {
+    let mut h = [Header::EMPTY; 64];
+    let ch = parse_datagram(CHALLENGE, &mut h, &Limits::default())
+        .unwrap()
+        .unwrap();
+    let challenge = ch.challenge().unwrap();
+    let mut buf = Vec::with_capacity(2048);
+    let mut auth = Vec::with_capacity(512);
+    let build = |buf: &mut Vec<u8>, auth: &mut Vec<u8>| {
+        auth.clear();
+        digest::write_authorization(
+            auth,
+            &challenge,
+            b"34020000001320000004",
+            b"12345678",
+            b"REGISTER",
+            b"sip:34020000002000000001@3402000000",
+            2,
+            b"abcdef",
+        )
+        .unwrap();
+        let mut w = Writer::request(
+            buf,
+            Method::Register,
+            b"sip:34020000002000000001@3402000000",
+        );
+        w.header(b"Via", b"SIP/2.0/UDP 127.0.0.1:5060;rport;branch=z9hG4bK1")
+            .header_u64(b"CSeq", 2)
+            .header(b"Authorization", auth);
+        w.finish(b"");
+    };
+    build(&mut buf, &mut auth);
+    let before = allocs();
+    build(&mut buf, &mut auth);
+    assert_eq!(allocs() - before, 0);
+}
