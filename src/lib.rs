@@ -17,6 +17,8 @@
 //! - [`gb`]: GB28181 device IDs and MANSCDP bodies.
 //! - [`inspect`]: decode captured messages to JSON for humans and scripts.
 
+pub mod camera;
 pub mod gb;
 pub mod inspect;
 pub mod sip;
+pub mod timer;

@@ -2,6 +2,7 @@
 
 pub mod id;
 pub mod manscdp;
+pub mod time;
 
 pub use id::{DeviceId, DeviceType, IdError, IdRange};
 pub use manscdp::{Manscdp, Root};

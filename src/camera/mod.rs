@@ -1,0 +1,297 @@
+//! The emulated GB28181 device as a sans-IO state machine.
+//!
+//! A [`Camera`] is fed `now` (microseconds on the worker's monotonic clock) and events — start,
+//! bytes received, timer fired, connection opened or closed, fault, stop — and answers through
+//! an [`Outbox`]: bytes to send and where, connection actions, and one stats [`Record`] per
+//! finished transaction. It never touches a socket, never reads a clock and holds no heap
+//! buffer at rest (UDP retransmission copies live in the worker's [`pool::BufPool`] only while
+//! a transaction is in flight), so a fleet of a million fits in memory and hours of protocol
+//! run in milliseconds of simulated time.
+
+mod fsm;
+pub mod pool;
+mod queries;
+mod request;
+pub mod sim;
+#[cfg(test)]
+mod tests;
+mod transaction;
+
+pub use fsm::Camera;
+pub use transaction::{T1_US, T2_US, TIMER_F_US};
+
+use crate::gb::DeviceId;
+use std::net::SocketAddr;
+
+/// Transport a camera uses to reach its server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// SIP over UDP: retransmissions per RFC 3261 §17.1.2.
+    Udp,
+    /// SIP over TCP: one persistent connection per camera.
+    Tcp,
+}
+
+/// Behaviour shared by every camera of a fleet.
+#[derive(Clone, Debug)]
+pub struct CameraConfig {
+    /// The SIP server's 20-digit ID (Request-URI and To of requests to it).
+    pub server_id: DeviceId,
+    /// The SIP domain used in URIs (usually the first 10 digits of the server ID).
+    pub domain: String,
+    /// The password every camera authenticates with.
+    pub password: String,
+    /// UDP or TCP.
+    pub transport: Transport,
+    /// Registration expiry asked for, in seconds.
+    pub expires: u32,
+    /// When to refresh, in thousandths of the granted expiry (850 = at 85%).
+    pub refresh_permille: u32,
+    /// Wait after a failed registration or a lost server, in milliseconds (never shortened).
+    pub retry_interval_ms: u64,
+    /// Random extra wait added to each retry, up to this many thousandths of the interval.
+    pub retry_jitter_permille: u32,
+    /// Keepalive interval in milliseconds.
+    pub heartbeat_ms: u64,
+    /// Consecutive missed keepalives after which the server counts as offline.
+    pub heartbeat_misses: u8,
+    /// Channels listed in a Catalog response.
+    pub channels: u32,
+    /// Most Catalog items per response message.
+    pub catalog_page: u32,
+    /// Thousandths of the fleet that report a faulty sub-device in every keepalive.
+    pub fault_permille: u32,
+    /// Send an unregister (Expires: 0) when stopped.
+    pub unregister_on_stop: bool,
+    /// Distinguishes this run's Call-IDs and tags from earlier runs against the same server.
+    pub run_id: u32,
+    /// User-Agent header value.
+    pub user_agent: String,
+    /// Wall-clock time (Unix ms) at the worker clock's zero, for DeviceTime in answers.
+    pub epoch_unix_ms: u64,
+}
+
+impl CameraConfig {
+    /// Field defaults for a fleet registering with `server_id`.
+    pub fn new(server_id: DeviceId) -> Self {
+        CameraConfig {
+            domain: String::from_utf8_lossy(server_id.domain()).into_owned(),
+            server_id,
+            password: "12345678".into(),
+            transport: Transport::Udp,
+            expires: 3600,
+            refresh_permille: 850,
+            retry_interval_ms: 60_000,
+            retry_jitter_permille: 200,
+            heartbeat_ms: 60_000,
+            heartbeat_misses: 3,
+            channels: 1,
+            catalog_page: 20,
+            fault_permille: 0,
+            unregister_on_stop: true,
+            run_id: 1,
+            user_agent: concat!("gbswarm/", env!("CARGO_PKG_VERSION")).into(),
+            epoch_unix_ms: 0,
+        }
+    }
+}
+
+/// What a transaction was for; each kind has its own histogram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum TxnKind {
+    /// The whole first registration, challenge included.
+    Register,
+    /// A refresh of an existing registration (challenge included if any).
+    Refresh,
+    /// The unregistration (Expires: 0) at stop.
+    Unregister,
+    /// A keepalive MESSAGE.
+    Keepalive,
+    /// A MESSAGE answering a platform query.
+    QueryResponse,
+}
+
+impl TxnKind {
+    /// Every kind, in report order.
+    pub const ALL: [TxnKind; 5] = [
+        TxnKind::Register,
+        TxnKind::Refresh,
+        TxnKind::Unregister,
+        TxnKind::Keepalive,
+        TxnKind::QueryResponse,
+    ];
+
+    /// Stable lowercase name for reports and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TxnKind::Register => "register",
+            TxnKind::Refresh => "refresh",
+            TxnKind::Unregister => "unregister",
+            TxnKind::Keepalive => "keepalive",
+            TxnKind::QueryResponse => "query_response",
+        }
+    }
+}
+
+/// How a transaction ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// A final response with this status code (2xx = success; 302 = redirected).
+    Status(u16),
+    /// No final response in time (Timer F, or a keepalive still unanswered at the next tick).
+    Timeout,
+    /// The connection closed or the network refused the message.
+    TransportError,
+    /// Still pending when the camera was stopped or went offline.
+    Abandoned,
+}
+
+/// One finished transaction, for the stats layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// What the transaction was for.
+    pub kind: TxnKind,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Microseconds from when the request was due (not when it was sent) to its end.
+    pub latency_us: u64,
+    /// UDP retransmissions sent.
+    pub retransmits: u8,
+}
+
+/// Where to send bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dest {
+    /// The camera's current registrar: the configured target, or the server a 302 named
+    /// (see [`Camera::redirect`]).
+    Server,
+    /// Back to the peer whose request is being answered.
+    Source,
+}
+
+/// One message to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// Where to.
+    pub dest: Dest,
+    /// Byte range in [`Outbox::data`].
+    pub start: usize,
+    /// End of the byte range.
+    pub end: usize,
+}
+
+/// A connection-level request to the engine (TCP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Open a connection to the current registrar and call `handle_connected` (or
+    /// `handle_transport_error`) when done.
+    Connect,
+    /// Close the camera's connection; no event is expected back.
+    Close,
+}
+
+/// Per-worker counters of things that are not transactions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Responses matching no transaction in flight (late, duplicate or foreign).
+    pub stray: u64,
+    /// Messages that failed to parse or lacked what we need; dropped.
+    pub malformed: u64,
+    /// Transitions into the registered state.
+    pub online: u64,
+    /// Transitions out of it other than by unregistering.
+    pub offline: u64,
+    /// Platform queries received (retransmissions excluded).
+    pub queries: u64,
+    /// Retransmitted requests from the platform answered again.
+    pub request_retransmits: u64,
+    /// Queries refused because the camera's queue was full.
+    pub queries_refused: u64,
+}
+
+/// Redirect targets named by 302 responses, interned per worker so a camera stores an index.
+#[derive(Clone, Debug, Default)]
+pub struct Redirects {
+    targets: Vec<(SocketAddr, DeviceId)>,
+}
+
+impl Redirects {
+    /// At most this many distinct targets are remembered; more are treated as a failure.
+    pub const MAX: usize = 4096;
+
+    /// The index (from 1) of a target, adding it if new.
+    pub fn intern(&mut self, addr: SocketAddr, id: DeviceId) -> Option<u16> {
+        if let Some(i) = self.targets.iter().position(|t| *t == (addr, id)) {
+            return u16::try_from(i + 1).ok();
+        }
+        if self.targets.len() >= Self::MAX {
+            return None;
+        }
+        self.targets.push((addr, id));
+        u16::try_from(self.targets.len()).ok()
+    }
+
+    /// The target with index `i` (from 1).
+    pub fn get(&self, i: u16) -> Option<(SocketAddr, DeviceId)> {
+        self.targets.get(usize::from(i).checked_sub(1)?).copied()
+    }
+}
+
+/// Everything a camera writes while handling one event; owned by the worker and reused.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    /// Bytes of the messages in `sends`.
+    pub data: Vec<u8>,
+    /// Messages to send, in order.
+    pub sends: Vec<Transmit>,
+    /// Connection actions, in order.
+    pub actions: Vec<Action>,
+    /// Finished transactions.
+    pub records: Vec<Record>,
+    /// Event counters (never reset by the camera).
+    pub counters: Counters,
+    /// In-flight UDP request copies for retransmission.
+    pub pool: pool::BufPool,
+    /// Interned 302 targets.
+    pub redirects: Redirects,
+    pub(crate) msg: Vec<u8>,
+    pub(crate) body: Vec<u8>,
+    pub(crate) auth: Vec<u8>,
+}
+
+impl Outbox {
+    /// Forgets the sends, actions and records of the last event (counters and pools stay).
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.sends.clear();
+        self.actions.clear();
+        self.records.clear();
+    }
+
+    /// The bytes of one transmit.
+    pub fn bytes(&self, t: &Transmit) -> &[u8] {
+        &self.data[t.start..t.end]
+    }
+
+    pub(crate) fn send_msg(&mut self, dest: Dest) {
+        let start = self.data.len();
+        self.data.extend_from_slice(&self.msg);
+        self.sends.push(Transmit {
+            dest,
+            start,
+            end: self.data.len(),
+        });
+    }
+}
+
+/// Per-call context: the fleet's config, the camera's local address and the worker's outbox.
+pub struct Env<'a> {
+    /// Fleet-wide behaviour.
+    pub cfg: &'a CameraConfig,
+    /// The address this camera sends from (Via and Contact).
+    pub local: SocketAddr,
+    /// Where results go.
+    pub out: &'a mut Outbox,
+}
