@@ -64,43 +64,45 @@ impl HeaderKind {
     /// Classifies a header name (case-insensitive, compact forms included).
     pub fn of(name: &[u8]) -> HeaderKind {
         use HeaderKind::*;
-        let eq = |s: &[u8]| name.eq_ignore_ascii_case(s);
-        match name.len() {
-            1 => match name[0].to_ascii_lowercase() {
-                b'v' => Via,
-                b'f' => From,
-                b't' => To,
-                b'i' => CallId,
-                b'm' => Contact,
-                b'l' => ContentLength,
-                b'c' => ContentType,
-                b'k' => Supported,
-                b's' => Subject,
-                b'e' => ContentEncoding,
-                _ => Other,
-            },
-            2 if eq(b"To") => To,
-            3 if eq(b"Via") => Via,
-            4 if eq(b"From") => From,
-            4 if eq(b"CSeq") => CSeq,
-            4 if eq(b"Date") => Date,
-            5 if eq(b"Allow") => Allow,
-            7 if eq(b"Call-ID") => CallId,
-            7 if eq(b"Contact") => Contact,
-            7 if eq(b"Expires") => Expires,
-            7 if eq(b"Subject") => Subject,
-            9 if eq(b"Supported") => Supported,
-            10 if eq(b"User-Agent") => UserAgent,
-            11 if eq(b"Retry-After") => RetryAfter,
-            11 if eq(b"Min-Expires") => MinExpires,
-            12 if eq(b"Max-Forwards") => MaxForwards,
-            12 if eq(b"Content-Type") => ContentType,
-            13 if eq(b"Authorization") => Authorization,
-            14 if eq(b"Content-Length") => ContentLength,
-            16 if eq(b"WWW-Authenticate") => WwwAuthenticate,
-            16 if eq(b"Content-Encoding") => ContentEncoding,
-            18 if eq(b"Proxy-Authenticate") => ProxyAuthenticate,
-            19 if eq(b"Proxy-Authorization") => ProxyAuthorization,
+        // Names nearly always come in canonical case: an exact compare is a memcmp.
+        let eq = |s: &[u8]| name == s || name.eq_ignore_ascii_case(s);
+        let Some(&first) = name.first() else {
+            return Other;
+        };
+        // Dispatch on length and first letter so at most one full compare runs.
+        match (name.len(), first | 0x20) {
+            (1, b'v') => Via,
+            (1, b'f') => From,
+            (1, b't') => To,
+            (1, b'i') => CallId,
+            (1, b'm') => Contact,
+            (1, b'l') => ContentLength,
+            (1, b'c') => ContentType,
+            (1, b'k') => Supported,
+            (1, b's') => Subject,
+            (1, b'e') => ContentEncoding,
+            (2, b't') if eq(b"To") => To,
+            (3, b'v') if eq(b"Via") => Via,
+            (4, b'f') if eq(b"From") => From,
+            (4, b'c') if eq(b"CSeq") => CSeq,
+            (4, b'd') if eq(b"Date") => Date,
+            (5, b'a') if eq(b"Allow") => Allow,
+            (7, b'c') if eq(b"Call-ID") => CallId,
+            (7, b'c') if eq(b"Contact") => Contact,
+            (7, b'e') if eq(b"Expires") => Expires,
+            (7, b's') if eq(b"Subject") => Subject,
+            (9, b's') if eq(b"Supported") => Supported,
+            (10, b'u') if eq(b"User-Agent") => UserAgent,
+            (11, b'r') if eq(b"Retry-After") => RetryAfter,
+            (11, b'm') if eq(b"Min-Expires") => MinExpires,
+            (12, b'm') if eq(b"Max-Forwards") => MaxForwards,
+            (12, b'c') if eq(b"Content-Type") => ContentType,
+            (13, b'a') if eq(b"Authorization") => Authorization,
+            (14, b'c') if eq(b"Content-Length") => ContentLength,
+            (16, b'w') if eq(b"WWW-Authenticate") => WwwAuthenticate,
+            (16, b'c') if eq(b"Content-Encoding") => ContentEncoding,
+            (18, b'p') if eq(b"Proxy-Authenticate") => ProxyAuthenticate,
+            (19, b'p') if eq(b"Proxy-Authorization") => ProxyAuthorization,
             _ => Other,
         }
     }
@@ -140,31 +142,37 @@ impl<'a> Iterator for CommaValues<'a> {
     }
 }
 
-/// Finds `needle` outside double quotes and angle brackets.
+/// Finds `needle` outside double quotes and angle brackets, jumping with memchr.
 fn find_unquoted(s: &[u8], needle: u8) -> Option<usize> {
-    let mut in_quote = false;
-    let mut in_angle = false;
     let mut i = 0;
     while i < s.len() {
-        let b = s[i];
-        if in_quote {
-            match b {
-                b'\\' => i += 1,
-                b'"' => in_quote = false,
-                _ => {}
+        let rest = &s[i..];
+        // Short runs (parameters) are faster with a plain loop than a vectorised search.
+        let found = if rest.len() < 32 {
+            rest.iter()
+                .position(|&b| b == needle || b == b'"' || b == b'<')
+        } else {
+            memchr::memchr3(needle, b'"', b'<', rest)
+        };
+        let j = i + found?;
+        match s[j] {
+            b'"' => {
+                // Skip the quoted string, honouring backslash escapes; unterminated = none.
+                let mut k = j + 1;
+                loop {
+                    let q = k + memchr::memchr2(b'"', b'\\', s.get(k..)?)?;
+                    if s[q] == b'"' {
+                        i = q + 1;
+                        break;
+                    }
+                    k = q + 2;
+                }
             }
-        } else if in_angle {
-            if b == b'>' {
-                in_angle = false;
+            b'<' if needle != b'<' => {
+                i = j + 1 + memchr(b'>', &s[j + 1..])? + 1;
             }
-        } else if b == needle {
-            return Some(i);
-        } else if b == b'"' {
-            in_quote = true;
-        } else if b == b'<' {
-            in_angle = true;
+            _ => return Some(j),
         }
-        i += 1;
     }
     None
 }
@@ -278,7 +286,8 @@ pub struct Via<'a> {
 }
 
 impl<'a> Via<'a> {
-    /// Parses `SIP/2.0/UDP host:port;params`.
+    /// Parses `SIP/2.0/UDP host:port;params`, stopping at a comma that starts another Via
+    /// (so it accepts a whole header line as well as one value).
     pub fn parse(v: &'a [u8]) -> Option<Self> {
         let v = trim(v);
         let ws = v.iter().position(|b| b.is_ascii_whitespace())?;
@@ -290,12 +299,22 @@ impl<'a> Via<'a> {
         }
         let rest = &v[ws..];
         let semi = memchr(b';', rest).unwrap_or(rest.len());
-        let sent_by = HostPort::parse(&rest[..semi])?;
+        let (sent_by, params) = match memchr(b',', &rest[..semi]) {
+            // No parameters, and another Via follows.
+            Some(comma) => (&rest[..comma], &rest[comma..comma]),
+            None => {
+                let params = &rest[semi..];
+                let end = find_unquoted(params, b',').unwrap_or(params.len());
+                (&rest[..semi], trim(&params[..end]))
+            }
+        };
+        let sent_by = HostPort::parse(sent_by)?;
+        let raw_len = params.as_ptr() as usize + params.len() - v.as_ptr() as usize;
         Some(Via {
-            raw: v,
+            raw: &v[..raw_len.max(ws)],
             transport,
             sent_by,
-            params: &rest[semi..],
+            params,
         })
     }
 
@@ -565,29 +584,85 @@ impl<'a> AuthParams<'a> {
             scheme,
             ..AuthParams::default()
         };
-        for item in CommaValues::new(&v[sp..]) {
-            let Some(eq) = memchr(b'=', item) else {
-                continue;
+        // One pass over `name = value | name = "quoted"` items separated by commas.
+        let rest = &v[sp..];
+        let n = rest.len();
+        let lws = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+        let mut i = 0;
+        loop {
+            while i < n && (lws(rest[i]) || rest[i] == b',') {
+                i += 1;
+            }
+            if i >= n {
+                break;
+            }
+            let name_start = i;
+            while i < n && is_token(rest[i]) {
+                i += 1;
+            }
+            let name = &rest[name_start..i];
+            while i < n && lws(rest[i]) {
+                i += 1;
+            }
+            if name.is_empty() || i >= n || rest[i] != b'=' {
+                // Not a parameter: skip to the next comma outside quotes.
+                match find_unquoted(&rest[i..], b',') {
+                    Some(c) => {
+                        i += c + 1;
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            i += 1;
+            while i < n && lws(rest[i]) {
+                i += 1;
+            }
+            let val = if i < n && rest[i] == b'"' {
+                let start = i + 1;
+                let mut k = start;
+                let mut escaped = false;
+                loop {
+                    // An unterminated quoted string ends the parameter list.
+                    let Some(q) = rest.get(k..).and_then(|r| memchr::memchr2(b'"', b'\\', r))
+                    else {
+                        return Some(p);
+                    };
+                    let q = k + q;
+                    if rest[q] == b'"' {
+                        i = q + 1;
+                        break QStr {
+                            raw: &rest[start..q],
+                            escaped,
+                        };
+                    }
+                    escaped = true;
+                    k = q + 2;
+                }
+            } else {
+                let start = i;
+                while i < n && !lws(rest[i]) && rest[i] != b',' {
+                    i += 1;
+                }
+                QStr {
+                    raw: &rest[start..i],
+                    escaped: false,
+                }
             };
-            let name = trim(&item[..eq]);
-            let val = trim(&item[eq + 1..]);
-            let val = QStr::new(unquote(val).unwrap_or(val));
-            let slot = match name.to_ascii_lowercase_array() {
-                Some(n) => match &n[..name.len()] {
-                    b"realm" => &mut p.realm,
-                    b"nonce" => &mut p.nonce,
-                    b"opaque" => &mut p.opaque,
-                    b"qop" => &mut p.qop,
-                    b"algorithm" => &mut p.algorithm,
-                    b"stale" => &mut p.stale,
-                    b"username" => &mut p.username,
-                    b"uri" => &mut p.uri,
-                    b"response" => &mut p.response,
-                    b"cnonce" => &mut p.cnonce,
-                    b"nc" => &mut p.nc,
-                    _ => continue,
-                },
-                None => continue,
+            let is = |n: &[u8]| name == n || name.eq_ignore_ascii_case(n);
+            let slot = match name.len() {
+                2 if is(b"nc") => &mut p.nc,
+                3 if is(b"uri") => &mut p.uri,
+                3 if is(b"qop") => &mut p.qop,
+                5 if is(b"realm") => &mut p.realm,
+                5 if is(b"nonce") => &mut p.nonce,
+                5 if is(b"stale") => &mut p.stale,
+                6 if is(b"opaque") => &mut p.opaque,
+                6 if is(b"cnonce") => &mut p.cnonce,
+                8 if is(b"username") => &mut p.username,
+                8 if is(b"response") => &mut p.response,
+                9 if is(b"algorithm") => &mut p.algorithm,
+                _ => continue,
             };
             if slot.is_none() {
                 *slot = Some(val);
@@ -614,24 +689,6 @@ impl<'a> AuthParams<'a> {
     pub fn is_stale(&self) -> bool {
         self.stale
             .is_some_and(|s| s.raw().eq_ignore_ascii_case(b"true"))
-    }
-}
-
-/// Lowercases a short name into a stack array (names longer than 16 bytes are not ours).
-trait LowerArray {
-    fn to_ascii_lowercase_array(&self) -> Option<[u8; 16]>;
-}
-
-impl LowerArray for [u8] {
-    fn to_ascii_lowercase_array(&self) -> Option<[u8; 16]> {
-        if self.len() > 16 {
-            return None;
-        }
-        let mut out = [0u8; 16];
-        for (o, b) in out.iter_mut().zip(self) {
-            *o = b.to_ascii_lowercase();
-        }
-        Some(out)
     }
 }
 
@@ -689,7 +746,8 @@ impl<'b, 'h> Message<'b, 'h> {
 
     /// The topmost Via.
     pub fn via(&self) -> Option<Via<'b>> {
-        Via::parse(self.values(HeaderKind::Via).next()?)
+        // Via::parse stops at the first comma, so the first header line will do.
+        Via::parse(self.header(HeaderKind::Via)?)
     }
 
     /// The From header.

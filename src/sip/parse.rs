@@ -368,16 +368,26 @@ fn parse_head<'b>(
     let mut content_length: Option<usize> = None;
     // Offset where the value of the last header began, to extend it over folded lines.
     let mut last_value_start = 0usize;
+    // One searcher over the whole head: cheaper than a memchr call per short line.
+    let mut newlines = memchr::memchr_iter(b'\n', &window[pos..]);
+    let base = pos;
     loop {
         let line_start = pos;
-        let Some((line, next)) = next_line(window, pos) else {
+        let Some(nl) = newlines.next() else {
             return Ok(None);
         };
-        pos = next;
-        if line.is_empty() {
+        let nl = base + nl;
+        pos = nl + 1;
+        let end = if nl > line_start && window[nl - 1] == b'\r' {
+            nl - 1
+        } else {
+            nl
+        };
+        let line = &window[line_start..end];
+        let Some(&first) = line.first() else {
             break;
-        }
-        if line[0] == b' ' || line[0] == b'\t' {
+        };
+        if first == b' ' || first == b'\t' {
             // Folded continuation of the previous header (RFC 3261 §7.3.1).
             if count == 0 {
                 return err(ErrorKind::HeaderLine, line_start);
@@ -388,13 +398,17 @@ fn parse_head<'b>(
             }
             continue;
         }
-        let Some(colon) = memchr(b':', line) else {
-            return err(ErrorKind::HeaderLine, line_start);
-        };
-        let name = trim_end(&line[..colon]);
-        if name.is_empty() || !name.iter().all(|&b| is_token(b)) {
+        // Name: token characters, optional blanks, then the colon.
+        let name_len = line.iter().take_while(|&&b| is_token(b)).count();
+        let colon = name_len
+            + line[name_len..]
+                .iter()
+                .take_while(|&&b| b == b' ' || b == b'\t')
+                .count();
+        if name_len == 0 || line.get(colon) != Some(&b':') {
             return err(ErrorKind::HeaderLine, line_start);
         }
+        let name = &line[..name_len];
         let raw_value = &line[colon + 1..];
         let lead = raw_value
             .iter()
@@ -494,14 +508,26 @@ fn parse_start_line(line: &[u8]) -> Result<StartLine<'_>, Error> {
     })
 }
 
-/// RFC 3261 `token` characters.
+/// RFC 3261 `token` characters, as a lookup table.
+static TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    t
+};
+
+/// True for RFC 3261 `token` characters.
 #[inline]
 pub(crate) fn is_token(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    TOKEN[usize::from(b)]
 }
 
 #[inline]
