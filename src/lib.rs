@@ -21,4 +21,5 @@ pub mod camera;
 pub mod gb;
 pub mod inspect;
 pub mod sip;
+pub mod stats;
 pub mod timer;

@@ -521,9 +521,12 @@ impl Camera {
     fn send_keepalive(&mut self, due: u64, now: u64, env: &mut Env<'_>) {
         self.hb_sn = self.hb_sn.wrapping_add(1);
         self.flags &= !(HB_ANSWERED | FAULT_PENDING);
-        let faulty = [self.id.channel(1, env.cfg.channels.max(1))];
-        let faults: &[DeviceId] = if self.is_faulty() { &faulty } else { &[] };
-        manscdp::write_keepalive(&mut env.out.body, self.hb_sn, &self.id, faults);
+        if self.is_faulty() {
+            let faulty = [self.id.channel(1, env.cfg.channels.max(1))];
+            manscdp::write_keepalive(&mut env.out.body, self.hb_sn, &self.id, &faulty);
+        } else {
+            manscdp::write_keepalive(&mut env.out.body, self.hb_sn, &self.id, &[]);
+        }
         self.send_message(Slot::Hb, TxnKind::Keepalive, due, now, env);
     }
 

@@ -42,6 +42,8 @@ pub struct Script {
     pub silent: bool,
     /// Answer no keepalive (a server that lost the device).
     pub ignore_keepalives: bool,
+    /// Keep per-device observations (`register_times`, `last_sn`); off in benches.
+    pub per_device: bool,
 }
 
 impl Default for Script {
@@ -59,6 +61,7 @@ impl Default for Script {
             queries: Vec::new(),
             silent: false,
             ignore_keepalives: false,
+            per_device: true,
         }
     }
 }
@@ -90,6 +93,47 @@ pub struct Seen {
     pub register_times: HashMap<DeviceId, Vec<u64>>,
     /// Highest keepalive SN per device.
     pub last_sn: HashMap<DeviceId, u32>,
+}
+
+/// Messages a scripted server sends back, in one reused buffer.
+#[derive(Debug, Default)]
+pub struct Replies {
+    data: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Replies {
+    fn push(&mut self, msg: &[u8]) {
+        self.data.extend_from_slice(msg);
+        self.ends.push(self.data.len());
+    }
+
+    /// Forgets every reply (keeps the memory).
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.ends.clear();
+    }
+
+    /// Number of replies.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True if there is no reply.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Reply `i`.
+    pub fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.data[start..self.ends[i]]
+    }
+
+    /// Every reply in order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.len()).map(|i| self.get(i))
+    }
 }
 
 /// An in-memory GB28181 registrar following a [`Script`].
@@ -127,7 +171,7 @@ impl ScriptedServer {
     }
 
     /// Handles one message from `from`; appends what it sends back to `from` to `replies`.
-    pub fn handle(&mut self, now: u64, bytes: &[u8], replies: &mut Vec<Vec<u8>>) {
+    pub fn handle(&mut self, now: u64, bytes: &[u8], replies: &mut Replies) {
         if self.script.silent {
             return;
         }
@@ -148,15 +192,15 @@ impl ScriptedServer {
         m: &Message<'_, '_>,
         code: u16,
         extra: impl FnOnce(&mut Writer<'_>),
-        replies: &mut Vec<Vec<u8>>,
+        replies: &mut Replies,
     ) {
         let mut w = response_to(&mut self.buf, m, code, Some(b"srv"), None);
         extra(&mut w);
         w.finish(b"");
-        replies.push(self.buf.clone());
+        replies.push(&self.buf);
     }
 
-    fn register(&mut self, now: u64, m: &Message<'_, '_>, replies: &mut Vec<Vec<u8>>) {
+    fn register(&mut self, now: u64, m: &Message<'_, '_>, replies: &mut Replies) {
         let Some(dev) = m
             .from()
             .and_then(|f| f.user())
@@ -164,7 +208,9 @@ impl ScriptedServer {
         else {
             return;
         };
-        self.seen.register_times.entry(dev).or_default().push(now);
+        if self.script.per_device {
+            self.seen.register_times.entry(dev).or_default().push(now);
+        }
         let call_id = m.call_id().unwrap_or(b"").to_vec();
         let expires = m
             .contact()
@@ -273,11 +319,11 @@ impl ScriptedServer {
                 .header(b"CSeq", b"1 MESSAGE")
                 .header(b"Content-Type", manscdp::CONTENT_TYPE);
             w.finish(&self.body);
-            replies.push(self.buf.clone());
+            replies.push(&self.buf);
         }
     }
 
-    fn accept(&mut self, m: &Message<'_, '_>, asked: u32, replies: &mut Vec<Vec<u8>>) {
+    fn accept(&mut self, m: &Message<'_, '_>, asked: u32, replies: &mut Replies) {
         self.seen.registrations += 1;
         let granted = self.script.grant.unwrap_or(asked);
         self.reply(
@@ -291,7 +337,7 @@ impl ScriptedServer {
         );
     }
 
-    fn message(&mut self, m: &Message<'_, '_>, replies: &mut Vec<Vec<u8>>) {
+    fn message(&mut self, m: &Message<'_, '_>, replies: &mut Replies) {
         let x = Manscdp::parse(m.body);
         match x {
             Some(x) if x.root == Root::Notify && x.cmd_type == b"Keepalive" => {
@@ -299,7 +345,8 @@ impl ScriptedServer {
                 if manscdp::element(m.body, b"Info").is_some_and(|i| !i.is_empty()) {
                     self.seen.fault_reports += 1;
                 }
-                if let Some(dev) = x.device_id.and_then(|d| DeviceId::parse(d).ok()) {
+                let dev = x.device_id.filter(|_| self.script.per_device);
+                if let Some(dev) = dev.and_then(|d| DeviceId::parse(d).ok()) {
                     let sn = x.sn.unwrap_or(0);
                     let last = self.seen.last_sn.entry(dev).or_insert(0);
                     *last = (*last).max(sn);
@@ -351,7 +398,8 @@ enum EventKind {
 /// Counts of finished transactions by kind and outcome.
 #[derive(Clone, Debug, Default)]
 pub struct Tally {
-    counts: HashMap<(TxnKind, Outcome), u64>,
+    // A handful of distinct (kind, outcome) pairs: a linear scan beats hashing.
+    counts: Vec<((TxnKind, Outcome), u64)>,
     /// Sum of retransmissions over all records.
     pub retransmits: u64,
 }
@@ -359,7 +407,10 @@ pub struct Tally {
 impl Tally {
     /// Records of this kind with this outcome.
     pub fn get(&self, kind: TxnKind, outcome: Outcome) -> u64 {
-        self.counts.get(&(kind, outcome)).copied().unwrap_or(0)
+        self.counts
+            .iter()
+            .find(|(k, _)| *k == (kind, outcome))
+            .map_or(0, |(_, n)| *n)
     }
 
     /// All records of this kind.
@@ -372,7 +423,11 @@ impl Tally {
     }
 
     fn add(&mut self, r: &Record) {
-        *self.counts.entry((r.kind, r.outcome)).or_insert(0) += 1;
+        let key = (r.kind, r.outcome);
+        match self.counts.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += 1,
+            None => self.counts.push((key, 1)),
+        }
         self.retransmits += u64::from(r.retransmits);
     }
 }
@@ -401,6 +456,10 @@ pub struct Sim {
     pub delivered: u64,
     /// Packets lost on purpose.
     pub dropped: u64,
+    /// Measure the time spent inside camera handlers (adds two clock reads per call).
+    pub time_cameras: bool,
+    /// Time spent inside camera handlers, if `time_cameras`.
+    pub camera_time: std::time::Duration,
     /// The worker-side outbox (counters live here).
     pub out: Outbox,
     wheel: TimerWheel,
@@ -409,7 +468,7 @@ pub struct Sim {
     rng: u64,
     arena: Vec<Vec<u8>>,
     free: Vec<u32>,
-    replies: Vec<Vec<u8>>,
+    replies: Replies,
     fired: Vec<u32>,
     /// Server each camera's TCP connection goes to (None = closed).
     conns: Vec<Option<usize>>,
@@ -443,6 +502,8 @@ impl Sim {
             keep_records: true,
             delivered: 0,
             dropped: 0,
+            time_cameras: false,
+            camera_time: std::time::Duration::ZERO,
             out: Outbox::default(),
             wheel: TimerWheel::new(n as usize, 0),
             events: BinaryHeap::new(),
@@ -450,7 +511,7 @@ impl Sim {
             rng: 0x2545_f491_4f6c_dd1d,
             arena: Vec::new(),
             free: Vec::new(),
-            replies: Vec::new(),
+            replies: Replies::default(),
             fired: Vec::new(),
             conns: vec![None; n as usize],
         }
@@ -578,7 +639,13 @@ impl Sim {
                 local: camera_addr(i),
                 out: &mut self.out,
             };
-            f(&mut self.cams[i as usize], now, &mut env);
+            if self.time_cameras {
+                let t0 = std::time::Instant::now();
+                f(&mut self.cams[i as usize], now, &mut env);
+                self.camera_time += t0.elapsed();
+            } else {
+                f(&mut self.cams[i as usize], now, &mut env);
+            }
         }
         for r in &self.out.records {
             self.tally.add(r);
@@ -673,8 +740,8 @@ impl Sim {
                     let mut replies = std::mem::take(&mut self.replies);
                     replies.clear();
                     self.servers[s].handle(self.now, &bytes, &mut replies);
-                    for r in &replies {
-                        self.send(To::Camera(from), s as u32, r);
+                    for i in 0..replies.len() {
+                        self.send(To::Camera(from), s as u32, replies.get(i));
                     }
                     self.replies = replies;
                 }

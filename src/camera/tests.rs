@@ -86,9 +86,9 @@ fn register_with_qop_auth_keeps_call_id_and_bumps_cseq() {
     assert!(field(first, |m| m.authorization().map(|_| "x".into())).is_empty());
     let mut srv =
         super::sim::ScriptedServer::new(camera_addr(99), cfg().server_id, Script::default());
-    let mut replies = Vec::new();
+    let mut replies = super::sim::Replies::default();
     srv.handle(0, first, &mut replies);
-    let sent2 = b.call(|c, env| c.handle_message(2 * MS, &replies[0], env));
+    let sent2 = b.call(|c, env| c.handle_message(2 * MS, replies.get(0), env));
     assert_eq!(sent2.len(), 1);
     let second = &sent2[0];
     assert_eq!(field(second, |m| m.cseq().map(|c| c.seq.to_string())), "2");
@@ -108,7 +108,7 @@ fn register_with_qop_auth_keeps_call_id_and_bumps_cseq() {
     replies.clear();
     srv.handle(3 * MS, second, &mut replies);
     assert_eq!(srv.seen.authorized, 1);
-    b.call(|c, env| c.handle_message(5 * MS, &replies[0], env));
+    b.call(|c, env| c.handle_message(5 * MS, replies.get(0), env));
     assert!(b.cam.is_registered());
     assert_eq!(
         b.out.records,
@@ -215,10 +215,10 @@ fn refresh_keeps_call_id_and_increments_cseq() {
     let mut pending = b.call(|c, env| c.handle_start(0, 0, env));
     while let Some(req) = pending.pop() {
         wire.push(req.clone());
-        let mut replies = Vec::new();
+        let mut replies = super::sim::Replies::default();
         now += MS;
         srv.handle(now, &req, &mut replies);
-        for r in replies {
+        for r in replies.iter() {
             pending.extend(b.call(|c, env| c.handle_message(now, &r, env)));
         }
     }
@@ -354,9 +354,9 @@ fn stray_duplicate_and_malformed_responses_are_counted_and_ignored() {
     let req = b.call(|c, env| c.handle_start(0, 0, env)).remove(0);
     let mut srv =
         super::sim::ScriptedServer::new(camera_addr(9), cfg().server_id, Script::default());
-    let mut replies = Vec::new();
+    let mut replies = super::sim::Replies::default();
     srv.handle(0, &req, &mut replies);
-    let challenge = replies.remove(0);
+    let challenge = replies.get(0).to_vec();
     b.call(|c, env| c.handle_message(MS, &challenge, env));
     // The same 401 again: its transaction is gone.
     assert!(

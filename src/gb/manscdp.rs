@@ -5,9 +5,9 @@
 //! tag, which is both zero-copy and robust to the whitespace and encodings devices use.
 
 use super::id::DeviceId;
+use crate::sip::headers::same;
 use crate::sip::parse::parse_decimal;
 use crate::sip::write::push_u64;
-use memchr::memmem;
 
 /// The `Content-Type` GB28181 uses for MANSCDP bodies.
 pub const CONTENT_TYPE: &[u8] = b"Application/MANSCDP+xml";
@@ -88,24 +88,32 @@ fn root_element(body: &[u8]) -> Option<&[u8]> {
 }
 
 /// The trimmed text of the first `<tag>...</tag>` in `body` (tag names are case-sensitive).
+///
+/// MANSCDP bodies are a few hundred bytes with a few dozen `<`: hopping between them is
+/// cheaper than building a substring searcher per look-up.
 pub fn element<'a>(body: &'a [u8], tag: &[u8]) -> Option<&'a [u8]> {
-    // Tags gbswarm looks for are short; build `<tag>` and `</tag>` on the stack.
-    let mut open = [0u8; 40];
-    if tag.len() + 3 > open.len() {
-        return None;
+    let start = open_tag_end(body, tag)?;
+    let rest = &body[start..];
+    for lt in memchr::memchr_iter(b'<', rest) {
+        let after = &rest[lt + 1..];
+        if after.first() == Some(&b'/')
+            && after.get(1..=tag.len()).is_some_and(|t| same(t, tag))
+            && after.get(1 + tag.len()) == Some(&b'>')
+        {
+            return Some(crate::sip::parse::trim(&rest[..lt]));
+        }
     }
-    open[0] = b'<';
-    open[1..=tag.len()].copy_from_slice(tag);
-    open[tag.len() + 1] = b'>';
-    let open = &open[..tag.len() + 2];
-    let start = memmem::find(body, open)? + open.len();
-    let mut close = [0u8; 40];
-    close[..2].copy_from_slice(b"</");
-    close[2..2 + tag.len()].copy_from_slice(tag);
-    close[2 + tag.len()] = b'>';
-    let close = &close[..tag.len() + 3];
-    let len = memmem::find(&body[start..], close)?;
-    Some(crate::sip::parse::trim(&body[start..start + len]))
+    None
+}
+
+/// Offset just past the first `<tag>`.
+fn open_tag_end(body: &[u8], tag: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b'<', body).find_map(|lt| {
+        let after = &body[lt + 1..];
+        (after.get(..tag.len()).is_some_and(|t| same(t, tag))
+            && after.get(tag.len()) == Some(&b'>'))
+        .then_some(lt + 2 + tag.len())
+    })
 }
 
 /// Appends `<Tag>value</Tag>\r\n`.
@@ -292,8 +300,8 @@ mod tests {
             (Root::Response, &b"Catalog"[..], Some(7))
         );
         assert_eq!(element(&out, b"SumNum"), Some(&b"5"[..]));
-        assert_eq!(memmem::find_iter(&out, b"<Item>").count(), 3);
-        assert!(memmem::find(&out, b"<DeviceList Num=\"3\">").is_some());
+        assert_eq!(out.windows(6).filter(|w| w == b"<Item>").count(), 3);
+        assert!(out.windows(20).any(|w| w == b"<DeviceList Num=\"3\">"));
     }
 
     #[test]
@@ -326,5 +334,8 @@ mod tests {
         assert!(Manscdp::parse(b"<Query><SN>1</SN></Query>").is_none());
         assert!(Manscdp::parse(b"<Query><CmdType>x").is_none());
         assert!(element(b"<a>", &[b'a'; 60]).is_none());
+        assert_eq!(element(b"<a><ab>x</ab></a>", b"ab"), Some(&b"x"[..]));
+        assert_eq!(element(b"<ab>1</a></ab>", b"ab"), Some(&b"1</a>"[..]));
+        assert!(element(b"<SN>1", b"SN").is_none());
     }
 }

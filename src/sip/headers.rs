@@ -64,8 +64,8 @@ impl HeaderKind {
     /// Classifies a header name (case-insensitive, compact forms included).
     pub fn of(name: &[u8]) -> HeaderKind {
         use HeaderKind::*;
-        // Names nearly always come in canonical case: an exact compare is a memcmp.
-        let eq = |s: &[u8]| name == s || name.eq_ignore_ascii_case(s);
+        // Names nearly always come in canonical case: try an exact compare first.
+        let eq = |s: &[u8]| same(name, s) || name.eq_ignore_ascii_case(s);
         let Some(&first) = name.first() else {
             return Other;
         };
@@ -106,6 +106,12 @@ impl HeaderKind {
             _ => Other,
         }
     }
+}
+
+/// Byte equality for short strings, inlined (slice `==` calls out to `memcmp`).
+#[inline]
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Splits a header value into its comma-separated values, respecting quotes and `<...>`.
@@ -649,7 +655,7 @@ impl<'a> AuthParams<'a> {
                     escaped: false,
                 }
             };
-            let is = |n: &[u8]| name == n || name.eq_ignore_ascii_case(n);
+            let is = |n: &[u8]| same(name, n) || name.eq_ignore_ascii_case(n);
             let slot = match name.len() {
                 2 if is(b"nc") => &mut p.nc,
                 3 if is(b"uri") => &mut p.uri,

@@ -37,11 +37,21 @@ pub fn push_hex(out: &mut Vec<u8>, n: u64, width: usize) {
 
 /// Appends an IP address (IPv6 in brackets, as in a URI or Via).
 pub fn push_ip(out: &mut Vec<u8>, addr: &SocketAddr) {
-    // Formatting into a Vec through io::Write grows the Vec only; it cannot fail.
-    let _ = match addr {
-        SocketAddr::V4(a) => write!(out, "{}", a.ip()),
-        SocketAddr::V6(a) => write!(out, "[{}]", a.ip()),
-    };
+    match addr {
+        // Every request carries the local address twice: format IPv4 by hand.
+        SocketAddr::V4(a) => {
+            for (i, octet) in a.ip().octets().iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                push_u64(out, u64::from(*octet));
+            }
+        }
+        SocketAddr::V6(a) => {
+            // Formatting into a Vec through io::Write only grows the Vec; it cannot fail.
+            let _ = write!(out, "[{}]", a.ip());
+        }
+    }
 }
 
 /// Appends `ip:port`.
@@ -239,6 +249,15 @@ fn write_top_via(out: &mut Vec<u8>, line: &[u8], source: Option<&SocketAddr>) {
 mod tests {
     use super::*;
     use crate::sip::parse::{Header, Limits, parse_datagram};
+
+    #[test]
+    fn addresses() {
+        let mut b = Vec::new();
+        push_addr(&mut b, &"10.0.255.7:5060".parse().unwrap());
+        b.push(b' ');
+        push_addr(&mut b, &"[::1]:5070".parse().unwrap());
+        assert_eq!(b, b"10.0.255.7:5060 [::1]:5070");
+    }
 
     #[test]
     fn numbers_and_hex() {

@@ -1,0 +1,73 @@
+//! CPU time and memory of this process from the kernel's own accounting (`/proc/self`), so
+//! reports and benches state what work cost rather than guessing from wall time.
+
+use std::time::Duration;
+
+/// User and system CPU time consumed so far by the whole process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTime {
+    /// Time in user mode.
+    pub user: Duration,
+    /// Time in the kernel on our behalf.
+    pub system: Duration,
+}
+
+impl CpuTime {
+    /// User plus system time.
+    pub fn total(&self) -> Duration {
+        self.user + self.system
+    }
+
+    /// Reads `/proc/self/stat` (fields 14 and 15, in clock ticks of 10 ms); zero where
+    /// unavailable.
+    pub fn now() -> CpuTime {
+        let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+            return CpuTime::default();
+        };
+        // The command name (field 2) may contain spaces; fields after its ')' are plain.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            return CpuTime::default();
+        };
+        let mut f = rest.split_whitespace().skip(11);
+        let tick = |v: Option<&str>| {
+            Duration::from_millis(v.and_then(|s| s.parse::<u64>().ok()).unwrap_or(0) * 10)
+        };
+        let user = tick(f.next());
+        let system = tick(f.next());
+        CpuTime { user, system }
+    }
+
+    /// The time spent since `earlier`.
+    pub fn since(&self, earlier: &CpuTime) -> CpuTime {
+        CpuTime {
+            user: self.user.saturating_sub(earlier.user),
+            system: self.system.saturating_sub(earlier.system),
+        }
+    }
+}
+
+/// Peak resident set size of this process in bytes (`VmHWM`), if the kernel reports it.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_moves_forward_with_work() {
+        let before = CpuTime::now();
+        let mut x = 0u64;
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_millis(60) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let spent = CpuTime::now().since(&before);
+        assert!(spent.total() >= Duration::from_millis(20), "{spent:?}");
+        assert!(peak_rss_bytes().unwrap_or(0) > 0);
+    }
+}
