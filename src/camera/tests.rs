@@ -219,7 +219,7 @@ fn refresh_keeps_call_id_and_increments_cseq() {
         now += MS;
         srv.handle(now, &req, &mut replies);
         for r in replies.iter() {
-            pending.extend(b.call(|c, env| c.handle_message(now, &r, env)));
+            pending.extend(b.call(|c, env| c.handle_message(now, r, env)));
         }
     }
     assert!(b.cam.is_registered());
