@@ -1,5 +1,8 @@
-//! Measurements: CPU and memory accounting of this process.
+//! Measurements: per-worker latency histograms and outcome counts merged into run totals, and
+//! CPU and memory accounting of this process.
 
 pub mod cpu;
+pub mod snapshot;
 
 pub use cpu::{CpuTime, peak_rss_bytes};
+pub use snapshot::{Gauges, KindStats, Snapshot};

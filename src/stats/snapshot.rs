@@ -1,0 +1,266 @@
+//! What a worker measured over an interval (or a whole run, once merged): per transaction kind a
+//! latency histogram and outcome counts, plus camera counters and state gauges.
+//!
+//! Each worker records into its own `Snapshot` (nothing shared while recording) and hands it to
+//! the reporter once a second, which merges them: histograms are added, never percentiles
+//! averaged.
+
+use crate::camera::{Counters, Outcome, Record, TxnKind};
+use hdrhistogram::Histogram;
+
+/// Highest latency tracked exactly, in microseconds (one hour); larger values saturate.
+pub const MAX_LATENCY_US: u64 = 3_600_000_000;
+
+/// Outcomes and latency of one transaction kind.
+#[derive(Clone, Debug)]
+pub struct KindStats {
+    /// Latency from when the request was due to its final response, in µs, for every
+    /// transaction that got a final response (timeouts and transport errors are counted, not
+    /// timed).
+    pub latency: Histogram<u64>,
+    /// Final responses by status code, ascending.
+    pub statuses: Vec<(u16, u64)>,
+    /// No final response in time.
+    pub timeouts: u64,
+    /// Connection lost or datagram refused.
+    pub transport_errors: u64,
+    /// Still pending when the run stopped (or the camera went offline).
+    pub abandoned: u64,
+    /// UDP retransmissions sent.
+    pub retransmits: u64,
+}
+
+impl Default for KindStats {
+    fn default() -> Self {
+        KindStats {
+            latency: new_histogram(),
+            statuses: Vec::new(),
+            timeouts: 0,
+            transport_errors: 0,
+            abandoned: 0,
+            retransmits: 0,
+        }
+    }
+}
+
+/// A latency histogram: 1 µs to one hour, three significant digits.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("constant bounds are valid")
+}
+
+impl KindStats {
+    /// Every transaction that ended, whatever the outcome.
+    pub fn total(&self) -> u64 {
+        self.statuses.iter().map(|(_, n)| n).sum::<u64>()
+            + self.timeouts
+            + self.transport_errors
+            + self.abandoned
+    }
+
+    /// Transactions answered 2xx.
+    pub fn succeeded(&self) -> u64 {
+        self.statuses
+            .iter()
+            .filter(|(c, _)| (200..300).contains(c))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Transactions answered with a final non-2xx status.
+    pub fn rejected(&self) -> u64 {
+        self.statuses
+            .iter()
+            .filter(|(c, _)| !(200..300).contains(c))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Transactions answered with `code`.
+    pub fn status(&self, code: u16) -> u64 {
+        self.statuses
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    fn add_status(&mut self, code: u16, n: u64) {
+        match self.statuses.binary_search_by_key(&code, |(c, _)| *c) {
+            Ok(i) => self.statuses[i].1 += n,
+            Err(i) => self.statuses.insert(i, (code, n)),
+        }
+    }
+
+    /// Adds one finished transaction.
+    pub fn record(&mut self, r: &Record) {
+        self.retransmits += u64::from(r.retransmits);
+        match r.outcome {
+            Outcome::Status(code) => {
+                self.add_status(code, 1);
+                self.latency
+                    .saturating_record(r.latency_us.clamp(1, MAX_LATENCY_US));
+            }
+            Outcome::Timeout => self.timeouts += 1,
+            Outcome::TransportError => self.transport_errors += 1,
+            Outcome::Abandoned => self.abandoned += 1,
+        }
+    }
+
+    /// Adds another interval's or worker's numbers (histograms added exactly).
+    pub fn merge(&mut self, o: &KindStats) {
+        // Both histograms share bounds; an add that fails would mean a foreign histogram.
+        let _ = self.latency.add(&o.latency);
+        for &(code, n) in &o.statuses {
+            self.add_status(code, n);
+        }
+        self.timeouts += o.timeouts;
+        self.transport_errors += o.transport_errors;
+        self.abandoned += o.abandoned;
+        self.retransmits += o.retransmits;
+    }
+}
+
+/// Camera population at a point in time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Gauges {
+    /// Cameras in the fleet.
+    pub cameras: u64,
+    /// Cameras started by the ramp so far.
+    pub started: u64,
+    /// Cameras registered now.
+    pub registered: u64,
+    /// Cameras stopped.
+    pub stopped: u64,
+}
+
+impl Gauges {
+    /// Started cameras that are neither registered nor stopped: offline or still registering.
+    pub fn offline(&self) -> u64 {
+        self.started.saturating_sub(self.registered + self.stopped)
+    }
+}
+
+/// Everything measured over an interval by one worker, or merged over workers and time.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// Per transaction kind, indexed like [`TxnKind::ALL`].
+    pub kinds: [KindStats; 5],
+    /// Camera event counters accumulated over the interval.
+    pub counters: Counters,
+    /// Population at the end of the interval (summed over workers when merged).
+    pub gauges: Gauges,
+    /// Datagrams or TCP messages that reached no camera (unknown destination).
+    pub unrouted: u64,
+    /// Socket send errors other than refusals (buffer full, unreachable network).
+    pub send_errors: u64,
+}
+
+/// Index of a kind in [`Snapshot::kinds`].
+pub fn kind_index(k: TxnKind) -> usize {
+    k as usize
+}
+
+impl Snapshot {
+    /// The stats of one kind.
+    pub fn kind(&self, k: TxnKind) -> &KindStats {
+        &self.kinds[kind_index(k)]
+    }
+
+    /// Adds one finished transaction.
+    pub fn record(&mut self, r: &Record) {
+        self.kinds[kind_index(r.kind)].record(r);
+    }
+
+    /// Adds the counters of a camera outbox (the difference since the last interval).
+    pub fn add_counters(&mut self, c: &Counters) {
+        let s = &mut self.counters;
+        s.stray += c.stray;
+        s.malformed += c.malformed;
+        s.online += c.online;
+        s.offline += c.offline;
+        s.queries += c.queries;
+        s.request_retransmits += c.request_retransmits;
+        s.queries_refused += c.queries_refused;
+    }
+
+    /// Adds another snapshot's transactions and counters; gauges are summed too (use for
+    /// workers of the same instant, then overwrite gauges when merging over time).
+    pub fn merge(&mut self, o: &Snapshot) {
+        for (a, b) in self.kinds.iter_mut().zip(&o.kinds) {
+            a.merge(b);
+        }
+        self.add_counters(&o.counters);
+        self.gauges.cameras += o.gauges.cameras;
+        self.gauges.started += o.gauges.started;
+        self.gauges.registered += o.gauges.registered;
+        self.gauges.stopped += o.gauges.stopped;
+        self.unrouted += o.unrouted;
+        self.send_errors += o.send_errors;
+    }
+}
+
+/// Counter differences `now - before`, for turning running totals into an interval.
+pub fn counters_since(now: &Counters, before: &Counters) -> Counters {
+    Counters {
+        stray: now.stray - before.stray.min(now.stray),
+        malformed: now.malformed - before.malformed.min(now.malformed),
+        online: now.online - before.online.min(now.online),
+        offline: now.offline - before.offline.min(now.offline),
+        queries: now.queries - before.queries.min(now.queries),
+        request_retransmits: now.request_retransmits
+            - before.request_retransmits.min(now.request_retransmits),
+        queries_refused: now.queries_refused - before.queries_refused.min(now.queries_refused),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(kind: TxnKind, outcome: Outcome, latency_us: u64) -> Record {
+        Record {
+            kind,
+            outcome,
+            latency_us,
+            retransmits: 1,
+        }
+    }
+
+    #[test]
+    fn records_and_merges_exactly() {
+        let mut a = Snapshot::default();
+        let mut b = Snapshot::default();
+        for i in 0..100 {
+            a.record(&rec(TxnKind::Register, Outcome::Status(200), 1000 + i));
+        }
+        b.record(&rec(TxnKind::Register, Outcome::Status(403), 50));
+        b.record(&rec(TxnKind::Register, Outcome::Timeout, 32_000_000));
+        b.record(&rec(TxnKind::Keepalive, Outcome::Abandoned, 0));
+        b.record(&rec(TxnKind::Keepalive, Outcome::TransportError, 0));
+        a.merge(&b);
+        let r = a.kind(TxnKind::Register);
+        assert_eq!((r.total(), r.succeeded(), r.rejected(), r.timeouts), (102, 100, 1, 1));
+        assert_eq!(r.status(403), 1);
+        assert_eq!(r.latency.len(), 101, "timeouts are counted, not timed");
+        assert_eq!(r.retransmits, 102);
+        let k = a.kind(TxnKind::Keepalive);
+        assert_eq!((k.abandoned, k.transport_errors, k.total()), (1, 1, 2));
+        assert_eq!(r.latency.min(), 50);
+    }
+
+    #[test]
+    fn counters_difference() {
+        let before = Counters {
+            stray: 2,
+            online: 5,
+            ..Counters::default()
+        };
+        let now = Counters {
+            stray: 7,
+            online: 5,
+            offline: 1,
+            ..Counters::default()
+        };
+        let d = counters_since(&now, &before);
+        assert_eq!((d.stray, d.online, d.offline), (5, 0, 1));
+    }
+}
