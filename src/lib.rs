@@ -18,8 +18,11 @@
 //! - [`inspect`]: decode captured messages to JSON for humans and scripts.
 
 pub mod camera;
+pub mod engine;
 pub mod gb;
 pub mod inspect;
+pub mod profile;
+pub mod runner;
 pub mod sip;
 pub mod stats;
 pub mod timer;

@@ -298,6 +298,26 @@ impl Camera {
         }
     }
 
+    /// Gives up at once (the stop's grace period is over): every transaction still in flight
+    /// is recorded as pending at stop, and the camera stops.
+    pub fn handle_abort(&mut self, now: u64, env: &mut Env<'_>) {
+        if self.phase == Phase::Stopped {
+            return;
+        }
+        for slot in [Slot::Reg, Slot::Hb, Slot::Query] {
+            let t = self.txn(slot);
+            if t.active {
+                Self::finish(t, Outcome::Abandoned, now, env);
+            }
+        }
+        if self.phase == Phase::Connecting {
+            self.record_flow(now, Outcome::Abandoned, env);
+        }
+        self.queue.clear();
+        self.flags |= STOPPING;
+        self.stop_finish(env);
+    }
+
     /// Timers: retransmissions, Timer F, retries, refreshes and keepalive ticks due by `now`.
     pub fn handle_timeout(&mut self, now: u64, env: &mut Env<'_>) {
         for slot in [Slot::Reg, Slot::Hb, Slot::Query] {

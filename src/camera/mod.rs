@@ -295,3 +295,17 @@ pub struct Env<'a> {
     /// Where results go.
     pub out: &'a mut Outbox,
 }
+
+/// Which camera (by fleet index) a message from the network is for: a response carries the
+/// index in its Via branch; a request names the device in its Request-URI. `first` is the
+/// number of the fleet's first device ID. Used to share one socket among many cameras.
+pub fn addressed_index(msg: &crate::sip::Message<'_, '_>, first: u128) -> Option<u32> {
+    if msg.is_request() {
+        let uri = crate::sip::Uri::parse(msg.request_uri()?)?;
+        let id = DeviceId::parse(uri.user?).ok()?;
+        u32::try_from(id.number().checked_sub(first)?).ok()
+    } else {
+        let (index, _) = request::parse_branch(msg.via()?.branch()?)?;
+        Some(index)
+    }
+}

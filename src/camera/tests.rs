@@ -718,3 +718,22 @@ fn malformed_input_from_the_server_keeps_state() {
     assert_eq!(b.out.counters.malformed, 3);
     assert_eq!(b.cam.poll_timeout(), sim.cams[0].poll_timeout());
 }
+
+#[test]
+fn abort_records_pending_transactions_and_stops() {
+    let mut sim = sim(2, cfg(), Script::default());
+    sim.start_all(0);
+    sim.run_until(5 * S);
+    sim.servers[0].script.silent = true;
+    sim.stop_all();
+    sim.run_until(6 * S);
+    assert!(sim.cams.iter().all(|c| !c.is_stopped()));
+    let mut b = Bench1::new(cfg());
+    b.cam = sim.cams[0].clone();
+    b.call(|c, env| c.handle_abort(7 * S, env));
+    assert!(b.cam.is_stopped() && !b.cam.unregistered());
+    assert_eq!(b.out.records.len(), 1);
+    assert_eq!(b.out.records[0].kind, TxnKind::Unregister);
+    assert_eq!(b.out.records[0].outcome, Outcome::Abandoned);
+    assert_eq!(b.cam.poll_timeout(), None);
+}

@@ -238,7 +238,10 @@ mod tests {
         b.record(&rec(TxnKind::Keepalive, Outcome::TransportError, 0));
         a.merge(&b);
         let r = a.kind(TxnKind::Register);
-        assert_eq!((r.total(), r.succeeded(), r.rejected(), r.timeouts), (102, 100, 1, 1));
+        assert_eq!(
+            (r.total(), r.succeeded(), r.rejected(), r.timeouts),
+            (102, 100, 1, 1)
+        );
         assert_eq!(r.status(403), 1);
         assert_eq!(r.latency.len(), 101, "timeouts are counted, not timed");
         assert_eq!(r.retransmits, 102);

@@ -1,0 +1,219 @@
+//! The load generator's I/O: one pinned worker per core, each a mio loop over its shard of
+//! cameras; the calling thread merges their per-second numbers and decides when to stop.
+//!
+//! Nothing is shared on the hot path: each worker owns its cameras, sockets, timers and
+//! histograms, and hands an interval's snapshot to the reporter over a channel once a second.
+
+pub mod limits;
+pub mod responder;
+pub mod tcp;
+pub mod udp;
+pub mod worker;
+
+use crate::camera::Transport;
+use crate::profile::Plan;
+use crate::stats::Snapshot;
+use crossbeam::channel;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use worker::Msg;
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// The planned duration elapsed.
+    Duration,
+    /// Ctrl-C, SIGTERM or the caller's stop flag.
+    Interrupted,
+}
+
+impl StopReason {
+    /// Lowercase name for reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Duration => "duration elapsed",
+            StopReason::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// The merged numbers of one second of the run, as the reporter sees them.
+pub struct Interval<'a> {
+    /// Seconds since the start.
+    pub t_s: f64,
+    /// Measurements of that second, all workers merged (gauges at its end).
+    pub snap: &'a Snapshot,
+}
+
+/// What a finished run measured.
+#[derive(Debug)]
+pub struct RunResult {
+    /// Every transaction of the run, merged.
+    pub total: Snapshot,
+    /// From the start signal to the last worker's end.
+    pub elapsed: Duration,
+    /// Why it stopped.
+    pub reason: StopReason,
+}
+
+/// Runs `plan` against `target` until its duration elapses or `interrupt` is set, calling
+/// `on_interval` once a second with the merged numbers of that second.
+pub fn run(
+    plan: &Plan,
+    target: SocketAddr,
+    interrupt: &AtomicBool,
+    mut on_interval: impl FnMut(Interval<'_>),
+) -> Result<RunResult, String> {
+    let workers = plan.cores.max(1).min(plan.ids.len().max(1) as usize);
+    let sockets = match plan.camera.transport {
+        Transport::Udp => plan
+            .ids
+            .len()
+            .div_ceil(u64::from(plan.cameras_per_socket.max(1))),
+        Transport::Tcp => plan.ids.len(),
+    };
+    limits::check(
+        sockets,
+        plan.camera.transport == Transport::Tcp,
+        &plan.local_ips,
+        plan.cameras_per_socket,
+    )?;
+    let default_ip = udp::route_source(target).map_err(|e| format!("no route to {target}: {e}"))?;
+    let plan = Arc::new(plan.clone());
+    let epoch = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = channel::unbounded::<Msg>();
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let mut gos = Vec::new();
+    let mut handles = Vec::new();
+    for index in 0..workers {
+        let (go_tx, go_rx) = channel::bounded::<u64>(1);
+        gos.push(go_tx);
+        let setup = worker::Setup {
+            index,
+            workers,
+            plan: plan.clone(),
+            target,
+            default_ip,
+            epoch,
+            stop: stop.clone(),
+            tx: tx.clone(),
+            go: go_rx,
+            core: (!cores.is_empty()).then(|| cores[index % cores.len()]),
+        };
+        let h = std::thread::Builder::new()
+            .name(format!("gbswarm-w{index}"))
+            .spawn(move || worker::run(setup))
+            .map_err(|e| format!("cannot start worker thread: {e}"))?;
+        handles.push(h);
+    }
+    drop(tx);
+    let stop_all = |gos: Vec<channel::Sender<u64>>, handles: Vec<std::thread::JoinHandle<()>>| {
+        drop(gos);
+        for h in handles {
+            let _ = h.join();
+        }
+    };
+    let mut ready = 0;
+    while ready < workers {
+        match rx.recv() {
+            Ok(Msg::Ready(_)) => ready += 1,
+            Ok(Msg::Failed(w, e)) => {
+                stop_all(gos, handles);
+                return Err(format!("worker {w}: {e}"));
+            }
+            Ok(_) => {}
+            Err(_) => {
+                stop_all(gos, handles);
+                return Err("a worker ended during setup".into());
+            }
+        }
+    }
+    let t0 = epoch.elapsed().as_micros() as u64 + 1_000;
+    for g in &gos {
+        let _ = g.send(t0);
+    }
+    let start = epoch + Duration::from_micros(t0);
+    let deadline = start + plan.duration;
+    let mut reason = None;
+    let mut total = Snapshot::default();
+    let mut pending: BTreeMap<u64, (usize, Snapshot)> = BTreeMap::new();
+    let mut done = 0;
+    let mut failure = None;
+    let mut final_gauges = crate::stats::Gauges::default();
+    while done < workers {
+        if reason.is_none() {
+            if interrupt.load(Ordering::Relaxed) {
+                reason = Some(StopReason::Interrupted);
+            } else if Instant::now() >= deadline {
+                reason = Some(StopReason::Duration);
+            }
+            if reason.is_some() {
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(Msg::Interval { tick, snap, .. }) => {
+                let entry = pending
+                    .entry(tick)
+                    .or_insert_with(|| (0, Snapshot::default()));
+                entry.0 += 1;
+                entry.1.merge(&snap);
+                while let Some(first) = pending.first_entry() {
+                    if first.get().0 < workers {
+                        break;
+                    }
+                    let (tick, (_, snap)) = first.remove_entry();
+                    let mut counted = snap.clone();
+                    counted.gauges = Default::default();
+                    total.merge(&counted);
+                    on_interval(Interval {
+                        t_s: tick as f64,
+                        snap: &snap,
+                    });
+                }
+            }
+            Ok(Msg::Done { mut snap, .. }) => {
+                done += 1;
+                final_gauges = add_gauges(final_gauges, snap.gauges);
+                snap.gauges = Default::default();
+                total.merge(&snap);
+            }
+            Ok(Msg::Failed(w, e)) => {
+                failure = Some(format!("worker {w}: {e}"));
+                stop.store(true, Ordering::Relaxed);
+            }
+            Ok(Msg::Ready(_)) => {}
+            Err(channel::RecvTimeoutError::Timeout) => {}
+            Err(channel::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let elapsed = start.elapsed();
+    // Intervals some worker never completed (it finished first) still count in the totals.
+    for (_, (_, mut snap)) in pending {
+        snap.gauges = Default::default();
+        total.merge(&snap);
+    }
+    total.gauges = final_gauges;
+    stop_all(gos, handles);
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    Ok(RunResult {
+        total,
+        elapsed,
+        reason: reason.unwrap_or(StopReason::Duration),
+    })
+}
+
+fn add_gauges(a: crate::stats::Gauges, b: crate::stats::Gauges) -> crate::stats::Gauges {
+    crate::stats::Gauges {
+        cameras: a.cameras + b.cameras,
+        started: a.started + b.started,
+        registered: a.registered + b.registered,
+        stopped: a.stopped + b.stopped,
+    }
+}

@@ -1,0 +1,653 @@
+//! One worker: a pinned thread with its own mio loop, its shard of cameras, its timer wheel,
+//! its sockets and its stats. It only moves bytes and fires timers; every protocol decision is
+//! the cameras'. Once a second it hands its interval's numbers to the reporter.
+
+use super::tcp::{self, Conn};
+use super::udp::{self, UdpSock};
+use crate::camera::{Action, Camera, CameraConfig, Dest, Env, Outbox, Transport};
+use crate::profile::{Plan, Ramp};
+use crate::sip::{Header, Limits, Parsed, parse_datagram, parse_stream};
+use crate::stats::Snapshot;
+use crate::stats::snapshot::counters_since;
+use crate::timer::TimerWheel;
+use crossbeam::channel::{Receiver, Sender};
+use mio::{Events, Interest, Poll, Token};
+use std::io::{self, Read};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// What a worker tells the reporter.
+#[derive(Debug)]
+pub enum Msg {
+    /// Sockets are set up; waiting for the start signal.
+    Ready(usize),
+    /// Setup failed; the run cannot start.
+    Failed(usize, String),
+    /// The numbers of interval `tick` (second `tick` after the start).
+    Interval {
+        /// Worker index.
+        worker: usize,
+        /// Interval number from 1.
+        tick: u64,
+        /// Measurements of that second.
+        snap: Box<Snapshot>,
+    },
+    /// The worker finished; the numbers since its last interval.
+    Done {
+        /// Worker index.
+        worker: usize,
+        /// Measurements of the last partial interval.
+        snap: Box<Snapshot>,
+    },
+}
+
+/// Everything a worker needs to start.
+pub struct Setup {
+    /// This worker's index.
+    pub index: usize,
+    /// How many workers share the fleet.
+    pub workers: usize,
+    /// The run.
+    pub plan: Arc<Plan>,
+    /// The registrar.
+    pub target: SocketAddr,
+    /// Source address when the plan names none.
+    pub default_ip: IpAddr,
+    /// Common clock zero of all workers.
+    pub epoch: Instant,
+    /// Set when the run must stop (ramp ends, cameras unregister).
+    pub stop: Arc<AtomicBool>,
+    /// Reports to the reporter.
+    pub tx: Sender<Msg>,
+    /// The start time (µs since `epoch`), sent once every worker is ready.
+    pub go: Receiver<u64>,
+    /// Core to pin to.
+    pub core: Option<core_affinity::CoreId>,
+}
+
+const MAX_STARTS_PER_TURN: usize = 2000;
+
+/// Runs a worker to completion on the current thread.
+pub fn run(setup: Setup) {
+    if let Some(core) = setup.core {
+        core_affinity::set_for_current(core);
+    }
+    let tx = setup.tx.clone();
+    let index = setup.index;
+    match Worker::new(&setup) {
+        Ok(mut w) => {
+            if tx.send(Msg::Ready(index)).is_err() {
+                return;
+            }
+            let Ok(t0) = setup.go.recv() else { return };
+            w.run(t0);
+        }
+        Err(e) => {
+            let _ = tx.send(Msg::Failed(index, e.to_string()));
+        }
+    }
+}
+
+struct Worker {
+    index: usize,
+    workers: usize,
+    plan: Arc<Plan>,
+    cfg: CameraConfig,
+    target: SocketAddr,
+    default_ip: IpAddr,
+    epoch: Instant,
+    stop: Arc<AtomicBool>,
+    tx: Sender<Msg>,
+    poll: Poll,
+    cams: Vec<Camera>,
+    wheel: TimerWheel,
+    out: Outbox,
+    udp: Vec<UdpSock>,
+    tcp: Vec<Option<Conn>>,
+    cps: usize,
+    first_id: u128,
+    snap: Snapshot,
+    counters_seen: crate::camera::Counters,
+    rbuf: Vec<u8>,
+    scratch: Vec<u8>,
+    refused: Vec<usize>,
+    fired: Vec<u32>,
+    ready: Vec<(Token, bool, bool, bool)>,
+    t0: u64,
+    next_start: usize,
+}
+
+impl Worker {
+    fn new(s: &Setup) -> io::Result<Worker> {
+        let plan = s.plan.clone();
+        let n_total = plan.ids.len();
+        let shard: Vec<u64> = (s.index as u64..n_total).step_by(s.workers).collect();
+        let mut cfg = plan.camera.clone();
+        cfg.epoch_unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+            .saturating_sub(s.epoch.elapsed().as_millis() as u64);
+        let cams: Vec<Camera> = shard
+            .iter()
+            .filter_map(|&k| Some(Camera::new(plan.ids.get(k)?, k as u32, &cfg)))
+            .collect();
+        let poll = Poll::new()?;
+        let cps = plan.cameras_per_socket.max(1) as usize;
+        let mut udp = Vec::new();
+        if cfg.transport == Transport::Udp {
+            let sockets = cams.len().div_ceil(cps);
+            for i in 0..sockets {
+                let ip = pick_ip(&plan, s.default_ip, s.index + i * s.workers);
+                let connect = (cps == 1).then_some(s.target);
+                let mut sock = udp::open(ip, connect, cps > 1).map_err(|e| {
+                    io::Error::new(e.kind(), format!("cannot open UDP socket {i} on {ip}: {e}"))
+                })?;
+                poll.registry()
+                    .register(&mut sock.sock, Token(i), Interest::READABLE)?;
+                udp.push(sock);
+            }
+        }
+        let first_id = plan.ids.get(0).map_or(0, |id| id.number());
+        let n = cams.len();
+        Ok(Worker {
+            index: s.index,
+            workers: s.workers,
+            cfg,
+            target: s.target,
+            default_ip: s.default_ip,
+            epoch: s.epoch,
+            stop: s.stop.clone(),
+            tx: s.tx.clone(),
+            poll,
+            wheel: TimerWheel::new(n, 0),
+            cams,
+            out: Outbox::default(),
+            udp,
+            tcp: (0..n).map(|_| None).collect(),
+            cps,
+            first_id,
+            snap: Snapshot::default(),
+            counters_seen: crate::camera::Counters::default(),
+            rbuf: vec![0u8; 65_536],
+            scratch: Vec::with_capacity(4096),
+            refused: Vec::new(),
+            fired: Vec::new(),
+            ready: Vec::new(),
+            t0: 0,
+            next_start: 0,
+            plan,
+        })
+    }
+
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
+    }
+
+    /// When camera slot `j` is due to start (µs since the epoch).
+    fn due(&self, j: usize) -> u64 {
+        match self.plan.ramp {
+            Ramp::Burst => self.t0,
+            Ramp::Rate(r) => {
+                let k = (j * self.workers + self.index) as f64;
+                self.t0 + (k / r * 1e6) as u64
+            }
+        }
+    }
+
+    fn run(&mut self, t0: u64) {
+        self.t0 = t0;
+        let mut events = Events::with_capacity(1024);
+        let mut tick = 1u64;
+        let mut stopping = false;
+        let mut grace_end = u64::MAX;
+        let mut next_check = 0u64;
+        loop {
+            let now = self.now();
+            if !stopping && self.stop.load(Ordering::Relaxed) {
+                stopping = true;
+                grace_end = now + self.plan.grace.as_micros() as u64;
+                for slot in 0..self.next_start {
+                    self.call(slot, None, |c, now, env| c.handle_stop(now, env));
+                }
+                self.drain_refused();
+            }
+            if stopping && now >= next_check {
+                next_check = now + 50_000;
+                let all_done = self.cams[..self.next_start].iter().all(|c| c.is_stopped());
+                if all_done || now >= grace_end {
+                    if !all_done {
+                        for slot in 0..self.next_start {
+                            self.call(slot, None, |c, now, env| c.handle_abort(now, env));
+                        }
+                    }
+                    self.finish();
+                    return;
+                }
+            }
+            if !stopping {
+                self.start_due(now);
+            }
+            self.fire_timers(now);
+            if now >= self.t0 + tick * 1_000_000 {
+                self.send_interval(tick);
+                tick += 1;
+            }
+            let mut wake = self.t0 + tick * 1_000_000;
+            if let Some(ms) = self.wheel.next_deadline() {
+                wake = wake.min(ms * 1000);
+            }
+            if !stopping && self.next_start < self.cams.len() {
+                wake = wake.min(self.due(self.next_start));
+            }
+            let now = self.now();
+            let timeout = Duration::from_micros(wake.saturating_sub(now).min(100_000));
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout))
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                let _ = self
+                    .tx
+                    .send(Msg::Failed(self.index, format!("poll failed: {e}")));
+                return;
+            }
+            self.ready.clear();
+            for ev in events.iter() {
+                self.ready.push((
+                    ev.token(),
+                    ev.is_readable(),
+                    ev.is_writable(),
+                    ev.is_error() || ev.is_read_closed(),
+                ));
+            }
+            for i in 0..self.ready.len() {
+                let (token, readable, writable, closed) = self.ready[i];
+                match self.cfg.transport {
+                    Transport::Udp => self.udp_readable(token.0),
+                    Transport::Tcp => self.tcp_event(token.0, readable, writable, closed),
+                }
+            }
+        }
+    }
+
+    fn start_due(&mut self, now: u64) {
+        let mut started = 0;
+        while self.next_start < self.cams.len() && started < MAX_STARTS_PER_TURN {
+            let due = self.due(self.next_start);
+            if due > now {
+                break;
+            }
+            let slot = self.next_start;
+            self.next_start += 1;
+            started += 1;
+            self.call(slot, None, |c, now, env| c.handle_start(now, due, env));
+            self.drain_refused();
+        }
+    }
+
+    fn fire_timers(&mut self, now: u64) {
+        let mut fired = std::mem::take(&mut self.fired);
+        fired.clear();
+        self.wheel.advance(now / 1000, &mut fired);
+        for &slot in &fired {
+            self.call(slot as usize, None, |c, now, env| {
+                c.handle_timeout(now, env)
+            });
+        }
+        self.fired = fired;
+        self.drain_refused();
+    }
+
+    fn local(&self, slot: usize) -> SocketAddr {
+        match self.cfg.transport {
+            Transport::Udp => self
+                .udp
+                .get(slot / self.cps)
+                .map_or(SocketAddr::new(self.default_ip, 0), |s| s.local),
+            Transport::Tcp => self.tcp[slot]
+                .as_ref()
+                .map_or(SocketAddr::new(self.default_ip, 0), |c| c.local),
+        }
+    }
+
+    fn server_addr(&self, slot: usize) -> SocketAddr {
+        self.out
+            .redirects
+            .get(self.cams[slot].redirect())
+            .map_or(self.target, |(addr, _)| addr)
+    }
+
+    /// Runs one camera handler and carries out what it asked for.
+    fn call(
+        &mut self,
+        slot: usize,
+        source: Option<SocketAddr>,
+        f: impl FnOnce(&mut Camera, u64, &mut Env<'_>),
+    ) {
+        let now = self.now();
+        self.out.clear();
+        let local = self.local(slot);
+        {
+            let mut env = Env {
+                cfg: &self.cfg,
+                local,
+                out: &mut self.out,
+            };
+            f(&mut self.cams[slot], now, &mut env);
+        }
+        for r in &self.out.records {
+            self.snap.record(r);
+        }
+        for i in 0..self.out.sends.len() {
+            let t = self.out.sends[i];
+            let dest = match t.dest {
+                Dest::Server => self.server_addr(slot),
+                Dest::Source => source.unwrap_or_else(|| self.server_addr(slot)),
+            };
+            self.send(slot, dest, t.start, t.end);
+        }
+        for i in 0..self.out.actions.len() {
+            match self.out.actions[i] {
+                Action::Connect => self.tcp_connect(slot),
+                Action::Close => self.tcp_close(slot),
+            }
+        }
+        match self.cams[slot].poll_timeout() {
+            Some(t) => self.wheel.arm(slot as u32, t.div_ceil(1000)),
+            None => self.wheel.cancel(slot as u32),
+        }
+    }
+
+    fn send(&mut self, slot: usize, dest: SocketAddr, start: usize, end: usize) {
+        let bytes = &self.out.data[start..end];
+        match self.cfg.transport {
+            Transport::Udp => {
+                let Some(s) = self.udp.get_mut(slot / self.cps) else {
+                    return;
+                };
+                let r = match s.peer {
+                    Some(peer) if peer == dest => s.sock.send(bytes),
+                    Some(_) => match s.sock.connect(dest) {
+                        Ok(()) => {
+                            s.peer = Some(dest);
+                            s.sock.send(bytes)
+                        }
+                        Err(e) => Err(e),
+                    },
+                    None => s.sock.send_to(bytes, dest),
+                };
+                match r {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                        self.refused.push(slot)
+                    }
+                    Err(_) => self.snap.send_errors += 1,
+                }
+            }
+            Transport::Tcp => match self.tcp[slot].as_mut() {
+                Some(c) if c.connected => {
+                    let had_queue = !c.wbuf.is_empty();
+                    if c.send(bytes).is_err() {
+                        self.snap.send_errors += 1;
+                        self.refused.push(slot);
+                    } else if !had_queue && !c.wbuf.is_empty() {
+                        let _ = self.poll.registry().reregister(
+                            &mut c.stream,
+                            Token(slot),
+                            Interest::READABLE | Interest::WRITABLE,
+                        );
+                    }
+                }
+                _ => self.snap.send_errors += 1,
+            },
+        }
+    }
+
+    /// Cameras whose transport failed during the last calls learn it now.
+    fn drain_refused(&mut self) {
+        while let Some(slot) = self.refused.pop() {
+            self.tcp_close(slot);
+            self.call(slot, None, |c, now, env| c.handle_transport_error(now, env));
+        }
+    }
+
+    fn udp_readable(&mut self, s: usize) {
+        let mut rbuf = std::mem::take(&mut self.rbuf);
+        while let Some(sock) = self.udp.get(s) {
+            match sock.sock.recv_from(&mut rbuf) {
+                Ok((n, from)) => {
+                    let slot = if self.cps == 1 {
+                        Some(s)
+                    } else {
+                        self.route(&rbuf[..n])
+                    };
+                    match slot.filter(|&j| j < self.cams.len()) {
+                        Some(slot) => {
+                            let bytes = &rbuf[..n];
+                            self.call(slot, Some(from), |c, now, env| {
+                                c.handle_message(now, bytes, env)
+                            });
+                        }
+                        None => self.snap.unrouted += 1,
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    if self.cps == 1 && s < self.cams.len() {
+                        self.refused.push(s);
+                    }
+                }
+                Err(_) => {
+                    self.snap.send_errors += 1;
+                    break;
+                }
+            }
+        }
+        self.rbuf = rbuf;
+        self.drain_refused();
+    }
+
+    /// The local slot of the camera a datagram on a shared socket is for.
+    fn route(&self, bytes: &[u8]) -> Option<usize> {
+        let mut h = [Header::EMPTY; 40];
+        let msg = parse_datagram(bytes, &mut h, &Limits::default()).ok()??;
+        let k = crate::camera::addressed_index(&msg, self.first_id)? as usize;
+        (k % self.workers == self.index).then_some(k / self.workers)
+    }
+
+    fn tcp_connect(&mut self, slot: usize) {
+        self.tcp_close(slot);
+        let ip = (!self.plan.local_ips.is_empty()).then(|| {
+            pick_ip(
+                &self.plan,
+                self.default_ip,
+                slot * self.workers + self.index,
+            )
+        });
+        let dest = self.server_addr(slot);
+        match tcp::connect(ip, dest) {
+            Ok(mut c) => {
+                let r = self.poll.registry().register(
+                    &mut c.stream,
+                    Token(slot),
+                    Interest::READABLE | Interest::WRITABLE,
+                );
+                if r.is_ok() {
+                    self.tcp[slot] = Some(c);
+                } else {
+                    self.refused.push(slot);
+                }
+            }
+            Err(_) => {
+                self.snap.send_errors += 1;
+                self.refused.push(slot);
+            }
+        }
+    }
+
+    fn tcp_close(&mut self, slot: usize) {
+        if let Some(mut c) = self.tcp.get_mut(slot).and_then(Option::take) {
+            let _ = self.poll.registry().deregister(&mut c.stream);
+        }
+    }
+
+    fn tcp_event(&mut self, slot: usize, readable: bool, writable: bool, closed: bool) {
+        let Some(c) = self.tcp.get_mut(slot).and_then(|c| c.as_mut()) else {
+            return;
+        };
+        if !c.connected {
+            match c.finish_connect() {
+                Ok(true) => {
+                    let _ = self.poll.registry().reregister(
+                        &mut c.stream,
+                        Token(slot),
+                        Interest::READABLE,
+                    );
+                    self.call(slot, None, |cam, now, env| cam.handle_connected(now, env));
+                    self.drain_refused();
+                }
+                Ok(false) if !closed => {}
+                _ => {
+                    self.refused.push(slot);
+                    self.drain_refused();
+                    return;
+                }
+            }
+        } else if writable {
+            let ok = c.flush().is_ok();
+            if !ok {
+                self.refused.push(slot);
+            } else if c.wbuf.is_empty() {
+                let _ =
+                    self.poll
+                        .registry()
+                        .reregister(&mut c.stream, Token(slot), Interest::READABLE);
+            }
+        }
+        if readable || closed {
+            self.tcp_read(slot);
+        }
+        self.drain_refused();
+    }
+
+    fn tcp_read(&mut self, slot: usize) {
+        let mut lost = false;
+        loop {
+            let Some(c) = self.tcp.get_mut(slot).and_then(|c| c.as_mut()) else {
+                return;
+            };
+            let stream = &mut c.stream;
+            match c.rbuf.fill(|b| stream.read(b)) {
+                Ok(Some(0)) => {
+                    lost = true;
+                    break;
+                }
+                Ok(Some(_)) => {}
+                // A peer that fills the buffer without a complete message is refused.
+                Ok(None) => {
+                    lost = true;
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    lost = true;
+                    break;
+                }
+            }
+            if !self.deliver_frames(slot) {
+                lost = true;
+                break;
+            }
+        }
+        if !lost && !self.deliver_frames(slot) {
+            lost = true;
+        }
+        if lost && self.tcp.get(slot).is_some_and(|c| c.is_some()) {
+            self.refused.push(slot);
+        }
+    }
+
+    /// Hands every complete message in the connection's buffer to its camera; false if the
+    /// stream is not SIP.
+    fn deliver_frames(&mut self, slot: usize) -> bool {
+        loop {
+            let Some(c) = self.tcp.get_mut(slot).and_then(|c| c.as_mut()) else {
+                return true;
+            };
+            let mut h = [Header::EMPTY; 40];
+            let pending = c.rbuf.pending();
+            let (len, is_msg) = match parse_stream(pending, &mut h, &Limits::default()) {
+                Ok(Parsed::Complete { len, .. }) => (len, true),
+                Ok(Parsed::KeepAlive(n)) => (n, false),
+                Ok(Parsed::Partial) => {
+                    c.rbuf.release_if_empty();
+                    return true;
+                }
+                Err(_) => {
+                    self.snap.counters.malformed += 1;
+                    return false;
+                }
+            };
+            let mut scratch = std::mem::take(&mut self.scratch);
+            scratch.clear();
+            scratch.extend_from_slice(&pending[..len]);
+            c.rbuf.consume(len);
+            if is_msg {
+                let peer = c.stream.peer_addr().ok();
+                self.call(slot, peer, |cam, now, env| {
+                    cam.handle_message(now, &scratch, env)
+                });
+            }
+            self.scratch = scratch;
+        }
+    }
+
+    fn gauges(&self) -> crate::stats::Gauges {
+        let started = &self.cams[..self.next_start];
+        crate::stats::Gauges {
+            cameras: self.cams.len() as u64,
+            started: started.len() as u64,
+            registered: started.iter().filter(|c| c.is_registered()).count() as u64,
+            stopped: started.iter().filter(|c| c.is_stopped()).count() as u64,
+        }
+    }
+
+    fn take_interval(&mut self) -> Box<Snapshot> {
+        let mut snap = std::mem::take(&mut self.snap);
+        snap.add_counters(&counters_since(&self.out.counters, &self.counters_seen));
+        self.counters_seen = self.out.counters;
+        snap.gauges = self.gauges();
+        Box::new(snap)
+    }
+
+    fn send_interval(&mut self, tick: u64) {
+        let snap = self.take_interval();
+        let _ = self.tx.send(Msg::Interval {
+            worker: self.index,
+            tick,
+            snap,
+        });
+    }
+
+    fn finish(&mut self) {
+        for slot in 0..self.tcp.len() {
+            self.tcp_close(slot);
+        }
+        let snap = self.take_interval();
+        let _ = self.tx.send(Msg::Done {
+            worker: self.index,
+            snap,
+        });
+    }
+}
+
+/// The source address of socket or connection number `n`: the plan's list round-robin, or the
+/// route's source address.
+fn pick_ip(plan: &Plan, default_ip: IpAddr, n: usize) -> IpAddr {
+    if plan.local_ips.is_empty() {
+        default_ip
+    } else {
+        plan.local_ips[n % plan.local_ips.len()]
+    }
+}

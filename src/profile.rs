@@ -1,0 +1,549 @@
+//! Load profiles: a TOML file and command-line flags with the same keys, merged (flags win) and
+//! validated into one [`Plan`] that the engine runs.
+//!
+//! Every invalid value is reported with the key it came from and what is allowed, so a typo in
+//! a profile fails fast instead of running the wrong load.
+
+use crate::camera::{CameraConfig, Transport};
+use crate::gb::{DeviceId, IdRange};
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A validation failure: the key and what is wrong with its value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanError {
+    /// The profile key / flag name (without `--`).
+    pub key: String,
+    /// What is allowed.
+    pub message: String,
+}
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid `{}`: {}", self.key, self.message)
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+fn bad<T>(key: &str, message: impl Into<String>) -> Result<T, PlanError> {
+    Err(PlanError {
+        key: key.into(),
+        message: message.into(),
+    })
+}
+
+/// A duration written as seconds (`60`) or with a unit (`500ms`, `20s`, `5m`, `1h`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "DurationRepr")]
+pub struct Span(pub Duration);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DurationRepr {
+    Secs(u64),
+    Float(f64),
+    Text(String),
+}
+
+impl TryFrom<DurationRepr> for Span {
+    type Error = String;
+    fn try_from(r: DurationRepr) -> Result<Self, String> {
+        match r {
+            DurationRepr::Secs(s) => Ok(Span(Duration::from_secs(s))),
+            DurationRepr::Float(f) if f.is_finite() && f >= 0.0 => {
+                Ok(Span(Duration::from_secs_f64(f)))
+            }
+            DurationRepr::Float(f) => Err(format!("{f} is not a duration")),
+            DurationRepr::Text(t) => t.parse(),
+        }
+    }
+}
+
+impl std::str::FromStr for Span {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let split = s
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(s.len());
+        let (num, unit) = s.split_at(split);
+        let n: f64 = num
+            .parse()
+            .map_err(|_| format!("`{s}` is not a duration (use 30, 30s, 500ms, 5m or 1h)"))?;
+        let secs = match unit.trim() {
+            "" | "s" => n,
+            "ms" => n / 1000.0,
+            "m" | "min" => n * 60.0,
+            "h" => n * 3600.0,
+            other => {
+                return Err(format!(
+                    "unknown unit `{other}` in `{s}` (use ms, s, m or h)"
+                ));
+            }
+        };
+        if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+            return Err(format!("`{s}` is out of range"));
+        }
+        Ok(Span(Duration::from_secs_f64(secs)))
+    }
+}
+
+/// One key set, from a TOML profile or from flags; `None` means "not given here".
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Profile {
+    /// Server to load, `host:port`; absent = the embedded registrar.
+    pub target: Option<String>,
+    /// The server's 20-digit ID.
+    pub server_id: Option<String>,
+    /// SIP domain (defaults to the first 10 digits of the server ID).
+    pub domain: Option<String>,
+    /// Password of every camera.
+    pub password: Option<String>,
+    /// Digits that begin every camera ID.
+    pub id_prefix: Option<String>,
+    /// Number after the prefix of the first camera.
+    pub first_id: Option<u64>,
+    /// Fleet size.
+    pub cameras: Option<u64>,
+    /// `udp` or `tcp`.
+    pub transport: Option<Transport>,
+    /// New registrations per second during the ramp.
+    pub rate: Option<f64>,
+    /// Start every camera at once.
+    pub burst: Option<bool>,
+    /// How long to run before stopping.
+    pub duration: Option<Span>,
+    /// Registration expiry asked for.
+    pub expires: Option<Span>,
+    /// Keepalive interval.
+    pub heartbeat: Option<Span>,
+    /// Missed keepalives that mean the server is gone.
+    pub heartbeat_misses: Option<u8>,
+    /// Wait after a failure before registering again.
+    pub retry_interval: Option<Span>,
+    /// Random extra wait, as a share of the retry interval (0 to 1).
+    pub retry_jitter: Option<f64>,
+    /// When to refresh, as a share of the granted expiry (0 to 1).
+    pub refresh_at: Option<f64>,
+    /// Channels per camera listed in Catalog answers.
+    pub channels: Option<u32>,
+    /// Catalog items per answer message.
+    pub catalog_page: Option<u32>,
+    /// Share of cameras reporting a faulty sub-device (0 to 1).
+    pub fault_share: Option<f64>,
+    /// Worker threads (one per core).
+    pub cores: Option<usize>,
+    /// Cameras sharing one UDP socket.
+    pub cameras_per_socket: Option<u32>,
+    /// Local source addresses: a list or ranges such as `127.0.0.1-127.0.0.8`.
+    pub local_ip: Option<Vec<String>>,
+    /// Do not unregister at stop.
+    pub no_unregister: Option<bool>,
+    /// How long to wait for unregistrations at stop.
+    pub grace: Option<Span>,
+    /// Write the JSON report here.
+    pub json: Option<PathBuf>,
+    /// Write an HdrHistogram interval log here.
+    pub hdr_log: Option<PathBuf>,
+}
+
+macro_rules! overlay {
+    ($base:ident, $top:ident, $($f:ident),*) => { $( if $top.$f.is_some() { $base.$f = $top.$f; } )* };
+}
+
+impl Profile {
+    /// Reads a TOML profile; errors name the file and the offending key.
+    pub fn load(path: &Path) -> Result<Profile, PlanError> {
+        let text = std::fs::read_to_string(path).map_err(|e| PlanError {
+            key: "profile".into(),
+            message: format!("cannot read {}: {e}", path.display()),
+        })?;
+        toml::from_str(&text).map_err(|e| PlanError {
+            key: "profile".into(),
+            message: format!("{}: {}", path.display(), e.to_string().trim()),
+        })
+    }
+
+    /// Keys set in `top` replace those here (flags over a profile).
+    pub fn overlay(mut self, top: Profile) -> Profile {
+        let base = &mut self;
+        overlay!(
+            base,
+            top,
+            target,
+            server_id,
+            domain,
+            password,
+            id_prefix,
+            first_id,
+            cameras,
+            transport,
+            rate,
+            burst,
+            duration,
+            expires,
+            heartbeat,
+            heartbeat_misses,
+            retry_interval,
+            retry_jitter,
+            refresh_at,
+            channels,
+            catalog_page,
+            fault_share,
+            cores,
+            cameras_per_socket,
+            local_ip,
+            no_unregister,
+            grace,
+            json,
+            hdr_log
+        );
+        self
+    }
+}
+
+/// How cameras are started.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Ramp {
+    /// This many new registrations per second, on an absolute schedule.
+    Rate(f64),
+    /// All at once (the flash crowd after a platform restart).
+    Burst,
+}
+
+/// A validated run: everything the engine needs, nothing left to default.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Server to load; `None` = start the embedded registrar.
+    pub target: Option<SocketAddr>,
+    /// Behaviour of every camera.
+    pub camera: CameraConfig,
+    /// Camera IDs.
+    pub ids: IdRange,
+    /// Start schedule.
+    pub ramp: Ramp,
+    /// Run length before the stop.
+    pub duration: Duration,
+    /// Time allowed for unregistrations after the stop.
+    pub grace: Duration,
+    /// Worker threads.
+    pub cores: usize,
+    /// Cameras per UDP socket.
+    pub cameras_per_socket: u32,
+    /// Source addresses, used round-robin.
+    pub local_ips: Vec<IpAddr>,
+    /// JSON report path.
+    pub json: Option<PathBuf>,
+    /// HdrHistogram log path.
+    pub hdr_log: Option<PathBuf>,
+}
+
+fn share(key: &str, v: Option<f64>, default: f64) -> Result<u32, PlanError> {
+    let v = v.unwrap_or(default);
+    if !(0.0..=1.0).contains(&v) {
+        return bad(key, format!("{v} is not a share between 0 and 1"));
+    }
+    Ok((v * 1000.0).round() as u32)
+}
+
+/// Expands `127.0.0.1-127.0.0.8` (last octet/segment range) or a single address.
+fn parse_ips(items: &[String]) -> Result<Vec<IpAddr>, PlanError> {
+    let mut out = Vec::new();
+    for item in items.iter().flat_map(|s| s.split(',')) {
+        let item = item.trim();
+        if item.is_empty() {
+            continue;
+        }
+        let bad_ip = || PlanError {
+            key: "local-ip".into(),
+            message: format!("`{item}` is not an address or a range like 127.0.0.1-127.0.0.8"),
+        };
+        match item.split_once('-') {
+            None => out.push(item.parse().map_err(|_| bad_ip())?),
+            Some((a, b)) => {
+                let (IpAddr::V4(a), IpAddr::V4(b)) = (
+                    a.trim().parse().map_err(|_| bad_ip())?,
+                    b.trim().parse().map_err(|_| bad_ip())?,
+                ) else {
+                    return Err(bad_ip());
+                };
+                let (lo, hi) = (u32::from(a), u32::from(b));
+                if hi < lo || hi - lo > 65_535 {
+                    return Err(bad_ip());
+                }
+                out.extend((lo..=hi).map(|n| IpAddr::V4(n.into())));
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl Profile {
+    /// Checks every value and fills defaults; the first problem is returned.
+    pub fn plan(&self) -> Result<Plan, PlanError> {
+        let target = match &self.target {
+            None => None,
+            Some(t) => {
+                let mut addrs = t.to_socket_addrs().map_err(|e| PlanError {
+                    key: "target".into(),
+                    message: format!("`{t}` is not a reachable host:port ({e})"),
+                })?;
+                match addrs.next() {
+                    Some(a) => Some(a),
+                    None => return bad("target", format!("`{t}` resolves to no address")),
+                }
+            }
+        };
+        let server_id: DeviceId = match &self.server_id {
+            Some(s) => s.parse().map_err(|e| PlanError {
+                key: "server-id".into(),
+                message: format!("`{s}`: {e}"),
+            })?,
+            None => DeviceId::parse(b"34020000002000000001").map_err(|e| PlanError {
+                key: "server-id".into(),
+                message: e.to_string(),
+            })?,
+        };
+        let mut camera = CameraConfig::new(server_id);
+        if let Some(d) = &self.domain {
+            if d.is_empty() || d.bytes().any(|b| b <= b' ' || b == b'>' || b == b'<') {
+                return bad("domain", format!("`{d}` is not a SIP domain"));
+            }
+            camera.domain = d.clone();
+        }
+        if let Some(p) = &self.password {
+            camera.password = p.clone();
+        }
+        camera.transport = self.transport.unwrap_or(Transport::Udp);
+        let secs = |key: &str, v: Option<Span>, default: u64, min: u64| -> Result<u64, PlanError> {
+            let s = v.map_or(default, |s| s.0.as_secs());
+            if s < min {
+                return bad(key, format!("must be at least {min} s"));
+            }
+            Ok(s)
+        };
+        camera.expires = u32::try_from(secs("expires", self.expires, 3600, 1)?)
+            .or_else(|_| bad("expires", "too large"))?;
+        let ms =
+            |key: &str, v: Option<Span>, default: u64, min_ms: u64| -> Result<u64, PlanError> {
+                let m = v.map_or(default * 1000, |s| s.0.as_millis() as u64);
+                if m < min_ms {
+                    return bad(key, format!("must be at least {min_ms} ms"));
+                }
+                Ok(m)
+            };
+        camera.heartbeat_ms = ms("heartbeat", self.heartbeat, 60, 100)?;
+        camera.retry_interval_ms = ms("retry-interval", self.retry_interval, 60, 0)?;
+        camera.heartbeat_misses = self.heartbeat_misses.unwrap_or(3);
+        if camera.heartbeat_misses == 0 {
+            return bad("heartbeat-misses", "must be at least 1");
+        }
+        camera.retry_jitter_permille = share("retry-jitter", self.retry_jitter, 0.2)?;
+        camera.refresh_permille = share("refresh-at", self.refresh_at, 0.85)?;
+        if camera.refresh_permille == 0 {
+            return bad("refresh-at", "must be above 0");
+        }
+        camera.fault_permille = share("fault-share", self.fault_share, 0.0)?;
+        camera.channels = self.channels.unwrap_or(1);
+        camera.catalog_page = self.catalog_page.unwrap_or(20);
+        if camera.catalog_page == 0 {
+            return bad("catalog-page", "must be at least 1");
+        }
+        camera.unregister_on_stop = !self.no_unregister.unwrap_or(false);
+
+        let cameras = self.cameras.unwrap_or(100);
+        if cameras == 0 || cameras > u64::from(u32::MAX) {
+            return bad("cameras", "must be between 1 and 4294967295");
+        }
+        let prefix = self.id_prefix.as_deref().unwrap_or("3402000000132");
+        let ids =
+            IdRange::new(prefix, self.first_id.unwrap_or(1), cameras).map_err(|e| PlanError {
+                key: "id-prefix".into(),
+                message: format!(
+                    "`{prefix}` with first-id {} and {cameras} cameras: {e}",
+                    self.first_id.unwrap_or(1)
+                ),
+            })?;
+        let ramp = match (self.burst.unwrap_or(false), self.rate) {
+            (true, _) => Ramp::Burst,
+            (false, Some(r)) if r.is_finite() && r > 0.0 => Ramp::Rate(r),
+            (false, Some(r)) => return bad("rate", format!("{r} is not a positive rate")),
+            (false, None) => Ramp::Rate(100.0),
+        };
+        let duration = self.duration.map_or(Duration::from_secs(60), |s| s.0);
+        if duration.is_zero() {
+            return bad("duration", "must be above 0");
+        }
+        let grace = self.grace.map_or(Duration::from_secs(10), |s| s.0);
+        let available = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = self.cores.unwrap_or(available);
+        if cores == 0 || cores > 1024 {
+            return bad(
+                "cores",
+                format!("must be between 1 and 1024 (this machine has {available})"),
+            );
+        }
+        let cameras_per_socket = self.cameras_per_socket.unwrap_or(1);
+        if cameras_per_socket == 0 {
+            return bad("cameras-per-socket", "must be at least 1");
+        }
+        let local_ips = match &self.local_ip {
+            Some(list) => parse_ips(list)?,
+            None => Vec::new(),
+        };
+        if self.local_ip.is_some() && local_ips.is_empty() {
+            return bad("local-ip", "the list is empty");
+        }
+        Ok(Plan {
+            target,
+            camera,
+            ids,
+            ramp,
+            duration,
+            grace,
+            cores,
+            cameras_per_socket,
+            local_ips,
+            json: self.json.clone(),
+            hdr_log: self.hdr_log.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans() {
+        for (s, ms) in [
+            ("30", 30_000),
+            ("500ms", 500),
+            ("20s", 20_000),
+            ("5m", 300_000),
+            ("1h", 3_600_000),
+            ("1.5s", 1500),
+        ] {
+            assert_eq!(s.parse::<Span>().unwrap().0.as_millis() as u64, ms, "{s}");
+        }
+        assert!("5 parsecs".parse::<Span>().is_err());
+        assert!("".parse::<Span>().is_err());
+    }
+
+    #[test]
+    fn toml_profile_with_flag_overrides() {
+        let p: Profile = toml::from_str(
+            r#"
+            target = "127.0.0.1:5060"
+            cameras = 100
+            transport = "tcp"
+            duration = "20s"
+            heartbeat = 10
+            local-ip = ["127.0.0.1-127.0.0.3"]
+            "#,
+        )
+        .unwrap();
+        let flags = Profile {
+            cameras: Some(5),
+            ..Profile::default()
+        };
+        let plan = p.overlay(flags).plan().unwrap();
+        assert_eq!(plan.ids.len(), 5);
+        assert_eq!(plan.camera.transport, Transport::Tcp);
+        assert_eq!(plan.duration, Duration::from_secs(20));
+        assert_eq!(plan.camera.heartbeat_ms, 10_000);
+        assert_eq!(plan.local_ips.len(), 3);
+        assert_eq!(plan.target, Some("127.0.0.1:5060".parse().unwrap()));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let e = toml::from_str::<Profile>("camras = 5")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("camras"), "{e}");
+        let e = toml::from_str::<Profile>("transport = \"sctp\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sctp") || e.contains("transport"), "{e}");
+        let cases: &[(Profile, &str)] = &[
+            (
+                Profile {
+                    cameras: Some(0),
+                    ..Default::default()
+                },
+                "cameras",
+            ),
+            (
+                Profile {
+                    rate: Some(-1.0),
+                    ..Default::default()
+                },
+                "rate",
+            ),
+            (
+                Profile {
+                    retry_jitter: Some(2.0),
+                    ..Default::default()
+                },
+                "retry-jitter",
+            ),
+            (
+                Profile {
+                    server_id: Some("123".into()),
+                    ..Default::default()
+                },
+                "server-id",
+            ),
+            (
+                Profile {
+                    id_prefix: Some("34020000001320000001".into()),
+                    cameras: Some(10),
+                    ..Default::default()
+                },
+                "id-prefix",
+            ),
+            (
+                Profile {
+                    local_ip: Some(vec!["10.0.0.9-10.0.0.1".into()]),
+                    ..Default::default()
+                },
+                "local-ip",
+            ),
+            (
+                Profile {
+                    heartbeat_misses: Some(0),
+                    ..Default::default()
+                },
+                "heartbeat-misses",
+            ),
+            (
+                Profile {
+                    target: Some("nohost".into()),
+                    ..Default::default()
+                },
+                "target",
+            ),
+        ];
+        for (p, key) in cases {
+            assert_eq!(p.plan().unwrap_err().key, *key);
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_field() {
+        let plan = Profile::default().plan().unwrap();
+        assert_eq!(plan.target, None);
+        assert_eq!(plan.camera.server_id.to_string(), "34020000002000000001");
+        assert_eq!(plan.camera.domain, "3402000000");
+        assert_eq!(plan.camera.password, "12345678");
+        assert_eq!(plan.camera.expires, 3600);
+        assert_eq!(plan.camera.heartbeat_ms, 60_000);
+        assert_eq!(plan.ids.get(0).unwrap().to_string(), "34020000001320000001");
+        assert_eq!(plan.ramp, Ramp::Rate(100.0));
+    }
+}

@@ -1,0 +1,65 @@
+//! The `run` command end to end: pick the target (or start the embedded registrar), run the
+//! engine with live progress on stderr, then print the report and write the files asked for.
+
+use crate::camera::TxnKind;
+use crate::engine::{self, Interval};
+use crate::profile::Plan;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// Runs `plan` as `gbswarm run` does; errors are for the user (no target, no sockets, ...).
+pub fn run(plan: &Plan) -> Result<(), String> {
+    let interrupt = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, interrupt.clone())
+            .map_err(|e| format!("cannot install the signal handler: {e}"))?;
+    }
+    let Some(target) = plan.target else {
+        return Err("no --target given (the embedded registrar is not available yet)".into());
+    };
+    eprintln!(
+        "gbswarm: {} cameras over {:?} to {target}, {} worker(s), for {:?}",
+        plan.ids.len(),
+        plan.camera.transport,
+        plan.cores,
+        plan.duration
+    );
+    let mut stderr = std::io::stderr();
+    let result = engine::run(plan, target, &interrupt, |iv: Interval<'_>| {
+        let g = iv.snap.gauges;
+        let regs = iv.snap.kind(TxnKind::Register).succeeded();
+        let kas = iv.snap.kind(TxnKind::Keepalive).succeeded();
+        let _ = writeln!(
+            stderr,
+            "[{:>5.0}s] registered {} / started {} | reg/s {regs} | ka/s {kas}",
+            iv.t_s, g.registered, g.started
+        );
+    })?;
+    let t = &result.total;
+    println!(
+        "stopped: {} after {:.1} s",
+        result.reason.as_str(),
+        result.elapsed.as_secs_f64()
+    );
+    for k in TxnKind::ALL {
+        let s = t.kind(k);
+        if s.total() == 0 {
+            continue;
+        }
+        println!(
+            "{:<15} sent {:>8} ok {:>8} rejected {:>6} timeouts {:>6} transport {:>6} pending {:>6} retx {:>6} p50 {:.3} ms p99 {:.3} ms",
+            k.as_str(),
+            s.total(),
+            s.succeeded(),
+            s.rejected(),
+            s.timeouts,
+            s.transport_errors,
+            s.abandoned,
+            s.retransmits,
+            s.latency.value_at_quantile(0.5) as f64 / 1000.0,
+            s.latency.value_at_quantile(0.99) as f64 / 1000.0,
+        );
+    }
+    Ok(())
+}
