@@ -200,10 +200,15 @@ impl Camera {
         if matches!(self.phase, Phase::Backoff | Phase::Registered) {
             consider(self.wake);
         }
-        if self.is_registered() {
+        if self.heartbeating() {
             consider(self.hb_next);
         }
         t
+    }
+
+    /// Keepalives run while registered, and not while the stop is unregistering.
+    fn heartbeating(&self) -> bool {
+        self.is_registered() && self.flags & STOPPING == 0
     }
 
     fn next_rand(&mut self) -> u32 {
@@ -252,7 +257,7 @@ impl Camera {
             }
         }
         if purpose == Purpose::Unregister && self.phase != Phase::Registered {
-            self.stop_finish(env);
+            self.stop_finish(now, env);
         } else {
             self.go_offline(now, 0, env);
         }
@@ -294,7 +299,7 @@ impl Camera {
             self.flags &= !STALE_RETRIED;
             self.start_flow(Purpose::Unregister, now, env);
         } else {
-            self.stop_finish(env);
+            self.stop_finish(now, env);
         }
     }
 
@@ -315,7 +320,7 @@ impl Camera {
         }
         self.queue.clear();
         self.flags |= STOPPING;
-        self.stop_finish(env);
+        self.stop_finish(now, env);
     }
 
     /// Timers: retransmissions, Timer F, retries, refreshes and keepalive ticks due by `now`.
@@ -346,7 +351,7 @@ impl Camera {
             }
             _ => {}
         }
-        if self.is_registered() && now >= self.hb_next {
+        if self.heartbeating() && now >= self.hb_next {
             self.keepalive_tick(now, env);
         }
     }
@@ -660,7 +665,7 @@ impl Camera {
                 if self.purpose == Purpose::Unregister {
                     self.flags |= UNREG_OK;
                     self.flags &= !REGISTERED;
-                    self.stop_finish(env);
+                    self.stop_finish(now, env);
                     return;
                 }
                 let granted = msg
@@ -741,7 +746,7 @@ impl Camera {
     fn flow_failed(&mut self, now: u64, retry_after: u32, env: &mut Env<'_>) {
         self.flags &= !STALE_RETRIED;
         if self.purpose == Purpose::Unregister {
-            self.stop_finish(env);
+            self.stop_finish(now, env);
         } else {
             self.go_offline(now, retry_after, env);
         }
@@ -785,7 +790,14 @@ impl Camera {
         self.phase = Phase::Backoff;
     }
 
-    fn stop_finish(&mut self, env: &mut Env<'_>) {
+    fn stop_finish(&mut self, now: u64, env: &mut Env<'_>) {
+        for slot in [Slot::Reg, Slot::Hb, Slot::Query] {
+            let t = self.txn(slot);
+            if t.active {
+                Self::finish(t, Outcome::Abandoned, now, env);
+            }
+        }
+        self.queue.clear();
         self.flags &= !REGISTERED;
         if self.flags & CONN_OPEN != 0 {
             env.out.actions.push(Action::Close);

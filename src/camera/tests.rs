@@ -737,3 +737,21 @@ fn abort_records_pending_transactions_and_stops() {
     assert_eq!(b.out.records[0].outcome, Outcome::Abandoned);
     assert_eq!(b.cam.poll_timeout(), None);
 }
+
+#[test]
+fn no_keepalive_while_unregistering_and_every_keepalive_recorded() {
+    let mut sim = sim(1, cfg(), Script::default());
+    sim.start_all(0);
+    sim.run_until(5 * S);
+    let hb_next = sim.cams[0].poll_timeout().unwrap();
+    // Stop 1 ms before the keepalive is due; the unregister takes two round trips (4 ms).
+    sim.run_until(hb_next - MS);
+    sim.stop_all();
+    sim.run_until(hb_next + 10 * S);
+    assert!(sim.cams[0].is_stopped() && sim.cams[0].unregistered());
+    assert_eq!(sim.servers[0].seen.keepalives, 0);
+    assert_eq!(
+        sim.tally.total(TxnKind::Keepalive),
+        u64::from(sim.cams[0].keepalives_sent())
+    );
+}

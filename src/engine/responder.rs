@@ -22,6 +22,7 @@ const LISTENER: Token = Token(1);
 pub struct Responder {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    silent: Arc<AtomicBool>,
     thread: Option<JoinHandle<ScriptedServer>>,
 }
 
@@ -39,7 +40,8 @@ impl Responder {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let silent = Arc::new(AtomicBool::new(false));
+        let flags = (stop.clone(), silent.clone());
         let server = ScriptedServer::new(addr, id, script);
         let thread = std::thread::Builder::new()
             .name("gbswarm-responder".into())
@@ -48,12 +50,14 @@ impl Responder {
                     UdpSocket::from_std(udp),
                     TcpListener::from_std(listener),
                     server,
-                    &flag,
+                    &flags.0,
+                    &flags.1,
                 )
             })?;
         Ok(Responder {
             addr,
             stop,
+            silent,
             thread: Some(thread),
         })
     }
@@ -61,6 +65,12 @@ impl Responder {
     /// The address it listens on (UDP and TCP).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// While silent, everything received is read and dropped (a hung server whose port is
+    /// still open, unlike a stopped one).
+    pub fn set_silent(&self, silent: bool) {
+        self.silent.store(silent, Ordering::Relaxed);
     }
 
     /// Stops the thread and returns the server with its observations.
@@ -89,6 +99,7 @@ fn serve(
     mut listener: TcpListener,
     mut server: ScriptedServer,
     stop: &AtomicBool,
+    silent: &AtomicBool,
 ) -> ScriptedServer {
     let Ok(mut poll) = Poll::new() else {
         return server;
@@ -118,6 +129,7 @@ fn serve(
             match ev.token() {
                 UDP => loop {
                     match udp.recv_from(&mut buf) {
+                        Ok(_) if silent.load(Ordering::Relaxed) => {}
                         Ok((n, from)) => {
                             replies.clear();
                             server.handle(now(), &buf[..n], &mut replies);
@@ -174,6 +186,11 @@ fn serve(
                             let mut h = [Header::EMPTY; 40];
                             let pending = peer.rbuf.pending();
                             match parse_stream(pending, &mut h, &Limits::default()) {
+                                Ok(Parsed::Complete { len, .. })
+                                    if silent.load(Ordering::Relaxed) =>
+                                {
+                                    peer.rbuf.consume(len);
+                                }
                                 Ok(Parsed::Complete { len, .. }) => {
                                     replies.clear();
                                     server.handle(now(), &pending[..len], &mut replies);

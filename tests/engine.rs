@@ -1,0 +1,172 @@
+//! `gbswarm run`'s engine over real loopback sockets against the scripted responder: whole
+//! fleets register, refresh, keep alive and unregister, and the report agrees with what the
+//! responder saw. Each run is a few seconds, on 127.0.0.1 only.
+
+use gbswarm::camera::sim::Script;
+use gbswarm::camera::{Transport, TxnKind};
+use gbswarm::engine::responder::Responder;
+use gbswarm::engine::{self, StopReason};
+use gbswarm::profile::{Profile, Span};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+fn span(ms: u64) -> Option<Span> {
+    Some(Span(Duration::from_millis(ms)))
+}
+
+fn profile(target: std::net::SocketAddr, cameras: u64, transport: Transport) -> Profile {
+    Profile {
+        target: Some(target.to_string()),
+        cameras: Some(cameras),
+        transport: Some(transport),
+        rate: Some(500.0),
+        duration: span(3_000),
+        expires: span(2_000),
+        heartbeat: span(1_000),
+        grace: span(3_000),
+        ..Profile::default()
+    }
+}
+
+fn server_id() -> gbswarm::gb::DeviceId {
+    "34020000002000000001".parse().unwrap()
+}
+
+fn full_lifecycle(transport: Transport, cameras_per_socket: u32) {
+    let responder = Responder::start(server_id(), Script::default()).unwrap();
+    let mut p = profile(responder.addr(), 60, transport);
+    p.cameras_per_socket = Some(cameras_per_socket);
+    let plan = p.plan().unwrap();
+    let mut intervals = 0;
+    let result = engine::run(&plan, responder.addr(), &AtomicBool::new(false), |_| {
+        intervals += 1
+    })
+    .unwrap();
+    let seen = responder.stop().unwrap().seen;
+    let t = &result.total;
+    assert_eq!(result.reason, StopReason::Duration);
+    assert!(intervals >= 2, "progress once a second");
+    let reg = t.kind(TxnKind::Register);
+    let refresh = t.kind(TxnKind::Refresh);
+    let unreg = t.kind(TxnKind::Unregister);
+    let ka = t.kind(TxnKind::Keepalive);
+    assert_eq!((reg.total(), reg.succeeded()), (60, 60), "{reg:?}");
+    assert!(
+        refresh.succeeded() >= 60,
+        "refresh at 85% of 2 s: {refresh:?}"
+    );
+    assert_eq!(refresh.total(), refresh.succeeded());
+    assert_eq!((unreg.total(), unreg.succeeded()), (60, 60));
+    assert!(ka.succeeded() >= 60, "{ka:?}");
+    assert_eq!(
+        ka.total(),
+        ka.succeeded() + ka.abandoned,
+        "keepalives in flight at the stop are pending, nothing else"
+    );
+    // The report and the responder agree.
+    assert_eq!(seen.registrations, reg.succeeded() + refresh.succeeded());
+    assert_eq!(seen.unregistrations, unreg.succeeded());
+    assert_eq!(seen.keepalives, ka.succeeded() + ka.abandoned);
+    assert_eq!(t.gauges.cameras, 60);
+    assert_eq!(t.gauges.stopped, 60);
+    assert_eq!(t.gauges.registered, 0);
+    assert_eq!(t.counters.online, 60);
+    assert_eq!(t.counters.stray + t.counters.malformed + t.unrouted, 0);
+}
+
+#[test]
+fn udp_fleet_lifecycle() {
+    full_lifecycle(Transport::Udp, 1);
+}
+
+#[test]
+fn udp_fleet_on_shared_sockets() {
+    full_lifecycle(Transport::Udp, 7);
+}
+
+#[test]
+fn tcp_fleet_lifecycle() {
+    full_lifecycle(Transport::Tcp, 1);
+}
+
+#[test]
+fn unreachable_udp_target_is_a_transport_error_not_a_hang() {
+    // A port nobody listens on: ICMP port-unreachable comes back on the connected sockets.
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let target = closed.local_addr().unwrap();
+    drop(closed);
+    let mut p = profile(target, 10, Transport::Udp);
+    p.duration = span(1_500);
+    p.grace = span(500);
+    let plan = p.plan().unwrap();
+    let started = std::time::Instant::now();
+    let result = engine::run(&plan, target, &AtomicBool::new(false), |_| {}).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let reg = result.total.kind(TxnKind::Register);
+    assert_eq!(reg.succeeded(), 0);
+    assert_eq!(reg.transport_errors, 10, "{reg:?}");
+}
+
+#[test]
+fn unreachable_tcp_target_is_a_transport_error() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = closed.local_addr().unwrap();
+    drop(closed);
+    let mut p = profile(target, 10, Transport::Tcp);
+    p.duration = span(1_000);
+    p.grace = span(500);
+    let plan = p.plan().unwrap();
+    let result = engine::run(&plan, target, &AtomicBool::new(false), |_| {}).unwrap();
+    let reg = result.total.kind(TxnKind::Register);
+    assert_eq!((reg.succeeded(), reg.transport_errors), (0, 10), "{reg:?}");
+}
+
+#[test]
+fn interrupt_stops_early_and_unregisters() {
+    let responder = Responder::start(server_id(), Script::default()).unwrap();
+    let mut p = profile(responder.addr(), 20, Transport::Udp);
+    p.duration = span(60_000);
+    let plan = p.plan().unwrap();
+    let interrupt = AtomicBool::new(false);
+    let mut ticks = 0;
+    let result = engine::run(&plan, responder.addr(), &interrupt, |_| {
+        ticks += 1;
+        if ticks == 2 {
+            interrupt.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    })
+    .unwrap();
+    assert_eq!(result.reason, StopReason::Interrupted);
+    assert!(result.elapsed < Duration::from_secs(10));
+    assert_eq!(result.total.kind(TxnKind::Unregister).succeeded(), 20);
+    assert_eq!(responder.stop().unwrap().seen.unregistrations, 20);
+}
+
+#[test]
+fn hung_server_leaves_unregisters_pending_after_grace() {
+    let responder = Responder::start(server_id(), Script::default()).unwrap();
+    let mut p = profile(responder.addr(), 5, Transport::Udp);
+    p.duration = span(1_000);
+    p.heartbeat = span(60_000);
+    p.grace = span(700);
+    let plan = p.plan().unwrap();
+    let interrupt = AtomicBool::new(false);
+    let result = engine::run(&plan, responder.addr(), &interrupt, |_| {
+        // After the first second everyone is registered: hang before the stop.
+        responder.set_silent(true);
+    })
+    .unwrap();
+    let unreg = result.total.kind(TxnKind::Unregister);
+    assert_eq!(result.total.kind(TxnKind::Register).succeeded(), 5);
+    assert_eq!(
+        (unreg.total(), unreg.succeeded(), unreg.abandoned),
+        (5, 0, 5),
+        "{unreg:?}"
+    );
+    assert!(
+        unreg.retransmits > 0,
+        "unanswered UDP requests are retransmitted"
+    );
+    assert_eq!(result.total.gauges.stopped, 5);
+    drop(responder);
+}
