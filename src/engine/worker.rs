@@ -117,6 +117,7 @@ struct Worker {
     ready: Vec<(Token, bool, bool, bool)>,
     t0: u64,
     next_start: usize,
+    cpu_seen: Duration,
 }
 
 impl Worker {
@@ -177,6 +178,7 @@ impl Worker {
             ready: Vec::new(),
             t0: 0,
             next_start: 0,
+            cpu_seen: Duration::ZERO,
             plan,
         })
     }
@@ -198,6 +200,7 @@ impl Worker {
 
     fn run(&mut self, t0: u64) {
         self.t0 = t0;
+        self.cpu_seen = crate::stats::this_thread_cpu();
         let mut events = Events::with_capacity(1024);
         let mut tick = 1u64;
         let mut stopping = false;
@@ -618,6 +621,9 @@ impl Worker {
         snap.add_counters(&counters_since(&self.out.counters, &self.counters_seen));
         self.counters_seen = self.out.counters;
         snap.gauges = self.gauges();
+        let cpu = crate::stats::this_thread_cpu();
+        snap.worker_cpu = cpu.saturating_sub(self.cpu_seen);
+        self.cpu_seen = cpu;
         Box::new(snap)
     }
 

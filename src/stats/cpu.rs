@@ -46,6 +46,44 @@ impl CpuTime {
     }
 }
 
+/// CPU time (user + system) of the calling thread (`/proc/thread-self/stat`).
+pub fn this_thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/stat")
+        .ok()
+        .and_then(|stat| {
+            let rest = &stat[stat.rfind(')')? + 1..];
+            let mut f = rest.split_whitespace().skip(11);
+            let user: u64 = f.next()?.parse().ok()?;
+            let system: u64 = f.next()?.parse().ok()?;
+            Some(Duration::from_millis((user + system) * 10))
+        })
+        .unwrap_or(Duration::ZERO)
+}
+
+/// CPU time (user + system) of this process's threads whose name starts with `prefix`
+/// (`/proc/self/task/*/stat`), to tell the generator's workers from an in-process server.
+pub fn threads_cpu(prefix: &str) -> Duration {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    let mut total = Duration::ZERO;
+    for task in dir.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        if !stat[open + 1..close].starts_with(prefix) {
+            continue;
+        }
+        let mut f = stat[close + 1..].split_whitespace().skip(11);
+        let mut tick = || f.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        total += Duration::from_millis((tick() + tick()) * 10);
+    }
+    total
+}
+
 /// Peak resident set size of this process in bytes (`VmHWM`), if the kernel reports it.
 pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -69,5 +107,12 @@ mod tests {
         let spent = CpuTime::now().since(&before);
         assert!(spent.total() >= Duration::from_millis(20), "{spent:?}");
         assert!(peak_rss_bytes().unwrap_or(0) > 0);
+        let me = std::thread::current().name().unwrap_or("").to_string();
+        let prefix: String = me.chars().take(15).collect();
+        assert!(
+            threads_cpu(&prefix) >= Duration::from_millis(20),
+            "thread {me}"
+        );
+        assert!(this_thread_cpu() >= Duration::from_millis(20));
     }
 }

@@ -4,5 +4,5 @@
 pub mod cpu;
 pub mod snapshot;
 
-pub use cpu::{CpuTime, peak_rss_bytes};
+pub use cpu::{CpuTime, peak_rss_bytes, this_thread_cpu, threads_cpu};
 pub use snapshot::{Gauges, KindStats, Snapshot};

@@ -152,6 +152,8 @@ pub struct Snapshot {
     pub unrouted: u64,
     /// Socket send errors other than refusals (buffer full, unreachable network).
     pub send_errors: u64,
+    /// CPU time the generator's workers spent (their own threads, from the kernel).
+    pub worker_cpu: std::time::Duration,
 }
 
 /// Index of a kind in [`Snapshot::kinds`].
@@ -195,6 +197,7 @@ impl Snapshot {
         self.gauges.stopped += o.gauges.stopped;
         self.unrouted += o.unrouted;
         self.send_errors += o.send_errors;
+        self.worker_cpu += o.worker_cpu;
     }
 }
 
