@@ -60,49 +60,82 @@ pub enum HeaderKind {
     Other,
 }
 
+/// Folds up to 16 token characters into one word for case-insensitive matching: OR-ing 0x20
+/// maps exactly `A-Z` to `a-z` among RFC 3261 token characters (no other token character
+/// lands on a letter), and the zero padding keeps lengths apart.
+#[inline]
+pub(crate) const fn fold(s: &[u8]) -> u128 {
+    let mut a = [0u8; 16];
+    let mut i = 0;
+    while i < s.len() && i < 16 {
+        a[i] = s[i] | 0x20;
+        i += 1;
+    }
+    u128::from_le_bytes(a)
+}
+
 impl HeaderKind {
     /// Classifies a header name (case-insensitive, compact forms included).
     pub fn of(name: &[u8]) -> HeaderKind {
         use HeaderKind::*;
-        // Names nearly always come in canonical case: try an exact compare first.
-        let eq = |s: &[u8]| same(name, s) || name.eq_ignore_ascii_case(s);
-        let Some(&first) = name.first() else {
-            return Other;
-        };
-        // Dispatch on length and first letter so at most one full compare runs.
-        match (name.len(), first | 0x20) {
-            (1, b'v') => Via,
-            (1, b'f') => From,
-            (1, b't') => To,
-            (1, b'i') => CallId,
-            (1, b'm') => Contact,
-            (1, b'l') => ContentLength,
-            (1, b'c') => ContentType,
-            (1, b'k') => Supported,
-            (1, b's') => Subject,
-            (1, b'e') => ContentEncoding,
-            (2, b't') if eq(b"To") => To,
-            (3, b'v') if eq(b"Via") => Via,
-            (4, b'f') if eq(b"From") => From,
-            (4, b'c') if eq(b"CSeq") => CSeq,
-            (4, b'd') if eq(b"Date") => Date,
-            (5, b'a') if eq(b"Allow") => Allow,
-            (7, b'c') if eq(b"Call-ID") => CallId,
-            (7, b'c') if eq(b"Contact") => Contact,
-            (7, b'e') if eq(b"Expires") => Expires,
-            (7, b's') if eq(b"Subject") => Subject,
-            (9, b's') if eq(b"Supported") => Supported,
-            (10, b'u') if eq(b"User-Agent") => UserAgent,
-            (11, b'r') if eq(b"Retry-After") => RetryAfter,
-            (11, b'm') if eq(b"Min-Expires") => MinExpires,
-            (12, b'm') if eq(b"Max-Forwards") => MaxForwards,
-            (12, b'c') if eq(b"Content-Type") => ContentType,
-            (13, b'a') if eq(b"Authorization") => Authorization,
-            (14, b'c') if eq(b"Content-Length") => ContentLength,
-            (16, b'w') if eq(b"WWW-Authenticate") => WwwAuthenticate,
-            (16, b'c') if eq(b"Content-Encoding") => ContentEncoding,
-            (18, b'p') if eq(b"Proxy-Authenticate") => ProxyAuthenticate,
-            (19, b'p') if eq(b"Proxy-Authorization") => ProxyAuthorization,
+        const VIA: u128 = fold(b"Via");
+        const FROM: u128 = fold(b"From");
+        const TO: u128 = fold(b"To");
+        const CALL_ID: u128 = fold(b"Call-ID");
+        const CSEQ: u128 = fold(b"CSeq");
+        const CONTACT: u128 = fold(b"Contact");
+        const EXPIRES: u128 = fold(b"Expires");
+        const MAX_FORWARDS: u128 = fold(b"Max-Forwards");
+        const CONTENT_LENGTH: u128 = fold(b"Content-Length");
+        const CONTENT_TYPE: u128 = fold(b"Content-Type");
+        const DATE: u128 = fold(b"Date");
+        const WWW_AUTHENTICATE: u128 = fold(b"WWW-Authenticate");
+        const AUTHORIZATION: u128 = fold(b"Authorization");
+        const RETRY_AFTER: u128 = fold(b"Retry-After");
+        const USER_AGENT: u128 = fold(b"User-Agent");
+        const SUPPORTED: u128 = fold(b"Supported");
+        const SUBJECT: u128 = fold(b"Subject");
+        const CONTENT_ENCODING: u128 = fold(b"Content-Encoding");
+        const ALLOW: u128 = fold(b"Allow");
+        const MIN_EXPIRES: u128 = fold(b"Min-Expires");
+        const V: u128 = fold(b"v");
+        const F: u128 = fold(b"f");
+        const T: u128 = fold(b"t");
+        const I: u128 = fold(b"i");
+        const M: u128 = fold(b"m");
+        const L: u128 = fold(b"l");
+        const C: u128 = fold(b"c");
+        const K: u128 = fold(b"k");
+        const S: u128 = fold(b"s");
+        const E: u128 = fold(b"e");
+        if name.len() > 16 {
+            return match name.len() {
+                18 if name.eq_ignore_ascii_case(b"Proxy-Authenticate") => ProxyAuthenticate,
+                19 if name.eq_ignore_ascii_case(b"Proxy-Authorization") => ProxyAuthorization,
+                _ => Other,
+            };
+        }
+        match fold(name) {
+            VIA | V => Via,
+            FROM | F => From,
+            TO | T => To,
+            CALL_ID | I => CallId,
+            CSEQ => CSeq,
+            CONTACT | M => Contact,
+            EXPIRES => Expires,
+            MAX_FORWARDS => MaxForwards,
+            CONTENT_LENGTH | L => ContentLength,
+            CONTENT_TYPE | C => ContentType,
+            DATE => Date,
+            WWW_AUTHENTICATE => WwwAuthenticate,
+            AUTHORIZATION => Authorization,
+            RETRY_AFTER => RetryAfter,
+            USER_AGENT => UserAgent,
+            SUPPORTED | K => Supported,
+            SUBJECT | S => Subject,
+            CONTENT_ENCODING | E => ContentEncoding,
+            ALLOW => Allow,
+            MIN_EXPIRES => MinExpires,
             _ => Other,
         }
     }
@@ -655,19 +688,32 @@ impl<'a> AuthParams<'a> {
                     escaped: false,
                 }
             };
-            let is = |n: &[u8]| same(name, n) || name.eq_ignore_ascii_case(n);
-            let slot = match name.len() {
-                2 if is(b"nc") => &mut p.nc,
-                3 if is(b"uri") => &mut p.uri,
-                3 if is(b"qop") => &mut p.qop,
-                5 if is(b"realm") => &mut p.realm,
-                5 if is(b"nonce") => &mut p.nonce,
-                5 if is(b"stale") => &mut p.stale,
-                6 if is(b"opaque") => &mut p.opaque,
-                6 if is(b"cnonce") => &mut p.cnonce,
-                8 if is(b"username") => &mut p.username,
-                8 if is(b"response") => &mut p.response,
-                9 if is(b"algorithm") => &mut p.algorithm,
+            const NC: u128 = fold(b"nc");
+            const URI: u128 = fold(b"uri");
+            const QOP: u128 = fold(b"qop");
+            const REALM: u128 = fold(b"realm");
+            const NONCE: u128 = fold(b"nonce");
+            const STALE: u128 = fold(b"stale");
+            const OPAQUE: u128 = fold(b"opaque");
+            const CNONCE: u128 = fold(b"cnonce");
+            const USERNAME: u128 = fold(b"username");
+            const RESPONSE: u128 = fold(b"response");
+            const ALGORITHM: u128 = fold(b"algorithm");
+            if name.len() > 16 {
+                continue;
+            }
+            let slot = match fold(name) {
+                NC => &mut p.nc,
+                URI => &mut p.uri,
+                QOP => &mut p.qop,
+                REALM => &mut p.realm,
+                NONCE => &mut p.nonce,
+                STALE => &mut p.stale,
+                OPAQUE => &mut p.opaque,
+                CNONCE => &mut p.cnonce,
+                USERNAME => &mut p.username,
+                RESPONSE => &mut p.response,
+                ALGORITHM => &mut p.algorithm,
                 _ => continue,
             };
             if slot.is_none() {
@@ -849,6 +895,14 @@ mod tests {
             HeaderKind::WwwAuthenticate
         );
         assert_eq!(HeaderKind::of(b"X-Foo"), HeaderKind::Other);
+        assert_eq!(HeaderKind::of(b"cONTENT-lENGTH"), HeaderKind::ContentLength);
+        assert_eq!(HeaderKind::of(b"Vi_"), HeaderKind::Other);
+        assert_eq!(HeaderKind::of(b"Via2"), HeaderKind::Other);
+        assert_eq!(
+            HeaderKind::of(b"proxy-authorization"),
+            HeaderKind::ProxyAuthorization
+        );
+        assert_eq!(HeaderKind::of(b"Content-Encodingx"), HeaderKind::Other);
     }
 
     #[test]
