@@ -36,7 +36,8 @@ pub struct Script {
     pub retry_after: Option<u32>,
     /// Answer authenticated REGISTERs with 302 to this server.
     pub redirect_to: Option<(SocketAddr, DeviceId)>,
-    /// Queries to send right after a device registers (`Catalog`, `DeviceInfo`, ...).
+    /// Queries to send right after a device registers on a new Call-ID (`Catalog`,
+    /// `DeviceInfo`, ...).
     pub queries: Vec<&'static str>,
     /// Answer nothing at all (a dead server).
     pub silent: bool,
@@ -304,9 +305,15 @@ impl ScriptedServer {
             );
             return;
         }
-        self.known_calls.insert(call_id);
+        let first = self.known_calls.insert(call_id);
         self.accept(m, expires, replies);
-        for q in self.script.queries.clone() {
+        // Platforms query a device right after it registers, not after each refresh.
+        let queries = if first {
+            self.script.queries.clone()
+        } else {
+            Vec::new()
+        };
+        for q in queries {
             self.query_sn += 1;
             manscdp::write_query(&mut self.body, q.as_bytes(), self.query_sn, &dev);
             let mut w = Writer::request(&mut self.buf, Method::Message, b"sip:device@3402000000");
