@@ -86,7 +86,7 @@ fn capture_run(transport: Transport) {
         .args(&decode)
         .args([
             "-Y",
-            &format!("{payload}"),
+            payload,
             "-T",
             "fields",
             "-E",
