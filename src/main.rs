@@ -128,6 +128,11 @@ struct RunArgs {
     /// Also write an HdrHistogram interval log (one histogram per kind per second).
     #[arg(long, value_name = "FILE")]
     hdr_log: Option<PathBuf>,
+    /// Run only slice K of N of the camera IDs (0-based), for several generator machines;
+    /// combine their --json files with `gbswarm merge`. In a Kubernetes Indexed Job use
+    /// `--shard $JOB_COMPLETION_INDEX/N`.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
 }
 
 fn parse_transport(s: &str) -> Result<gbswarm::camera::Transport, String> {
@@ -168,6 +173,7 @@ impl RunArgs {
             grace: self.grace,
             json: self.json,
             hdr_log: self.hdr_log,
+            shard: self.shard,
         };
         (self.profile, p)
     }

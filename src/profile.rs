@@ -149,6 +149,8 @@ pub struct Profile {
     pub json: Option<PathBuf>,
     /// Write an HdrHistogram interval log here.
     pub hdr_log: Option<PathBuf>,
+    /// This process's slice of the fleet, `K/N` (0-based K): for multi-machine runs.
+    pub shard: Option<String>,
 }
 
 macro_rules! overlay {
@@ -206,6 +208,19 @@ impl Profile {
     }
 }
 
+/// A random number from the standard library's per-process hasher keys, the clock and the PID.
+fn random_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    h.finish() as u32
+}
+
 /// How cameras are started.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Ramp {
@@ -240,6 +255,8 @@ pub struct Plan {
     pub json: Option<PathBuf>,
     /// HdrHistogram log path.
     pub hdr_log: Option<PathBuf>,
+    /// `(k, n)` when this process runs shard `k` of `n` (IDs already narrowed to it).
+    pub shard: Option<(u64, u64)>,
 }
 
 fn share(key: &str, v: Option<f64>, default: f64) -> Result<u32, PlanError> {
@@ -354,6 +371,8 @@ impl Profile {
             return bad("catalog-page", "must be at least 1");
         }
         camera.unregister_on_stop = !self.no_unregister.unwrap_or(false);
+        // Call-IDs and tags must not repeat across runs or across the shards of one run.
+        camera.run_id = random_u32();
 
         let cameras = self.cameras.unwrap_or(100);
         if cameras == 0 || cameras > u64::from(u32::MAX) {
@@ -368,6 +387,27 @@ impl Profile {
                     self.first_id.unwrap_or(1)
                 ),
             })?;
+        let shard = match &self.shard {
+            None => None,
+            Some(text) => {
+                let parsed = text.split_once('/').and_then(|(k, n)| {
+                    Some((k.trim().parse::<u64>().ok()?, n.trim().parse::<u64>().ok()?))
+                });
+                match parsed {
+                    Some((k, n)) if n > 0 && k < n && n <= ids.len() => Some((k, n)),
+                    _ => {
+                        return bad(
+                            "shard",
+                            format!("`{text}` is not K/N with 0 <= K < N <= cameras ({cameras})"),
+                        );
+                    }
+                }
+            }
+        };
+        let ids = match shard {
+            Some((k, n)) => ids.shard(k, n),
+            None => ids,
+        };
         let ramp = match (self.burst.unwrap_or(false), self.rate) {
             (true, _) => Ramp::Burst,
             (false, Some(r)) if r.is_finite() && r > 0.0 => Ramp::Rate(r),
@@ -410,6 +450,7 @@ impl Profile {
             local_ips,
             json: self.json.clone(),
             hdr_log: self.hdr_log.clone(),
+            shard,
         })
     }
 }
@@ -531,6 +572,30 @@ mod tests {
         ];
         for (p, key) in cases {
             assert_eq!(p.plan().unwrap_err().key, *key);
+        }
+    }
+
+    #[test]
+    fn shards_split_the_fleet() {
+        let base = Profile {
+            cameras: Some(10),
+            ..Profile::default()
+        };
+        let mut all = Vec::new();
+        for k in 0..3 {
+            let p = Profile {
+                shard: Some(format!("{k}/3")),
+                ..base.clone()
+            };
+            all.extend(p.plan().unwrap().ids.iter());
+        }
+        assert_eq!(all, base.plan().unwrap().ids.iter().collect::<Vec<_>>());
+        for bad_shard in ["3/3", "1", "a/b", "0/0", "0/11"] {
+            let p = Profile {
+                shard: Some(bad_shard.into()),
+                ..base.clone()
+            };
+            assert_eq!(p.plan().unwrap_err().key, "shard", "{bad_shard}");
         }
     }
 
