@@ -19,6 +19,7 @@
 
 pub mod camera;
 pub mod engine;
+pub mod findmax;
 pub mod gb;
 pub mod inspect;
 pub mod profile;

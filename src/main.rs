@@ -26,6 +26,14 @@ enum Command {
     /// Progress goes to stderr once a second; the report goes to stdout at the end. Stops after
     /// `--duration`, or on Ctrl-C / SIGTERM, unregistering every camera first.
     Run(Box<RunArgs>),
+    /// Find the highest load a server holds within a latency and failure objective.
+    ///
+    /// Raises the registration rate (or the fleet size, with --by fleet) by --factor per step
+    /// until the objective breaks, then bisects between the last load that held and the first
+    /// that broke. Each step is a fresh run of --warmup + --step; only --step is measured.
+    /// Takes every `run` flag for the cameras and the target. Prints a table of every step and
+    /// the answer; --json writes the same.
+    FindMax(Box<FindMaxArgs>),
     /// Decode raw SIP messages and print each one's fields as JSON (one object per line).
     ///
     /// The input is one message (a UDP payload) or a TCP byte stream holding several,
@@ -135,6 +143,51 @@ struct RunArgs {
     shard: Option<String>,
 }
 
+/// Flags of `gbswarm find-max`.
+#[derive(clap::Args)]
+struct FindMaxArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// What to grow: `rate` (registrations per second) or `fleet` (cameras online).
+    #[arg(long, default_value = "rate", value_parser = parse_dimension)]
+    by: gbswarm::findmax::Dimension,
+    /// First load (registrations/s or cameras).
+    #[arg(long, default_value_t = 1000.0)]
+    start: f64,
+    /// Growth per step until the first break.
+    #[arg(long, default_value_t = 2.0)]
+    factor: f64,
+    /// Never try more than this load.
+    #[arg(long, default_value_t = 1_000_000.0)]
+    max: f64,
+    /// Stop when the gap between held and broke is below this share of the held load.
+    #[arg(long, default_value_t = 0.1)]
+    precision: f64,
+    /// Measured length of each step.
+    #[arg(long, default_value = "10s")]
+    step: Span,
+    /// Unmeasured start of each step.
+    #[arg(long, default_value = "2s")]
+    warmup: Span,
+    /// Objective: highest acceptable p99 latency.
+    #[arg(long, default_value = "50ms")]
+    max_p99: Span,
+    /// Objective: highest acceptable share of failed transactions (timeouts always break).
+    #[arg(long, default_value_t = 0.001)]
+    max_failures: f64,
+    /// At most this many steps.
+    #[arg(long, default_value_t = 20)]
+    max_steps: usize,
+}
+
+fn parse_dimension(s: &str) -> Result<gbswarm::findmax::Dimension, String> {
+    match s {
+        "rate" => Ok(gbswarm::findmax::Dimension::Rate),
+        "fleet" => Ok(gbswarm::findmax::Dimension::Fleet),
+        _ => Err(format!("`{s}` is not rate or fleet")),
+    }
+}
+
 fn parse_transport(s: &str) -> Result<gbswarm::camera::Transport, String> {
     match s.to_ascii_lowercase().as_str() {
         "udp" => Ok(gbswarm::camera::Transport::Udp),
@@ -184,27 +237,66 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Inspect { file, pretty } => inspect(&file, pretty),
         Command::Run(args) => run(*args),
+        Command::FindMax(args) => find_max(*args),
+    }
+}
+
+/// Loads the profile and flags into a plan, or says why not (exit 2).
+fn plan_of(args: RunArgs) -> Result<gbswarm::profile::Plan, ExitCode> {
+    let (profile_path, flags) = args.into_profile();
+    let base = match profile_path {
+        Some(p) => Profile::load(&p).map_err(|e| {
+            eprintln!("gbswarm: {e}");
+            ExitCode::from(2)
+        })?,
+        None => Profile::default(),
+    };
+    base.overlay(flags).plan().map_err(|e| {
+        eprintln!("gbswarm: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn find_max(args: FindMaxArgs) -> ExitCode {
+    let base = match plan_of(args.run) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if !(0.0..=1.0).contains(&args.max_failures) {
+        eprintln!(
+            "gbswarm: invalid `max-failures`: {} is not a share between 0 and 1",
+            args.max_failures
+        );
+        return ExitCode::from(2);
+    }
+    let search = gbswarm::findmax::Search {
+        base,
+        dimension: args.by,
+        start: args.start,
+        factor: args.factor,
+        max: args.max,
+        precision: args.precision,
+        step: args.step.0,
+        warmup: args.warmup.0,
+        slo: gbswarm::findmax::Slo {
+            max_p99: args.max_p99.0,
+            max_failure_share: args.max_failures,
+        },
+        max_steps: args.max_steps,
+    };
+    match gbswarm::runner::find_max(&search) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gbswarm find-max: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 
 fn run(args: RunArgs) -> ExitCode {
-    let (profile_path, flags) = args.into_profile();
-    let base = match profile_path {
-        Some(p) => match Profile::load(&p) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("gbswarm run: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        None => Profile::default(),
-    };
-    let plan = match base.overlay(flags).plan() {
+    let plan = match plan_of(args) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("gbswarm run: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match gbswarm::runner::run(&plan) {
         Ok(()) => ExitCode::SUCCESS,

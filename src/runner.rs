@@ -8,13 +8,48 @@ use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-/// Runs `plan` as `gbswarm run` does; errors are for the user (no target, no sockets, ...).
-pub fn run(plan: &Plan) -> Result<(), String> {
+fn interrupt_flag() -> Result<Arc<AtomicBool>, String> {
     let interrupt = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, interrupt.clone())
             .map_err(|e| format!("cannot install the signal handler: {e}"))?;
     }
+    Ok(interrupt)
+}
+
+/// Runs a find-max search as `gbswarm find-max` does: steps on stderr, the table on stdout,
+/// the JSON to the plan's `json` path.
+pub fn find_max(search: &crate::findmax::Search) -> Result<(), String> {
+    let interrupt = interrupt_flag()?;
+    let Some(target) = search.base.target else {
+        return Err("no --target given (the embedded registrar is not available yet)".into());
+    };
+    let outcome = search.run(target, &interrupt, |st| {
+        eprintln!(
+            "step: load {} -> {} (p50 {:.2} ms, p99 {:.2} ms, {} of {} failed){}",
+            st.load,
+            if st.held { "held" } else { "broke" },
+            st.p50_us as f64 / 1000.0,
+            st.p99_us as f64 / 1000.0,
+            st.failures,
+            st.measured,
+            st.broke
+                .as_deref()
+                .map(|b| format!(": {b}"))
+                .unwrap_or_default()
+        );
+    })?;
+    print!("{}", crate::findmax::table(&outcome));
+    if let Some(path) = &search.base.json {
+        let json = serde_json::to_string_pretty(&outcome).map_err(|e| e.to_string())?;
+        std::fs::write(path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Runs `plan` as `gbswarm run` does; errors are for the user (no target, no sockets, ...).
+pub fn run(plan: &Plan) -> Result<(), String> {
+    let interrupt = interrupt_flag()?;
     let Some(target) = plan.target else {
         return Err("no --target given (the embedded registrar is not available yet)".into());
     };

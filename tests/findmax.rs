@@ -1,0 +1,52 @@
+//! `find-max` over real loopback sockets: a small search against the scripted responder stops
+//! by itself and reports the highest rate that held, with every step's evidence.
+
+use gbswarm::camera::sim::Script;
+use gbswarm::engine::responder::Responder;
+use gbswarm::findmax::{Dimension, Search, Slo};
+use gbswarm::profile::{Profile, Span};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+#[test]
+fn search_against_a_loopback_responder() {
+    let responder =
+        Responder::start("34020000002000000001".parse().unwrap(), Script::default()).unwrap();
+    let base = Profile {
+        target: Some(responder.addr().to_string()),
+        heartbeat: Some(Span(Duration::from_secs(3600))),
+        grace: Some(Span(Duration::from_millis(500))),
+        ..Profile::default()
+    }
+    .plan()
+    .unwrap();
+    let search = Search {
+        base,
+        dimension: Dimension::Rate,
+        start: 200.0,
+        factor: 2.0,
+        max: 800.0,
+        precision: 0.1,
+        step: Duration::from_millis(1500),
+        warmup: Duration::from_millis(500),
+        slo: Slo {
+            max_p99: Duration::from_secs(1),
+            max_failure_share: 0.01,
+        },
+        max_steps: 5,
+    };
+    let mut seen = 0;
+    let o = search
+        .run(responder.addr(), &AtomicBool::new(false), |_| seen += 1)
+        .unwrap();
+    assert_eq!(seen, o.steps.len());
+    assert_eq!(o.best, Some(800.0), "{o:?}");
+    let loads: Vec<f64> = o.steps.iter().map(|s| s.load).collect();
+    assert_eq!(loads, vec![200.0, 400.0, 800.0]);
+    for s in &o.steps {
+        // About step × rate registrations measured, all answered.
+        assert!(s.measured as f64 >= s.load * 1.2, "{s:?}");
+        assert_eq!(s.failures, 0);
+        assert!(s.p99_us > 0);
+    }
+}
