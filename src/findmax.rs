@@ -323,7 +323,7 @@ mod tests {
             .search(model(12_345.0), &AtomicBool::new(false), |_| {})
             .unwrap();
         let best = o.best.unwrap();
-        assert!(best <= 12_345.0 && best >= 12_345.0 / 1.05, "{best}");
+        assert!((12_345.0 / 1.05..=12_345.0).contains(&best), "{best}");
         let loads: Vec<f64> = o.steps.iter().map(|s| s.load).collect();
         assert_eq!(&loads[..5], &[1000.0, 2000.0, 4000.0, 8000.0, 16000.0]);
         assert!(o.steps.len() < 20, "the search stops by itself");
