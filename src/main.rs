@@ -141,6 +141,9 @@ struct RunArgs {
     /// `--shard $JOB_COMPLETION_INDEX/N`.
     #[arg(long, value_name = "K/N")]
     shard: Option<String>,
+    /// Also write a self-contained HTML report (inline SVG charts, no network needed).
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
 }
 
 /// Flags of `gbswarm find-max`.
@@ -227,6 +230,7 @@ impl RunArgs {
             json: self.json,
             hdr_log: self.hdr_log,
             shard: self.shard,
+            report: self.report,
         };
         (self.profile, p)
     }

@@ -151,10 +151,8 @@ pub struct Profile {
     pub hdr_log: Option<PathBuf>,
     /// This process's slice of the fleet, `K/N` (0-based K): for multi-machine runs.
     pub shard: Option<String>,
-}
-
-macro_rules! overlay {
-    ($base:ident, $top:ident, $($f:ident),*) => { $( if $top.$f.is_some() { $base.$f = $top.$f; } )* };
+    /// Write a self-contained HTML report with charts here.
+    pub report: Option<PathBuf>,
 }
 
 impl Profile {
@@ -170,12 +168,10 @@ impl Profile {
         })
     }
 
-    /// Keys set in `top` replace those here (flags over a profile).
-    pub fn overlay(mut self, top: Profile) -> Profile {
-        let base = &mut self;
-        overlay!(
-            base,
-            top,
+    /// Keys set in `top` replace those here (flags over a profile). The destructuring is
+    /// exhaustive, so a new key cannot be forgotten here.
+    pub fn overlay(self, top: Profile) -> Profile {
+        let Profile {
             target,
             server_id,
             domain,
@@ -202,9 +198,41 @@ impl Profile {
             no_unregister,
             grace,
             json,
-            hdr_log
-        );
-        self
+            hdr_log,
+            shard,
+            report,
+        } = top;
+        Profile {
+            target: target.or(self.target),
+            server_id: server_id.or(self.server_id),
+            domain: domain.or(self.domain),
+            password: password.or(self.password),
+            id_prefix: id_prefix.or(self.id_prefix),
+            first_id: first_id.or(self.first_id),
+            cameras: cameras.or(self.cameras),
+            transport: transport.or(self.transport),
+            rate: rate.or(self.rate),
+            burst: burst.or(self.burst),
+            duration: duration.or(self.duration),
+            expires: expires.or(self.expires),
+            heartbeat: heartbeat.or(self.heartbeat),
+            heartbeat_misses: heartbeat_misses.or(self.heartbeat_misses),
+            retry_interval: retry_interval.or(self.retry_interval),
+            retry_jitter: retry_jitter.or(self.retry_jitter),
+            refresh_at: refresh_at.or(self.refresh_at),
+            channels: channels.or(self.channels),
+            catalog_page: catalog_page.or(self.catalog_page),
+            fault_share: fault_share.or(self.fault_share),
+            cores: cores.or(self.cores),
+            cameras_per_socket: cameras_per_socket.or(self.cameras_per_socket),
+            local_ip: local_ip.or(self.local_ip),
+            no_unregister: no_unregister.or(self.no_unregister),
+            grace: grace.or(self.grace),
+            json: json.or(self.json),
+            hdr_log: hdr_log.or(self.hdr_log),
+            shard: shard.or(self.shard),
+            report: report.or(self.report),
+        }
     }
 }
 
@@ -257,6 +285,8 @@ pub struct Plan {
     pub hdr_log: Option<PathBuf>,
     /// `(k, n)` when this process runs shard `k` of `n` (IDs already narrowed to it).
     pub shard: Option<(u64, u64)>,
+    /// HTML report path.
+    pub report: Option<PathBuf>,
 }
 
 fn share(key: &str, v: Option<f64>, default: f64) -> Result<u32, PlanError> {
@@ -451,6 +481,7 @@ impl Profile {
             json: self.json.clone(),
             hdr_log: self.hdr_log.clone(),
             shard,
+            report: self.report.clone(),
         })
     }
 }
@@ -573,6 +604,27 @@ mod tests {
         for (p, key) in cases {
             assert_eq!(p.plan().unwrap_err().key, *key);
         }
+    }
+
+    #[test]
+    fn every_key_overlays() {
+        let top = Profile {
+            shard: Some("1/2".into()),
+            report: Some("r.html".into()),
+            json: Some("r.json".into()),
+            cameras: Some(4),
+            ..Profile::default()
+        };
+        let base = Profile {
+            cameras: Some(9),
+            rate: Some(5.0),
+            ..Profile::default()
+        };
+        let merged = base.overlay(top);
+        assert_eq!(merged.shard.as_deref(), Some("1/2"));
+        assert_eq!(merged.report, Some(PathBuf::from("r.html")));
+        assert_eq!(merged.cameras, Some(4));
+        assert_eq!(merged.rate, Some(5.0));
     }
 
     #[test]

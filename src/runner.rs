@@ -40,6 +40,10 @@ pub fn find_max(search: &crate::findmax::Search) -> Result<(), String> {
         );
     })?;
     print!("{}", crate::findmax::table(&outcome));
+    if let Some(path) = &search.base.report {
+        let html = crate::stats::html::render_findmax("gbswarm find-max", &outcome);
+        std::fs::write(path, html).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
     if let Some(path) = &search.base.json {
         let json = serde_json::to_string_pretty(&outcome).map_err(|e| e.to_string())?;
         std::fs::write(path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -61,7 +65,9 @@ pub fn run(plan: &Plan) -> Result<(), String> {
         plan.duration
     );
     let mut stderr = std::io::stderr();
+    let mut timeline = Vec::new();
     let result = engine::run(plan, target, &interrupt, |iv: Interval<'_>| {
+        timeline.push(crate::stats::html::TimelineRow::of(iv.t_s, iv.snap));
         let g = iv.snap.gauges;
         let regs = iv.snap.kind(TxnKind::Register).succeeded();
         let kas = iv.snap.kind(TxnKind::Keepalive).succeeded();
@@ -72,6 +78,23 @@ pub fn run(plan: &Plan) -> Result<(), String> {
         );
     })?;
     let t = &result.total;
+    if let Some(path) = &plan.report {
+        let facts = vec![
+            ("target".to_string(), target.to_string()),
+            ("cameras".to_string(), plan.ids.len().to_string()),
+            (
+                "transport".to_string(),
+                format!("{:?}", plan.camera.transport),
+            ),
+            (
+                "duration".to_string(),
+                format!("{:.1} s", result.elapsed.as_secs_f64()),
+            ),
+            ("stopped".to_string(), result.reason.as_str().to_string()),
+        ];
+        let html = crate::stats::html::render_run("gbswarm run", &facts, t, &timeline);
+        std::fs::write(path, html).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
     println!(
         "stopped: {} after {:.1} s",
         result.reason.as_str(),

@@ -160,7 +160,10 @@ fn five_percent_loss_is_absorbed_by_retransmissions() {
     let dropped = relay.dropped.load(Ordering::Relaxed);
     let relayed = relay.relayed.load(Ordering::Relaxed);
     assert!(dropped > 100, "5% of thousands of datagrams: {dropped}");
-    assert!(dropped * 100 < relayed * 8, "about 5% lost: {dropped} of {relayed}");
+    assert!(
+        dropped * 100 < relayed * 8,
+        "about 5% lost: {dropped} of {relayed}"
+    );
     let reg = t.kind(TxnKind::Register);
     assert_eq!((reg.total(), reg.succeeded()), (200, 200), "{reg:?}");
     let unreg = t.kind(TxnKind::Unregister);

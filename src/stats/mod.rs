@@ -2,6 +2,7 @@
 //! CPU and memory accounting of this process.
 
 pub mod cpu;
+pub mod html;
 pub mod snapshot;
 
 pub use cpu::{CpuTime, peak_rss_bytes, this_thread_cpu, threads_cpu};
