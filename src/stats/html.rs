@@ -399,9 +399,9 @@ pub fn render_run(
 /// The report of a find-max search.
 pub fn render_findmax(title: &str, o: &crate::findmax::Outcome) -> String {
     let mut body = String::new();
-    let _ = write!(
+    let _ = writeln!(
         body,
-        "<p>Highest load that held: <b>{}</b> (p99 &le; {:.1} ms, failures &le; {:.3}%, no timeouts).</p>\n",
+        "<p>Highest load that held: <b>{}</b> (p99 &le; {:.1} ms, failures &le; {:.3}%, no timeouts).</p>",
         o.best.map_or("none".into(), |b| b.to_string()),
         o.slo.max_p99.as_secs_f64() * 1000.0,
         o.slo.max_failure_share * 100.0
