@@ -49,15 +49,17 @@ fn start_sipp_uas(dir: &TempDir, port: u16, calls: u64) -> Peer {
         .args(["-trace_err", "-error_file"])
         .arg(dir.path().join("errors.log"));
     let peer = Peer::spawn("sipp", cmd, dir.path());
-    // SIPp binds synchronously at start; wait until its port answers to UDP binding attempts.
+    // SIPp writes its first statistics line when it enters its main loop, after binding:
+    // that is when it is ready to answer.
+    let stat = dir.path().join("stat.csv");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+    while peers::read(&stat).lines().count() < 2 {
         assert!(
             Instant::now() < deadline,
-            "sipp did not bind {port}: {}",
+            "sipp did not start: {}",
             peers::read(&dir.path().join("sipp.err"))
         );
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(20));
     }
     peer
 }

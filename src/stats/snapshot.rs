@@ -12,7 +12,7 @@ use hdrhistogram::Histogram;
 pub const MAX_LATENCY_US: u64 = 3_600_000_000;
 
 /// Outcomes and latency of one transaction kind.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct KindStats {
     /// Latency from when the request was due to its final response, in µs, for every
     /// transaction that got a final response (timeouts and transport errors are counted, not
@@ -28,6 +28,25 @@ pub struct KindStats {
     pub abandoned: u64,
     /// UDP retransmissions sent.
     pub retransmits: u64,
+}
+
+impl std::fmt::Debug for KindStats {
+    /// A summary: the raw histogram counts would fill a screen.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let q = |p| self.latency.value_at_quantile(p);
+        f.debug_struct("KindStats")
+            .field("total", &self.total())
+            .field("statuses", &self.statuses)
+            .field("timeouts", &self.timeouts)
+            .field("transport_errors", &self.transport_errors)
+            .field("abandoned", &self.abandoned)
+            .field("retransmits", &self.retransmits)
+            .field("timed", &self.latency.len())
+            .field("p50_us", &q(0.5))
+            .field("p99_us", &q(0.99))
+            .field("max_us", &self.latency.max())
+            .finish()
+    }
 }
 
 impl Default for KindStats {
