@@ -2,9 +2,12 @@
 //! engine with live progress on stderr, then print the report and write the files asked for.
 
 use crate::camera::TxnKind;
+use crate::camera::sim::Script;
+use crate::engine::responder::Responder;
 use crate::engine::{self, Interval};
 use crate::profile::Plan;
 use std::io::Write;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -21,9 +24,7 @@ fn interrupt_flag() -> Result<Arc<AtomicBool>, String> {
 /// the JSON to the plan's `json` path.
 pub fn find_max(search: &crate::findmax::Search) -> Result<(), String> {
     let interrupt = interrupt_flag()?;
-    let Some(target) = search.base.target else {
-        return Err("no --target given (the embedded registrar is not available yet)".into());
-    };
+    let (target, _embedded) = target_or_embedded(&search.base)?;
     let outcome = search.run(target, &interrupt, |st| {
         eprintln!(
             "step: load {} -> {} (p50 {:.2} ms, p99 {:.2} ms, {} of {} failed){}",
@@ -51,12 +52,32 @@ pub fn find_max(search: &crate::findmax::Search) -> Result<(), String> {
     Ok(())
 }
 
+/// The server to load: the plan's target, or an embedded loopback registrar started here
+/// (kept alive by the returned handle).
+fn target_or_embedded(plan: &Plan) -> Result<(SocketAddr, Option<Responder>), String> {
+    if let Some(t) = plan.target {
+        return Ok((t, None));
+    }
+    let script = Script {
+        realm: plan.camera.domain.clone(),
+        password: plan.camera.password.clone(),
+        per_device: false,
+        ..Script::default()
+    };
+    let r = Responder::start(plan.camera.server_id, script)
+        .map_err(|e| format!("cannot start the embedded registrar: {e}"))?;
+    eprintln!(
+        "gbswarm: no --target: started the embedded registrar on {} (UDP and TCP, realm {}, digest auth)",
+        r.addr(),
+        plan.camera.domain
+    );
+    Ok((r.addr(), Some(r)))
+}
+
 /// Runs `plan` as `gbswarm run` does; errors are for the user (no target, no sockets, ...).
 pub fn run(plan: &Plan) -> Result<(), String> {
     let interrupt = interrupt_flag()?;
-    let Some(target) = plan.target else {
-        return Err("no --target given (the embedded registrar is not available yet)".into());
-    };
+    let (target, _embedded) = target_or_embedded(plan)?;
     eprintln!(
         "gbswarm: {} cameras over {:?} to {target}, {} worker(s), for {:?}",
         plan.ids.len(),
