@@ -233,49 +233,6 @@ fn overload_with_retry_after_is_respected() {
     }
 }
 
-struct Kamailio {
-    peer: peers::Peer,
-    ctl: String,
-}
-
-fn start_kamailio(dir: &peers::TempDir, port: u16, n: usize) -> Kamailio {
-    let ctl = format!("unix:{}/ctl{n}.sock", dir.path().display());
-    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/kamailio.cfg");
-    let mut cmd = std::process::Command::new("kamailio");
-    cmd.args([
-        "-f", cfg, "-DD", "-E", "-m", "64", "-M", "8", "-x", "tlsf", "-X", "tlsf",
-    ])
-    .arg("-P")
-    .arg(dir.path().join(format!("k{n}.pid")))
-    .arg("-w")
-    .arg(dir.path())
-    .args([
-        "-l",
-        &format!("udp:127.0.0.1:{port}"),
-        "-l",
-        &format!("tcp:127.0.0.1:{port}"),
-    ])
-    .args(["-A", &format!("CTL_SOCK=\"{ctl}\"")]);
-    let peer = peers::Peer::spawn(
-        if n == 0 { "kamailio-a" } else { "kamailio-b" },
-        cmd,
-        dir.path(),
-    );
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !std::process::Command::new("kamcmd")
-        .args(["-s", &ctl, "core.uptime"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "kamailio did not come up"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Kamailio { peer, ctl }
-}
-
 fn restart_mid_run(transport: Transport) {
     if !peers::have("kamailio", "kamailio") {
         return;
@@ -285,7 +242,7 @@ fn restart_mid_run(transport: Transport) {
         Transport::Tcp => "restart-tcp",
     });
     let port = peers::free_port();
-    let first = start_kamailio(&dir, port, 0);
+    let first = peers::Kamailio::start(dir.path(), port, 0);
     let cameras = 300;
     let plan = Profile {
         target: Some(format!("127.0.0.1:{port}")),
@@ -322,7 +279,7 @@ fn restart_mid_run(transport: Transport) {
             online_while_down = online_while_down.min(iv.snap.gauges.registered);
         }
         if t == 13 {
-            second = Some(start_kamailio(&dir, port, 1));
+            second = Some(peers::Kamailio::start(dir.path(), port, 1));
         }
     })
     .unwrap();
@@ -358,14 +315,10 @@ fn restart_mid_run(transport: Transport) {
         );
     }
     let k = second.expect("restarted");
-    let stats = std::process::Command::new("kamcmd")
-        .args(["-s", &k.ctl, "stats.get_statistics", "all"])
-        .output()
-        .unwrap();
-    let stats = String::from_utf8_lossy(&stats.stdout);
-    assert!(
-        stats.contains("usrloc:registered_users = 0"),
-        "unregistered at the end: {stats}"
+    assert_eq!(
+        k.stat("usrloc:registered_users"),
+        0,
+        "unregistered at the end"
     );
 }
 

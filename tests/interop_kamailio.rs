@@ -8,93 +8,19 @@ mod peers;
 use gbswarm::camera::{Transport, TxnKind};
 use gbswarm::engine;
 use gbswarm::profile::{Profile, Span};
-use peers::{Peer, TempDir};
-use std::process::Command;
+use peers::{Kamailio, TempDir};
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
-
-struct Kamailio {
-    peer: Peer,
-    ctl: String,
-    port: u16,
-    _dir: TempDir,
-}
-
-impl Kamailio {
-    fn start(tag: &str) -> Kamailio {
-        let dir = TempDir::new(tag);
-        let port = peers::free_port();
-        let ctl = format!("unix:{}/ctl.sock", dir.path().display());
-        let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/kamailio.cfg");
-        let mut cmd = Command::new("kamailio");
-        cmd.args(["-f", cfg, "-DD", "-E", "-m", "64", "-M", "8"])
-            .arg("-P")
-            .arg(dir.path().join("kamailio.pid"))
-            .arg("-w")
-            .arg(dir.path())
-            .args([
-                "-l",
-                &format!("udp:127.0.0.1:{port}"),
-                "-l",
-                &format!("tcp:127.0.0.1:{port}"),
-            ])
-            .args(["-A", &format!("CTL_SOCK=\"{ctl}\"")])
-            // The default allocator is slow on a fresh process; tlsf is what production uses.
-            .args(["-x", "tlsf", "-X", "tlsf"]);
-        let peer = Peer::spawn("kamailio", cmd, dir.path());
-        let k = Kamailio {
-            peer,
-            ctl,
-            port,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while k.stats().is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "kamailio did not come up:\n{}",
-                peers::read(&k._dir.path().join("kamailio.err"))
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        k
-    }
-
-    /// `name = value` counters from the control socket.
-    fn stats(&self) -> Option<Vec<(String, i64)>> {
-        let out = Command::new("kamcmd")
-            .args(["-s", &self.ctl, "stats.get_statistics", "all"])
-            .output()
-            .ok()?;
-        if !out.status.success() {
-            return None;
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let stats: Vec<(String, i64)> = text
-            .lines()
-            .filter_map(|l| {
-                let (k, v) = l.split_once(" = ")?;
-                Some((k.trim().to_string(), v.trim().parse().ok()?))
-            })
-            .collect();
-        (!stats.is_empty()).then_some(stats)
-    }
-
-    fn stat(&self, name: &str) -> i64 {
-        self.stats()
-            .and_then(|s| s.into_iter().find(|(k, _)| k == name).map(|(_, v)| v))
-            .unwrap_or(-1)
-    }
-}
+use std::time::Duration;
 
 fn run_against_kamailio(transport: Transport) {
     if !peers::have("kamailio", "kamailio") || !peers::have("kamcmd", "kamailio") {
         return;
     }
-    let mut k = Kamailio::start(match transport {
+    let dir = TempDir::new(match transport {
         Transport::Udp => "kam-udp",
         Transport::Tcp => "kam-tcp",
     });
+    let mut k = Kamailio::start(dir.path(), peers::free_port(), 0);
     let cameras = 300;
     let plan = Profile {
         target: Some(format!("127.0.0.1:{}", k.port)),

@@ -250,12 +250,7 @@ impl Camera {
         if self.reg.active {
             Self::finish(&mut self.reg, Outcome::TransportError, now, env);
         }
-        for slot in [Slot::Hb, Slot::Query] {
-            let t = self.txn(slot);
-            if t.active {
-                Self::finish(t, Outcome::TransportError, now, env);
-            }
-        }
+        self.end_txns(&[Slot::Hb, Slot::Query], Outcome::TransportError, now, env);
         if purpose == Purpose::Unregister && self.phase != Phase::Registered {
             self.stop_finish(now, env);
         } else {
@@ -282,12 +277,7 @@ impl Camera {
             return;
         }
         self.flags |= STOPPING;
-        for slot in [Slot::Hb, Slot::Query] {
-            let t = self.txn(slot);
-            if t.active {
-                Self::finish(t, Outcome::Abandoned, now, env);
-            }
-        }
+        self.end_txns(&[Slot::Hb, Slot::Query], Outcome::Abandoned, now, env);
         self.queue.clear();
         if self.reg.active {
             Self::finish(&mut self.reg, Outcome::Abandoned, now, env);
@@ -309,12 +299,12 @@ impl Camera {
         if self.phase == Phase::Stopped {
             return;
         }
-        for slot in [Slot::Reg, Slot::Hb, Slot::Query] {
-            let t = self.txn(slot);
-            if t.active {
-                Self::finish(t, Outcome::Abandoned, now, env);
-            }
-        }
+        self.end_txns(
+            &[Slot::Reg, Slot::Hb, Slot::Query],
+            Outcome::Abandoned,
+            now,
+            env,
+        );
         if self.phase == Phase::Connecting {
             self.record_flow(now, Outcome::Abandoned, env);
         }
@@ -495,13 +485,7 @@ impl Camera {
         } else {
             self.flags &= !AUTHED;
         }
-        let udp = env.cfg.transport == Transport::Udp;
-        let buf = if udp {
-            env.out.pool.put(&env.out.msg)
-        } else {
-            NONE
-        };
-        env.out.send_msg(Dest::Server);
+        let (buf, udp) = Self::transmit(env);
         let retx = self.reg.retx;
         self.reg = Txn::start(
             self.purpose.kind(),
@@ -533,6 +517,13 @@ impl Camera {
             cseq: self.counter,
         };
         write_message(env, &self.id, &target, &ids);
+        let (buf, udp) = Self::transmit(env);
+        *self.txn(slot) = Txn::start(kind, due, now, self.counter, buf, udp);
+    }
+
+    /// Sends the request in `env.out.msg` to the server, keeping a copy for retransmission
+    /// over UDP; returns the copy's handle and whether it is UDP.
+    fn transmit(env: &mut Env<'_>) -> (u32, bool) {
         let udp = env.cfg.transport == Transport::Udp;
         let buf = if udp {
             env.out.pool.put(&env.out.msg)
@@ -540,7 +531,17 @@ impl Camera {
             NONE
         };
         env.out.send_msg(Dest::Server);
-        *self.txn(slot) = Txn::start(kind, due, now, self.counter, buf, udp);
+        (buf, udp)
+    }
+
+    /// Ends every transaction in flight among `slots` with `outcome`.
+    fn end_txns(&mut self, slots: &[Slot], outcome: Outcome, now: u64, env: &mut Env<'_>) {
+        for &slot in slots {
+            let t = self.txn(slot);
+            if t.active {
+                Self::finish(t, outcome, now, env);
+            }
+        }
     }
 
     fn send_keepalive(&mut self, due: u64, now: u64, env: &mut Env<'_>) {
@@ -759,12 +760,7 @@ impl Camera {
             env.out.counters.offline += 1;
         }
         self.flags &= !(REGISTERED | STALE_RETRIED | FAULT_PENDING);
-        for slot in [Slot::Hb, Slot::Query] {
-            let t = self.txn(slot);
-            if t.active {
-                Self::finish(t, Outcome::Abandoned, now, env);
-            }
-        }
+        self.end_txns(&[Slot::Hb, Slot::Query], Outcome::Abandoned, now, env);
         self.queue.clear();
         self.misses = 0;
         self.redirect = 0;
@@ -791,12 +787,12 @@ impl Camera {
     }
 
     fn stop_finish(&mut self, now: u64, env: &mut Env<'_>) {
-        for slot in [Slot::Reg, Slot::Hb, Slot::Query] {
-            let t = self.txn(slot);
-            if t.active {
-                Self::finish(t, Outcome::Abandoned, now, env);
-            }
-        }
+        self.end_txns(
+            &[Slot::Reg, Slot::Hb, Slot::Query],
+            Outcome::Abandoned,
+            now,
+            env,
+        );
         self.queue.clear();
         self.flags &= !REGISTERED;
         if self.flags & CONN_OPEN != 0 {

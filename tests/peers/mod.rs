@@ -144,3 +144,82 @@ impl Drop for Peer {
 pub fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()
 }
+
+/// Kamailio started from tests/peers/kamailio.cfg on a loopback port (UDP and TCP), with its
+/// control socket for kamcmd; stopped by process group on drop.
+pub struct Kamailio {
+    pub peer: Peer,
+    pub ctl: String,
+    pub port: u16,
+}
+
+impl Kamailio {
+    /// Starts it on `port` with files in `dir` (`n` keeps restarts apart) and waits until its
+    /// control socket answers.
+    pub fn start(dir: &Path, port: u16, n: usize) -> Kamailio {
+        let ctl = format!("unix:{}/ctl{n}.sock", dir.display());
+        let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/kamailio.cfg");
+        let mut cmd = Command::new("kamailio");
+        cmd.args(["-f", cfg, "-DD", "-E", "-m", "64", "-M", "8"])
+            // The default allocator is slow on a fresh process; tlsf is what production uses.
+            .args(["-x", "tlsf", "-X", "tlsf"])
+            .arg("-P")
+            .arg(dir.join(format!("kamailio{n}.pid")))
+            .arg("-w")
+            .arg(dir)
+            .args([
+                "-l",
+                &format!("udp:127.0.0.1:{port}"),
+                "-l",
+                &format!("tcp:127.0.0.1:{port}"),
+            ])
+            .args(["-A", &format!("CTL_SOCK=\"{ctl}\"")]);
+        let name = if n == 0 {
+            "kamailio"
+        } else {
+            "kamailio-restarted"
+        };
+        let k = Kamailio {
+            peer: Peer::spawn(name, cmd, dir),
+            ctl,
+            port,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while k.stats().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "kamailio did not come up:\n{}",
+                read(&dir.join(format!("{name}.err")))
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        k
+    }
+
+    /// Every `name = value` counter from the control socket.
+    pub fn stats(&self) -> Option<Vec<(String, i64)>> {
+        let out = Command::new("kamcmd")
+            .args(["-s", &self.ctl, "stats.get_statistics", "all"])
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let stats: Vec<(String, i64)> = text
+            .lines()
+            .filter_map(|l| {
+                let (k, v) = l.split_once(" = ")?;
+                Some((k.trim().to_string(), v.trim().parse().ok()?))
+            })
+            .collect();
+        (!stats.is_empty()).then_some(stats)
+    }
+
+    /// One counter, or -1 if absent.
+    pub fn stat(&self, name: &str) -> i64 {
+        self.stats()
+            .and_then(|s| s.into_iter().find(|(k, _)| k == name).map(|(_, v)| v))
+            .unwrap_or(-1)
+    }
+}
