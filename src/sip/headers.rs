@@ -60,6 +60,9 @@ pub enum HeaderKind {
     Other,
 }
 
+/// `fold` of 16 bytes at once: every byte OR 0x20.
+pub(crate) const FOLD_ALL: u128 = u128::from_le_bytes([0x20; 16]);
+
 /// Folds up to 16 token characters into one word for case-insensitive matching: OR-ing 0x20
 /// maps exactly `A-Z` to `a-z` among RFC 3261 token characters (no other token character
 /// lands on a letter), and the zero padding keeps lengths apart.
@@ -77,6 +80,20 @@ pub(crate) const fn fold(s: &[u8]) -> u128 {
 impl HeaderKind {
     /// Classifies a header name (case-insensitive, compact forms included).
     pub fn of(name: &[u8]) -> HeaderKind {
+        use HeaderKind::*;
+        if name.len() > 16 {
+            return match name.len() {
+                18 if name.eq_ignore_ascii_case(b"Proxy-Authenticate") => ProxyAuthenticate,
+                19 if name.eq_ignore_ascii_case(b"Proxy-Authorization") => ProxyAuthorization,
+                _ => Other,
+            };
+        }
+        Self::of_folded(fold(name))
+    }
+
+    /// Classifies a name already folded with [`fold`] (names of at most 16 bytes).
+    #[inline]
+    pub(crate) fn of_folded(word: u128) -> HeaderKind {
         use HeaderKind::*;
         const VIA: u128 = fold(b"Via");
         const FROM: u128 = fold(b"From");
@@ -108,14 +125,7 @@ impl HeaderKind {
         const K: u128 = fold(b"k");
         const S: u128 = fold(b"s");
         const E: u128 = fold(b"e");
-        if name.len() > 16 {
-            return match name.len() {
-                18 if name.eq_ignore_ascii_case(b"Proxy-Authenticate") => ProxyAuthenticate,
-                19 if name.eq_ignore_ascii_case(b"Proxy-Authorization") => ProxyAuthorization,
-                _ => Other,
-            };
-        }
-        match fold(name) {
+        match word {
             VIA | V => Via,
             FROM | F => From,
             TO | T => To,

@@ -9,7 +9,7 @@
 //! leading `CRLF` keep-alives are accepted; everything else that is malformed becomes a typed
 //! [`Error`] with the byte offset where parsing stopped.
 
-use super::headers::HeaderKind;
+use super::headers::{FOLD_ALL, HeaderKind};
 use memchr::memchr;
 
 /// What went wrong while parsing; `Copy` so it can be counted and passed around freely.
@@ -418,7 +418,19 @@ fn parse_head<'b>(
         if count >= cap {
             return err(ErrorKind::TooManyHeaders, line_start);
         }
-        let kind = HeaderKind::of(name);
+        let kind = if name_len <= 16 && line_start + 16 <= window.len() {
+            // One 16-byte load from the message, masked to the name, folded and matched.
+            let mut word = [0u8; 16];
+            word.copy_from_slice(&window[line_start..line_start + 16]);
+            let mask = if name_len == 16 {
+                u128::MAX
+            } else {
+                (1u128 << (8 * name_len)) - 1
+            };
+            HeaderKind::of_folded((u128::from_le_bytes(word) | FOLD_ALL) & mask)
+        } else {
+            HeaderKind::of(name)
+        };
         if kind == HeaderKind::ContentLength {
             let n = parse_content_length(value, limits).ok_or(Error {
                 kind: ErrorKind::ContentLength,
