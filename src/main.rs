@@ -34,6 +34,16 @@ enum Command {
     /// Takes every `run` flag for the cameras and the target. Prints a table of every step and
     /// the answer; --json writes the same.
     FindMax(Box<FindMaxArgs>),
+    /// Merge the --json reports of several runs (e.g. the shards of one fleet) exactly:
+    /// histograms and counts are added, never percentiles averaged.
+    Merge {
+        /// JSON reports written by `gbswarm run --json`.
+        #[arg(required = true, num_args = 1..)]
+        reports: Vec<PathBuf>,
+        /// Also write the merged report as JSON.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
     /// Decode raw SIP messages and print each one's fields as JSON (one object per line).
     ///
     /// The input is one message (a UDP payload) or a TCP byte stream holding several,
@@ -242,6 +252,14 @@ fn main() -> ExitCode {
         Command::Inspect { file, pretty } => inspect(&file, pretty),
         Command::Run(args) => run(*args),
         Command::FindMax(args) => find_max(*args),
+        Command::Merge { reports, json } => match gbswarm::runner::merge(&reports, json.as_deref())
+        {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("gbswarm merge: {e}");
+                ExitCode::from(1)
+            }
+        },
     }
 }
 

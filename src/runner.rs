@@ -74,71 +74,189 @@ fn target_or_embedded(plan: &Plan) -> Result<(SocketAddr, Option<Responder>), St
     Ok((r.addr(), Some(r)))
 }
 
+/// The live progress line: redrawn in place on a terminal, a plain line every 10 s otherwise.
+struct Progress {
+    tty: bool,
+    last_plain: f64,
+    drawn: bool,
+}
+
+impl Progress {
+    fn line(t_s: f64, snap: &crate::stats::Snapshot) -> String {
+        let g = snap.gauges;
+        let ok = |k: TxnKind| snap.kind(k).succeeded();
+        let mut timed = crate::stats::snapshot::new_histogram();
+        let mut errors = 0;
+        let mut retrans = 0;
+        let mut timeouts = 0;
+        for k in &snap.kinds {
+            let _ = timed.add(&k.latency);
+            errors += k.rejected() + k.transport_errors;
+            retrans += k.retransmits;
+            timeouts += k.timeouts;
+        }
+        let q = |p: f64| {
+            if timed.is_empty() {
+                0.0
+            } else {
+                timed.value_at_quantile(p) as f64 / 1000.0
+            }
+        };
+        format!(
+            "[{:>6.0}s] online {} / offline {} / started {} of {} | reg/s {} | ka/s {} | p50 {:.2} ms p99 {:.2} ms | errors {} timeouts {} retrans {}",
+            t_s,
+            g.registered,
+            g.offline(),
+            g.started,
+            g.cameras,
+            ok(TxnKind::Register) + ok(TxnKind::Refresh),
+            ok(TxnKind::Keepalive),
+            q(0.5),
+            q(0.99),
+            errors,
+            timeouts,
+            retrans
+        )
+    }
+
+    /// Shows the line of second `t_s`; `last` forces a plain line out (the final state).
+    fn update(&mut self, t_s: f64, snap: &crate::stats::Snapshot, last: bool) {
+        let line = Self::line(t_s, snap);
+        let mut err = std::io::stderr();
+        if self.tty {
+            let _ = write!(err, "\r\x1b[2K{line}");
+            let _ = err.flush();
+            self.drawn = true;
+        } else if last || t_s - self.last_plain >= 10.0 {
+            let _ = writeln!(err, "{line}");
+            self.last_plain = t_s;
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.drawn {
+            eprintln!();
+        }
+    }
+}
+
 /// Runs `plan` as `gbswarm run` does; errors are for the user (no target, no sockets, ...).
 pub fn run(plan: &Plan) -> Result<(), String> {
+    use std::io::IsTerminal;
     let interrupt = interrupt_flag()?;
     let (target, _embedded) = target_or_embedded(plan)?;
     eprintln!(
-        "gbswarm: {} cameras over {:?} to {target}, {} worker(s), for {:?}",
+        "gbswarm: {} cameras over {:?} to {target}, {} worker(s), for {:?} (progress every second{})",
         plan.ids.len(),
         plan.camera.transport,
         plan.cores,
-        plan.duration
+        plan.duration,
+        if std::io::stderr().is_terminal() {
+            ""
+        } else {
+            "; a line every 10 s"
+        }
     );
-    let mut stderr = std::io::stderr();
+    let started = std::time::SystemTime::now();
+    let cpu0 = crate::stats::CpuTime::now();
+    let mut hdr = match &plan.hdr_log {
+        Some(p) => Some(
+            crate::stats::hdr::HdrLog::create(p, started)
+                .map_err(|e| format!("cannot write {}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    let mut progress = Progress {
+        tty: std::io::stderr().is_terminal(),
+        last_plain: 0.0,
+        drawn: false,
+    };
     let mut timeline = Vec::new();
+    let mut hdr_error = None;
     let result = engine::run(plan, target, &interrupt, |iv: Interval<'_>| {
         timeline.push(crate::stats::html::TimelineRow::of(iv.t_s, iv.snap));
-        let g = iv.snap.gauges;
-        let regs = iv.snap.kind(TxnKind::Register).succeeded();
-        let kas = iv.snap.kind(TxnKind::Keepalive).succeeded();
-        let _ = writeln!(
-            stderr,
-            "[{:>5.0}s] registered {} / started {} | reg/s {regs} | ka/s {kas}",
-            iv.t_s, g.registered, g.started
-        );
+        progress.update(iv.t_s, iv.snap, false);
+        if let Some(log) = hdr.as_mut() {
+            let start = std::time::Duration::from_secs_f64((iv.t_s - 1.0).max(0.0));
+            if let Err(e) = log.write_interval(start, std::time::Duration::from_secs(1), iv.snap) {
+                hdr_error = Some(e.to_string());
+            }
+        }
     })?;
+    progress.update(result.elapsed.as_secs_f64().ceil(), &result.total, true);
+    progress.finish();
     let t = &result.total;
+    let info = crate::stats::summary::RunInfo {
+        target: target.to_string(),
+        transport: format!("{:?}", plan.camera.transport).to_lowercase(),
+        cameras: plan.ids.len(),
+        cores: plan.cores,
+        duration_s: result.elapsed.as_secs_f64(),
+        stop_reason: result.reason.as_str().to_string(),
+        cpu: crate::stats::CpuTime::now().since(&cpu0),
+        peak_rss_bytes: crate::stats::peak_rss_bytes(),
+        shard: plan.shard.map(|(k, n)| format!("{k}/{n}")),
+    };
+    print!("{}", crate::stats::summary::render_text(&info, t));
+    let write = |path: &std::path::Path, text: String| {
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    if let Some(path) = &plan.json {
+        let v = crate::stats::summary::to_json(&info, t, &timeline);
+        write(
+            path,
+            serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?,
+        )?;
+    }
+    if let Some(log) = hdr {
+        log.finish()
+            .map_err(|e| format!("cannot write the HDR log: {e}"))?;
+    }
+    if let Some(e) = hdr_error {
+        return Err(format!("cannot write the HDR log: {e}"));
+    }
     if let Some(path) = &plan.report {
         let facts = vec![
-            ("target".to_string(), target.to_string()),
-            ("cameras".to_string(), plan.ids.len().to_string()),
+            ("target".to_string(), info.target.clone()),
+            ("cameras".to_string(), info.cameras.to_string()),
+            ("transport".to_string(), info.transport.clone()),
+            ("duration".to_string(), format!("{:.1} s", info.duration_s)),
+            ("stopped".to_string(), info.stop_reason.clone()),
             (
-                "transport".to_string(),
-                format!("{:?}", plan.camera.transport),
+                "cpu".to_string(),
+                format!("{:.2} s", info.cpu.total().as_secs_f64()),
             ),
-            (
-                "duration".to_string(),
-                format!("{:.1} s", result.elapsed.as_secs_f64()),
-            ),
-            ("stopped".to_string(), result.reason.as_str().to_string()),
         ];
-        let html = crate::stats::html::render_run("gbswarm run", &facts, t, &timeline);
-        std::fs::write(path, html).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        write(
+            path,
+            crate::stats::html::render_run("gbswarm run", &facts, t, &timeline),
+        )?;
     }
-    println!(
-        "stopped: {} after {:.1} s",
-        result.reason.as_str(),
-        result.elapsed.as_secs_f64()
-    );
-    for k in TxnKind::ALL {
-        let s = t.kind(k);
-        if s.total() == 0 {
-            continue;
-        }
-        println!(
-            "{:<15} sent {:>8} ok {:>8} rejected {:>6} timeouts {:>6} transport {:>6} pending {:>6} retx {:>6} p50 {:.3} ms p99 {:.3} ms",
-            k.as_str(),
-            s.total(),
-            s.succeeded(),
-            s.rejected(),
-            s.timeouts,
-            s.transport_errors,
-            s.abandoned,
-            s.retransmits,
-            s.latency.value_at_quantile(0.5) as f64 / 1000.0,
-            s.latency.value_at_quantile(0.99) as f64 / 1000.0,
+    Ok(())
+}
+
+/// `gbswarm merge`: adds the JSON reports of several runs (the shards of one fleet) exactly,
+/// prints the merged report and optionally writes it as JSON.
+pub fn merge(
+    inputs: &[std::path::PathBuf],
+    json_out: Option<&std::path::Path>,
+) -> Result<(), String> {
+    let mut reports = Vec::new();
+    for p in inputs {
+        let text =
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", p.display()))?;
+        reports.push(
+            crate::stats::summary::from_json(&v).map_err(|e| format!("{}: {e}", p.display()))?,
         );
+    }
+    let (info, total) = crate::stats::summary::merge(&reports);
+    print!("{}", crate::stats::summary::render_text(&info, &total));
+    if let Some(path) = json_out {
+        let v = crate::stats::summary::to_json(&info, &total, &[]);
+        let text = serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?;
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok(())
 }

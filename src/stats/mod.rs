@@ -2,8 +2,10 @@
 //! CPU and memory accounting of this process.
 
 pub mod cpu;
+pub mod hdr;
 pub mod html;
 pub mod snapshot;
+pub mod summary;
 
 pub use cpu::{CpuTime, peak_rss_bytes, this_thread_cpu, threads_cpu};
 pub use snapshot::{Gauges, KindStats, Snapshot};
