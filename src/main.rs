@@ -34,6 +34,12 @@ enum Command {
     /// Takes every `run` flag for the cameras and the target. Prints a table of every step and
     /// the answer; --json writes the same.
     FindMax(Box<FindMaxArgs>),
+    /// Run a GB28181 registrar: digest auth, keepalives, optional 302 redirect.
+    ///
+    /// One worker per core, each with its own UDP socket and TCP listener on --listen
+    /// (SO_REUSEPORT). Listens on loopback unless told otherwise. Stops on Ctrl-C / SIGTERM
+    /// and prints a summary.
+    Serve(Box<ServeArgs>),
     /// Merge the --json reports of several runs (e.g. the shards of one fleet) exactly:
     /// histograms and counts are added, never percentiles averaged.
     Merge {
@@ -156,6 +162,129 @@ struct RunArgs {
     report: Option<PathBuf>,
 }
 
+/// Flags of `gbswarm serve`.
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address for UDP and TCP.
+    #[arg(long, default_value = "127.0.0.1:5060")]
+    listen: std::net::SocketAddr,
+    /// Worker threads [default: all cores].
+    #[arg(long)]
+    cores: Option<usize>,
+    /// The server's 20-digit ID.
+    #[arg(long, default_value = "34020000002000000001")]
+    server_id: String,
+    /// Digest realm [default: the first 10 digits of the server ID].
+    #[arg(long)]
+    realm: Option<String>,
+    /// The password every device uses.
+    #[arg(long, default_value = "12345678", conflicts_with = "passwords")]
+    password: String,
+    /// A file of `device-id password` lines (`#` comments): only these devices may register.
+    #[arg(long, value_name = "FILE")]
+    passwords: Option<PathBuf>,
+    /// Shortest expiry accepted; below it: 423 Interval Too Brief.
+    #[arg(long, default_value = "60s")]
+    min_expires: Span,
+    /// Longest expiry granted; longer requests are clamped.
+    #[arg(long, default_value = "3600s")]
+    max_expires: Span,
+    /// Keepalive interval of the devices.
+    #[arg(long, default_value = "60s")]
+    heartbeat: Span,
+    /// Missed keepalives after which a device counts as offline.
+    #[arg(long, default_value_t = 3)]
+    heartbeat_misses: u32,
+    /// Challenge without qop=auth (plain RFC 2069-style digest).
+    #[arg(long)]
+    no_qop: bool,
+    /// Answer MESSAGEs from unregistered devices with 200 instead of 403.
+    #[arg(long)]
+    allow_unregistered: bool,
+    /// Redirect mode (GB28181-2022): answer authenticated REGISTERs with 302 to one of these,
+    /// each `SERVERID@HOST:PORT`.
+    #[arg(long, value_delimiter = ',', value_name = "ID@ADDR,...")]
+    redirect_to: Vec<String>,
+    /// Choose redirect targets round-robin instead of by a stable hash of the device ID.
+    #[arg(long)]
+    round_robin: bool,
+    /// Lifetime of a digest nonce; older ones get 401 with stale=true.
+    #[arg(long, default_value = "300s")]
+    nonce_ttl: Span,
+    /// Close TCP connections silent this long.
+    #[arg(long, default_value = "120s")]
+    tcp_idle: Span,
+    /// Most TCP connections per worker.
+    #[arg(long, default_value_t = 100_000)]
+    max_connections: usize,
+    /// Print a line of counters every second.
+    #[arg(long)]
+    stats: bool,
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let bad = |key: &str, msg: String| {
+        eprintln!("gbswarm serve: invalid `{key}`: {msg}");
+        ExitCode::from(2)
+    };
+    let server_id: gbswarm::gb::DeviceId = match args.server_id.parse() {
+        Ok(id) => id,
+        Err(e) => return bad("server-id", e.to_string()),
+    };
+    let passwords = match &args.passwords {
+        None => gbswarm::server::registrar::Passwords::Shared(args.password.clone()),
+        Some(path) => match gbswarm::server::load_passwords(path) {
+            Ok(m) => gbswarm::server::registrar::Passwords::PerDevice(m),
+            Err(e) => return bad("passwords", e),
+        },
+    };
+    let mut redirect = Vec::new();
+    for t in &args.redirect_to {
+        let parsed = t
+            .split_once('@')
+            .and_then(|(id, addr)| Some((id.parse().ok()?, addr.parse().ok()?)));
+        match parsed {
+            Some(p) => redirect.push(p),
+            None => return bad("redirect-to", format!("`{t}` is not SERVERID@IP:PORT")),
+        }
+    }
+    let cfg = gbswarm::server::ServeConfig {
+        listen: args.listen,
+        cores: args
+            .cores
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        registrar: gbswarm::server::registrar::Config {
+            server_id,
+            realm: args
+                .realm
+                .clone()
+                .unwrap_or_else(|| args.server_id[..10].to_string()),
+            passwords,
+            min_expires: args.min_expires.0.as_secs() as u32,
+            max_expires: args.max_expires.0.as_secs() as u32,
+            heartbeat_ms: args.heartbeat.0.as_millis() as u64,
+            heartbeat_misses: args.heartbeat_misses,
+            qop: !args.no_qop,
+            allow_unregistered: args.allow_unregistered,
+            redirect: (!redirect.is_empty()).then_some(gbswarm::server::registrar::Redirect {
+                targets: redirect,
+                round_robin: args.round_robin,
+            }),
+            nonce_ttl_s: args.nonce_ttl.0.as_secs(),
+        },
+        tcp_idle: args.tcp_idle.0,
+        tcp_partial: std::time::Duration::from_secs(10),
+        max_connections: args.max_connections,
+    };
+    match gbswarm::runner::serve(cfg, args.stats) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gbswarm serve: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 /// Flags of `gbswarm find-max`.
 #[derive(clap::Args)]
 struct FindMaxArgs {
@@ -252,6 +381,7 @@ fn main() -> ExitCode {
         Command::Inspect { file, pretty } => inspect(&file, pretty),
         Command::Run(args) => run(*args),
         Command::FindMax(args) => find_max(*args),
+        Command::Serve(args) => serve(*args),
         Command::Merge { reports, json } => match gbswarm::runner::merge(&reports, json.as_deref())
         {
             Ok(()) => ExitCode::SUCCESS,

@@ -2,8 +2,6 @@
 //! engine with live progress on stderr, then print the report and write the files asked for.
 
 use crate::camera::TxnKind;
-use crate::camera::sim::Script;
-use crate::engine::responder::Responder;
 use crate::engine::{self, Interval};
 use crate::profile::Plan;
 use std::io::Write;
@@ -52,26 +50,42 @@ pub fn find_max(search: &crate::findmax::Search) -> Result<(), String> {
     Ok(())
 }
 
-/// The server to load: the plan's target, or an embedded loopback registrar started here
-/// (kept alive by the returned handle).
-fn target_or_embedded(plan: &Plan) -> Result<(SocketAddr, Option<Responder>), String> {
+/// The server to load: the plan's target, or the embedded `gbswarm serve` registrar started
+/// here on a loopback port (kept alive by the returned handle).
+fn target_or_embedded(
+    plan: &Plan,
+) -> Result<(SocketAddr, Option<crate::server::ServerHandle>), String> {
     if let Some(t) = plan.target {
         return Ok((t, None));
     }
-    let script = Script {
-        realm: plan.camera.domain.clone(),
-        password: plan.camera.password.clone(),
-        per_device: false,
-        ..Script::default()
+    let cfg = crate::server::ServeConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        cores: 1,
+        registrar: crate::server::registrar::Config {
+            server_id: plan.camera.server_id,
+            realm: plan.camera.domain.clone(),
+            passwords: crate::server::registrar::Passwords::Shared(plan.camera.password.clone()),
+            min_expires: 1,
+            max_expires: 86_400,
+            heartbeat_ms: plan.camera.heartbeat_ms,
+            heartbeat_misses: u32::from(plan.camera.heartbeat_misses),
+            qop: true,
+            allow_unregistered: false,
+            redirect: None,
+            nonce_ttl_s: 300,
+        },
+        tcp_idle: std::time::Duration::from_secs(3600),
+        tcp_partial: std::time::Duration::from_secs(10),
+        max_connections: 1_000_000,
     };
-    let r = Responder::start(plan.camera.server_id, script)
+    let h = crate::server::start(cfg)
         .map_err(|e| format!("cannot start the embedded registrar: {e}"))?;
     eprintln!(
-        "gbswarm: no --target: started the embedded registrar on {} (UDP and TCP, realm {}, digest auth)",
-        r.addr(),
+        "gbswarm: no --target: started the embedded registrar (gbswarm serve) on {} (UDP and TCP, realm {}, digest auth)",
+        h.local_addr(),
         plan.camera.domain
     );
-    Ok((r.addr(), Some(r)))
+    Ok((h.local_addr(), Some(h)))
 }
 
 /// The live progress line: redrawn in place on a terminal, a plain line every 10 s otherwise.
@@ -258,5 +272,74 @@ pub fn merge(
         let text = serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?;
         std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
+    Ok(())
+}
+
+/// `gbswarm serve` until Ctrl-C / SIGTERM: says where it listens, optionally a counters line
+/// each second, a summary at the end.
+pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), String> {
+    let interrupt = interrupt_flag()?;
+    let listen = cfg.listen;
+    let cores = cfg.cores;
+    let realm = cfg.registrar.realm.clone();
+    let mode = match &cfg.registrar.passwords {
+        crate::server::registrar::Passwords::Shared(_) => "one shared password".to_string(),
+        crate::server::registrar::Passwords::PerDevice(m) => {
+            format!("{} device passwords", m.len())
+        }
+    };
+    let handle =
+        crate::server::start(cfg).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    eprintln!(
+        "gbswarm serve: listening on {} (UDP and TCP{}), {cores} worker(s), realm {realm}, {mode}",
+        handle.local_addr(),
+        if handle.local_addr().ip().is_loopback() {
+            ", loopback only"
+        } else {
+            ""
+        }
+    );
+    let mut last = crate::server::registrar::Stats::default();
+    while !interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        if every_second {
+            let (st, (registered, online)) = handle.stats();
+            let reqs: u64 = st.requests.iter().sum::<u64>() - last.requests.iter().sum::<u64>();
+            eprintln!(
+                "registered {registered} online {online} | requests/s {reqs} (REGISTER {} MESSAGE {}) | 200 {} 401 {} 403 {} | dropped {} replays {}",
+                st.requests[0] - last.requests[0],
+                st.requests[1] - last.requests[1],
+                st.response(200),
+                st.response(401),
+                st.response(403),
+                st.dropped_malformed,
+                st.replays
+            );
+            last = st;
+        }
+    }
+    let (_, (registered, online)) = handle.stats();
+    let st = handle.stop();
+    let codes: Vec<String> = st
+        .responses
+        .iter()
+        .map(|(c, n)| format!("{c}:{n}"))
+        .collect();
+    println!(
+        "gbswarm serve: {} requests (REGISTER {}, MESSAGE {}, OPTIONS {}, other {}); responses {}; registrations {}, unregistrations {}, keepalives {}, redirects {}; dropped malformed {}, replays {}, refused connections {}; {registered} registered, {online} online at exit",
+        st.requests.iter().sum::<u64>(),
+        st.requests[0],
+        st.requests[1],
+        st.requests[2],
+        st.requests[3],
+        codes.join(" "),
+        st.registrations,
+        st.unregistrations,
+        st.keepalives,
+        st.redirects,
+        st.dropped_malformed,
+        st.replays,
+        st.refused_connections
+    );
     Ok(())
 }

@@ -1,0 +1,169 @@
+//! `gbswarm serve` over real loopback sockets: whole fleets from the engine over UDP and TCP,
+//! the 302 flow between two registrars, and hostile input (garbage, oversize, slow drip).
+
+use gbswarm::camera::{Transport, TxnKind};
+use gbswarm::engine;
+use gbswarm::profile::{Profile, Span};
+use gbswarm::server::registrar::{Config, Passwords, Redirect};
+use gbswarm::server::{ServeConfig, ServerHandle, start};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+fn serve(redirect: Option<Redirect>, server_id: &str) -> ServerHandle {
+    start(ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        cores: 2,
+        registrar: Config {
+            server_id: server_id.parse().unwrap(),
+            realm: "3402000000".into(),
+            passwords: Passwords::Shared("12345678".into()),
+            min_expires: 1,
+            max_expires: 3600,
+            heartbeat_ms: 1000,
+            heartbeat_misses: 3,
+            qop: true,
+            allow_unregistered: false,
+            redirect,
+            nonce_ttl_s: 300,
+        },
+        tcp_idle: Duration::from_secs(60),
+        tcp_partial: Duration::from_secs(1),
+        max_connections: 10_000,
+    })
+    .unwrap()
+}
+
+fn fleet(target: SocketAddr, transport: Transport, password: &str) -> engine::RunResult {
+    let plan = Profile {
+        target: Some(target.to_string()),
+        cameras: Some(100),
+        transport: Some(transport),
+        rate: Some(200.0),
+        password: Some(password.into()),
+        duration: Some(Span(Duration::from_secs(3))),
+        expires: Some(Span(Duration::from_secs(2))),
+        heartbeat: Some(Span(Duration::from_secs(1))),
+        retry_interval: Some(Span(Duration::from_secs(3600))),
+        ..Profile::default()
+    }
+    .plan()
+    .unwrap();
+    engine::run(&plan, target, &AtomicBool::new(false), |_| {}).unwrap()
+}
+
+#[test]
+fn fleets_register_refresh_keepalive_and_unregister() {
+    for transport in [Transport::Udp, Transport::Tcp] {
+        let server = serve(None, "34020000002000000001");
+        let r = fleet(server.local_addr(), transport, "12345678");
+        let (_, (registered, _)) = server.stats();
+        let st = server.stop();
+        let t = &r.total;
+        let (reg, refresh, unreg, ka) = (
+            t.kind(TxnKind::Register),
+            t.kind(TxnKind::Refresh),
+            t.kind(TxnKind::Unregister),
+            t.kind(TxnKind::Keepalive),
+        );
+        assert_eq!(
+            (reg.total(), reg.succeeded()),
+            (100, 100),
+            "{transport:?} {reg:?}"
+        );
+        assert_eq!(refresh.total(), refresh.succeeded());
+        assert_eq!(
+            (unreg.total(), unreg.succeeded()),
+            (100, 100),
+            "{transport:?} {unreg:?}"
+        );
+        assert_eq!(ka.total(), ka.succeeded() + ka.abandoned);
+        // Both sides agree.
+        assert_eq!(st.registrations, reg.succeeded() + refresh.succeeded());
+        assert_eq!(st.unregistrations, 100);
+        assert_eq!(st.keepalives, ka.succeeded() + ka.abandoned);
+        assert_eq!(st.replays, 0);
+        assert_eq!(registered, 0);
+    }
+}
+
+#[test]
+fn wrong_password_is_refused_with_403() {
+    let server = serve(None, "34020000002000000001");
+    let r = fleet(server.local_addr(), Transport::Udp, "nope");
+    let st = server.stop();
+    assert_eq!(r.total.kind(TxnKind::Register).status(403), 100);
+    assert_eq!(st.response(403), 100);
+    assert_eq!(st.registrations, 0);
+}
+
+#[test]
+fn redirect_302_to_server_a() {
+    let a = serve(None, "34020000002000000002");
+    let target_a: (gbswarm::gb::DeviceId, SocketAddr) =
+        ("34020000002000000002".parse().unwrap(), a.local_addr());
+    let redirector = serve(
+        Some(Redirect {
+            targets: vec![target_a],
+            round_robin: false,
+        }),
+        "34020000002000000001",
+    );
+    let r = fleet(redirector.local_addr(), Transport::Udp, "12345678");
+    let at_redirector = redirector.stop();
+    let at_a = a.stop();
+    let reg = r.total.kind(TxnKind::Register);
+    assert_eq!(reg.status(302), 100, "{reg:?}");
+    assert_eq!(reg.succeeded(), 100, "then registered at A");
+    assert_eq!(at_redirector.redirects, 100);
+    assert_eq!(at_redirector.keepalives, 0);
+    assert!(at_a.keepalives >= 100, "keepalives go to A");
+    assert_eq!(at_a.unregistrations, 100);
+}
+
+#[test]
+fn hostile_input_is_dropped_or_closed_and_counted() {
+    let server = serve(None, "34020000002000000001");
+    let addr = server.local_addr();
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    // Garbage and an oversize datagram: no answer, counted.
+    udp.send_to(b"\x00\x01garbage\r\n\r\n", addr).unwrap();
+    udp.send_to(&vec![b'A'; 65_000], addr).unwrap();
+    let mut buf = [0u8; 2048];
+    assert!(udp.recv_from(&mut buf).is_err(), "no answer to garbage");
+    // An unknown method from a well-formed request: 405 with Allow.
+    let req = b"SUBSCRIBE sip:34020000002000000001@3402000000 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKx\r\nFrom: <sip:34020000001320000001@3402000000>;tag=1\r\nTo: <sip:34020000002000000001@3402000000>\r\nCall-ID: s1\r\nCSeq: 1 SUBSCRIBE\r\nContent-Length: 0\r\n\r\n";
+    udp.send_to(req, addr).unwrap();
+    let (n, _) = udp.recv_from(&mut buf).unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(
+        text.starts_with("SIP/2.0 405") && text.contains("Allow: REGISTER, MESSAGE, OPTIONS"),
+        "{text}"
+    );
+    // TCP: garbage closes the connection.
+    let mut t = TcpStream::connect(addr).unwrap();
+    t.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    t.write_all(b"HELLO\r\n\r\n").unwrap();
+    assert_eq!(t.read(&mut buf).unwrap_or(0), 0, "closed");
+    // TCP slow drip: a partial message left pending is closed after the limit (1 s here).
+    let mut slow = TcpStream::connect(addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    slow.write_all(b"REGISTER sip:34020000002000000001@3402000000 SIP/2.0\r\nVia: SIP/2.0/TCP")
+        .unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(slow.read(&mut buf).unwrap_or(0), 0, "closed");
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    // A CRLF keep-alive ping gets a CRLF pong.
+    let mut ping = TcpStream::connect(addr).unwrap();
+    ping.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    ping.write_all(b"\r\n\r\n").unwrap();
+    let n = ping.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"\r\n");
+    std::thread::sleep(Duration::from_millis(300));
+    let st = server.stop();
+    assert!(st.dropped_malformed >= 3, "{st:?}");
+    assert_eq!(st.response(405), 1);
+}
