@@ -1,9 +1,10 @@
-//! SIPp (Debian package `sip-tester`) against gbswarm.
+//! SIPp (Debian package `sip-tester`) against gbswarm, both ways.
 //!
-//! Here SIPp plays the registrar (tests/peers/sipp-uas-register.xml): it challenges every
-//! REGISTER with qop=auth, verifies gbswarm's digest itself, and answers 200 — or 403, which
-//! fails its call. gbswarm is the client. Both must agree that every device registered and
-//! unregistered, and a wrong password must fail on both sides.
+//! SIPp as the registrar (tests/peers/sipp-uas-register.xml): it challenges every REGISTER
+//! with qop=auth, verifies gbswarm's digest itself, and answers 200 — or 403, which fails its
+//! call. Both must agree that every device registered and unregistered, and a wrong password
+//! must fail on both sides. SIPp as the devices (tests/peers/sipp-uac-register-keepalive.xml)
+//! against `gbswarm serve`: every call (register with digest, then a keepalive) succeeds.
 
 mod peers;
 
@@ -132,4 +133,91 @@ fn sipp_registrar_rejects_a_wrong_password() {
         "sipp counts the rejected devices as failed calls"
     );
     assert_eq!(sipp_stat(&dir.path().join("stat.csv"), "FailedCall(C)"), 10);
+}
+
+#[test]
+fn sipp_devices_register_and_keep_alive_with_gbswarm_serve() {
+    if !peers::have("sipp", "sip-tester") {
+        return;
+    }
+    use gbswarm::server::registrar::{Config, Passwords};
+    let server = gbswarm::server::start(gbswarm::server::ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        cores: 2,
+        registrar: Config {
+            server_id: "34020000002000000001".parse().unwrap(),
+            realm: "3402000000".into(),
+            passwords: Passwords::Shared("12345678".into()),
+            min_expires: 60,
+            max_expires: 3600,
+            heartbeat_ms: 60_000,
+            heartbeat_misses: 3,
+            qop: true,
+            allow_unregistered: false,
+            redirect: None,
+            nonce_ttl_s: 300,
+        },
+        tcp_idle: Duration::from_secs(60),
+        tcp_partial: Duration::from_secs(10),
+        max_connections: 1000,
+    })
+    .unwrap();
+    let dir = TempDir::new("sipp-uac");
+    let csv = dir.path().join("devices.csv");
+    let mut lines = String::from("SEQUENTIAL\n");
+    for i in 1..=50 {
+        let id = format!("3402000000132{i:07}");
+        lines.push_str(&format!(
+            "{id};[authentication username={id} password=12345678];\n"
+        ));
+    }
+    std::fs::write(&csv, lines).unwrap();
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/peers/sipp-uac-register-keepalive.xml"
+    );
+    let mut cmd = Command::new("sipp");
+    cmd.current_dir(dir.path())
+        .arg(server.local_addr().to_string())
+        .args(["-sf", scenario, "-inf"])
+        .arg(&csv)
+        .args([
+            "-auth_uri",
+            "34020000002000000001@3402000000",
+            "-i",
+            "127.0.0.1",
+        ])
+        .args([
+            "-p",
+            &peers::free_port().to_string(),
+            "-r",
+            "50",
+            "-m",
+            "50",
+            "-nostdin",
+        ])
+        .args([
+            "-buff_size",
+            "4194304",
+            "-timeout",
+            "30s",
+            "-trace_stat",
+            "-stf",
+        ])
+        .arg(dir.path().join("stat.csv"));
+    let mut sipp = Peer::spawn("sipp", cmd, dir.path());
+    let code = sipp.wait_exit(Duration::from_secs(30));
+    let st = server.stop();
+    let stat = dir.path().join("stat.csv");
+    assert_eq!(
+        code,
+        Some(0),
+        "every call successful: {}",
+        peers::read(&dir.path().join("sipp.err"))
+    );
+    assert_eq!(sipp_stat(&stat, "SuccessfulCall(C)"), 50);
+    assert_eq!(sipp_stat(&stat, "FailedCall(C)"), 0);
+    assert_eq!(sipp_stat(&stat, "FailedUnexpectedMessage(C)"), 0);
+    assert_eq!(st.registrations, 50);
+    assert_eq!(st.keepalives, 50);
 }
