@@ -217,6 +217,10 @@ struct ServeArgs {
     /// Most TCP connections per worker.
     #[arg(long, default_value_t = 100_000)]
     max_connections: usize,
+    /// After a device's first registration, send it a Catalog query as platforms do, and
+    /// count the Catalog answers.
+    #[arg(long)]
+    query_catalog: bool,
     /// Print a line of counters every second.
     #[arg(long)]
     stats: bool,
@@ -271,6 +275,8 @@ fn serve(args: ServeArgs) -> ExitCode {
                 round_robin: args.round_robin,
             }),
             nonce_ttl_s: args.nonce_ttl.0.as_secs(),
+            query_catalog: args.query_catalog,
+            via_host: String::new(),
         },
         tcp_idle: args.tcp_idle.0,
         tcp_partial: std::time::Duration::from_secs(10),

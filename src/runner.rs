@@ -73,6 +73,8 @@ fn target_or_embedded(
             allow_unregistered: false,
             redirect: None,
             nonce_ttl_s: 300,
+            query_catalog: false,
+            via_host: String::new(),
         },
         tcp_idle: std::time::Duration::from_secs(3600),
         tcp_partial: std::time::Duration::from_secs(10),
@@ -306,14 +308,16 @@ pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), 
             let (st, (registered, online)) = handle.stats();
             let reqs: u64 = st.requests.iter().sum::<u64>() - last.requests.iter().sum::<u64>();
             eprintln!(
-                "registered {registered} online {online} | requests/s {reqs} (REGISTER {} MESSAGE {}) | 200 {} 401 {} 403 {} | dropped {} replays {}",
+                "registered {registered} online {online} | requests/s {reqs} (REGISTER {} MESSAGE {}) | 200 {} 401 {} 403 {} | dropped {} replays {} | service p50 {} µs p99 {} µs",
                 st.requests[0] - last.requests[0],
                 st.requests[1] - last.requests[1],
                 st.response(200),
                 st.response(401),
                 st.response(403),
                 st.dropped_malformed,
-                st.replays
+                st.replays,
+                st.service_us.value_at_quantile(0.5),
+                st.service_us.value_at_quantile(0.99)
             );
             last = st;
         }
@@ -326,7 +330,7 @@ pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), 
         .map(|(c, n)| format!("{c}:{n}"))
         .collect();
     println!(
-        "gbswarm serve: {} requests (REGISTER {}, MESSAGE {}, OPTIONS {}, other {}); responses {}; registrations {}, unregistrations {}, keepalives {}, redirects {}; dropped malformed {}, replays {}, refused connections {}; {registered} registered, {online} online at exit",
+        "gbswarm serve: {} requests (REGISTER {}, MESSAGE {}, OPTIONS {}, other {}); responses {}; registrations {}, unregistrations {}, keepalives {}, redirects {}; catalog queries {} answered {} ({} items); dropped malformed {}, replays {}, refused connections {}; service time p50 {} µs p99 {} µs max {} µs; {registered} registered, {online} online at exit",
         st.requests.iter().sum::<u64>(),
         st.requests[0],
         st.requests[1],
@@ -337,9 +341,15 @@ pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), 
         st.unregistrations,
         st.keepalives,
         st.redirects,
+        st.queries_sent,
+        st.catalog_responses,
+        st.catalog_items,
         st.dropped_malformed,
         st.replays,
-        st.refused_connections
+        st.refused_connections,
+        st.service_us.value_at_quantile(0.5),
+        st.service_us.value_at_quantile(0.99),
+        st.service_us.max()
     );
     Ok(())
 }

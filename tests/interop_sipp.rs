@@ -156,6 +156,8 @@ fn sipp_devices_register_and_keep_alive_with_gbswarm_serve() {
             allow_unregistered: false,
             redirect: None,
             nonce_ttl_s: 300,
+            query_catalog: false,
+            via_host: String::new(),
         },
         tcp_idle: Duration::from_secs(60),
         tcp_partial: Duration::from_secs(10),

@@ -12,6 +12,10 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 fn serve(redirect: Option<Redirect>, server_id: &str) -> ServerHandle {
+    serve_with(redirect, server_id, false)
+}
+
+fn serve_with(redirect: Option<Redirect>, server_id: &str, query_catalog: bool) -> ServerHandle {
     start(ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         cores: 2,
@@ -27,6 +31,8 @@ fn serve(redirect: Option<Redirect>, server_id: &str) -> ServerHandle {
             allow_unregistered: false,
             redirect,
             nonce_ttl_s: 300,
+            query_catalog,
+            via_host: String::new(),
         },
         tcp_idle: Duration::from_secs(60),
         tcp_partial: Duration::from_secs(1),
@@ -166,4 +172,28 @@ fn hostile_input_is_dropped_or_closed_and_counted() {
     let st = server.stop();
     assert!(st.dropped_malformed >= 3, "{st:?}");
     assert_eq!(st.response(405), 1);
+}
+
+#[test]
+fn catalog_queries_after_registration_are_answered() {
+    let server = serve_with(None, "34020000002000000001", true);
+    let plan = Profile {
+        target: Some(server.local_addr().to_string()),
+        cameras: Some(50),
+        rate: Some(200.0),
+        channels: Some(5),
+        duration: Some(Span(Duration::from_secs(2))),
+        heartbeat: Some(Span(Duration::from_secs(3600))),
+        ..Profile::default()
+    }
+    .plan()
+    .unwrap();
+    let r = engine::run(&plan, server.local_addr(), &AtomicBool::new(false), |_| {}).unwrap();
+    let st = server.stop();
+    assert_eq!(st.queries_sent, 50);
+    assert_eq!(st.catalog_responses, 50);
+    assert_eq!(st.catalog_items, 250);
+    assert_eq!(r.total.counters.queries, 50);
+    assert_eq!(r.total.kind(TxnKind::QueryResponse).succeeded(), 50);
+    assert!(!st.service_us.is_empty());
 }

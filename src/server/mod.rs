@@ -96,11 +96,6 @@ fn reuseport_socket(addr: SocketAddr, ty: Type, proto: Protocol) -> io::Result<S
 pub fn start(cfg: ServeConfig) -> io::Result<ServerHandle> {
     let cores = cfg.cores.max(1);
     let registry = Arc::new(Registry::new(64));
-    let registrar = Arc::new(Registrar::new(
-        cfg.registrar.clone(),
-        registry,
-        nonce::Nonces::random_secret(),
-    ));
     let stop = Arc::new(AtomicBool::new(false));
     let epoch = Instant::now();
     let mut addr = cfg.listen;
@@ -115,6 +110,13 @@ pub fn start(cfg: ServeConfig) -> io::Result<ServerHandle> {
         tcp.listen(1024)?;
         sockets.push((udp, tcp));
     }
+    let mut rcfg = cfg.registrar.clone();
+    rcfg.via_host = addr.to_string();
+    let registrar = Arc::new(Registrar::new(
+        rcfg,
+        registry,
+        nonce::Nonces::random_secret(),
+    ));
     let core_ids = core_affinity::get_core_ids().unwrap_or_default();
     let mut threads = Vec::new();
     let mut stats = Vec::new();
@@ -247,6 +249,7 @@ impl Worker {
                         match self.udp.recv_from(&mut buf) {
                             Ok((n, from)) => {
                                 out.clear();
+                                let t0 = Instant::now();
                                 let r = self.registrar.handle(
                                     now_ms,
                                     unix_ms,
@@ -256,8 +259,18 @@ impl Worker {
                                     &mut out,
                                     &mut local,
                                 );
-                                if matches!(r, Reply::Send | Reply::SendAndClose) {
-                                    let _ = self.udp.send_to(&out, from);
+                                local
+                                    .service_us
+                                    .saturating_record(t0.elapsed().as_micros().max(1) as u64);
+                                match r {
+                                    Reply::Send | Reply::SendAndClose => {
+                                        let _ = self.udp.send_to(&out, from);
+                                    }
+                                    Reply::SendTwo(split) => {
+                                        let _ = self.udp.send_to(&out[..split], from);
+                                        let _ = self.udp.send_to(&out[split..], from);
+                                    }
+                                    Reply::Nothing | Reply::Close => {}
                                 }
                             }
                             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -359,6 +372,7 @@ impl Worker {
                 match parse_stream(pending, &mut h, &Limits::default()) {
                     Ok(Parsed::Complete { len, .. }) => {
                         out.clear();
+                        let t0 = Instant::now();
                         let r = self.registrar.handle(
                             now_ms,
                             unix_ms,
@@ -368,9 +382,12 @@ impl Worker {
                             out,
                             stats,
                         );
+                        stats
+                            .service_us
+                            .saturating_record(t0.elapsed().as_micros().max(1) as u64);
                         c.rbuf.consume(len);
                         match r {
-                            Reply::Send => {
+                            Reply::Send | Reply::SendTwo(_) => {
                                 if c.stream.write_all(out).is_err() {
                                     return false;
                                 }

@@ -55,10 +55,14 @@ pub struct Config {
     pub redirect: Option<Redirect>,
     /// Nonce lifetime (s).
     pub nonce_ttl_s: u64,
+    /// After a device's first registration, send it a Catalog query as platforms do.
+    pub query_catalog: bool,
+    /// Our `host:port` for the Via of the queries we send.
+    pub via_host: String,
 }
 
 /// Counters of one worker (merged for reports).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Stats {
     /// Requests by method: REGISTER, MESSAGE, OPTIONS, other.
     pub requests: [u64; 4],
@@ -78,6 +82,34 @@ pub struct Stats {
     pub replays: u64,
     /// TCP connections refused over the limit.
     pub refused_connections: u64,
+    /// Catalog queries sent (with `query_catalog`).
+    pub queries_sent: u64,
+    /// Catalog response messages received, and the items they listed.
+    pub catalog_responses: u64,
+    /// See `catalog_responses`.
+    pub catalog_items: u64,
+    /// Time spent handling each message, µs (measured by the workers).
+    pub service_us: hdrhistogram::Histogram<u64>,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            requests: [0; 4],
+            responses: Vec::new(),
+            registrations: 0,
+            unregistrations: 0,
+            keepalives: 0,
+            redirects: 0,
+            dropped_malformed: 0,
+            replays: 0,
+            refused_connections: 0,
+            queries_sent: 0,
+            catalog_responses: 0,
+            catalog_items: 0,
+            service_us: crate::stats::snapshot::new_histogram(),
+        }
+    }
 }
 
 impl Stats {
@@ -107,6 +139,10 @@ impl Stats {
         self.dropped_malformed += o.dropped_malformed;
         self.replays += o.replays;
         self.refused_connections += o.refused_connections;
+        self.queries_sent += o.queries_sent;
+        self.catalog_responses += o.catalog_responses;
+        self.catalog_items += o.catalog_items;
+        let _ = self.service_us.add(&o.service_us);
     }
 
     /// Responses with this code.
@@ -129,6 +165,8 @@ pub enum Reply {
     SendAndClose,
     /// Close without answering (TCP) — nothing to answer to.
     Close,
+    /// Send `out[..n]` (the response) and then `out[n..]` (a request of ours) to the source.
+    SendTwo(usize),
 }
 
 /// The registrar core shared by all workers.
@@ -217,8 +255,13 @@ impl Registrar {
             Method::Options => 2,
             _ => 3,
         }] += 1;
+        let mut new_device = None;
         let code = match method {
-            Method::Register => self.register(now_ms, unix_ms, &msg, source, tcp, out, stats),
+            Method::Register => {
+                let (code, new) = self.register(now_ms, unix_ms, &msg, source, tcp, out, stats);
+                new_device = new;
+                code
+            }
             Method::Message => self.message(now_ms, &msg, source, out, stats),
             Method::Options => self.simple(&msg, 200, source, out),
             Method::Ack => return Reply::Nothing,
@@ -230,11 +273,70 @@ impl Registrar {
             }
         };
         stats.responded(code);
+        if let (Some(dev), true) = (new_device, self.cfg.query_catalog) {
+            let split = out.len();
+            self.write_catalog_query(&dev, source, tcp, out);
+            stats.queries_sent += 1;
+            return Reply::SendTwo(split);
+        }
         if code == 400 && tcp {
             Reply::SendAndClose
         } else {
             Reply::Send
         }
+    }
+
+    /// Appends a Catalog query MESSAGE to `dev` at `source`.
+    fn write_catalog_query(
+        &self,
+        dev: &DeviceId,
+        source: SocketAddr,
+        tcp: bool,
+        out: &mut Vec<u8>,
+    ) {
+        let sn = self.salt.fetch_add(1, Ordering::Relaxed);
+        let mut body = Vec::with_capacity(256);
+        crate::gb::manscdp::write_query(&mut body, b"Catalog", sn, dev);
+        let mut uri = Vec::with_capacity(64);
+        uri.extend_from_slice(b"sip:");
+        uri.extend_from_slice(dev.as_bytes());
+        uri.push(b'@');
+        crate::sip::write::push_addr(&mut uri, &source);
+        let mut msg = Vec::with_capacity(768);
+        let mut w = crate::sip::Writer::request(&mut msg, Method::Message, &uri);
+        w.header_with(b"Via", |b| {
+            b.extend_from_slice(if tcp {
+                b"SIP/2.0/TCP "
+            } else {
+                b"SIP/2.0/UDP "
+            });
+            b.extend_from_slice(self.cfg.via_host.as_bytes());
+            b.extend_from_slice(b";rport;branch=z9hG4bKq");
+            push_u64(b, u64::from(sn));
+        })
+        .header_with(b"From", |b| {
+            b.extend_from_slice(b"<sip:");
+            b.extend_from_slice(self.cfg.server_id.as_bytes());
+            b.push(b'@');
+            b.extend_from_slice(self.cfg.realm.as_bytes());
+            b.extend_from_slice(b">;tag=q");
+            push_u64(b, u64::from(sn));
+        })
+        .header_with(b"To", |b| {
+            b.push(b'<');
+            b.extend_from_slice(&uri);
+            b.push(b'>');
+        })
+        .header_with(b"Call-ID", |b| {
+            b.extend_from_slice(b"q");
+            push_u64(b, u64::from(sn));
+            b.extend_from_slice(b"@gbswarm-serve");
+        })
+        .header(b"CSeq", b"1 MESSAGE")
+        .header(b"Max-Forwards", b"70")
+        .header(b"Content-Type", crate::gb::manscdp::CONTENT_TYPE);
+        w.finish(&body);
+        out.extend_from_slice(&msg);
     }
 
     fn simple(
@@ -285,13 +387,13 @@ impl Registrar {
         tcp: bool,
         out: &mut Vec<u8>,
         stats: &mut Stats,
-    ) -> u16 {
+    ) -> (u16, Option<DeviceId>) {
         let Some(dev) = msg
             .from()
             .and_then(|f| f.user())
             .and_then(|u| DeviceId::parse(u).ok())
         else {
-            return self.simple(msg, 400, source, out);
+            return (self.simple(msg, 400, source, out), None);
         };
         let asked = msg
             .contact()
@@ -302,18 +404,18 @@ impl Registrar {
             let mut w = response_to(out, msg, 423, Some(b"gbs"), Some(&source));
             w.header_u64(b"Min-Expires", u64::from(self.cfg.min_expires));
             w.finish(b"");
-            return 423;
+            return (423, None);
         }
         let Some(auth) = msg.authorization() else {
-            return self.challenge(msg, now_ms, false, source, out);
+            return (self.challenge(msg, now_ms, false, source, out), None);
         };
         let nonce_ts = match auth.nonce.map(|n| {
             self.nonces
                 .check(n.raw(), now_ms / 1000, self.cfg.realm.as_bytes())
         }) {
             Some(Check::Fresh(ts)) => ts,
-            Some(Check::Stale) => return self.challenge(msg, now_ms, true, source, out),
-            _ => return self.challenge(msg, now_ms, false, source, out),
+            Some(Check::Stale) => return (self.challenge(msg, now_ms, true, source, out), None),
+            _ => return (self.challenge(msg, now_ms, false, source, out), None),
         };
         let realm_ok = auth
             .realm
@@ -334,7 +436,7 @@ impl Registrar {
                 digest::verify(&auth, b"REGISTER", &ha1)
             });
         if !verified {
-            return self.simple(msg, 403, source, out);
+            return (self.simple(msg, 403, source, out), None);
         }
         // Replays: a nonce count must grow within a nonce (qop=auth); without qop a nonce may
         // be used once per registration (Call-ID). A retransmission of the accepted request
@@ -356,7 +458,7 @@ impl Registrar {
         });
         if replay {
             stats.replays += 1;
-            return self.challenge(msg, now_ms, false, source, out);
+            return (self.challenge(msg, now_ms, false, source, out), None);
         }
         if asked == 0 {
             self.registry.with(&dev, |m| m.remove(&dev));
@@ -364,7 +466,7 @@ impl Registrar {
             let mut w = response_to(out, msg, 200, Some(b"gbs"), Some(&source));
             w.header(b"Expires", b"0");
             w.finish(b"");
-            return 200;
+            return (200, None);
         }
         let granted = asked.clamp(self.cfg.min_expires.max(1), self.cfg.max_expires.max(1));
         if let Some(r) = &self.cfg.redirect
@@ -387,7 +489,7 @@ impl Registrar {
             w.header_u64(b"Expires", u64::from(granted));
             w.finish(b"");
             stats.redirects += 1;
-            return 302;
+            return (302, None);
         }
         let entry = Entry {
             expires_at: now_ms + u64::from(granted) * 1000,
@@ -398,7 +500,8 @@ impl Registrar {
             nonce_ts,
             nc,
         };
-        self.registry.with(&dev, |m| m.insert(dev, entry));
+        let previous = self.registry.with(&dev, |m| m.insert(dev, entry));
+        let new_device = previous.is_none_or(|p| now_ms >= p.expires_at);
         stats.registrations += 1;
         let contact = msg.contact().map(|c| c.uri).unwrap_or(b"");
         let mut w = response_to(out, msg, 200, Some(b"gbs"), Some(&source));
@@ -414,7 +517,7 @@ impl Registrar {
             crate::gb::time::DateTime::new(unix_ms, true).as_bytes(),
         );
         w.finish(b"");
-        200
+        (200, new_device.then_some(dev))
     }
 
     fn message(
@@ -438,8 +541,12 @@ impl Registrar {
                 _ => false,
             })
         });
-        let keepalive = Manscdp::parse(msg.body)
-            .is_some_and(|x| x.root == Root::Notify && x.cmd_type == b"Keepalive");
+        let body = Manscdp::parse(msg.body);
+        let keepalive = body.is_some_and(|x| x.root == Root::Notify && x.cmd_type == b"Keepalive");
+        if body.is_some_and(|x| x.root == Root::Response && x.cmd_type == b"Catalog") {
+            stats.catalog_responses += 1;
+            stats.catalog_items += msg.body.windows(6).filter(|w| w == b"<Item>").count() as u64;
+        }
         if !registered && !self.cfg.allow_unregistered {
             return self.simple(msg, 403, source, out);
         }
@@ -471,6 +578,8 @@ mod tests {
             allow_unregistered: false,
             redirect: None,
             nonce_ttl_s: 300,
+            query_catalog: false,
+            via_host: "127.0.0.1:5060".into(),
         }
     }
 
