@@ -24,6 +24,7 @@ pub mod gb;
 pub mod inspect;
 pub mod profile;
 pub mod runner;
+pub mod seed;
 pub mod server;
 pub mod sip;
 pub mod stats;

@@ -236,19 +236,6 @@ impl Profile {
     }
 }
 
-/// A random number from the standard library's per-process hasher keys, the clock and the PID.
-fn random_u32() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.write_u32(std::process::id());
-    h.finish() as u32
-}
-
 /// How cameras are started.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Ramp {
@@ -402,7 +389,7 @@ impl Profile {
         }
         camera.unregister_on_stop = !self.no_unregister.unwrap_or(false);
         // Call-IDs and tags must not repeat across runs or across the shards of one run.
-        camera.run_id = random_u32();
+        camera.run_id = crate::seed::random_u64() as u32;
 
         let cameras = self.cameras.unwrap_or(100);
         if cameras == 0 || cameras > u64::from(u32::MAX) {

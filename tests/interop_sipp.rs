@@ -140,25 +140,11 @@ fn sipp_devices_register_and_keep_alive_with_gbswarm_serve() {
     if !peers::have("sipp", "sip-tester") {
         return;
     }
-    use gbswarm::server::registrar::{Config, Passwords};
+    use gbswarm::server::registrar::Config;
     let server = gbswarm::server::start(gbswarm::server::ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         cores: 2,
-        registrar: Config {
-            server_id: "34020000002000000001".parse().unwrap(),
-            realm: "3402000000".into(),
-            passwords: Passwords::Shared("12345678".into()),
-            min_expires: 60,
-            max_expires: 3600,
-            heartbeat_ms: 60_000,
-            heartbeat_misses: 3,
-            qop: true,
-            allow_unregistered: false,
-            redirect: None,
-            nonce_ttl_s: 300,
-            query_catalog: false,
-            via_host: String::new(),
-        },
+        registrar: Config::new("34020000002000000001".parse().unwrap(), "12345678"),
         tcp_idle: Duration::from_secs(60),
         tcp_partial: Duration::from_secs(10),
         max_connections: 1000,

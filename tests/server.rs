@@ -4,7 +4,7 @@
 use gbswarm::camera::{Transport, TxnKind};
 use gbswarm::engine;
 use gbswarm::profile::{Profile, Span};
-use gbswarm::server::registrar::{Config, Passwords, Redirect};
+use gbswarm::server::registrar::{Config, Redirect};
 use gbswarm::server::{ServeConfig, ServerHandle, start};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -20,19 +20,11 @@ fn serve_with(redirect: Option<Redirect>, server_id: &str, query_catalog: bool) 
         listen: "127.0.0.1:0".parse().unwrap(),
         cores: 2,
         registrar: Config {
-            server_id: server_id.parse().unwrap(),
-            realm: "3402000000".into(),
-            passwords: Passwords::Shared("12345678".into()),
             min_expires: 1,
-            max_expires: 3600,
             heartbeat_ms: 1000,
-            heartbeat_misses: 3,
-            qop: true,
-            allow_unregistered: false,
             redirect,
-            nonce_ttl_s: 300,
             query_catalog,
-            via_host: String::new(),
+            ..Config::new(server_id.parse().unwrap(), "12345678")
         },
         tcp_idle: Duration::from_secs(60),
         tcp_partial: Duration::from_secs(1),

@@ -26,9 +26,12 @@ pub struct Responder {
     thread: Option<JoinHandle<ScriptedServer>>,
 }
 
-impl Responder {
-    /// Starts a responder on `127.0.0.1`, an ephemeral port, UDP and TCP.
-    pub fn start(id: DeviceId, script: Script) -> io::Result<Responder> {
+/// A UDP socket on an ephemeral loopback port and a TCP listener on the same number; when
+/// that number is taken for TCP, another port is tried.
+fn bind_pair() -> io::Result<(std::net::UdpSocket, std::net::TcpListener, SocketAddr)> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
         let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
         // Bursts (a stop unregisters a whole fleet at once) overflow the default buffer.
         let _ = sock.set_recv_buffer_size(4 << 20);
@@ -37,8 +40,21 @@ impl Responder {
         sock.set_nonblocking(true)?;
         let udp: std::net::UdpSocket = sock.into();
         let addr = udp.local_addr()?;
-        let listener = std::net::TcpListener::bind(addr)?;
-        listener.set_nonblocking(true)?;
+        match std::net::TcpListener::bind(addr) {
+            Ok(listener) => {
+                listener.set_nonblocking(true)?;
+                return Ok((udp, listener, addr));
+            }
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse && attempt < 50 => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+impl Responder {
+    /// Starts a responder on `127.0.0.1`, an ephemeral port, UDP and TCP.
+    pub fn start(id: DeviceId, script: Script) -> io::Result<Responder> {
+        let (udp, listener, addr) = bind_pair()?;
         let stop = Arc::new(AtomicBool::new(false));
         let silent = Arc::new(AtomicBool::new(false));
         let flags = (stop.clone(), silent.clone());

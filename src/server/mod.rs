@@ -92,24 +92,44 @@ fn reuseport_socket(addr: SocketAddr, ty: Type, proto: Protocol) -> io::Result<S
     Ok(s)
 }
 
+/// Binds a UDP socket and a TCP listener per worker on `listen`. With port 0 the kernel picks
+/// a free UDP port, which may be taken for TCP (by any TCP socket using that number): then the
+/// pair is tried again on another port.
+fn bind_all(listen: SocketAddr, cores: usize) -> io::Result<(SocketAddr, Vec<(Socket, Socket)>)> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut addr = listen;
+        let mut sockets = Vec::new();
+        let result = (|| -> io::Result<()> {
+            for _ in 0..cores {
+                let udp = reuseport_socket(addr, Type::DGRAM, Protocol::UDP)?;
+                // With port 0, the first bind picks the port; the others join it.
+                if addr.port() == 0 {
+                    addr = udp.local_addr()?.as_socket().unwrap_or(addr);
+                }
+                let tcp = reuseport_socket(addr, Type::STREAM, Protocol::TCP)?;
+                tcp.listen(1024)?;
+                sockets.push((udp, tcp));
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => return Ok((addr, sockets)),
+            Err(e)
+                if listen.port() == 0 && e.kind() == io::ErrorKind::AddrInUse && attempt < 50 => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Binds every worker's sockets (so address errors are returned here) and starts them.
 pub fn start(cfg: ServeConfig) -> io::Result<ServerHandle> {
     let cores = cfg.cores.max(1);
     let registry = Arc::new(Registry::new(64));
     let stop = Arc::new(AtomicBool::new(false));
     let epoch = Instant::now();
-    let mut addr = cfg.listen;
-    let mut sockets = Vec::new();
-    for _ in 0..cores {
-        let udp = reuseport_socket(addr, Type::DGRAM, Protocol::UDP)?;
-        // With port 0, the first bind picks the port; the others join it.
-        if addr.port() == 0 {
-            addr = udp.local_addr()?.as_socket().unwrap_or(addr);
-        }
-        let tcp = reuseport_socket(addr, Type::STREAM, Protocol::TCP)?;
-        tcp.listen(1024)?;
-        sockets.push((udp, tcp));
-    }
+    let (addr, sockets) = bind_all(cfg.listen, cores)?;
     let mut rcfg = cfg.registrar.clone();
     rcfg.via_host = addr.to_string();
     let registrar = Arc::new(Registrar::new(

@@ -31,19 +31,11 @@ impl Nonces {
         Nonces { secret, ttl_s }
     }
 
-    /// A secret from the standard library's random hasher keys, the clock and the PID.
+    /// A random per-process secret.
     pub fn random_secret() -> [u8; 16] {
-        use std::hash::{BuildHasher, Hasher};
         let mut out = [0u8; 16];
         for half in out.chunks_mut(8) {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u128(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos()),
-            );
-            h.write_u32(std::process::id());
-            half.copy_from_slice(&h.finish().to_le_bytes());
+            half.copy_from_slice(&crate::seed::random_u64().to_le_bytes());
         }
         out
     }

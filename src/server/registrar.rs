@@ -61,6 +61,29 @@ pub struct Config {
     pub via_host: String,
 }
 
+impl Config {
+    /// A registrar for `server_id` with one shared `password`, realm = the ID's domain, and
+    /// the field defaults: expiry 60 s to 1 h, 60 s keepalives with 3 misses, qop=auth,
+    /// 5-minute nonces, no redirect, no catalog queries.
+    pub fn new(server_id: DeviceId, password: &str) -> Config {
+        Config {
+            server_id,
+            realm: String::from_utf8_lossy(server_id.domain()).into_owned(),
+            passwords: Passwords::Shared(password.into()),
+            min_expires: 60,
+            max_expires: 3600,
+            heartbeat_ms: 60_000,
+            heartbeat_misses: 3,
+            qop: true,
+            allow_unregistered: false,
+            redirect: None,
+            nonce_ttl_s: 300,
+            query_catalog: false,
+            via_host: String::new(),
+        }
+    }
+}
+
 /// Counters of one worker (merged for reports).
 #[derive(Clone, Debug)]
 pub struct Stats {
@@ -566,21 +589,7 @@ mod tests {
     const UNIX: u64 = 1_795_475_772_123;
 
     fn cfg() -> Config {
-        Config {
-            server_id: "34020000002000000001".parse().unwrap(),
-            realm: "3402000000".into(),
-            passwords: Passwords::Shared("12345678".into()),
-            min_expires: 60,
-            max_expires: 3600,
-            heartbeat_ms: 60_000,
-            heartbeat_misses: 3,
-            qop: true,
-            allow_unregistered: false,
-            redirect: None,
-            nonce_ttl_s: 300,
-            query_catalog: false,
-            via_host: "127.0.0.1:5060".into(),
-        }
+        Config::new("34020000002000000001".parse().unwrap(), "12345678")
     }
 
     fn registrar(c: Config) -> Registrar {
