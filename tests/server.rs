@@ -189,3 +189,101 @@ fn catalog_queries_after_registration_are_answered() {
     assert_eq!(r.total.kind(TxnKind::QueryResponse).succeeded(), 50);
     assert!(!st.service_us.is_empty());
 }
+
+/// A scripted UDP client: sends `req` and returns the response.
+fn exchange(sock: &UdpSocket, to: SocketAddr, req: &[u8]) -> Vec<u8> {
+    sock.send_to(req, to).unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, _) = sock.recv_from(&mut buf).unwrap();
+    buf[..n].to_vec()
+}
+
+fn register_req(cseq: u32, auth: Option<&[u8]>) -> Vec<u8> {
+    let mut b = Vec::new();
+    let mut w = gbswarm::sip::Writer::request(
+        &mut b,
+        gbswarm::sip::Method::Register,
+        b"sip:34020000002000000001@3402000000",
+    );
+    w.header(
+        b"Via",
+        format!("SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK{cseq}").as_bytes(),
+    )
+    .header(b"From", b"<sip:34020000001320000009@3402000000>;tag=a")
+    .header(b"To", b"<sip:34020000001320000009@3402000000>")
+    .header(b"Call-ID", b"scripted")
+    .header(b"CSeq", format!("{cseq} REGISTER").as_bytes())
+    .header(b"Contact", b"<sip:34020000001320000009@127.0.0.1:9>")
+    .header(b"Expires", b"3600");
+    if let Some(a) = auth {
+        w.header(b"Authorization", a);
+    }
+    w.finish(b"");
+    b
+}
+
+fn status_and_auth(resp: &[u8]) -> (u16, Option<Vec<u8>>, bool) {
+    let mut h = [gbswarm::sip::Header::EMPTY; 32];
+    let m = gbswarm::sip::parse_datagram(resp, &mut h, &gbswarm::sip::Limits::default())
+        .unwrap()
+        .unwrap();
+    let ch = m.challenge();
+    let auth = ch.map(|c| {
+        let mut a = Vec::new();
+        gbswarm::sip::digest::write_authorization(
+            &mut a,
+            &c,
+            b"34020000001320000009",
+            b"12345678",
+            b"REGISTER",
+            b"sip:34020000002000000001@3402000000",
+            1,
+            b"cn",
+        )
+        .unwrap();
+        a
+    });
+    (m.status().unwrap(), auth, ch.is_some_and(|c| c.is_stale()))
+}
+
+#[test]
+fn stale_nonce_and_replayed_credentials_over_udp() {
+    let server = start(ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        cores: 1,
+        registrar: Config {
+            nonce_ttl_s: 1,
+            ..Config::new("34020000002000000001".parse().unwrap(), "12345678")
+        },
+        tcp_idle: Duration::from_secs(60),
+        tcp_partial: Duration::from_secs(1),
+        max_connections: 10,
+    })
+    .unwrap();
+    let to = server.local_addr();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let (code, auth, _) = status_and_auth(&exchange(&sock, to, &register_req(1, None)));
+    assert_eq!(code, 401);
+    let auth = auth.unwrap();
+    assert_eq!(
+        status_and_auth(&exchange(&sock, to, &register_req(2, Some(&auth)))).0,
+        200
+    );
+    // The same credentials on a new request: a replay, challenged again.
+    assert_eq!(
+        status_and_auth(&exchange(&sock, to, &register_req(3, Some(&auth)))).0,
+        401
+    );
+    // A nonce answered after its lifetime: 401 with stale=true.
+    let (_, fresh, _) = status_and_auth(&exchange(&sock, to, &register_req(4, None)));
+    std::thread::sleep(Duration::from_millis(2100));
+    let (code, _, stale) = status_and_auth(&exchange(
+        &sock,
+        to,
+        &register_req(5, Some(&fresh.unwrap())),
+    ));
+    assert_eq!((code, stale), (401, true));
+    let st = server.stop();
+    assert_eq!(st.replays, 1);
+}

@@ -192,6 +192,58 @@ pub enum Reply {
     SendTwo(usize),
 }
 
+/// Writes a 400 for a request that failed to parse, copying only Via, From, To, Call-ID and
+/// CSeq lines that are themselves well formed (printable, parsed by the strict accessors), so
+/// nothing else from the bad message is reflected. False if any of them is missing or bad.
+fn bad_request(bytes: &[u8], source: SocketAddr, out: &mut Vec<u8>) -> bool {
+    use crate::sip::{CSeq, HeaderKind, NameAddr, StartLine, Via};
+    let head_end = memchr::memmem::find(bytes, b"\r\n\r\n").unwrap_or(bytes.len().min(8192));
+    let head = &bytes[..head_end];
+    // Only a request line of a SIP request is answered.
+    let first = head.split(|&b| b == b'\n').next().unwrap_or(b"");
+    if !first.ends_with(b"SIP/2.0\r") && !first.ends_with(b"SIP/2.0") {
+        return false;
+    }
+    let mut hdrs = [Header::EMPTY; 8];
+    let mut n = 0;
+    for line in head.split(|&b| b == b'\n').skip(1) {
+        let line = crate::sip::parse::trim(line);
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
+        let name = crate::sip::parse::trim(&line[..colon]);
+        let value = crate::sip::parse::trim(&line[colon + 1..]);
+        let kind = HeaderKind::of(name);
+        if !value.iter().all(|&b| (0x20..0x7f).contains(&b)) {
+            continue;
+        }
+        let valid = match kind {
+            HeaderKind::Via => Via::parse(value).is_some_and(|v| v.branch().is_some()),
+            HeaderKind::From | HeaderKind::To => NameAddr::parse(value).is_some(),
+            HeaderKind::CallId => !value.is_empty() && value.len() <= 128,
+            HeaderKind::CSeq => CSeq::parse(value).is_some(),
+            _ => false,
+        };
+        if valid && n < hdrs.len() && !hdrs[..n].iter().any(|h| h.kind == kind) {
+            hdrs[n] = Header { name, value, kind };
+            n += 1;
+        }
+    }
+    if n < 5 {
+        return false;
+    }
+    let msg = Message {
+        start: StartLine::Request {
+            method: Method::Other(b""),
+            uri: b"",
+        },
+        headers: &hdrs[..n],
+        body: b"",
+    };
+    response_to(out, &msg, 400, Some(b"gbs"), Some(&source)).finish(b"");
+    true
+}
+
 /// The registrar core shared by all workers.
 pub struct Registrar {
     cfg: Config,
@@ -255,6 +307,16 @@ impl Registrar {
             Ok(Some(m)) => m,
             Ok(None) => return Reply::Nothing,
             Err(_) => {
+                // Answer 400 when the headers a response needs can still be recovered and
+                // validated; otherwise there is no one safe to answer.
+                if bad_request(bytes, source, out) {
+                    stats.responded(400);
+                    return if tcp {
+                        Reply::SendAndClose
+                    } else {
+                        Reply::Send
+                    };
+                }
                 stats.dropped_malformed += 1;
                 return if tcp { Reply::Close } else { Reply::Nothing };
             }
@@ -821,6 +883,21 @@ mod tests {
             handle(&r, NOW, b"garbage\r\n\r\n", &mut st).0,
             0,
             "unanswerable input is dropped"
+        );
+        // A broken header line, but the headers a response needs are intact: 400, echoing
+        // only those.
+        let broken = String::from_utf8(register(DEV, 1, 3600, None))
+            .unwrap()
+            .replacen("Contact: <sip:dev@127.0.0.1:40000>", "Contact <script>", 1);
+        assert!(broken.contains("Contact <script>"));
+        let (code, resp) = handle(&r, NOW, broken.as_bytes(), &mut st);
+        assert_eq!(code, 400);
+        let text = String::from_utf8_lossy(&resp).into_owned();
+        assert!(
+            !text.contains("script")
+                && text.contains("Call-ID: c1")
+                && text.contains("CSeq: 1 REGISTER"),
+            "{text}"
         );
         assert_eq!(
             handle(
