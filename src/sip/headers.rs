@@ -712,7 +712,20 @@ impl<'a> AuthParams<'a> {
             if name.len() > 16 {
                 continue;
             }
-            let slot = match fold(name) {
+            // One 16-byte load from the header when it reaches that far, masked to the name.
+            let word = if name_start + 16 <= n {
+                let mut w = [0u8; 16];
+                w.copy_from_slice(&rest[name_start..name_start + 16]);
+                let mask = if name.len() == 16 {
+                    u128::MAX
+                } else {
+                    (1u128 << (8 * name.len())) - 1
+                };
+                (u128::from_le_bytes(w) | FOLD_ALL) & mask
+            } else {
+                fold(name)
+            };
+            let slot = match word {
                 NC => &mut p.nc,
                 URI => &mut p.uri,
                 QOP => &mut p.qop,
