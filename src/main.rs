@@ -217,6 +217,10 @@ struct ServeArgs {
     /// Most TCP connections per worker.
     #[arg(long, default_value_t = 100_000)]
     max_connections: usize,
+    /// Most half-open TCP connections (no complete message yet) per source address and
+    /// worker.
+    #[arg(long, default_value_t = 256)]
+    max_half_open: usize,
     /// After a device's first registration, send it a Catalog query as platforms do, and
     /// count the Catalog answers.
     #[arg(long)]
@@ -281,6 +285,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         tcp_idle: args.tcp_idle.0,
         tcp_partial: std::time::Duration::from_secs(10),
         max_connections: args.max_connections,
+        max_half_open_per_source: args.max_half_open,
     };
     match gbswarm::runner::serve(cfg, args.stats) {
         Ok(()) => ExitCode::SUCCESS,

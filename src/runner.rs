@@ -72,6 +72,7 @@ fn target_or_embedded(
         tcp_idle: std::time::Duration::from_secs(3600),
         tcp_partial: std::time::Duration::from_secs(10),
         max_connections: 1_000_000,
+        max_half_open_per_source: 1_000_000,
     };
     let h = crate::server::start(cfg)
         .map_err(|e| format!("cannot start the embedded registrar: {e}"))?;

@@ -243,12 +243,12 @@ fn restart_mid_run(transport: Transport) {
     });
     let port = peers::free_port();
     let first = peers::Kamailio::start(dir.path(), port, 0);
-    let cameras = 300;
+    let cameras = 2000;
     let plan = Profile {
         target: Some(format!("127.0.0.1:{port}")),
         cameras: Some(cameras),
         transport: Some(transport),
-        rate: Some(300.0),
+        rate: Some(1000.0),
         duration: span(22_000),
         expires: span(60_000),
         heartbeat: span(1_000),

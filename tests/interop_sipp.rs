@@ -148,6 +148,7 @@ fn sipp_devices_register_and_keep_alive_with_gbswarm_serve() {
         tcp_idle: Duration::from_secs(60),
         tcp_partial: Duration::from_secs(10),
         max_connections: 1000,
+        max_half_open_per_source: 1000,
     })
     .unwrap();
     let dir = TempDir::new("sipp-uac");

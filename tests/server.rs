@@ -29,6 +29,7 @@ fn serve_with(redirect: Option<Redirect>, server_id: &str, query_catalog: bool) 
         tcp_idle: Duration::from_secs(60),
         tcp_partial: Duration::from_secs(1),
         max_connections: 10_000,
+        max_half_open_per_source: 256,
     })
     .unwrap()
 }
@@ -258,6 +259,7 @@ fn stale_nonce_and_replayed_credentials_over_udp() {
         tcp_idle: Duration::from_secs(60),
         tcp_partial: Duration::from_secs(1),
         max_connections: 10,
+        max_half_open_per_source: 10,
     })
     .unwrap();
     let to = server.local_addr();
@@ -286,4 +288,53 @@ fn stale_nonce_and_replayed_credentials_over_udp() {
     assert_eq!((code, stale), (401, true));
     let st = server.stop();
     assert_eq!(st.replays, 1);
+}
+
+#[test]
+fn half_open_connections_are_limited_per_source() {
+    let server = start(ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        cores: 1,
+        registrar: Config::new("34020000002000000001".parse().unwrap(), "12345678"),
+        tcp_idle: Duration::from_secs(60),
+        tcp_partial: Duration::from_secs(60),
+        max_connections: 10_000,
+        max_half_open_per_source: 50,
+    })
+    .unwrap();
+    let addr = server.local_addr();
+    let mut conns: Vec<TcpStream> = (0..80).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut refused = 0;
+    for c in &mut conns {
+        c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let mut b = [0u8; 16];
+        if matches!(c.read(&mut b), Ok(0)) {
+            refused += 1;
+        }
+    }
+    assert_eq!(
+        refused, 30,
+        "the 51st half-open connection from one address on is refused"
+    );
+    // A connection that has sent a whole message no longer counts as half-open.
+    let opts = b"OPTIONS sip:34020000002000000001@3402000000 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKo\r\nFrom: <sip:34020000001320000001@3402000000>;tag=1\r\nTo: <sip:34020000002000000001@3402000000>\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    conns[0].write_all(opts).unwrap();
+    conns[0]
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut b = [0u8; 512];
+    let n = conns[0].read(&mut b).unwrap();
+    assert!(b[..n].starts_with(b"SIP/2.0 200"));
+    std::thread::sleep(Duration::from_millis(100));
+    let mut extra = TcpStream::connect(addr).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    assert!(
+        extra.read(&mut b).is_err(),
+        "room for one more half-open connection"
+    );
+    let st = server.stop();
+    assert_eq!(st.refused_connections, 30);
 }

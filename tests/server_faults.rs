@@ -1,5 +1,5 @@
 //! `gbswarm serve` under faults, over loopback and bounded: stopped mid-run and started again
-//! on the same port (every camera notices, waits, registers again), and flooded with garbage,
+//! 10 s later on the same port (every camera notices, waits, registers again), and flooded with garbage,
 //! wrong passwords, replays, idle and slow TCP connections while a healthy fleet keeps working.
 
 use gbswarm::camera::{Transport, TxnKind};
@@ -25,6 +25,7 @@ fn serve_on(listen: SocketAddr) -> ServerHandle {
         tcp_idle: Duration::from_secs(60),
         tcp_partial: Duration::from_secs(2),
         max_connections: 5000,
+        max_half_open_per_source: 5000,
     })
     .unwrap()
 }
@@ -32,13 +33,13 @@ fn serve_on(listen: SocketAddr) -> ServerHandle {
 fn restart_mid_run(transport: Transport) {
     let first = serve_on("127.0.0.1:0".parse().unwrap());
     let addr = first.local_addr();
-    let cameras = 200;
+    let cameras = 2000;
     let plan = Profile {
         target: Some(addr.to_string()),
         cameras: Some(cameras),
         transport: Some(transport),
-        rate: Some(200.0),
-        duration: Some(Span(Duration::from_secs(20))),
+        rate: Some(1000.0),
+        duration: Some(Span(Duration::from_secs(22))),
         expires: Some(Span(Duration::from_secs(60))),
         heartbeat: Some(Span(Duration::from_secs(1))),
         retry_interval: Some(Span(Duration::from_secs(2))),
@@ -59,10 +60,11 @@ fn restart_mid_run(transport: Transport) {
                 s.stop();
             }
         }
-        if (9..12).contains(&t) {
+        if (9..13).contains(&t) {
             online_while_down = online_while_down.min(iv.snap.gauges.registered);
         }
-        if t == 12 {
+        if t == 13 {
+            // Ten seconds after it went away.
             server = Some(serve_on(addr));
         }
     })

@@ -66,6 +66,9 @@ pub struct ServeConfig {
     pub tcp_partial: Duration,
     /// Most TCP connections per worker; more are refused.
     pub max_connections: usize,
+    /// Most half-open TCP connections (connected, no complete message yet) per source
+    /// address and worker; more are refused.
+    pub max_half_open_per_source: usize,
 }
 
 /// A running registrar; [`stop`](Self::stop) it to join the workers.
@@ -215,6 +218,45 @@ struct Conn {
     peer: SocketAddr,
     last_read: Instant,
     partial_since: Option<Instant>,
+    /// No complete message received yet (counted per source until one is).
+    half_open: bool,
+    /// Complete messages received.
+    messages: u64,
+}
+
+impl Conn {
+    fn answered(&self) -> bool {
+        self.messages > 0
+    }
+}
+
+/// Open connections of one worker, with the half-open ones counted per source address.
+struct Conns {
+    slots: Vec<Option<Conn>>,
+    open: usize,
+    half_open: std::collections::HashMap<std::net::IpAddr, usize>,
+}
+
+impl Conns {
+    fn close(&mut self, slot: usize, poll: &Poll) {
+        if let Some(mut c) = self.slots.get_mut(slot).and_then(Option::take) {
+            let _ = poll.registry().deregister(&mut c.stream);
+            self.open -= 1;
+            if c.half_open {
+                self.settled(c.peer);
+            }
+        }
+    }
+
+    /// A connection from `peer` left the half-open state.
+    fn settled(&mut self, peer: SocketAddr) {
+        if let Some(n) = self.half_open.get_mut(&peer.ip()) {
+            *n -= 1;
+            if *n == 0 {
+                self.half_open.remove(&peer.ip());
+            }
+        }
+    }
 }
 
 struct Worker {
@@ -246,7 +288,11 @@ impl Worker {
             return;
         }
         let mut events = Events::with_capacity(1024);
-        let mut conns: Vec<Option<Conn>> = Vec::new();
+        let mut conns = Conns {
+            slots: Vec::new(),
+            open: 0,
+            half_open: std::collections::HashMap::new(),
+        };
         let mut buf = vec![0u8; 65_536];
         let mut out = Vec::with_capacity(2048);
         let mut local = Stats::default();
@@ -299,18 +345,21 @@ impl Worker {
                     },
                     LISTENER => {
                         while let Ok((mut stream, peer)) = self.listener.accept() {
-                            let open = conns.iter().filter(|c| c.is_some()).count();
-                            if open >= self.cfg.max_connections {
+                            let half_open = conns.half_open.get(&peer.ip()).copied().unwrap_or(0);
+                            if conns.open >= self.cfg.max_connections
+                                || half_open >= self.cfg.max_half_open_per_source
+                            {
                                 local.refused_connections += 1;
                                 drop(stream);
                                 continue;
                             }
                             let slot = conns
+                                .slots
                                 .iter()
                                 .position(Option::is_none)
-                                .unwrap_or(conns.len());
-                            if slot == conns.len() {
-                                conns.push(None);
+                                .unwrap_or(conns.slots.len());
+                            if slot == conns.slots.len() {
+                                conns.slots.push(None);
                             }
                             let _ = stream.set_nodelay(true);
                             if poll
@@ -318,38 +367,54 @@ impl Worker {
                                 .register(&mut stream, Token(slot + 2), Interest::READABLE)
                                 .is_ok()
                             {
-                                conns[slot] = Some(Conn {
+                                conns.slots[slot] = Some(Conn {
                                     stream,
                                     rbuf: StreamBuf::new(64 * 1024),
                                     peer,
                                     last_read: Instant::now(),
                                     partial_since: None,
+                                    half_open: true,
+                                    messages: 0,
                                 });
+                                conns.open += 1;
+                                *conns.half_open.entry(peer.ip()).or_insert(0) += 1;
                             }
                         }
                     }
                     Token(t) => {
                         let slot = t - 2;
-                        let keep = match conns.get_mut(slot).and_then(Option::as_mut) {
-                            Some(c) => self.serve_conn(c, now_ms, unix_ms, &mut out, &mut local),
-                            None => continue,
-                        };
-                        if !keep && let Some(mut c) = conns[slot].take() {
-                            let _ = poll.registry().deregister(&mut c.stream);
+                        let (keep, settled) =
+                            match conns.slots.get_mut(slot).and_then(Option::as_mut) {
+                                Some(c) => {
+                                    let keep =
+                                        self.serve_conn(c, now_ms, unix_ms, &mut out, &mut local);
+                                    let settled = c.half_open && c.answered();
+                                    if settled {
+                                        c.half_open = false;
+                                    }
+                                    (keep, settled.then_some(c.peer))
+                                }
+                                None => continue,
+                            };
+                        if let Some(peer) = settled {
+                            conns.settled(peer);
+                        }
+                        if !keep {
+                            conns.close(slot, &poll);
                         }
                     }
                 }
             }
             if last_sweep.elapsed() >= Duration::from_millis(500) {
                 last_sweep = Instant::now();
-                for slot in conns.iter_mut() {
-                    let stale = slot.as_ref().is_some_and(|c| {
+                for slot in 0..conns.slots.len() {
+                    let stale = conns.slots[slot].as_ref().is_some_and(|c| {
                         c.last_read.elapsed() > self.cfg.tcp_idle
                             || c.partial_since
                                 .is_some_and(|p| p.elapsed() > self.cfg.tcp_partial)
                     });
-                    if stale && let Some(mut c) = slot.take() {
-                        let _ = poll.registry().deregister(&mut c.stream);
+                    if stale {
+                        conns.close(slot, &poll);
                     }
                 }
             }
@@ -391,6 +456,7 @@ impl Worker {
                 let pending = c.rbuf.pending();
                 match parse_stream(pending, &mut h, &Limits::default()) {
                     Ok(Parsed::Complete { len, .. }) => {
+                        c.messages += 1;
                         out.clear();
                         let t0 = Instant::now();
                         let r = self.registrar.handle(
