@@ -284,10 +284,12 @@ pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), 
             format!("{} device passwords", m.len())
         }
     };
+    // Every TCP device holds a descriptor: take all the kernel allows.
+    let nofile = crate::engine::limits::raise_nofile();
     let handle =
         crate::server::start(cfg).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     eprintln!(
-        "gbswarm serve: listening on {} (UDP and TCP{}), {cores} worker(s), realm {realm}, {mode}",
+        "gbswarm serve: listening on {} (UDP and TCP{}), {cores} worker(s), realm {realm}, {mode}, up to {nofile} descriptors",
         handle.local_addr(),
         if handle.local_addr().ip().is_loopback() {
             ", loopback only"

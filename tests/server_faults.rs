@@ -212,3 +212,82 @@ fn flood_does_not_disturb_a_healthy_fleet() {
         st.dropped_malformed
     );
 }
+
+#[test]
+fn ten_thousand_idle_tcp_connections() {
+    // The server runs as its own process: one process cannot hold both ends of 10,000
+    // connections within this machine's 20,000-descriptor limit.
+    let port = {
+        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+        u.local_addr().unwrap().port()
+    };
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_gbswarm"))
+        .args([
+            "serve",
+            "--listen",
+            &addr.to_string(),
+            "--cores",
+            "2",
+            "--min-expires",
+            "1s",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // 250 idle connections from each of 40 loopback addresses.
+    let mut idle = Vec::new();
+    for i in 0..10_000u32 {
+        let src: SocketAddr = format!("127.0.1.{}:0", 2 + i % 40).parse().unwrap();
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.bind(&src.into()).unwrap();
+        s.connect(&addr.into()).unwrap();
+        idle.push(s);
+    }
+    let plan = Profile {
+        target: Some(addr.to_string()),
+        cameras: Some(100),
+        transport: Some(Transport::Tcp),
+        rate: Some(100.0),
+        duration: Some(Span(Duration::from_secs(3))),
+        heartbeat: Some(Span(Duration::from_secs(1))),
+        ..Profile::default()
+    }
+    .plan()
+    .unwrap();
+    let result = engine::run(&plan, addr, &AtomicBool::new(false), |_| {}).unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib = |key: &str| -> u64 {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0)
+    };
+    let (rss, peak) = (kib("VmRSS:"), kib("VmHWM:"));
+    drop(idle);
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let summary = String::from_utf8_lossy(&out.stdout).into_owned();
+    let t = &result.total;
+    for k in [TxnKind::Register, TxnKind::Keepalive, TxnKind::Unregister] {
+        let s = t.kind(k);
+        assert_eq!(s.total(), s.succeeded() + s.abandoned, "{k:?}: {s:?}");
+    }
+    assert_eq!(t.kind(TxnKind::Register).succeeded(), 100);
+    assert!(summary.contains("refused connections 0"), "{summary}");
+    assert!(
+        peak < 512 * 1024,
+        "bounded memory with 10,000 idle connections: peak {peak} KiB"
+    );
+    eprintln!("10,000 idle TCP connections: serve RSS {rss} KiB, peak {peak} KiB");
+}
