@@ -3,7 +3,7 @@
 
 use super::{Env, Transport};
 use crate::gb::DeviceId;
-use crate::sip::write::{push_addr, push_hex};
+use crate::sip::write::{push_addr, push_hex, push_name_addr};
 use crate::sip::{Method, Writer};
 
 /// Via branch: the RFC 3261 magic cookie, the camera index and a per-camera counter.
@@ -149,13 +149,7 @@ pub(crate) fn write_register(
         t,
         ids,
     );
-    w.header_with(b"Contact", |b| {
-        b.extend_from_slice(b"<sip:");
-        b.extend_from_slice(id.as_bytes());
-        b.push(b'@');
-        push_addr(b, &env.local);
-        b.push(b'>');
-    });
+    w.header_with(b"Contact", |b| push_name_addr(b, id.as_bytes(), &env.local));
     if authed {
         w.header(b"Authorization", &out.auth);
     }

@@ -280,11 +280,7 @@ impl ScriptedServer {
                 302,
                 |w| {
                     w.header_with(b"Contact", |b| {
-                        b.extend_from_slice(b"<sip:");
-                        b.extend_from_slice(id.as_bytes());
-                        b.push(b'@');
-                        crate::sip::write::push_addr(b, &addr);
-                        b.push(b'>');
+                        crate::sip::write::push_name_addr(b, id.as_bytes(), &addr)
                     });
                     w.header(b"Expires", b"3600");
                 },

@@ -383,10 +383,7 @@ impl Registrar {
         let mut body = Vec::with_capacity(256);
         crate::gb::manscdp::write_query(&mut body, b"Catalog", sn, dev);
         let mut uri = Vec::with_capacity(64);
-        uri.extend_from_slice(b"sip:");
-        uri.extend_from_slice(dev.as_bytes());
-        uri.push(b'@');
-        crate::sip::write::push_addr(&mut uri, &source);
+        crate::sip::write::push_sip_uri(&mut uri, dev.as_bytes(), &source);
         let mut msg = Vec::with_capacity(768);
         let mut w = crate::sip::Writer::request(&mut msg, Method::Message, &uri);
         w.header_with(b"Via", |b| {
@@ -565,11 +562,7 @@ impl Registrar {
             let (id, addr) = r.targets[i];
             let mut w = response_to(out, msg, 302, Some(b"gbs"), Some(&source));
             w.header_with(b"Contact", |b| {
-                b.extend_from_slice(b"<sip:");
-                b.extend_from_slice(id.as_bytes());
-                b.push(b'@');
-                crate::sip::write::push_addr(b, &addr);
-                b.push(b'>');
+                crate::sip::write::push_name_addr(b, id.as_bytes(), &addr)
             });
             w.header_u64(b"Expires", u64::from(granted));
             w.finish(b"");

@@ -61,6 +61,21 @@ pub fn push_addr(out: &mut Vec<u8>, addr: &SocketAddr) {
     push_u64(out, u64::from(addr.port()));
 }
 
+/// Appends `sip:user@ip:port` — the URI of a GB28181 device or server at an address.
+pub fn push_sip_uri(out: &mut Vec<u8>, user: &[u8], addr: &SocketAddr) {
+    out.extend_from_slice(b"sip:");
+    out.extend_from_slice(user);
+    out.push(b'@');
+    push_addr(out, addr);
+}
+
+/// Appends `<sip:user@ip:port>`, as in a Contact header.
+pub fn push_name_addr(out: &mut Vec<u8>, user: &[u8], addr: &SocketAddr) {
+    out.push(b'<');
+    push_sip_uri(out, user, addr);
+    out.push(b'>');
+}
+
 /// The standard reason phrase for the status codes gbswarm sends.
 pub fn reason_phrase(code: u16) -> &'static [u8] {
     match code {
