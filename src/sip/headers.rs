@@ -5,8 +5,8 @@
 //! ([`HeaderKind`]), so a lookup is a byte compare per header. Quoted strings keep their escapes
 //! in the slice; [`QStr`] reads them without copying.
 
-use super::parse::{Header, Message, Method, is_token, parse_decimal, trim};
-use memchr::memchr;
+use super::parse::{Header, Message, Method, is_token, parse_decimal, trim, trim_start};
+use super::scan;
 
 /// The headers gbswarm recognises; everything else is `Other`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -77,6 +77,70 @@ pub(crate) const fn fold(s: &[u8]) -> u128 {
     u128::from_le_bytes(a)
 }
 
+/// Every recognised name (folded) with its kind, compact forms included.
+const KIND_NAMES: [(&[u8], HeaderKind); 30] = {
+    use HeaderKind::*;
+    [
+        (b"Via", Via),
+        (b"From", From),
+        (b"To", To),
+        (b"Call-ID", CallId),
+        (b"CSeq", CSeq),
+        (b"Contact", Contact),
+        (b"Expires", Expires),
+        (b"Max-Forwards", MaxForwards),
+        (b"Content-Length", ContentLength),
+        (b"Content-Type", ContentType),
+        (b"Date", Date),
+        (b"WWW-Authenticate", WwwAuthenticate),
+        (b"Authorization", Authorization),
+        (b"Retry-After", RetryAfter),
+        (b"User-Agent", UserAgent),
+        (b"Supported", Supported),
+        (b"Subject", Subject),
+        (b"Content-Encoding", ContentEncoding),
+        (b"Allow", Allow),
+        (b"Min-Expires", MinExpires),
+        (b"v", Via),
+        (b"f", From),
+        (b"t", To),
+        (b"i", CallId),
+        (b"m", Contact),
+        (b"l", ContentLength),
+        (b"c", ContentType),
+        (b"k", Supported),
+        (b"s", Subject),
+        (b"e", ContentEncoding),
+    ]
+};
+
+/// Multiplier that sends each of [`KIND_NAMES`] to its own slot of [`KIND_TABLE`] (found by
+/// search; the table's construction fails to compile if two names ever share a slot).
+const KIND_MAGIC: u64 = 0xa161_acdf_fb88_c1db;
+
+#[inline(always)]
+const fn kind_slot(word: u128) -> usize {
+    let x = (word as u64) ^ ((word >> 64) as u64);
+    (x.wrapping_mul(KIND_MAGIC) >> 58) as usize
+}
+
+/// [`KIND_NAMES`] by slot; empty slots hold the word 0 (no name folds to it) and `Other`.
+const KIND_TABLE: [(u128, HeaderKind); 64] = {
+    let mut table = [(0u128, HeaderKind::Other); 64];
+    let mut i = 0;
+    while i < KIND_NAMES.len() {
+        let word = fold(KIND_NAMES[i].0);
+        let slot = kind_slot(word);
+        assert!(
+            table[slot].0 == 0,
+            "two header names share a slot: pick another KIND_MAGIC"
+        );
+        table[slot] = (word, KIND_NAMES[i].1);
+        i += 1;
+    }
+    table
+};
+
 impl HeaderKind {
     /// Classifies a header name (case-insensitive, compact forms included).
     pub fn of(name: &[u8]) -> HeaderKind {
@@ -91,63 +155,12 @@ impl HeaderKind {
         Self::of_folded(fold(name))
     }
 
-    /// Classifies a name already folded with [`fold`] (names of at most 16 bytes).
+    /// Classifies a name already folded with [`fold`] (names of at most 16 bytes): one
+    /// multiply picks the only slot the name can be in, one compare confirms it.
     #[inline]
     pub(crate) fn of_folded(word: u128) -> HeaderKind {
-        use HeaderKind::*;
-        const VIA: u128 = fold(b"Via");
-        const FROM: u128 = fold(b"From");
-        const TO: u128 = fold(b"To");
-        const CALL_ID: u128 = fold(b"Call-ID");
-        const CSEQ: u128 = fold(b"CSeq");
-        const CONTACT: u128 = fold(b"Contact");
-        const EXPIRES: u128 = fold(b"Expires");
-        const MAX_FORWARDS: u128 = fold(b"Max-Forwards");
-        const CONTENT_LENGTH: u128 = fold(b"Content-Length");
-        const CONTENT_TYPE: u128 = fold(b"Content-Type");
-        const DATE: u128 = fold(b"Date");
-        const WWW_AUTHENTICATE: u128 = fold(b"WWW-Authenticate");
-        const AUTHORIZATION: u128 = fold(b"Authorization");
-        const RETRY_AFTER: u128 = fold(b"Retry-After");
-        const USER_AGENT: u128 = fold(b"User-Agent");
-        const SUPPORTED: u128 = fold(b"Supported");
-        const SUBJECT: u128 = fold(b"Subject");
-        const CONTENT_ENCODING: u128 = fold(b"Content-Encoding");
-        const ALLOW: u128 = fold(b"Allow");
-        const MIN_EXPIRES: u128 = fold(b"Min-Expires");
-        const V: u128 = fold(b"v");
-        const F: u128 = fold(b"f");
-        const T: u128 = fold(b"t");
-        const I: u128 = fold(b"i");
-        const M: u128 = fold(b"m");
-        const L: u128 = fold(b"l");
-        const C: u128 = fold(b"c");
-        const K: u128 = fold(b"k");
-        const S: u128 = fold(b"s");
-        const E: u128 = fold(b"e");
-        match word {
-            VIA | V => Via,
-            FROM | F => From,
-            TO | T => To,
-            CALL_ID | I => CallId,
-            CSEQ => CSeq,
-            CONTACT | M => Contact,
-            EXPIRES => Expires,
-            MAX_FORWARDS => MaxForwards,
-            CONTENT_LENGTH | L => ContentLength,
-            CONTENT_TYPE | C => ContentType,
-            DATE => Date,
-            WWW_AUTHENTICATE => WwwAuthenticate,
-            AUTHORIZATION => Authorization,
-            RETRY_AFTER => RetryAfter,
-            USER_AGENT => UserAgent,
-            SUPPORTED | K => Supported,
-            SUBJECT | S => Subject,
-            CONTENT_ENCODING | E => ContentEncoding,
-            ALLOW => Allow,
-            MIN_EXPIRES => MinExpires,
-            _ => Other,
-        }
+        let (key, kind) = KIND_TABLE[kind_slot(word)];
+        if key == word { kind } else { HeaderKind::Other }
     }
 }
 
@@ -196,34 +209,38 @@ fn find_unquoted(s: &[u8], needle: u8) -> Option<usize> {
     let mut i = 0;
     while i < s.len() {
         let rest = &s[i..];
-        // Short runs (parameters) are faster with a plain loop than a vectorised search.
-        let found = if rest.len() < 32 {
-            rest.iter()
-                .position(|&b| b == needle || b == b'"' || b == b'<')
+        // Short runs (parameters) are faster without the vectorised search's set-up.
+        let found = if rest.len() < 64 {
+            scan::find3(needle, b'"', b'<', rest)
         } else {
             memchr::memchr3(needle, b'"', b'<', rest)
         };
         let j = i + found?;
         match s[j] {
-            b'"' => {
-                // Skip the quoted string, honouring backslash escapes; unterminated = none.
-                let mut k = j + 1;
-                loop {
-                    let q = k + memchr::memchr2(b'"', b'\\', s.get(k..)?)?;
-                    if s[q] == b'"' {
-                        i = q + 1;
-                        break;
-                    }
-                    k = q + 2;
-                }
-            }
-            b'<' if needle != b'<' => {
-                i = j + 1 + memchr(b'>', &s[j + 1..])? + 1;
-            }
+            b'"' => i = after_quoted(s, j)?,
+            b'<' if needle != b'<' => i = after_angled(s, j)?,
             _ => return Some(j),
         }
     }
     None
+}
+
+/// The offset just past the quoted string opening at `s[open]`, honouring backslash escapes;
+/// `None` if it is not terminated.
+fn after_quoted(s: &[u8], open: usize) -> Option<usize> {
+    let mut k = open + 1;
+    loop {
+        let q = k + scan::find2(b'"', b'\\', s.get(k..)?)?;
+        if s[q] == b'"' {
+            return Some(q + 1);
+        }
+        k = q + 2;
+    }
+}
+
+/// The offset just past the `>` closing the `<` at `s[open]`; `None` if there is none.
+fn after_angled(s: &[u8], open: usize) -> Option<usize> {
+    Some(open + 1 + scan::find(b'>', s.get(open + 1..)?)? + 1)
 }
 
 /// `;name[=value]` parameters, as on Via, From/To, Contact and URIs.
@@ -240,9 +257,30 @@ impl<'a> Params<'a> {
 
     /// The first parameter called `name` (case-insensitive): `Some(None)` if it has no value.
     pub fn get(&self, name: &[u8]) -> Option<Option<&'a [u8]>> {
-        self.clone()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        // Same answer as searching the iterator, without splitting parameters it passes over.
+        if name.is_empty() {
+            return self.clone().find(|(n, _)| n.is_empty()).map(|(_, v)| v);
+        }
+        let s = self.rest;
+        let mut i = 0;
+        while i < s.len() {
+            let end = find_unquoted(&s[i..], b';').map_or(s.len(), |e| i + e);
+            let item = trim_start(&s[i..end]);
+            if let Some((head, rest)) = item.split_at_checked(name.len())
+                && head.eq_ignore_ascii_case(name)
+            {
+                match trim_start(rest) {
+                    [] => return Some(None),
+                    [b'=', v @ ..] => {
+                        let v = trim(v);
+                        return Some(Some(unquote(v).unwrap_or(v)));
+                    }
+                    _ => {}
+                }
+            }
+            i = end + 1;
+        }
+        None
     }
 }
 
@@ -263,7 +301,7 @@ impl<'a> Iterator for Params<'a> {
             if item.is_empty() {
                 continue;
             }
-            return Some(match memchr(b'=', item) {
+            return Some(match scan::find(b'=', item) {
                 Some(eq) => {
                     let v = trim(&item[eq + 1..]);
                     let v = unquote(v).unwrap_or(v);
@@ -300,7 +338,7 @@ impl<'a> HostPort<'a> {
             return None;
         }
         let (host, port) = if s[0] == b'[' {
-            let close = memchr(b']', s)?;
+            let close = scan::find(b']', s)?;
             let host = &s[..=close];
             match &s[close + 1..] {
                 [] => (host, None),
@@ -308,7 +346,7 @@ impl<'a> HostPort<'a> {
                 _ => return None,
             }
         } else {
-            match memchr(b':', s) {
+            match scan::find(b':', s) {
                 Some(c) => (&s[..c], Some(&s[c + 1..])),
                 None => (s, None),
             }
@@ -347,16 +385,10 @@ impl<'a> Via<'a> {
             return None;
         }
         let rest = &v[ws..];
-        let semi = memchr(b';', rest).unwrap_or(rest.len());
-        let (sent_by, params) = match memchr(b',', &rest[..semi]) {
-            // No parameters, and another Via follows.
-            Some(comma) => (&rest[..comma], &rest[comma..comma]),
-            None => {
-                let params = &rest[semi..];
-                let end = find_unquoted(params, b',').unwrap_or(params.len());
-                (&rest[..semi], trim(&params[..end]))
-            }
-        };
+        // This Via ends at a comma that starts another; its parameters begin at the first `;`.
+        let end = find_unquoted(rest, b',').unwrap_or(rest.len());
+        let semi = scan::find(b';', &rest[..end]).unwrap_or(end);
+        let (sent_by, params) = (&rest[..semi], trim(&rest[semi..end]));
         let sent_by = HostPort::parse(sent_by)?;
         let raw_len = params.as_ptr() as usize + params.len() - v.as_ptr() as usize;
         Some(Via {
@@ -401,7 +433,7 @@ impl<'a> Uri<'a> {
     /// Parses a URI; `None` if it has no scheme or host.
     pub fn parse(u: &'a [u8]) -> Option<Self> {
         let u = trim(u);
-        let colon = memchr(b':', u)?;
+        let colon = scan::find(b':', u)?;
         let scheme = &u[..colon];
         let rest = &u[colon + 1..];
         let end = rest
@@ -413,7 +445,7 @@ impl<'a> Uri<'a> {
             Some(at) => {
                 let ui = &userinfo_host[..at];
                 // A password after ':' in the userinfo is not used by gbswarm.
-                let user = &ui[..memchr(b':', ui).unwrap_or(ui.len())];
+                let user = &ui[..scan::find(b':', ui).unwrap_or(ui.len())];
                 (Some(user), &userinfo_host[at + 1..])
             }
             None => (None, userinfo_host),
@@ -446,7 +478,7 @@ impl<'a> NameAddr<'a> {
             return None;
         }
         if let Some(lt) = find_unquoted(v, b'<') {
-            let gt = lt + memchr(b'>', &v[lt..])?;
+            let gt = lt + scan::find(b'>', &v[lt..])?;
             let display = trim(&v[..lt]);
             let display = unquote(display).unwrap_or(display);
             Some(NameAddr {
@@ -455,7 +487,7 @@ impl<'a> NameAddr<'a> {
                 params: &v[gt + 1..],
             })
         } else {
-            let semi = memchr(b';', v).unwrap_or(v.len());
+            let semi = scan::find(b';', v).unwrap_or(v.len());
             Some(NameAddr {
                 display: None,
                 uri: trim(&v[..semi]),
@@ -521,7 +553,7 @@ impl<'a> QStr<'a> {
     pub fn new(raw: &'a [u8]) -> Self {
         QStr {
             raw,
-            escaped: memchr(b'\\', raw).is_some(),
+            escaped: scan::find(b'\\', raw).is_some(),
         }
     }
 
@@ -581,7 +613,7 @@ impl<'a> Iterator for QChunks<'a> {
             return Some(all);
         }
         // The first byte is part of the chunk even if it is an escaped backslash.
-        let cut = memchr(b'\\', &self.rest[1..]).map_or(self.rest.len(), |i| i + 1);
+        let cut = scan::find(b'\\', &self.rest[1..]).map_or(self.rest.len(), |i| i + 1);
         let chunk = &self.rest[..cut];
         self.rest = self.rest.get(cut + 1..).unwrap_or(b"");
         Some(chunk)
@@ -673,8 +705,7 @@ impl<'a> AuthParams<'a> {
                 let mut escaped = false;
                 loop {
                     // An unterminated quoted string ends the parameter list.
-                    let Some(q) = rest.get(k..).and_then(|r| memchr::memchr2(b'"', b'\\', r))
-                    else {
+                    let Some(q) = rest.get(k..).and_then(|r| scan::find2(b'"', b'\\', r)) else {
                         return Some(p);
                     };
                     let q = k + q;
@@ -926,6 +957,38 @@ mod tests {
             HeaderKind::ProxyAuthorization
         );
         assert_eq!(HeaderKind::of(b"Content-Encodingx"), HeaderKind::Other);
+    }
+
+    /// The slow, obvious classification the table lookup must agree with.
+    fn reference_kind(name: &[u8]) -> HeaderKind {
+        let long: [(&[u8], HeaderKind); 2] = [
+            (b"Proxy-Authenticate", HeaderKind::ProxyAuthenticate),
+            (b"Proxy-Authorization", HeaderKind::ProxyAuthorization),
+        ];
+        KIND_NAMES
+            .iter()
+            .chain(long.iter())
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map_or(HeaderKind::Other, |&(_, k)| k)
+    }
+
+    #[test]
+    fn every_known_name_in_any_case() {
+        for &(name, kind) in &KIND_NAMES {
+            assert_eq!(HeaderKind::of(name), kind);
+            assert_eq!(HeaderKind::of(&name.to_ascii_uppercase()), kind);
+            assert_eq!(HeaderKind::of(&name.to_ascii_lowercase()), kind);
+        }
+        assert_eq!(HeaderKind::of(b""), HeaderKind::Other);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn classification_agrees_with_the_reference(
+            name in "(?i)(via|from|to|call-id|cseq|contact|expires|content-(length|type|encoding)|[a-z]|[a-z-]{0,18})",
+        ) {
+            proptest::prop_assert_eq!(HeaderKind::of(name.as_bytes()), reference_kind(name.as_bytes()));
+        }
     }
 
     #[test]

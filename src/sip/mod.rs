@@ -9,6 +9,7 @@ pub mod digest;
 pub mod framing;
 pub mod headers;
 pub mod parse;
+pub(crate) mod scan;
 pub mod write;
 
 pub use headers::{AuthParams, CSeq, HeaderKind, HostPort, NameAddr, Params, QStr, Uri, Via};
