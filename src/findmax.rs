@@ -123,6 +123,9 @@ impl Search {
         plan.ids = crate::gb::IdRange::new(head, first_n, cameras.max(1))
             .map_err(|e| format!("{cameras} cameras do not fit the ID range: {e}"))?;
         plan.duration = duration;
+        // Steps end at once: a stop paced like the ramp would double every step's length, and
+        // nothing after the measured window is measured.
+        plan.stop_ramp = Ramp::Burst;
         // Large fleets share sockets so the descriptor limit is never the bottleneck.
         let limit = crate::engine::limits::raise_nofile()
             .saturating_sub(512)

@@ -24,7 +24,7 @@ enum Command {
     /// Keys come from `--profile FILE` (TOML, same names as the flags) and are overridden by
     /// flags. Without `--target`, an embedded gbswarm registrar is started on a loopback port.
     /// Progress goes to stderr once a second; the report goes to stdout at the end. Stops after
-    /// `--duration`, or on Ctrl-C / SIGTERM, unregistering every camera first.
+    /// `--duration`, or on Ctrl-C / SIGTERM, unregistering every camera first (at the ramp rate).
     Run(Box<RunArgs>),
     /// Find the highest load a server holds within a latency and failure objective.
     ///
@@ -143,7 +143,8 @@ struct RunArgs {
     /// Do not unregister the cameras when stopping.
     #[arg(long)]
     no_unregister: bool,
-    /// Time allowed for unregistrations after the stop [default: 10s].
+    /// Time allowed for unregistrations to complete after the last one is sent; the stop
+    /// unregisters cameras at the ramp `--rate` (all at once with `--burst`) [default: 10s].
     #[arg(long, value_name = "SPAN")]
     grace: Option<Span>,
     /// Also write the report as JSON (stable schema `gbswarm.run/1`).

@@ -256,6 +256,9 @@ pub struct Plan {
     pub ids: IdRange,
     /// Start schedule.
     pub ramp: Ramp,
+    /// Schedule of the stop's unregistrations: the ramp's by default, so they offer the
+    /// server no more than the registrations did.
+    pub stop_ramp: Ramp,
     /// Run length before the stop.
     pub duration: Duration,
     /// Time allowed for unregistrations after the stop.
@@ -460,6 +463,7 @@ impl Profile {
             camera,
             ids,
             ramp,
+            stop_ramp: ramp,
             duration,
             grace,
             cores,

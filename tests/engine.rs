@@ -71,7 +71,12 @@ fn full_lifecycle(transport: Transport, cameras_per_socket: u32) {
     assert_eq!(t.gauges.stopped, 60);
     assert_eq!(t.gauges.registered, 0);
     assert_eq!(t.counters.online, 60);
-    assert_eq!(t.counters.stray + t.counters.malformed + t.unrouted, 0);
+    assert_eq!(
+        (t.counters.stray, t.counters.malformed, t.unrouted),
+        (0, 0, 0),
+        "{:?}",
+        t.kind(TxnKind::Keepalive)
+    );
 }
 
 #[test]
@@ -169,4 +174,33 @@ fn hung_server_leaves_unregisters_pending_after_grace() {
     );
     assert_eq!(result.total.gauges.stopped, 5);
     drop(responder);
+}
+
+#[test]
+fn stop_unregisters_at_the_ramp_rate() {
+    let responder = Responder::start(server_id(), Script::default()).unwrap();
+    let mut p = profile(responder.addr(), 40, Transport::Udp);
+    // 40 cameras at 20/s: two seconds of registrations, then two of unregistrations.
+    p.rate = Some(20.0);
+    p.duration = span(3_000);
+    p.expires = span(3_600_000);
+    p.heartbeat = span(60_000);
+    let plan = p.plan().unwrap();
+    let mut most_in_one_second = 0;
+    let result = engine::run(&plan, responder.addr(), &AtomicBool::new(false), |iv| {
+        most_in_one_second = most_in_one_second.max(iv.snap.kind(TxnKind::Unregister).total());
+    })
+    .unwrap();
+    let unreg = result.total.kind(TxnKind::Unregister);
+    assert_eq!((unreg.total(), unreg.succeeded()), (40, 40), "{unreg:?}");
+    assert_eq!(responder.stop().unwrap().seen.unregistrations, 40);
+    assert!(
+        result.elapsed >= Duration::from_millis(3_000 + 39 * 1000 / 20),
+        "the last camera is told to stop 39/20 s after the first: {:?}",
+        result.elapsed
+    );
+    assert!(
+        (1..=25).contains(&most_in_one_second),
+        "about 20 a second after the stop, not one burst of 40: {most_in_one_second}"
+    );
 }

@@ -277,7 +277,9 @@ impl Camera {
             return;
         }
         self.flags |= STOPPING;
-        self.end_txns(&[Slot::Hb, Slot::Query], Outcome::Abandoned, now, env);
+        // A keepalive or answer already sent was sent before the unregister, so its response
+        // comes first: it completes as usual; only what is still in flight when the camera
+        // stops is abandoned. Nothing new starts.
         self.queue.clear();
         if self.reg.active {
             Self::finish(&mut self.reg, Outcome::Abandoned, now, env);

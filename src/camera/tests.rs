@@ -755,3 +755,30 @@ fn no_keepalive_while_unregistering_and_every_keepalive_recorded() {
         u64::from(sim.cams[0].keepalives_sent())
     );
 }
+
+#[test]
+fn keepalive_in_flight_at_the_stop_completes() {
+    let mut sim = sim(1, cfg(), Script::default());
+    sim.start_all(0);
+    sim.run_until(5 * S);
+    let hb_next = sim.cams[0].poll_timeout().unwrap();
+    // The keepalive has just gone out; its answer is a round trip away when the stop comes.
+    sim.run_until(hb_next);
+    let sent = sim.cams[0].keepalives_sent();
+    assert!(sent > 0);
+    sim.stop_all();
+    sim.run_until(hb_next + 10 * S);
+    assert!(sim.cams[0].is_stopped() && sim.cams[0].unregistered());
+    assert_eq!(
+        sim.cams[0].keepalives_sent(),
+        sent,
+        "nothing new after the stop"
+    );
+    assert_eq!(
+        sim.tally.get(TxnKind::Keepalive, Outcome::Status(200)),
+        u64::from(sent),
+        "the keepalive sent before the stop completes"
+    );
+    assert_eq!(sim.tally.get(TxnKind::Keepalive, Outcome::Abandoned), 0);
+    assert_eq!(sim.out.counters.stray, 0, "its answer is not stray");
+}

@@ -198,25 +198,44 @@ impl Worker {
         }
     }
 
+    /// When the `j`-th of this worker's cameras is told to stop, for a stop that began at
+    /// `since`, on the plan's stop schedule.
+    fn stop_due(&self, since: u64, j: usize) -> u64 {
+        match self.plan.stop_ramp {
+            Ramp::Burst => since,
+            Ramp::Rate(r) => since + (j as f64 * self.workers as f64 / r * 1e6) as u64,
+        }
+    }
+
     fn run(&mut self, t0: u64) {
         self.t0 = t0;
         self.cpu_seen = crate::stats::this_thread_cpu();
         let mut events = Events::with_capacity(1024);
         let mut tick = 1u64;
-        let mut stopping = false;
+        let mut stopping = None;
+        let mut next_stop = 0usize;
         let mut grace_end = u64::MAX;
         let mut next_check = 0u64;
         loop {
             let now = self.now();
-            if !stopping && self.stop.load(Ordering::Relaxed) {
-                stopping = true;
-                grace_end = now + self.plan.grace.as_micros() as u64;
-                for slot in 0..self.next_start {
-                    self.call(slot, None, |c, now, env| c.handle_stop(now, env));
+            if stopping.is_none() && self.stop.load(Ordering::Relaxed) {
+                stopping = Some(now);
+            }
+            if let Some(since) = stopping
+                && next_stop < self.next_start
+            {
+                while next_stop < self.next_start && self.stop_due(since, next_stop) <= now {
+                    self.call(next_stop, None, |c, now, env| c.handle_stop(now, env));
+                    next_stop += 1;
                 }
                 self.drain_refused();
+                if next_stop == self.next_start {
+                    // The grace period runs from the last stop sent.
+                    grace_end = now + self.plan.grace.as_micros() as u64;
+                }
             }
-            if stopping && now >= next_check {
+            let stopping_all = stopping.is_some() && next_stop == self.next_start;
+            if stopping_all && now >= next_check {
                 next_check = now + 50_000;
                 let all_done = self.cams[..self.next_start].iter().all(|c| c.is_stopped());
                 if all_done || now >= grace_end {
@@ -229,7 +248,7 @@ impl Worker {
                     return;
                 }
             }
-            if !stopping {
+            if stopping.is_none() {
                 self.start_due(now);
             }
             self.fire_timers(now);
@@ -241,8 +260,13 @@ impl Worker {
             if let Some(ms) = self.wheel.next_deadline() {
                 wake = wake.min(ms * 1000);
             }
-            if !stopping && self.next_start < self.cams.len() {
+            if stopping.is_none() && self.next_start < self.cams.len() {
                 wake = wake.min(self.due(self.next_start));
+            }
+            if let Some(since) = stopping
+                && next_stop < self.next_start
+            {
+                wake = wake.min(self.stop_due(since, next_stop));
             }
             let now = self.now();
             let timeout = Duration::from_micros(wake.saturating_sub(now).min(100_000));
