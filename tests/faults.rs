@@ -181,9 +181,12 @@ fn five_percent_loss_is_absorbed_by_retransmissions() {
     assert!(ka.timeouts * 100 < ka.total(), "{ka:?}");
     for k in TxnKind::ALL {
         let s = t.kind(k);
-        assert_eq!(
-            s.transport_errors + s.rejected() + s.abandoned,
-            0,
+        assert_eq!(s.transport_errors + s.rejected(), 0, "{k:?}: {s:?}");
+        // A stop abandons what a camera has in flight (a refresh or keepalive just sent, its
+        // answer due in well under a millisecond): rare, never more than a few.
+        let in_flight_at_stop = matches!(k, TxnKind::Refresh | TxnKind::Keepalive);
+        assert!(
+            s.abandoned == 0 || (in_flight_at_stop && s.abandoned <= 5),
             "{k:?}: {s:?}"
         );
         if k != TxnKind::Keepalive {

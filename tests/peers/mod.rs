@@ -28,16 +28,33 @@ pub fn have(binary: &str, package: &str) -> bool {
     found
 }
 
-/// A port free on 127.0.0.1 for both UDP and TCP (at the time of asking).
+/// A port free on 127.0.0.1 for both UDP and TCP (at the time of asking), chosen below the
+/// kernel's ephemeral range: a peer restarted on it must not find it taken by some other
+/// test's outgoing connection, which only ever gets an ephemeral port.
 pub fn free_port() -> u16 {
-    for _ in 0..100 {
-        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let ephemeral_low: u32 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let (lo, hi) = (10_000u32, ephemeral_low.max(10_001));
+    // Start somewhere different in every test process, then walk.
+    let seed = std::process::id().wrapping_mul(2_654_435_761)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+    for _ in 0..1000 {
+        let n = NEXT.fetch_add(7919, Ordering::Relaxed);
+        let port = (lo + seed.wrapping_add(n) % (hi - lo)) as u16;
+        let Ok(_udp) = std::net::UdpSocket::bind(("127.0.0.1", port)) else {
+            continue;
+        };
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
     }
-    panic!("no free port on 127.0.0.1");
+    panic!("no free port on 127.0.0.1 below {ephemeral_low}");
 }
 
 /// A scratch directory removed on drop.
