@@ -378,12 +378,15 @@ impl<'a> Via<'a> {
     pub fn parse(v: &'a [u8]) -> Option<Self> {
         let v = trim(v);
         let ws = v.iter().position(|b| b.is_ascii_whitespace())?;
-        let proto = &v[..ws];
-        let mut parts = proto.split(|&b| b == b'/');
-        let (name, version, transport) = (parts.next()?, parts.next()?, parts.next()?);
-        if !name.eq_ignore_ascii_case(b"SIP") || version != b"2.0" || parts.next().is_some() {
-            return None;
-        }
+        let transport = match v[..ws] {
+            // The usual spelling, checked in one piece.
+            [s, i, p, b'/', b'2', b'.', b'0', b'/', ref t @ ..]
+                if [s, i, p].eq_ignore_ascii_case(b"SIP") && !t.contains(&b'/') =>
+            {
+                t
+            }
+            _ => return None,
+        };
         let rest = &v[ws..];
         // This Via ends at a comma that starts another; its parameters begin at the first `;`.
         let end = find_unquoted(rest, b',').unwrap_or(rest.len());
