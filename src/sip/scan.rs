@@ -16,69 +16,57 @@ fn zero_bytes(word: u64, byte: u8) -> u64 {
     x.wrapping_sub(LO) & !x & HI
 }
 
+/// Eight bytes at a time while `$hits` (bit 7 of each matching byte of word `$w`, lowest
+/// exact) finds none, then the tail byte by byte with `$is`. A macro, not a generic function
+/// taking closures: that version measured 2–4% slower on the parse benchmark.
+macro_rules! first_hit {
+    ($hay:expr, |$w:ident| $hits:expr, |$b:ident| $is:expr) => {{
+        let mut chunks = $hay.chunks_exact(8);
+        let mut base = 0;
+        let mut found = None;
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let $w = u64::from_le_bytes(word);
+            let h = $hits;
+            if h != 0 {
+                found = Some(base + (h.trailing_zeros() / 8) as usize);
+                break;
+            }
+            base += 8;
+        }
+        match found {
+            Some(i) => Some(i),
+            None => chunks
+                .remainder()
+                .iter()
+                .position(|&$b| $is)
+                .map(|i| base + i),
+        }
+    }};
+}
+
 /// The offset of the first `needle` in `hay`, for a byte expected near the start.
 #[inline]
 pub fn find(needle: u8, hay: &[u8]) -> Option<usize> {
-    let mut chunks = hay.chunks_exact(8);
-    let mut base = 0;
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let hits = zero_bytes(u64::from_le_bytes(word), needle);
-        if hits != 0 {
-            return Some(base + (hits.trailing_zeros() / 8) as usize);
-        }
-        base += 8;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| b == needle)
-        .map(|i| base + i)
+    first_hit!(hay, |w| zero_bytes(w, needle), |b| b == needle)
 }
 
 /// The offset of the first byte of `hay` equal to `a` or `b`, expected near the start.
 #[inline]
 pub fn find2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
-    let mut chunks = hay.chunks_exact(8);
-    let mut base = 0;
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
-        let hits = zero_bytes(w, a) | zero_bytes(w, b);
-        if hits != 0 {
-            return Some(base + (hits.trailing_zeros() / 8) as usize);
-        }
-        base += 8;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&x| x == a || x == b)
-        .map(|i| base + i)
+    first_hit!(hay, |w| zero_bytes(w, a) | zero_bytes(w, b), |x| x == a
+        || x == b)
 }
 
 /// The offset of the first byte of `hay` equal to `a`, `b` or `c`, expected near the start.
 #[inline]
 pub fn find3(a: u8, b: u8, c: u8, hay: &[u8]) -> Option<usize> {
-    let mut chunks = hay.chunks_exact(8);
-    let mut base = 0;
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
-        let hits = zero_bytes(w, a) | zero_bytes(w, b) | zero_bytes(w, c);
-        if hits != 0 {
-            return Some(base + (hits.trailing_zeros() / 8) as usize);
-        }
-        base += 8;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&x| x == a || x == b || x == c)
-        .map(|i| base + i)
+    first_hit!(
+        hay,
+        |w| zero_bytes(w, a) | zero_bytes(w, b) | zero_bytes(w, c),
+        |x| x == a || x == b || x == c
+    )
 }
 
 #[cfg(test)]
