@@ -143,8 +143,9 @@ struct RunArgs {
     /// Do not unregister the cameras when stopping.
     #[arg(long)]
     no_unregister: bool,
-    /// Time allowed for unregistrations to complete after the last one is sent; the stop
-    /// unregisters cameras at the ramp `--rate` (all at once with `--burst`) [default: 10s].
+    /// Time allowed for unregistrations to complete after the last one is sent. The stop
+    /// unregisters cameras at the ramp `--rate` (all at once with `--burst`), faster if that
+    /// would take longer than this grace [default: 10s].
     #[arg(long, value_name = "SPAN")]
     grace: Option<Span>,
     /// Also write the report as JSON (stable schema `gbswarm.run/1`).

@@ -201,10 +201,14 @@ impl Worker {
     /// When the `j`-th of this worker's cameras is told to stop, for a stop that began at
     /// `since`, on the plan's stop schedule.
     fn stop_due(&self, since: u64, j: usize) -> u64 {
-        match self.plan.stop_ramp {
-            Ramp::Burst => since,
-            Ramp::Rate(r) => since + (j as f64 * self.workers as f64 / r * 1e6) as u64,
-        }
+        since
+            + stop_offset_us(
+                j,
+                self.workers,
+                self.plan.stop_ramp,
+                self.next_start * self.workers,
+                self.plan.grace,
+            )
     }
 
     fn run(&mut self, t0: u64) {
@@ -679,5 +683,48 @@ fn pick_ip(plan: &Plan, default_ip: IpAddr, n: usize) -> IpAddr {
         default_ip
     } else {
         plan.local_ips[n % plan.local_ips.len()]
+    }
+}
+
+/// How long after the stop began the `j`-th camera of one of `workers` workers is told to
+/// stop: at the stop ramp's rate, but never slower than sending all `started` unregistrations
+/// within `grace`, so an interrupted run with a slow ramp still ends in at most twice the grace.
+fn stop_offset_us(j: usize, workers: usize, ramp: Ramp, started: usize, grace: Duration) -> u64 {
+    let Ramp::Rate(rate) = ramp else {
+        return 0;
+    };
+    let grace_s = grace.as_secs_f64();
+    if grace_s <= 0.0 {
+        return 0;
+    }
+    let rate = rate.max(started as f64 / grace_s);
+    (j as f64 * workers as f64 / rate * 1e6) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_follows_the_ramp_rate_within_the_grace() {
+        let g10 = Duration::from_secs(10);
+        // 2,000 cameras at 1,000/s on one worker: the 1,000th stops 1 s after the first.
+        assert_eq!(
+            stop_offset_us(1000, 1, Ramp::Rate(1000.0), 2000, g10),
+            1_000_000
+        );
+        // Two workers share the rate: each one's 500th camera is the fleet's 1,000th.
+        assert_eq!(
+            stop_offset_us(500, 2, Ramp::Rate(1000.0), 2000, g10),
+            1_000_000
+        );
+        // 100,000 cameras at 100/s would take 1,000 s: sped up to fit in the 10 s grace.
+        let last = stop_offset_us(99_999, 1, Ramp::Rate(100.0), 100_000, g10);
+        assert!((9_999_000..=10_000_000).contains(&last), "{last}");
+        assert_eq!(stop_offset_us(7, 1, Ramp::Burst, 100, g10), 0);
+        assert_eq!(
+            stop_offset_us(7, 1, Ramp::Rate(1.0), 100, Duration::ZERO),
+            0
+        );
     }
 }
