@@ -2,6 +2,8 @@
 //! 10 s later on the same port (every camera notices, waits, registers again), and flooded with garbage,
 //! wrong passwords, replays, idle and slow TCP connections while a healthy fleet keeps working.
 
+mod peers;
+
 use gbswarm::camera::{Transport, TxnKind};
 use gbswarm::engine;
 use gbswarm::profile::{Profile, Span};
@@ -217,8 +219,32 @@ fn flood_does_not_disturb_a_healthy_fleet() {
 fn ten_thousand_idle_tcp_connections() {
     // The server runs as its own process: one process cannot hold both ends of 10,000
     // connections within this machine's 20,000-descriptor limit.
-    let mut serve = ServeProcess::start(&["--cores", "2", "--min-expires", "1s"]);
-    let addr = serve.addr;
+    let dir = peers::TempDir::new("idle-tcp");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gbswarm"));
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--cores",
+        "2",
+        "--min-expires",
+        "1s",
+    ]);
+    let mut serve = peers::Peer::spawn("serve", cmd, dir.path());
+    // Serve picks a free port and names it first: "gbswarm serve: listening on A (...".
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let addr: SocketAddr = loop {
+        let err = peers::read(&dir.path().join("serve.err"));
+        if let Some(a) = err
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        {
+            break a;
+        }
+        assert!(Instant::now() < deadline, "serve did not start: {err}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
     // 250 idle connections from each of 40 loopback addresses.
     let mut idle = Vec::new();
     for i in 0..10_000u32 {
@@ -251,7 +277,9 @@ fn ten_thousand_idle_tcp_connections() {
     };
     let (rss, peak) = (kib("VmRSS:"), kib("VmHWM:"));
     drop(idle);
-    let summary = serve.interrupt_and_wait();
+    // SIGTERM, like Ctrl-C, makes serve print its summary and exit.
+    serve.stop();
+    let summary = peers::read(&dir.path().join("serve.out"));
     let t = &result.total;
     for k in [TxnKind::Register, TxnKind::Keepalive, TxnKind::Unregister] {
         let s = t.kind(k);
@@ -264,66 +292,4 @@ fn ten_thousand_idle_tcp_connections() {
         "bounded memory with 10,000 idle connections: peak {peak} KiB"
     );
     eprintln!("10,000 idle TCP connections: serve RSS {rss} KiB, peak {peak} KiB");
-}
-
-/// A `gbswarm serve` child on a kernel-chosen loopback port, stopped by its own PID when the
-/// test ends, whether it passes or panics.
-struct ServeProcess {
-    child: Option<std::process::Child>,
-    addr: SocketAddr,
-}
-
-impl ServeProcess {
-    fn start(args: &[&str]) -> ServeProcess {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gbswarm"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn gbswarm serve");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let mut guard = ServeProcess {
-            child: Some(child),
-            addr: "127.0.0.1:0".parse().unwrap(),
-        };
-        // The first line names the bound address: "gbswarm serve: listening on A (...".
-        let mut lines = std::io::BufReader::new(stderr).lines();
-        let first = lines.next().and_then(Result::ok).unwrap_or_default();
-        guard.addr = first
-            .split("listening on ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("serve did not start: {first:?}"));
-        // Keep draining stderr so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-        guard
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, |c| c.id())
-    }
-
-    /// Interrupts the server as Ctrl-C would and returns the summary it printed on stdout.
-    fn interrupt_and_wait(&mut self) -> String {
-        let Some(child) = self.child.take() else {
-            return String::new();
-        };
-        let _ = std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status();
-        let out = child.wait_with_output().expect("wait for serve");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }

@@ -410,7 +410,7 @@ fn parse_head<'b>(
         if count >= cap {
             return err(ErrorKind::TooManyHeaders, line_start);
         }
-        let kind = if name_len <= 16 && line_start + 16 <= window.len() {
+        let (kind, spelled) = if name_len <= 16 && line_start + 16 <= window.len() {
             // One 16-byte load from the message, masked to the name, folded and matched.
             let mut word = [0u8; 16];
             word.copy_from_slice(&window[line_start..line_start + 16]);
@@ -422,16 +422,15 @@ fn parse_head<'b>(
             let raw = u128::from_le_bytes(word) & mask;
             match HeaderKind::of_folded((raw | FOLD_ALL) & mask) {
                 // A known name folds only from letters and `-`, or from CR in place of `-`.
-                kind if kind != HeaderKind::Other && !has_cr(raw, mask) => kind,
-                _ => HeaderKind::Other,
+                kind if kind != HeaderKind::Other && !has_cr(raw, mask) => (kind, true),
+                _ => (HeaderKind::Other, false),
             }
-        } else if name.iter().all(|&b| is_token(b)) {
-            HeaderKind::of(name)
         } else {
-            HeaderKind::Other
+            (HeaderKind::of(name), false)
         };
-        // Unknown names are checked byte by byte; known ones matched a valid spelling.
-        if kind == HeaderKind::Other && (name_len == 0 || !name.iter().all(|&b| is_token(b))) {
+        // A name matched by the folded load is a valid spelling; any other is checked byte by
+        // byte.
+        if !spelled && (name_len == 0 || !name.iter().all(|&b| is_token(b))) {
             return err(ErrorKind::HeaderLine, line_start);
         }
         if kind == HeaderKind::ContentLength {
@@ -569,11 +568,9 @@ fn trim_blanks_end(mut s: &[u8]) -> &[u8] {
 /// True if a byte of `raw` within `mask` is CR.
 #[inline]
 fn has_cr(raw: u128, mask: u128) -> bool {
-    const LO: u128 = u128::from_le_bytes([0x01; 16]);
-    const HI: u128 = u128::from_le_bytes([0x80; 16]);
     // Outside the mask, force a non-CR byte so padding cannot match.
-    let x = (raw | !mask) ^ (LO * 0x0d);
-    x.wrapping_sub(LO) & !x & HI != 0
+    let x = raw | !mask;
+    scan::zero_bytes(x as u64, b'\r') | scan::zero_bytes((x >> 64) as u64, b'\r') != 0
 }
 
 #[inline]

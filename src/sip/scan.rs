@@ -11,7 +11,7 @@ const HI: u64 = 0x8080_8080_8080_8080;
 /// Bit 7 of each byte of the result is set where `word` has a byte equal to `byte`; the lowest
 /// set bit is exact (bits above it may be false positives, which callers never read).
 #[inline(always)]
-fn zero_bytes(word: u64, byte: u8) -> u64 {
+pub(crate) fn zero_bytes(word: u64, byte: u8) -> u64 {
     let x = word ^ (LO * u64::from(byte));
     x.wrapping_sub(LO) & !x & HI
 }
