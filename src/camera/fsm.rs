@@ -281,6 +281,11 @@ impl Camera {
         // comes first: it completes as usual; only what is still in flight when the camera
         // stops is abandoned. Nothing new starts.
         self.queue.clear();
+        if self.reg.active && self.purpose == Purpose::Refresh {
+            // A refresh already sent completes too: its success unregisters (the STOPPING
+            // check after a 2xx), its failure leaves the camera stopped offline.
+            return;
+        }
         if self.reg.active {
             Self::finish(&mut self.reg, Outcome::Abandoned, now, env);
         } else if self.phase == Phase::Connecting {

@@ -782,3 +782,28 @@ fn keepalive_in_flight_at_the_stop_completes() {
     assert_eq!(sim.tally.get(TxnKind::Keepalive, Outcome::Abandoned), 0);
     assert_eq!(sim.out.counters.stray, 0, "its answer is not stray");
 }
+
+#[test]
+fn refresh_in_flight_at_the_stop_completes_then_unregisters() {
+    let script = Script {
+        grant: Some(600),
+        ..Script::default()
+    };
+    let mut sim = sim(1, cfg(), script);
+    sim.start_all(0);
+    sim.run_until(509 * S);
+    // The refresh is due at 510 s (85% of 600 s); stop the moment it has gone out.
+    let due = sim.cams[0].poll_timeout().unwrap();
+    sim.run_until(due);
+    assert_eq!(
+        sim.servers[0].seen.registrations, 1,
+        "refresh not answered yet"
+    );
+    sim.stop_all();
+    sim.run_until(due + 10 * S);
+    assert!(sim.cams[0].is_stopped() && sim.cams[0].unregistered());
+    assert_eq!(sim.tally.get(TxnKind::Refresh, Outcome::Status(200)), 1);
+    assert_eq!(sim.tally.get(TxnKind::Refresh, Outcome::Abandoned), 0);
+    assert_eq!(sim.tally.get(TxnKind::Unregister, Outcome::Status(200)), 1);
+    assert_eq!(sim.out.counters.stray, 0);
+}
