@@ -206,19 +206,35 @@ impl<'a> Iterator for CommaValues<'a> {
 
 /// Finds `needle` outside double quotes and angle brackets, jumping with memchr.
 fn find_unquoted(s: &[u8], needle: u8) -> Option<usize> {
+    find_unquoted2(s, needle, needle)
+}
+
+/// Finds `a` or `b` outside double quotes and angle brackets (neither may be `"`; `<` only
+/// as both, to find the bracket itself).
+#[inline]
+fn find_unquoted2(s: &[u8], a: u8, b: u8) -> Option<usize> {
     let mut i = 0;
     while i < s.len() {
         let rest = &s[i..];
         // Short runs (parameters) are faster without the vectorised search's set-up.
         let found = if rest.len() < 64 {
-            scan::find3(needle, b'"', b'<', rest)
+            if a == b {
+                scan::find3(a, b'"', b'<', rest)
+            } else {
+                scan::find4(a, b, b'"', b'<', rest)
+            }
+        } else if a == b {
+            memchr::memchr3(a, b'"', b'<', rest)
         } else {
-            memchr::memchr3(needle, b'"', b'<', rest)
+            memchr::memchr3(a, b, b'"', rest).map(|k| {
+                // `<` is rare; look for one before the hit only when the hit is not it.
+                scan::find(b'<', &rest[..k]).unwrap_or(k)
+            })
         };
         let j = i + found?;
         match s[j] {
             b'"' => i = after_quoted(s, j)?,
-            b'<' if needle != b'<' => i = after_angled(s, j)?,
+            b'<' if a != b'<' => i = after_angled(s, j)?,
             _ => return Some(j),
         }
     }
@@ -262,21 +278,12 @@ impl<'a> Params<'a> {
             return self.clone().find(|(n, _)| n.is_empty()).map(|(_, v)| v);
         }
         let s = self.rest;
-        let mut i = 0;
+        // The list usually starts with its `;`: step over it rather than split off an empty item.
+        let mut i = usize::from(s.first() == Some(&b';'));
         while i < s.len() {
             let end = find_unquoted(&s[i..], b';').map_or(s.len(), |e| i + e);
-            let item = trim_start(&s[i..end]);
-            if let Some((head, rest)) = item.split_at_checked(name.len())
-                && head.eq_ignore_ascii_case(name)
-            {
-                match trim_start(rest) {
-                    [] => return Some(None),
-                    [b'=', v @ ..] => {
-                        let v = trim(v);
-                        return Some(Some(unquote(v).unwrap_or(v)));
-                    }
-                    _ => {}
-                }
+            if let Some(v) = param_named(&s[i..end], name) {
+                return Some(v);
             }
             i = end + 1;
         }
@@ -310,6 +317,24 @@ impl<'a> Iterator for Params<'a> {
                 None => (item, None),
             });
         }
+    }
+}
+
+/// The value of one `name[=value]` parameter item if it is called `name` (case-insensitive):
+/// `Some(None)` when it has no value.
+#[inline]
+fn param_named<'a>(item: &'a [u8], name: &[u8]) -> Option<Option<&'a [u8]>> {
+    let (head, rest) = trim_start(item).split_at_checked(name.len())?;
+    if !head.eq_ignore_ascii_case(name) {
+        return None;
+    }
+    match trim_start(rest) {
+        [] => Some(None),
+        [b'=', v @ ..] => {
+            let v = trim(v);
+            Some(Some(unquote(v).unwrap_or(v)))
+        }
+        _ => None,
     }
 }
 
@@ -370,6 +395,7 @@ pub struct Via<'a> {
     pub sent_by: HostPort<'a>,
     /// The parameters after sent-by, starting with `;`.
     pub params: &'a [u8],
+    branch: Option<&'a [u8]>,
 }
 
 impl<'a> Via<'a> {
@@ -388,23 +414,34 @@ impl<'a> Via<'a> {
             _ => return None,
         };
         let rest = &v[ws..];
-        // This Via ends at a comma that starts another; its parameters begin at the first `;`.
-        let end = find_unquoted(rest, b',').unwrap_or(rest.len());
-        let semi = scan::find(b';', &rest[..end]).unwrap_or(end);
-        let (sent_by, params) = (&rest[..semi], trim(&rest[semi..end]));
-        let sent_by = HostPort::parse(sent_by)?;
+        // sent-by runs to the first `;` (parameters) or `,` (the next Via).
+        let mut end = scan::find2(b';', b',', rest).unwrap_or(rest.len());
+        let sent_by = HostPort::parse(&rest[..end])?;
+        let params_start = end;
+        // One walk over the parameters finds where this Via ends (a comma outside quotes) and
+        // picks up the branch on the way, so `branch()` costs nothing.
+        let mut branch = None;
+        while rest.get(end) == Some(&b';') {
+            let from = end + 1;
+            end = find_unquoted2(&rest[from..], b';', b',').map_or(rest.len(), |k| from + k);
+            if branch.is_none() {
+                branch = param_named(&rest[from..end], b"branch");
+            }
+        }
+        let params = trim(&rest[params_start..end]);
         let raw_len = params.as_ptr() as usize + params.len() - v.as_ptr() as usize;
         Some(Via {
             raw: &v[..raw_len.max(ws)],
             transport,
             sent_by,
             params,
+            branch: branch.flatten(),
         })
     }
 
-    /// The `branch` parameter.
+    /// The `branch` parameter (the transaction ID).
     pub fn branch(&self) -> Option<&'a [u8]> {
-        Params::new(self.params).get(b"branch").flatten()
+        self.branch
     }
 
     /// `rport`: `Some(None)` when requested without a value, `Some(Some(p))` when filled in.
@@ -480,7 +517,13 @@ impl<'a> NameAddr<'a> {
         if v.is_empty() {
             return None;
         }
-        if let Some(lt) = find_unquoted(v, b'<') {
+        // Usually the value starts with its `<`; otherwise look past a display name.
+        let lt = if v[0] == b'<' {
+            Some(0)
+        } else {
+            find_unquoted(v, b'<')
+        };
+        if let Some(lt) = lt {
             let gt = lt + scan::find(b'>', &v[lt..])?;
             let display = trim(&v[..lt]);
             let display = unquote(display).unwrap_or(display);
@@ -992,6 +1035,20 @@ mod tests {
         ) {
             proptest::prop_assert_eq!(HeaderKind::of(name.as_bytes()), reference_kind(name.as_bytes()));
         }
+
+        /// The branch found in Via's one walk is the one the general parameter reader finds,
+        /// and the Via ends where the comma splitter says its first value ends.
+        #[test]
+        fn via_walk_agrees_with_params_and_commas(
+            params in r#"(;[ ]?(branch|Branch|rport|received|x)([ ]?=[ ]?([a-z0-9.,;]{0,6}|"[a-z,;\\]{0,5}"))?){0,5}"#,
+            next in "(, ?SIP/2.0/TCP h2;branch=b2)?",
+        ) {
+            let line = format!("SIP/2.0/UDP 10.0.0.1:5060{params}{next}");
+            let v = Via::parse(line.as_bytes()).expect("valid Via");
+            proptest::prop_assert_eq!(v.branch(), Params::new(v.params).get(b"branch").flatten());
+            let first = CommaValues::new(line.as_bytes()).next().expect("one value");
+            proptest::prop_assert_eq!(v.raw, first);
+        }
     }
 
     #[test]
@@ -1006,6 +1063,10 @@ mod tests {
         assert_eq!(v.branch(), Some(&b"z9hG4bK80"[..]));
         assert_eq!(v.rport(), Some(Some(61378)));
         assert_eq!(v.received(), Some(&b"10.0.0.1"[..]));
+        let v = Via::parse(b"SIP/2.0/UDP h;x=\"a;branch=no,\";branch=yes , SIP/2.0/UDP h2;branch=b2")
+            .unwrap();
+        assert_eq!(v.branch(), Some(&b"yes"[..]));
+        assert_eq!(v.params, b";x=\"a;branch=no,\";branch=yes");
         let v = Via::parse(b"SIP/2.0/TCP [::1]:5060;rport").unwrap();
         assert_eq!(v.transport, b"TCP");
         assert_eq!(v.sent_by.host, b"[::1]");

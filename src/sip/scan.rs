@@ -69,6 +69,17 @@ pub fn find3(a: u8, b: u8, c: u8, hay: &[u8]) -> Option<usize> {
     )
 }
 
+/// The offset of the first byte of `hay` equal to any of `a`, `b`, `c`, `d`, expected near the
+/// start.
+#[inline]
+pub fn find4(a: u8, b: u8, c: u8, d: u8, hay: &[u8]) -> Option<usize> {
+    first_hit!(
+        hay,
+        |w| zero_bytes(w, a) | zero_bytes(w, b) | zero_bytes(w, c) | zero_bytes(w, d),
+        |x| x == a || x == b || x == c || x == d
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +98,11 @@ mod tests {
                 assert_eq!(find2(b';', b'\n', &hay), Some(at), "len {len} at {at}");
                 assert_eq!(
                     find3(b'"', b';', b'\n', &hay),
+                    Some(at),
+                    "len {len} at {at}"
+                );
+                assert_eq!(
+                    find4(b'<', b'"', b';', b'\n', &hay),
                     Some(at),
                     "len {len} at {at}"
                 );
@@ -110,6 +126,10 @@ mod tests {
             prop_assert_eq!(find(a, &hay), memchr::memchr(a, &hay));
             prop_assert_eq!(find2(a, b, &hay), memchr::memchr2(a, b, &hay));
             prop_assert_eq!(find3(a, b, b'"', &hay), memchr::memchr3(a, b, b'"', &hay));
+            prop_assert_eq!(
+                find4(a, b, b'"', b'<', &hay),
+                hay.iter().position(|&x| x == a || x == b || x == b'"' || x == b'<')
+            );
         }
 
         #[test]
