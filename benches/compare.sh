@@ -7,6 +7,10 @@
 #   benches/compare.sh [DEVICES] [RATE ...]      defaults: 20000 devices at 2000 5000 10000/s
 #
 # 1. Efficiency: DEVICES registrations at each RATE; CPU seconds per 10,000 and the ratio.
+#    Beside them, the floor: examples/udp_floor exchanging the same four datagrams per
+#    registration with an echo peer and doing nothing else, reacting at once as both
+#    generators do, and again waking at most once a millisecond. No generator on this
+#    machine can spend less than that kernel work.
 # 2. Ceiling: rates in CEILING_RATES (env, default "10000 20000 40000 80000"), 3 s of
 #    registrations each. A rate is sustained when at most 0.1% fail and the generator keeps
 #    the pace: gbswarm's latency is measured from when each registration was due, so falling
@@ -15,7 +19,7 @@
 #    this machine's cores, so a ceiling may be the registrar's: the table says which side
 #    was busier.
 #
-# SKIP_EFFICIENCY=1 runs only the ceiling. SIPp runs at its best: -buff_size 4194304, one UDP socket; gbswarm with one worker and 8
+# SKIP_EFFICIENCY=1 runs only the ceiling, SKIP_CEILING=1 only the efficiency table. SIPp runs at its best: -buff_size 4194304, one UDP socket; gbswarm with one worker and 8
 # cameras per socket. Prints markdown tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,10 +29,19 @@ rates=${*:-2000 5000 10000}
 ceiling_rates=${CEILING_RATES:-10000 20000 40000 80000}
 command -v sipp >/dev/null || { echo "sipp not found: apt-get install sip-tester" >&2; exit 1; }
 command -v /usr/bin/time >/dev/null || { echo "/usr/bin/time not found: apt-get install time" >&2; exit 1; }
-cargo build --release --quiet --bin gbswarm
+cargo build --release --quiet --bin gbswarm --example udp_floor
 bin=target/release/gbswarm
+floor=target/release/examples/udp_floor
 work=$(mktemp -d)
 serve_pid=
+echo_pid=
+stop_echo() {
+  if [ -n "$echo_pid" ]; then
+    kill "$echo_pid" 2>/dev/null || true
+    wait "$echo_pid" 2>/dev/null || true
+    echo_pid=
+  fi
+}
 stop_serve() {
   if [ -n "$serve_pid" ]; then
     # The registrar's own CPU, read before it is stopped.
@@ -38,7 +51,7 @@ stop_serve() {
     serve_pid=
   fi
 }
-trap 'stop_serve; rm -rf "$work"' EXIT
+trap 'stop_serve; stop_echo; rm -rf "$work"' EXIT
 
 # Starts a fresh registrar (in this shell, so its PID is kept) and sets $addr.
 start_serve() {
@@ -104,22 +117,43 @@ run_sipp() {
   tail -1 "$work/s.time" | awk -v ok="$ok" -v t0="$t0" -v t1="$t1" -v sc="$(cat "$work/serve.cpu")" '{printf "%d %.2f %.2f %s\n", ok, $1 + $2, t1 - t0, sc}'
 }
 
+# run_floor RATE DEVICES TICK_US -> "ok cpu" (the echo peer must be running at $echo_addr)
+run_floor() {
+  local ok
+  ok=$(/usr/bin/time -f "%U %S" -o "$work/f.time" "$floor" client "$echo_addr" "$2" "$1" "$3" || echo 0)
+  tail -1 "$work/f.time" | awk -v ok="$ok" '{printf "%d %.2f\n", ok, $1 + $2}'
+}
+
 if [ -z "${SKIP_EFFICIENCY:-}" ]; then
+"$floor" echo 127.0.0.1:0 2>"$work/echo.err" &
+echo_pid=$!
+for _ in $(seq 100); do
+  grep -q "listening on" "$work/echo.err" 2>/dev/null && break
+  sleep 0.05
+done
+echo_addr=$(sed -n 's/.*listening on \([0-9.:]*\).*/\1/p' "$work/echo.err" | head -1)
 echo "### Generator efficiency ($devices registrations with digest auth, $(date -u +%F), nproc $(nproc))"
 echo
-echo "| rate/s | gbswarm ok | gbswarm CPU s | gbswarm CPU s / 10k | SIPp ok | SIPp CPU s | SIPp CPU s / 10k | gbswarm / SIPp |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| rate/s | gbswarm ok | gbswarm CPU s | gbswarm CPU s / 10k | SIPp ok | SIPp CPU s | SIPp CPU s / 10k | gbswarm / SIPp | floor CPU s / 10k | floor / SIPp | 1 ms-tick floor CPU s / 10k | tick floor / SIPp |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 make_csv "$devices"
 for rate in $rates; do
   read -r g_ok g_cpu _ _ _ < <(run_gbswarm "$rate" "$devices")
   read -r s_ok s_cpu _ _ < <(run_sipp "$rate" "$devices")
-  awk -v r="$rate" -v go="$g_ok" -v gc="$g_cpu" -v so="$s_ok" -v sc="$s_cpu" 'BEGIN{
+  read -r f_ok f_cpu < <(run_floor "$rate" "$devices" 0)
+  read -r t_ok t_cpu < <(run_floor "$rate" "$devices" 1000)
+  awk -v r="$rate" -v go="$g_ok" -v gc="$g_cpu" -v so="$s_ok" -v sc="$s_cpu" \
+      -v fo="$f_ok" -v fc="$f_cpu" -v to="$t_ok" -v tc="$t_cpu" 'BEGIN{
     gp = go > 0 ? gc / go * 10000 : 0; sp = so > 0 ? sc / so * 10000 : 0;
-    printf "| %d | %d | %.2f | %.3f | %d | %.2f | %.3f | %.2f |\n", r, go, gc, gp, so, sc, sp, (sp > 0 ? gp / sp : 0) }'
+    fp = fo > 0 ? fc / fo * 10000 : 0; tp = to > 0 ? tc / to * 10000 : 0;
+    printf "| %d | %d | %.2f | %.3f | %d | %.2f | %.3f | %.2f | %.3f | %.2f | %.3f | %.2f |\n",
+      r, go, gc, gp, so, sc, sp, (sp > 0 ? gp / sp : 0), fp, (sp > 0 ? fp / sp : 0), tp, (sp > 0 ? tp / sp : 0) }'
 done
+stop_echo
 echo
 fi
 
+if [ -z "${SKIP_CEILING:-}" ]; then
 echo "### Generator ceiling (3 s of registrations per rate; registrar: gbswarm serve, 1 core)"
 echo
 echo "| rate/s | gbswarm ok / offered | gbswarm p99 ms | gbswarm CPU s | serve CPU s | held | SIPp ok / offered | SIPp wall s | SIPp CPU s | serve CPU s | held |"
@@ -139,3 +173,4 @@ for rate in $ceiling_rates; do
 done
 echo
 echo "Highest sustained: gbswarm $g_best/s, SIPp $s_best/s."
+fi

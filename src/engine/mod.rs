@@ -15,6 +15,7 @@ use crate::profile::Plan;
 use crate::stats::Snapshot;
 use crossbeam::channel;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -86,6 +87,8 @@ pub fn run(
     let epoch = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = channel::unbounded::<Msg>();
+    // Interval snapshots go back to the workers once merged (a few spare per worker).
+    let (spent_tx, spent_rx) = channel::bounded::<Box<Snapshot>>(2 * workers + 2);
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let mut gos = Vec::new();
     let mut handles = Vec::new();
@@ -103,6 +106,7 @@ pub fn run(
             tx: tx.clone(),
             go: go_rx,
             core: (!cores.is_empty()).then(|| cores[index % cores.len()]),
+            spent: spent_rx.clone(),
         };
         let h = std::thread::Builder::new()
             .name(format!("gbswarm-w{index}"))
@@ -140,7 +144,7 @@ pub fn run(
     let deadline = start + plan.duration;
     let mut reason = None;
     let mut total = Snapshot::default();
-    let mut pending: BTreeMap<u64, (usize, Snapshot)> = BTreeMap::new();
+    let mut pending: BTreeMap<u64, (usize, Box<Snapshot>)> = BTreeMap::new();
     let mut done = 0;
     let mut failure = None;
     let mut final_gauges = crate::stats::Gauges::default();
@@ -157,29 +161,34 @@ pub fn run(
         }
         match rx.recv_timeout(Duration::from_millis(50)) {
             Ok(Msg::Interval { tick, snap, .. }) => {
-                let entry = pending
-                    .entry(tick)
-                    .or_insert_with(|| (0, Snapshot::default()));
-                entry.0 += 1;
-                entry.1.merge(&snap);
+                match pending.entry(tick) {
+                    Entry::Vacant(v) => {
+                        v.insert((1, snap));
+                    }
+                    Entry::Occupied(mut o) => {
+                        let (n, merged) = o.get_mut();
+                        *n += 1;
+                        merged.merge(&snap);
+                        let _ = spent_tx.try_send(snap);
+                    }
+                }
                 while let Some(first) = pending.first_entry() {
                     if first.get().0 < workers {
                         break;
                     }
                     let (tick, (_, snap)) = first.remove_entry();
-                    let mut counted = snap.clone();
-                    counted.gauges = Default::default();
-                    total.merge(&counted);
+                    // Gauges summed into the total here are replaced by the final ones.
+                    total.merge(&snap);
                     on_interval(Interval {
                         t_s: tick as f64,
                         snap: &snap,
                     });
+                    let _ = spent_tx.try_send(snap);
                 }
             }
-            Ok(Msg::Done { mut snap, .. }) => {
+            Ok(Msg::Done { snap, .. }) => {
                 done += 1;
                 final_gauges = add_gauges(final_gauges, snap.gauges);
-                snap.gauges = Default::default();
                 total.merge(&snap);
             }
             Ok(Msg::Failed(w, e)) => {
@@ -193,8 +202,7 @@ pub fn run(
     }
     let elapsed = start.elapsed();
     // Intervals some worker never completed (it finished first) still count in the totals.
-    for (_, (_, mut snap)) in pending {
-        snap.gauges = Default::default();
+    for (_, (_, snap)) in pending {
         total.merge(&snap);
     }
     total.gauges = final_gauges;

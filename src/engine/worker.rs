@@ -65,6 +65,9 @@ pub struct Setup {
     pub go: Receiver<u64>,
     /// Core to pin to.
     pub core: Option<core_affinity::CoreId>,
+    /// Snapshots the reporter is done with, to reuse instead of allocating a fresh one a
+    /// second.
+    pub spent: Receiver<Box<Snapshot>>,
 }
 
 const MAX_STARTS_PER_TURN: usize = 2000;
@@ -108,7 +111,8 @@ struct Worker {
     tcp: Vec<Option<Conn>>,
     cps: usize,
     first_id: u128,
-    snap: Snapshot,
+    snap: Box<Snapshot>,
+    spent: Receiver<Box<Snapshot>>,
     counters_seen: crate::camera::Counters,
     rbuf: Vec<u8>,
     scratch: Vec<u8>,
@@ -169,7 +173,8 @@ impl Worker {
             tcp: (0..n).map(|_| None).collect(),
             cps,
             first_id,
-            snap: Snapshot::default(),
+            snap: Box::default(),
+            spent: s.spent.clone(),
             counters_seen: crate::camera::Counters::default(),
             rbuf: vec![0u8; 65_536],
             scratch: Vec::with_capacity(4096),
@@ -645,14 +650,21 @@ impl Worker {
     }
 
     fn take_interval(&mut self) -> Box<Snapshot> {
-        let mut snap = std::mem::take(&mut self.snap);
+        let fresh = match self.spent.try_recv() {
+            Ok(mut used) => {
+                used.clear();
+                used
+            }
+            Err(_) => Box::default(),
+        };
+        let mut snap = std::mem::replace(&mut self.snap, fresh);
         snap.add_counters(&counters_since(&self.out.counters, &self.counters_seen));
         self.counters_seen = self.out.counters;
         snap.gauges = self.gauges();
         let cpu = crate::stats::this_thread_cpu();
         snap.worker_cpu = cpu.saturating_sub(self.cpu_seen);
         self.cpu_seen = cpu;
-        Box::new(snap)
+        snap
     }
 
     fn send_interval(&mut self, tick: u64) {

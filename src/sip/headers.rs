@@ -1063,8 +1063,9 @@ mod tests {
         assert_eq!(v.branch(), Some(&b"z9hG4bK80"[..]));
         assert_eq!(v.rport(), Some(Some(61378)));
         assert_eq!(v.received(), Some(&b"10.0.0.1"[..]));
-        let v = Via::parse(b"SIP/2.0/UDP h;x=\"a;branch=no,\";branch=yes , SIP/2.0/UDP h2;branch=b2")
-            .unwrap();
+        let v =
+            Via::parse(b"SIP/2.0/UDP h;x=\"a;branch=no,\";branch=yes , SIP/2.0/UDP h2;branch=b2")
+                .unwrap();
         assert_eq!(v.branch(), Some(&b"yes"[..]));
         assert_eq!(v.params, b";x=\"a;branch=no,\";branch=yes");
         let v = Via::parse(b"SIP/2.0/TCP [::1]:5060;rport").unwrap();

@@ -124,6 +124,26 @@ impl KindStats {
         }
     }
 
+    /// Empties the stats, keeping the histogram's memory.
+    pub fn clear(&mut self) {
+        let KindStats {
+            latency,
+            statuses,
+            timeouts,
+            transport_errors,
+            abandoned,
+            retransmits,
+        } = self;
+        if !latency.is_empty() {
+            latency.reset();
+        }
+        statuses.clear();
+        *timeouts = 0;
+        *transport_errors = 0;
+        *abandoned = 0;
+        *retransmits = 0;
+    }
+
     /// Adds another interval's or worker's numbers (histograms added exactly).
     pub fn merge(&mut self, o: &KindStats) {
         // Both histograms share bounds; an add that fails would mean a foreign histogram.
@@ -203,6 +223,27 @@ impl Snapshot {
         s.queries_refused += c.queries_refused;
     }
 
+    /// Empties the snapshot for reuse, keeping its histograms' memory (a fresh one costs
+    /// about 1 MB of zeroed pages).
+    pub fn clear(&mut self) {
+        let Snapshot {
+            kinds,
+            counters,
+            gauges,
+            unrouted,
+            send_errors,
+            worker_cpu,
+        } = self;
+        for k in kinds {
+            k.clear();
+        }
+        *counters = Counters::default();
+        *gauges = Gauges::default();
+        *unrouted = 0;
+        *send_errors = 0;
+        *worker_cpu = std::time::Duration::ZERO;
+    }
+
     /// Adds another snapshot's transactions and counters; gauges are summed too (use for
     /// workers of the same instant, then overwrite gauges when merging over time).
     pub fn merge(&mut self, o: &Snapshot) {
@@ -270,6 +311,28 @@ mod tests {
         let k = a.kind(TxnKind::Keepalive);
         assert_eq!((k.abandoned, k.transport_errors, k.total()), (1, 1, 2));
         assert_eq!(r.latency.min(), 50);
+    }
+
+    #[test]
+    fn a_cleared_snapshot_reads_as_new() {
+        let mut a = Snapshot::default();
+        a.record(&rec(TxnKind::Register, Outcome::Status(200), 900));
+        a.record(&rec(TxnKind::Keepalive, Outcome::Timeout, 0));
+        a.add_counters(&Counters {
+            stray: 3,
+            ..Counters::default()
+        });
+        a.gauges.started = 4;
+        a.unrouted = 1;
+        a.send_errors = 2;
+        a.worker_cpu = std::time::Duration::from_millis(5);
+        a.clear();
+        let fresh = Snapshot::default();
+        assert_eq!(format!("{a:?}"), format!("{fresh:?}"));
+        // Reused, it counts from zero again.
+        a.record(&rec(TxnKind::Register, Outcome::Status(200), 40));
+        let r = a.kind(TxnKind::Register);
+        assert_eq!((r.total(), r.latency.len(), r.latency.max()), (1, 1, 40));
     }
 
     #[test]
