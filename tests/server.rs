@@ -338,3 +338,65 @@ fn half_open_connections_are_limited_per_source() {
     let st = server.stop();
     assert_eq!(st.refused_connections, 30);
 }
+
+/// Sends an OPTIONS with its own Call-ID on `c` and returns the Call-ID of the answer.
+fn options_answer(c: &mut TcpStream, call_id: &str) -> String {
+    let req = format!(
+        "OPTIONS sip:34020000002000000001@3402000000 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bK{call_id}\r\nFrom: <sip:34020000001320000001@3402000000>;tag=1\r\nTo: <sip:34020000002000000001@3402000000>\r\nCall-ID: {call_id}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    c.write_all(req.as_bytes()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut b = [0u8; 1024];
+    let n = c.read(&mut b).unwrap();
+    let mut h = [gbswarm::sip::Header::EMPTY; 32];
+    let m = gbswarm::sip::parse_datagram(&b[..n], &mut h, &gbswarm::sip::Limits::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.status(), Some(200));
+    String::from_utf8(m.call_id().unwrap().to_vec()).unwrap()
+}
+
+#[test]
+fn closed_connection_slots_are_reused_without_mixing_connections() {
+    // One worker, so every connection lands in the same slot table.
+    let server = start(ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        cores: 1,
+        registrar: Config::new("34020000002000000001".parse().unwrap(), "12345678"),
+        tcp_idle: Duration::from_secs(60),
+        tcp_partial: Duration::from_secs(60),
+        max_connections: 10_000,
+        max_half_open_per_source: 256,
+    })
+    .unwrap();
+    let addr = server.local_addr();
+    let mut a = TcpStream::connect(addr).unwrap();
+    let mut b = TcpStream::connect(addr).unwrap();
+    assert_eq!(options_answer(&mut a, "a"), "a");
+    assert_eq!(options_answer(&mut b, "b"), "b");
+    // A's slot is freed, then taken by one newcomer only.
+    drop(a);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut c = TcpStream::connect(addr).unwrap();
+    let mut d = TcpStream::connect(addr).unwrap();
+    for round in 0..3 {
+        assert_eq!(
+            options_answer(&mut d, &format!("d{round}")),
+            format!("d{round}")
+        );
+        assert_eq!(
+            options_answer(&mut c, &format!("c{round}")),
+            format!("c{round}")
+        );
+        assert_eq!(
+            options_answer(&mut b, &format!("b{round}")),
+            format!("b{round}")
+        );
+    }
+    // Many short connections, one after another, each answered on its own.
+    for i in 0..50 {
+        let mut e = TcpStream::connect(addr).unwrap();
+        assert_eq!(options_answer(&mut e, &format!("e{i}")), format!("e{i}"));
+    }
+    server.stop();
+}

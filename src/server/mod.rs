@@ -233,6 +233,8 @@ impl Conn {
 /// Open connections of one worker, with the half-open ones counted per source address.
 struct Conns {
     slots: Vec<Option<Conn>>,
+    /// Empty slots, so an accept takes one in O(1) rather than scanning every connection.
+    free: Vec<usize>,
     open: usize,
     half_open: std::collections::HashMap<std::net::IpAddr, usize>,
 }
@@ -241,6 +243,7 @@ impl Conns {
     fn close(&mut self, slot: usize, poll: &Poll) {
         if let Some(mut c) = self.slots.get_mut(slot).and_then(Option::take) {
             let _ = poll.registry().deregister(&mut c.stream);
+            self.free.push(slot);
             self.open -= 1;
             if c.half_open {
                 self.settled(c.peer);
@@ -290,6 +293,7 @@ impl Worker {
         let mut events = Events::with_capacity(1024);
         let mut conns = Conns {
             slots: Vec::new(),
+            free: Vec::new(),
             open: 0,
             half_open: std::collections::HashMap::new(),
         };
@@ -353,20 +357,18 @@ impl Worker {
                                 drop(stream);
                                 continue;
                             }
-                            let slot = conns
-                                .slots
-                                .iter()
-                                .position(Option::is_none)
-                                .unwrap_or(conns.slots.len());
-                            if slot == conns.slots.len() {
+                            let slot = conns.free.pop().unwrap_or_else(|| {
                                 conns.slots.push(None);
-                            }
+                                conns.slots.len() - 1
+                            });
                             let _ = stream.set_nodelay(true);
                             if poll
                                 .registry()
                                 .register(&mut stream, Token(slot + 2), Interest::READABLE)
-                                .is_ok()
+                                .is_err()
                             {
+                                conns.free.push(slot);
+                            } else {
                                 conns.slots[slot] = Some(Conn {
                                     stream,
                                     rbuf: StreamBuf::new(64 * 1024),
