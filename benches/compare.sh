@@ -53,15 +53,20 @@ stop_serve() {
 }
 trap 'stop_serve; stop_echo; rm -rf "$work"' EXIT
 
+# listening_addr FILE: waits up to 5 s for a "listening on ADDR" line in FILE and prints ADDR.
+listening_addr() {
+  for _ in $(seq 100); do
+    grep -q "listening on" "$1" 2>/dev/null && break
+    sleep 0.05
+  done
+  sed -n 's/.*listening on \([0-9.:]*\).*/\1/p' "$1" | head -1
+}
+
 # Starts a fresh registrar (in this shell, so its PID is kept) and sets $addr.
 start_serve() {
   "$bin" serve --listen 127.0.0.1:0 --cores 1 2>"$work/serve.err" >/dev/null &
   serve_pid=$!
-  for _ in $(seq 100); do
-    grep -q "listening on" "$work/serve.err" 2>/dev/null && break
-    sleep 0.05
-  done
-  addr=$(sed -n 's/.*listening on \([0-9.:]*\).*/\1/p' "$work/serve.err" | head -1)
+  addr=$(listening_addr "$work/serve.err")
 }
 
 make_csv() { # DEVICES -> devices.csv (SIPp injection file)
@@ -127,11 +132,7 @@ run_floor() {
 if [ -z "${SKIP_EFFICIENCY:-}" ]; then
 "$floor" echo 127.0.0.1:0 2>"$work/echo.err" &
 echo_pid=$!
-for _ in $(seq 100); do
-  grep -q "listening on" "$work/echo.err" 2>/dev/null && break
-  sleep 0.05
-done
-echo_addr=$(sed -n 's/.*listening on \([0-9.:]*\).*/\1/p' "$work/echo.err" | head -1)
+echo_addr=$(listening_addr "$work/echo.err")
 echo "### Generator efficiency ($devices registrations with digest auth, $(date -u +%F), nproc $(nproc))"
 echo
 echo "| rate/s | gbswarm ok | gbswarm CPU s | gbswarm CPU s / 10k | SIPp ok | SIPp CPU s | SIPp CPU s / 10k | gbswarm / SIPp | floor CPU s / 10k | floor / SIPp | 1 ms-tick floor CPU s / 10k | tick floor / SIPp |"

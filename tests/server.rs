@@ -290,18 +290,24 @@ fn stale_nonce_and_replayed_credentials_over_udp() {
     assert_eq!(st.replays, 1);
 }
 
-#[test]
-fn half_open_connections_are_limited_per_source() {
-    let server = start(ServeConfig {
+/// A registrar with one worker (every connection in the same slot table) and generous TCP
+/// timeouts.
+fn serve_one_worker(max_half_open_per_source: usize) -> ServerHandle {
+    start(ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         cores: 1,
         registrar: Config::new("34020000002000000001".parse().unwrap(), "12345678"),
         tcp_idle: Duration::from_secs(60),
         tcp_partial: Duration::from_secs(60),
         max_connections: 10_000,
-        max_half_open_per_source: 50,
+        max_half_open_per_source,
     })
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn half_open_connections_are_limited_per_source() {
+    let server = serve_one_worker(50);
     let addr = server.local_addr();
     let mut conns: Vec<TcpStream> = (0..80).map(|_| TcpStream::connect(addr).unwrap()).collect();
     std::thread::sleep(Duration::from_millis(300));
@@ -358,17 +364,7 @@ fn options_answer(c: &mut TcpStream, call_id: &str) -> String {
 
 #[test]
 fn closed_connection_slots_are_reused_without_mixing_connections() {
-    // One worker, so every connection lands in the same slot table.
-    let server = start(ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        cores: 1,
-        registrar: Config::new("34020000002000000001".parse().unwrap(), "12345678"),
-        tcp_idle: Duration::from_secs(60),
-        tcp_partial: Duration::from_secs(60),
-        max_connections: 10_000,
-        max_half_open_per_source: 256,
-    })
-    .unwrap();
+    let server = serve_one_worker(256);
     let addr = server.local_addr();
     let mut a = TcpStream::connect(addr).unwrap();
     let mut b = TcpStream::connect(addr).unwrap();
