@@ -204,3 +204,47 @@ fn stop_unregisters_at_the_ramp_rate() {
         "about 20 a second after the stop, not one burst of 40: {most_in_one_second}"
     );
 }
+
+/// Answers every datagram with bytes that are not SIP (plus a CRLF keep-alive, which is no
+/// error) for `answer_for`, then stays silent; returns how many garbage answers it sent.
+fn garbage_peer(sock: std::net::UdpSocket, answer_for: Duration) -> u64 {
+    sock.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let start = std::time::Instant::now();
+    let mut sent = 0;
+    let mut buf = [0u8; 4096];
+    while start.elapsed() < answer_for {
+        if let Ok((_, from)) = sock.recv_from(&mut buf) {
+            sock.send_to(b"\r\n\r\n", from).unwrap();
+            sock.send_to(b"HELLO WORLD\r\n\r\n", from).unwrap();
+            sent += 1;
+        }
+    }
+    sent
+}
+
+#[test]
+fn garbage_is_malformed_for_a_socket_of_its_own_and_unrouted_on_a_shared_one() {
+    for cps in [1, 4] {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let target = sock.local_addr().unwrap();
+        let peer = std::thread::spawn(move || garbage_peer(sock, Duration::from_millis(1_200)));
+        let mut p = profile(target, 8, Transport::Udp);
+        p.cameras_per_socket = Some(cps);
+        p.duration = span(2_000);
+        p.grace = span(300);
+        p.no_unregister = Some(true);
+        let plan = p.plan().unwrap();
+        let result = engine::run(&plan, target, &AtomicBool::new(false), |_| {}).unwrap();
+        let garbage = peer.join().unwrap();
+        // Every camera's REGISTER and its first retransmission, 0.5 s later.
+        assert!(garbage >= 8, "cps {cps}: {garbage}");
+        let t = &result.total;
+        let expected = if cps == 1 { (garbage, 0) } else { (0, garbage) };
+        assert_eq!(
+            (t.counters.malformed, t.unrouted),
+            expected,
+            "cps {cps}: (malformed, unrouted)"
+        );
+    }
+}

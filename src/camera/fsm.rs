@@ -368,10 +368,16 @@ impl Camera {
                 return;
             }
         };
+        self.handle_parsed(now, &msg, env);
+    }
+
+    /// A message the caller has parsed already (to route it, say): the same as
+    /// [`Camera::handle_message`] without parsing twice.
+    pub fn handle_parsed(&mut self, now: u64, msg: &Message<'_, '_>, env: &mut Env<'_>) {
         if msg.is_request() {
-            self.handle_request(now, &msg, env);
+            self.handle_request(now, msg, env);
         } else {
-            self.handle_response(now, &msg, env);
+            self.handle_response(now, msg, env);
         }
     }
 

@@ -6,7 +6,7 @@ use super::tcp::{self, Conn};
 use super::udp::{self, UdpSock};
 use crate::camera::{Action, Camera, CameraConfig, Dest, Env, Outbox, Transport};
 use crate::profile::{Plan, Ramp};
-use crate::sip::{Header, Limits, Parsed, parse_datagram, parse_stream};
+use crate::sip::{Header, Limits, Message, Parsed, parse_datagram, parse_stream};
 use crate::stats::Snapshot;
 use crate::stats::snapshot::counters_since;
 use crate::timer::TimerWheel;
@@ -452,16 +452,29 @@ impl Worker {
         while let Some(sock) = self.udp.get(s) {
             match sock.sock.recv_from(&mut rbuf) {
                 Ok((n, from)) => {
+                    // Parsed once here, both to route it and for the camera.
+                    let mut h = [Header::EMPTY; 40];
+                    let msg = match parse_datagram(&rbuf[..n], &mut h, &Limits::default()) {
+                        Ok(Some(m)) => m,
+                        Ok(None) => continue, // a CRLF keep-alive
+                        Err(_) if self.cps == 1 && s < self.cams.len() => {
+                            self.out.counters.malformed += 1;
+                            continue;
+                        }
+                        Err(_) => {
+                            self.snap.unrouted += 1;
+                            continue;
+                        }
+                    };
                     let slot = if self.cps == 1 {
                         Some(s)
                     } else {
-                        self.route(&rbuf[..n])
+                        self.route(&msg)
                     };
                     match slot.filter(|&j| j < self.cams.len()) {
                         Some(slot) => {
-                            let bytes = &rbuf[..n];
                             self.call(slot, Some(from), |c, now, env| {
-                                c.handle_message(now, bytes, env)
+                                c.handle_parsed(now, &msg, env)
                             });
                         }
                         None => self.snap.unrouted += 1,
@@ -484,10 +497,8 @@ impl Worker {
     }
 
     /// The local slot of the camera a datagram on a shared socket is for.
-    fn route(&self, bytes: &[u8]) -> Option<usize> {
-        let mut h = [Header::EMPTY; 40];
-        let msg = parse_datagram(bytes, &mut h, &Limits::default()).ok()??;
-        let k = crate::camera::addressed_index(&msg, self.first_id)? as usize;
+    fn route(&self, msg: &Message<'_, '_>) -> Option<usize> {
+        let k = crate::camera::addressed_index(msg, self.first_id)? as usize;
         (k % self.workers == self.index).then_some(k / self.workers)
     }
 
