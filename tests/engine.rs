@@ -151,13 +151,16 @@ fn interrupt_stops_early_and_unregisters() {
 fn hung_server_leaves_unregisters_pending_after_grace() {
     let responder = Responder::start(server_id(), Script::default()).unwrap();
     let mut p = profile(responder.addr(), 5, Transport::Udp);
-    p.duration = span(1_000);
+    // Registered within 10 ms; the server hangs at the first interval (1 s), a whole second
+    // before the stop (a stop at the same instant raced the hang and could be answered).
+    // No refresh falls inside the run.
+    p.duration = span(2_000);
+    p.expires = span(3_600_000);
     p.heartbeat = span(60_000);
     p.grace = span(700);
     let plan = p.plan().unwrap();
     let interrupt = AtomicBool::new(false);
     let result = engine::run(&plan, responder.addr(), &interrupt, |_| {
-        // After the first second everyone is registered: hang before the stop.
         responder.set_silent(true);
     })
     .unwrap();
