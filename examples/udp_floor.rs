@@ -69,12 +69,11 @@ fn echo(addr: SocketAddr) -> std::io::Result<()> {
     let sock = std::net::UdpSocket::bind(addr)?;
     eprintln!("listening on {}", sock.local_addr()?);
     let mut buf = [0u8; 2048];
-    let reply = [b'r'; 2048];
+    let mut out = [b'r'; 2048];
     loop {
         let (n, from) = sock.recv_from(&mut buf)?;
         let leg = buf[..n].first().copied().unwrap_or(0);
         let size = if leg == 0 { SIZES[1] } else { SIZES[3] };
-        let mut out = reply;
         out[0] = leg;
         sock.send_to(&out[..size], from)?;
     }
