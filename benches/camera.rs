@@ -7,10 +7,10 @@
 //! The CPU figure covers everything in the process: cameras, the scripted registrar parsing and
 //! answering every message, and the simulated network.
 
-use gbswarm::camera::sim::{Script, Sim};
 use gbswarm::camera::{CameraConfig, Outcome, TxnKind};
 use gbswarm::gb::DeviceId;
 use gbswarm::stats::{CpuTime, peak_rss_bytes};
+use gbswarm::testkit::{Script, Sim};
 use std::time::Instant;
 
 fn env_or(name: &str, default: u64) -> u64 {
@@ -31,7 +31,7 @@ fn main() {
         ..Script::default()
     };
     let mut sim = Sim::new(cfg, first, cameras, script);
-    sim.keep_records = false;
+    sim.net.keep_records = false;
     sim.time_cameras = std::env::var("NO_CAMERA_TIMING").is_err();
 
     let cpu0 = CpuTime::now();
@@ -42,7 +42,7 @@ fn main() {
     let wall = wall0.elapsed();
     let cpu = CpuTime::now().since(&cpu0);
 
-    let t = &sim.tally;
+    let t = &sim.net.tally;
     let ok = |k| t.get(k, Outcome::Status(200));
     println!("cameras {cameras}, simulated {hours} h");
     println!(
@@ -55,8 +55,8 @@ fn main() {
     );
     println!(
         "messages {} ({:.2} M/s of CPU), registrations {}, refreshes {}, keepalives {}",
-        sim.delivered,
-        sim.delivered as f64 / cpu.total().as_secs_f64().max(1e-9) / 1e6,
+        sim.net.delivered,
+        sim.net.delivered as f64 / cpu.total().as_secs_f64().max(1e-9) / 1e6,
         ok(TxnKind::Register),
         ok(TxnKind::Refresh),
         ok(TxnKind::Keepalive),

@@ -10,9 +10,10 @@
 //! Run: `cargo bench --bench generator` (env `RATES=5000,10000` to choose the steps).
 
 use gbswarm::camera::TxnKind;
-use gbswarm::camera::sim::Script;
-use gbswarm::engine::{self, responder::Responder};
+use gbswarm::engine;
 use gbswarm::profile::{Profile, Span};
+use gbswarm::testkit::Responder;
+use gbswarm::testkit::Script;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 

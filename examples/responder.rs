@@ -1,7 +1,7 @@
 //! Runs the scripted loopback responder until Ctrl-C, printing its address:
 //! `cargo run --release --example responder`.
-use gbswarm::camera::sim::Script;
-use gbswarm::engine::responder::Responder;
+use gbswarm::testkit::Responder;
+use gbswarm::testkit::Script;
 
 fn main() {
     let id = "34020000002000000001".parse().expect("server id");

@@ -127,7 +127,7 @@ impl Search {
         // nothing after the measured window is measured.
         plan.stop_ramp = Ramp::Burst;
         // Large fleets share sockets so the descriptor limit is never the bottleneck.
-        let limit = crate::engine::limits::raise_nofile()
+        let limit = crate::net::limits::raise_nofile()
             .saturating_sub(512)
             .max(1000);
         let needed = cameras.div_ceil(u64::from(plan.cameras_per_socket.max(1)));

@@ -18,14 +18,18 @@
 //! - [`inspect`]: decode captured messages to JSON for humans and scripts.
 
 pub mod camera;
+pub mod clock;
 pub mod engine;
 pub mod findmax;
 pub mod gb;
 pub mod inspect;
+pub mod net;
 pub mod profile;
 pub mod runner;
 pub mod seed;
 pub mod server;
 pub mod sip;
 pub mod stats;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod timer;

@@ -285,7 +285,7 @@ pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), 
         }
     };
     // Every TCP device holds a descriptor: take all the kernel allows.
-    let nofile = crate::engine::limits::raise_nofile();
+    let nofile = crate::net::limits::raise_nofile();
     let handle =
         crate::server::start(cfg).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     eprintln!(

@@ -2,11 +2,11 @@
 //! fleets register, refresh, keep alive and unregister, and the report agrees with what the
 //! responder saw. Each run is a few seconds, on 127.0.0.1 only.
 
-use gbswarm::camera::sim::Script;
 use gbswarm::camera::{Transport, TxnKind};
-use gbswarm::engine::responder::Responder;
 use gbswarm::engine::{self, StopReason};
 use gbswarm::profile::{Profile, Span};
+use gbswarm::testkit::Responder;
+use gbswarm::testkit::Script;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 

@@ -4,10 +4,11 @@
 
 mod peers;
 
-use gbswarm::camera::sim::Script;
 use gbswarm::camera::{Transport, TxnKind};
-use gbswarm::engine::{self, responder::Responder};
+use gbswarm::engine;
 use gbswarm::profile::{Profile, Span};
+use gbswarm::testkit::Responder;
+use gbswarm::testkit::Script;
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 use std::collections::HashMap;

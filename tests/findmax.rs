@@ -1,10 +1,10 @@
 //! `find-max` over real loopback sockets: a small search against the scripted responder stops
 //! by itself and reports the highest rate that held, with every step's evidence.
 
-use gbswarm::camera::sim::Script;
-use gbswarm::engine::responder::Responder;
 use gbswarm::findmax::{Dimension, Search, Slo};
 use gbswarm::profile::{Profile, Span};
+use gbswarm::testkit::Responder;
+use gbswarm::testkit::Script;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 

@@ -7,10 +7,11 @@
 
 mod peers;
 
-use gbswarm::camera::sim::Script;
 use gbswarm::camera::{Transport, TxnKind};
-use gbswarm::engine::{self, responder::Responder};
+use gbswarm::engine;
 use gbswarm::profile::{Profile, Span};
+use gbswarm::testkit::Responder;
+use gbswarm::testkit::Script;
 use peers::{Peer, TempDir};
 use std::process::Command;
 use std::sync::atomic::AtomicBool;

@@ -3,8 +3,8 @@
 
 mod peers;
 
-use gbswarm::camera::sim::Script;
-use gbswarm::engine::responder::Responder;
+use gbswarm::testkit::Responder;
+use gbswarm::testkit::Script;
 use std::process::Command;
 
 #[test]

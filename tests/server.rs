@@ -396,3 +396,72 @@ fn closed_connection_slots_are_reused_without_mixing_connections() {
     }
     server.stop();
 }
+
+/// An OPTIONS over TCP with Call-ID `call_id`.
+fn options_request(call_id: &str) -> String {
+    format!(
+        "OPTIONS sip:34020000002000000001@3402000000 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bK{call_id}\r\nFrom: <sip:34020000001320000001@3402000000>;tag=1\r\nTo: <sip:34020000002000000001@3402000000>\r\nCall-ID: {call_id}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn a_client_that_pipelines_and_reads_late_gets_every_answer_in_order() {
+    // More answers than the server's socket send buffer (twice `net.core.wmem_max`, as the
+    // kernel doubles what serve asks for) and the client's small receive window hold: the
+    // server must queue, stop reading this client while the queue is long, and go on once
+    // the client reads; never drop the rest or cut the connection.
+    let wmem_max: usize = std::fs::read_to_string("/proc/sys/net/core/wmem_max")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(4 << 20);
+    let n = (2 * wmem_max + (1 << 20)) / 300 + 1000;
+    let server = serve_one_worker(256);
+    let addr = server.local_addr();
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    sock.connect(&addr.into()).unwrap();
+    let mut stream: TcpStream = sock.into();
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        for i in 0..n {
+            all.extend_from_slice(options_request(&format!("p{i}")).as_bytes());
+        }
+        writer.write_all(&all).unwrap();
+    });
+    // Read nothing for a while.
+    std::thread::sleep(Duration::from_millis(1500));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut buf = gbswarm::sip::framing::StreamBuf::new(1 << 20);
+    let mut next = 0;
+    while next < n {
+        match buf.fill(|b| stream.read(b)) {
+            Ok(Some(0)) => panic!("the server closed the connection after {next} answers"),
+            Ok(Some(_)) => {}
+            other => panic!("read failed after {next} answers: {other:?}"),
+        }
+        loop {
+            let mut h = [gbswarm::sip::Header::EMPTY; 32];
+            let limits = gbswarm::sip::Limits::default();
+            let len = match gbswarm::sip::parse_stream(buf.pending(), &mut h, &limits).unwrap() {
+                gbswarm::sip::Parsed::Complete { msg, len } => {
+                    assert_eq!(msg.status(), Some(200));
+                    assert_eq!(msg.call_id().unwrap(), format!("p{next}").as_bytes());
+                    next += 1;
+                    len
+                }
+                gbswarm::sip::Parsed::KeepAlive(n) => n,
+                gbswarm::sip::Parsed::Partial => break,
+            };
+            buf.consume(len);
+        }
+    }
+    sender.join().unwrap();
+    assert!(buf.pending().is_empty());
+    // The connection is still open and still answered.
+    assert_eq!(options_answer(&mut stream, "after"), "after");
+    let st = server.stop();
+    assert_eq!(st.requests[2], n as u64 + 1);
+}

@@ -1,8 +1,8 @@
 //! Multi-machine runs on one machine: three `gbswarm run --shard K/3` processes share a fleet
 //! against one loopback responder, each writes `--json`, and `gbswarm merge` adds them exactly.
 
-use gbswarm::camera::sim::Script;
-use gbswarm::engine::responder::Responder;
+use gbswarm::testkit::Responder;
+use gbswarm::testkit::Script;
 use std::process::Command;
 
 #[test]

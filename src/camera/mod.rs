@@ -8,11 +8,11 @@
 //! a transaction is in flight), so a fleet of a million fits in memory and hours of protocol
 //! run in milliseconds of simulated time.
 
+pub mod driver;
 mod fsm;
 pub mod pool;
 mod queries;
 mod request;
-pub mod sim;
 #[cfg(test)]
 mod tests;
 mod transaction;
@@ -23,15 +23,8 @@ pub use transaction::{T1_US, T2_US, TIMER_F_US};
 use crate::gb::DeviceId;
 use std::net::SocketAddr;
 
-/// Transport a camera uses to reach its server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Transport {
-    /// SIP over UDP: retransmissions per RFC 3261 §17.1.2.
-    Udp,
-    /// SIP over TCP: one persistent connection per camera.
-    Tcp,
-}
+/// Transport a camera uses to reach its server (the wire's own [`crate::sip::Transport`]).
+pub use crate::sip::Transport;
 
 /// Behaviour shared by every camera of a fleet.
 #[derive(Clone, Debug)]

@@ -1,8 +1,9 @@
 //! Every device behaviour, driven by simulated time against the scripted registrar.
 
-use super::sim::{Script, Sim, camera_addr};
 use super::*;
+use crate::sip::Batch;
 use crate::sip::{Header, Limits, parse_datagram};
+use crate::testkit::{Script, ScriptedServer, Sim, camera_addr};
 use std::collections::HashSet;
 
 const S: u64 = 1_000_000;
@@ -84,11 +85,10 @@ fn register_with_qop_auth_keeps_call_id_and_bumps_cseq() {
     let first = &sent[0];
     assert_eq!(field(first, |m| m.cseq().map(|c| c.seq.to_string())), "1");
     assert!(field(first, |m| m.authorization().map(|_| "x".into())).is_empty());
-    let mut srv =
-        super::sim::ScriptedServer::new(camera_addr(99), cfg().server_id, Script::default());
-    let mut replies = super::sim::Replies::default();
-    srv.handle(0, first, &mut replies);
-    let sent2 = b.call(|c, env| c.handle_message(2 * MS, replies.get(0), env));
+    let mut srv = ScriptedServer::new(camera_addr(99), cfg().server_id, Script::default());
+    let mut replies = Batch::new();
+    srv.handle(0, camera_addr(0), first, &mut replies);
+    let sent2 = b.call(|c, env| c.handle_message(2 * MS, replies.get(0).unwrap(), env));
     assert_eq!(sent2.len(), 1);
     let second = &sent2[0];
     assert_eq!(field(second, |m| m.cseq().map(|c| c.seq.to_string())), "2");
@@ -106,9 +106,9 @@ fn register_with_qop_auth_keeps_call_id_and_bumps_cseq() {
         "auth"
     );
     replies.clear();
-    srv.handle(3 * MS, second, &mut replies);
+    srv.handle(3 * MS, camera_addr(0), second, &mut replies);
     assert_eq!(srv.seen.authorized, 1);
-    b.call(|c, env| c.handle_message(5 * MS, replies.get(0), env));
+    b.call(|c, env| c.handle_message(5 * MS, replies.get(0).unwrap(), env));
     assert!(b.cam.is_registered());
     assert_eq!(
         b.out.records,
@@ -140,7 +140,10 @@ fn register_without_qop_and_with_opaque() {
             "qop {qop} opaque {opaque}"
         );
         assert_eq!(sim.servers[0].seen.bad_auth, 0);
-        assert_eq!(sim.tally.get(TxnKind::Register, Outcome::Status(200)), 3);
+        assert_eq!(
+            sim.net.tally.get(TxnKind::Register, Outcome::Status(200)),
+            3
+        );
         assert!(sim.cams.iter().all(|c| c.is_registered()));
     }
 }
@@ -172,7 +175,7 @@ fn granted_expiry_drives_the_refresh() {
     assert_eq!(sim.servers[0].seen.registrations, 1);
     sim.run_until(511 * S);
     assert_eq!(sim.servers[0].seen.registrations, 2);
-    assert_eq!(sim.tally.get(TxnKind::Refresh, Outcome::Status(200)), 1);
+    assert_eq!(sim.net.tally.get(TxnKind::Refresh, Outcome::Status(200)), 1);
     let times = &sim.servers[0].seen.register_times[sim.cams[0].id()];
     // Initial: unauthenticated + authenticated; refresh: challenged again (no wvp shortcut).
     assert_eq!(times.len(), 4);
@@ -197,7 +200,7 @@ fn refresh_answered_without_challenge_like_wvp() {
     sim.start_all(0);
     sim.run_until(300 * S);
     // Refreshes at 85, 170, 255 s, each a single REGISTER answered 200 directly.
-    assert_eq!(sim.tally.get(TxnKind::Refresh, Outcome::Status(200)), 3);
+    assert_eq!(sim.net.tally.get(TxnKind::Refresh, Outcome::Status(200)), 3);
     assert_eq!(sim.servers[0].seen.challenges, 1);
     assert!(sim.cams[0].is_registered());
 }
@@ -208,16 +211,15 @@ fn refresh_keeps_call_id_and_increments_cseq() {
     c.expires = 100;
     c.heartbeat_ms = 600_000;
     let mut b = Bench1::new(c);
-    let mut srv =
-        super::sim::ScriptedServer::new(camera_addr(9), cfg().server_id, Script::default());
+    let mut srv = ScriptedServer::new(camera_addr(9), cfg().server_id, Script::default());
     let mut now = 0;
     let mut wire: Vec<Vec<u8>> = Vec::new();
     let mut pending = b.call(|c, env| c.handle_start(0, 0, env));
     while let Some(req) = pending.pop() {
         wire.push(req.clone());
-        let mut replies = super::sim::Replies::default();
+        let mut replies = Batch::new();
         now += MS;
-        srv.handle(now, &req, &mut replies);
+        srv.handle(now, camera_addr(0), &req, &mut replies);
         for r in replies.iter() {
             pending.extend(b.call(|c, env| c.handle_message(now, r, env)));
         }
@@ -266,8 +268,8 @@ fn rejection_waits_the_retry_interval_with_jitter() {
         .collect();
     assert!(second.len() > 10);
     assert_eq!(
-        sim.tally.get(TxnKind::Register, Outcome::Status(403)),
-        sim.tally.total(TxnKind::Register)
+        sim.net.tally.get(TxnKind::Register, Outcome::Status(403)),
+        sim.net.tally.total(TxnKind::Register)
     );
 }
 
@@ -308,8 +310,8 @@ fn timeout_then_retry() {
     sim.start_all(0);
     sim.run_until(130 * S);
     // Timer F at 32 s; the retry 60 s later (92 s) times out at 124 s.
-    assert_eq!(sim.tally.get(TxnKind::Register, Outcome::Timeout), 2);
-    let (first, second) = (sim.records[0], sim.records[1]);
+    assert_eq!(sim.net.tally.get(TxnKind::Register, Outcome::Timeout), 2);
+    let (first, second) = (sim.net.records[0], sim.net.records[1]);
     assert_eq!(
         (first.1, first.2.latency_us, first.2.retransmits),
         (32 * S, 32 * S, 10)
@@ -352,11 +354,10 @@ fn provisional_response_slows_retransmission_to_t2() {
 fn stray_duplicate_and_malformed_responses_are_counted_and_ignored() {
     let mut b = Bench1::new(cfg());
     let req = b.call(|c, env| c.handle_start(0, 0, env)).remove(0);
-    let mut srv =
-        super::sim::ScriptedServer::new(camera_addr(9), cfg().server_id, Script::default());
-    let mut replies = super::sim::Replies::default();
-    srv.handle(0, &req, &mut replies);
-    let challenge = replies.get(0).to_vec();
+    let mut srv = ScriptedServer::new(camera_addr(9), cfg().server_id, Script::default());
+    let mut replies = Batch::new();
+    srv.handle(0, camera_addr(0), &req, &mut replies);
+    let challenge = replies.get(0).unwrap().to_vec();
     b.call(|c, env| c.handle_message(MS, &challenge, env));
     // The same 401 again: its transaction is gone.
     assert!(
@@ -389,7 +390,10 @@ fn unregister_on_stop() {
     sim.run_until(20 * S);
     assert!(sim.cams.iter().all(|c| c.is_stopped() && c.unregistered()));
     assert_eq!(sim.servers[0].seen.unregistrations, 5);
-    assert_eq!(sim.tally.get(TxnKind::Unregister, Outcome::Status(200)), 5);
+    assert_eq!(
+        sim.net.tally.get(TxnKind::Unregister, Outcome::Status(200)),
+        5
+    );
 }
 
 #[test]
@@ -402,7 +406,7 @@ fn unregister_that_times_out_is_reported() {
     sim.run_until(60 * S);
     assert!(sim.cams[0].is_stopped());
     assert!(!sim.cams[0].unregistered());
-    assert_eq!(sim.tally.get(TxnKind::Unregister, Outcome::Timeout), 1);
+    assert_eq!(sim.net.tally.get(TxnKind::Unregister, Outcome::Timeout), 1);
 }
 
 fn redirect_sim() -> Sim {
@@ -425,8 +429,14 @@ fn redirect_302_registers_at_server_a() {
     let mut sim = redirect_sim();
     sim.start_all(MS);
     sim.run_until(200 * S);
-    assert_eq!(sim.tally.get(TxnKind::Register, Outcome::Status(302)), 4);
-    assert_eq!(sim.tally.get(TxnKind::Register, Outcome::Status(200)), 4);
+    assert_eq!(
+        sim.net.tally.get(TxnKind::Register, Outcome::Status(302)),
+        4
+    );
+    assert_eq!(
+        sim.net.tally.get(TxnKind::Register, Outcome::Status(200)),
+        4
+    );
     assert_eq!(sim.servers[1].seen.authorized, 4);
     assert!(sim.servers[1].seen.keepalives >= 8, "keepalives go to A");
     assert_eq!(sim.servers[0].seen.keepalives, 0);
@@ -477,11 +487,15 @@ fn keepalives_every_interval_with_increasing_sn() {
     sim.start_all(0);
     sim.run_until(10 * 60 * S + 10 * MS);
     assert_eq!(sim.servers[0].seen.keepalives, 30);
-    assert_eq!(sim.tally.get(TxnKind::Keepalive, Outcome::Status(200)), 30);
+    assert_eq!(
+        sim.net.tally.get(TxnKind::Keepalive, Outcome::Status(200)),
+        30
+    );
     for c in &sim.cams {
         assert_eq!(sim.servers[0].seen.last_sn[c.id()], 10);
     }
     let times: Vec<u64> = sim
+        .net
         .records
         .iter()
         .filter(|(i, _, r)| *i == 0 && r.kind == TxnKind::Keepalive)
@@ -505,7 +519,7 @@ fn three_missed_keepalives_mean_offline_then_reregister() {
     assert!(sim.cams.iter().all(|c| !c.is_registered()));
     assert_eq!(sim.out.counters.offline, 2);
     // Unanswered keepalives ended as timeouts (Timer F at 32 s).
-    assert_eq!(sim.tally.get(TxnKind::Keepalive, Outcome::Timeout), 6);
+    assert_eq!(sim.net.tally.get(TxnKind::Keepalive, Outcome::Timeout), 6);
     sim.servers[0].script.ignore_keepalives = false;
     sim.run_until(362 * S);
     assert!(sim.cams.iter().all(|c| c.is_registered()));
@@ -532,7 +546,7 @@ fn short_heartbeat_counts_a_miss_before_timer_f() {
     sim.run_until(41 * S);
     assert!(!sim.cams[0].is_registered());
     // Each keepalive still pending at the next tick ends there as a timeout.
-    assert_eq!(sim.tally.get(TxnKind::Keepalive, Outcome::Timeout), 3);
+    assert_eq!(sim.net.tally.get(TxnKind::Keepalive, Outcome::Timeout), 3);
 }
 
 #[test]
@@ -572,7 +586,9 @@ fn answers_platform_queries_with_paged_catalog() {
     assert_eq!(seen.catalog_items, 2 * 45);
     assert_eq!(seen.query_acks, 2 * 4, "each query answered 200 first");
     assert_eq!(
-        sim.tally.get(TxnKind::QueryResponse, Outcome::Status(200)),
+        sim.net
+            .tally
+            .get(TxnKind::QueryResponse, Outcome::Status(200)),
         12
     );
     assert_eq!(sim.out.counters.queries, 8);
@@ -645,7 +661,10 @@ fn tcp_connection_loss_means_offline_and_reregister_after_retry() {
     assert!(!sim.cams[1].is_registered());
     sim.run_until(66 * S);
     assert!(sim.cams[1].is_registered());
-    assert_eq!(sim.tally.get(TxnKind::Register, Outcome::Status(200)), 4);
+    assert_eq!(
+        sim.net.tally.get(TxnKind::Register, Outcome::Status(200)),
+        4
+    );
 }
 
 #[test]
@@ -662,9 +681,19 @@ fn tcp_connect_failure_is_a_transport_error() {
     );
     sim.start_all(0);
     sim.run_until(S);
-    assert_eq!(sim.tally.get(TxnKind::Register, Outcome::TransportError), 1);
+    assert_eq!(
+        sim.net
+            .tally
+            .get(TxnKind::Register, Outcome::TransportError),
+        1
+    );
     sim.run_until(62 * S);
-    assert_eq!(sim.tally.get(TxnKind::Register, Outcome::TransportError), 2);
+    assert_eq!(
+        sim.net
+            .tally
+            .get(TxnKind::Register, Outcome::TransportError),
+        2
+    );
 }
 
 #[test]
@@ -680,7 +709,7 @@ fn every_transaction_ends_in_exactly_one_record() {
             ..Script::default()
         },
     );
-    sim.loss_permille = 50;
+    sim.net.loss_permille = 50;
     sim.start_all(10 * MS);
     sim.run_until(1200 * S);
     sim.stop_all();
@@ -693,11 +722,14 @@ fn every_transaction_ends_in_exactly_one_record() {
         .map(|c| u64::from(c.keepalives_sent()))
         .sum();
     assert!(sent > 50 * 50);
-    assert_eq!(sim.tally.total(TxnKind::Keepalive), sent);
+    assert_eq!(sim.net.tally.total(TxnKind::Keepalive), sent);
     // No retransmission copy outlives its transaction.
     assert_eq!(sim.out.pool.in_use(), 0);
-    assert!(sim.tally.retransmits > 0, "5% loss forces retransmissions");
-    assert_eq!(sim.tally.total(TxnKind::Unregister), 50);
+    assert!(
+        sim.net.tally.retransmits > 0,
+        "5% loss forces retransmissions"
+    );
+    assert_eq!(sim.net.tally.total(TxnKind::Unregister), 50);
 }
 
 #[test]
@@ -751,7 +783,7 @@ fn no_keepalive_while_unregistering_and_every_keepalive_recorded() {
     assert!(sim.cams[0].is_stopped() && sim.cams[0].unregistered());
     assert_eq!(sim.servers[0].seen.keepalives, 0);
     assert_eq!(
-        sim.tally.total(TxnKind::Keepalive),
+        sim.net.tally.total(TxnKind::Keepalive),
         u64::from(sim.cams[0].keepalives_sent())
     );
 }
@@ -775,11 +807,11 @@ fn keepalive_in_flight_at_the_stop_completes() {
         "nothing new after the stop"
     );
     assert_eq!(
-        sim.tally.get(TxnKind::Keepalive, Outcome::Status(200)),
+        sim.net.tally.get(TxnKind::Keepalive, Outcome::Status(200)),
         u64::from(sent),
         "the keepalive sent before the stop completes"
     );
-    assert_eq!(sim.tally.get(TxnKind::Keepalive, Outcome::Abandoned), 0);
+    assert_eq!(sim.net.tally.get(TxnKind::Keepalive, Outcome::Abandoned), 0);
     assert_eq!(sim.out.counters.stray, 0, "its answer is not stray");
 }
 
@@ -802,8 +834,11 @@ fn refresh_in_flight_at_the_stop_completes_then_unregisters() {
     sim.stop_all();
     sim.run_until(due + 10 * S);
     assert!(sim.cams[0].is_stopped() && sim.cams[0].unregistered());
-    assert_eq!(sim.tally.get(TxnKind::Refresh, Outcome::Status(200)), 1);
-    assert_eq!(sim.tally.get(TxnKind::Refresh, Outcome::Abandoned), 0);
-    assert_eq!(sim.tally.get(TxnKind::Unregister, Outcome::Status(200)), 1);
+    assert_eq!(sim.net.tally.get(TxnKind::Refresh, Outcome::Status(200)), 1);
+    assert_eq!(sim.net.tally.get(TxnKind::Refresh, Outcome::Abandoned), 0);
+    assert_eq!(
+        sim.net.tally.get(TxnKind::Unregister, Outcome::Status(200)),
+        1
+    );
     assert_eq!(sim.out.counters.stray, 0);
 }

@@ -4,10 +4,7 @@
 //! Nothing is shared on the hot path: each worker owns its cameras, sockets, timers and
 //! histograms, and hands an interval's snapshot to the reporter over a channel once a second.
 
-pub mod limits;
-pub mod responder;
-pub mod tcp;
-pub mod udp;
+pub mod io;
 pub mod worker;
 
 use crate::camera::Transport;
@@ -76,13 +73,14 @@ pub fn run(
             .div_ceil(u64::from(plan.cameras_per_socket.max(1))),
         Transport::Tcp => plan.ids.len(),
     };
-    limits::check(
+    crate::net::limits::check(
         sockets,
         plan.camera.transport == Transport::Tcp,
         &plan.local_ips,
         plan.cameras_per_socket,
     )?;
-    let default_ip = udp::route_source(target).map_err(|e| format!("no route to {target}: {e}"))?;
+    let default_ip =
+        crate::net::udp::route_source(target).map_err(|e| format!("no route to {target}: {e}"))?;
     let plan = Arc::new(plan.clone());
     let epoch = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));

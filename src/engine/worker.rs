@@ -2,9 +2,10 @@
 //! its sockets and its stats. It only moves bytes and fires timers; every protocol decision is
 //! the cameras'. Once a second it hands its interval's numbers to the reporter.
 
-use super::tcp::{self, Conn};
-use super::udp::{self, UdpSock};
-use crate::camera::{Action, Camera, CameraConfig, Dest, Env, Outbox, Transport};
+use super::io::{Io, pick_ip};
+use crate::camera::driver::{Fleet, Host};
+use crate::camera::{Camera, CameraConfig, Env, Outbox, Transport};
+use crate::net::udp;
 use crate::profile::{Plan, Ramp};
 use crate::sip::{Header, Limits, Message, Parsed, parse_datagram, parse_stream};
 use crate::stats::Snapshot;
@@ -99,24 +100,16 @@ struct Worker {
     plan: Arc<Plan>,
     cfg: CameraConfig,
     target: SocketAddr,
-    default_ip: IpAddr,
     epoch: Instant,
     stop: Arc<AtomicBool>,
     tx: Sender<Msg>,
-    poll: Poll,
     cams: Vec<Camera>,
-    wheel: TimerWheel,
     out: Outbox,
-    udp: Vec<UdpSock>,
-    tcp: Vec<Option<Conn>>,
-    cps: usize,
+    io: Io,
     first_id: u128,
-    snap: Box<Snapshot>,
     spent: Receiver<Box<Snapshot>>,
     counters_seen: crate::camera::Counters,
     rbuf: Vec<u8>,
-    scratch: Vec<u8>,
-    refused: Vec<usize>,
     fired: Vec<u32>,
     ready: Vec<(Token, bool, bool, bool)>,
     t0: u64,
@@ -130,10 +123,7 @@ impl Worker {
         let n_total = plan.ids.len();
         let shard: Vec<u64> = (s.index as u64..n_total).step_by(s.workers).collect();
         let mut cfg = plan.camera.clone();
-        cfg.epoch_unix_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64)
-            .saturating_sub(s.epoch.elapsed().as_millis() as u64);
+        cfg.epoch_unix_ms = crate::clock::Clock::from_zero(s.epoch).zero_unix_ms();
         let cams: Vec<Camera> = shard
             .iter()
             .filter_map(|&k| Some(Camera::new(plan.ids.get(k)?, k as u32, &cfg)))
@@ -159,26 +149,32 @@ impl Worker {
         Ok(Worker {
             index: s.index,
             workers: s.workers,
-            cfg,
             target: s.target,
-            default_ip: s.default_ip,
             epoch: s.epoch,
             stop: s.stop.clone(),
             tx: s.tx.clone(),
-            poll,
-            wheel: TimerWheel::new(n, 0),
+            io: Io {
+                poll,
+                udp,
+                tcp: (0..n).map(|_| None).collect(),
+                generation: vec![0; n],
+                wheel: TimerWheel::new(n, 0),
+                snap: Box::default(),
+                refused: Vec::new(),
+                cps,
+                transport: cfg.transport,
+                plan: plan.clone(),
+                default_ip: s.default_ip,
+                index: s.index,
+                workers: s.workers,
+            },
+            cfg,
             cams,
             out: Outbox::default(),
-            udp,
-            tcp: (0..n).map(|_| None).collect(),
-            cps,
             first_id,
-            snap: Box::default(),
             spent: s.spent.clone(),
             counters_seen: crate::camera::Counters::default(),
             rbuf: vec![0u8; 65_536],
-            scratch: Vec::with_capacity(4096),
-            refused: Vec::new(),
             fired: Vec::new(),
             ready: Vec::new(),
             t0: 0,
@@ -266,7 +262,7 @@ impl Worker {
                 tick += 1;
             }
             let mut wake = self.t0 + tick * 1_000_000;
-            if let Some(ms) = self.wheel.next_deadline() {
+            if let Some(ms) = self.io.wheel.next_deadline() {
                 wake = wake.min(ms * 1000);
             }
             if stopping.is_none() && self.next_start < self.cams.len() {
@@ -279,7 +275,7 @@ impl Worker {
             }
             let now = self.now();
             let timeout = Duration::from_micros(wake.saturating_sub(now).min(100_000));
-            if let Err(e) = self.poll.poll(&mut events, Some(timeout))
+            if let Err(e) = self.io.poll.poll(&mut events, Some(timeout))
                 && e.kind() != io::ErrorKind::Interrupted
             {
                 let _ = self
@@ -324,7 +320,7 @@ impl Worker {
     fn fire_timers(&mut self, now: u64) {
         let mut fired = std::mem::take(&mut self.fired);
         fired.clear();
-        self.wheel.advance(now / 1000, &mut fired);
+        self.io.wheel.advance(now / 1000, &mut fired);
         for &slot in &fired {
             self.call(slot as usize, None, |c, now, env| {
                 c.handle_timeout(now, env)
@@ -334,26 +330,7 @@ impl Worker {
         self.drain_refused();
     }
 
-    fn local(&self, slot: usize) -> SocketAddr {
-        match self.cfg.transport {
-            Transport::Udp => self
-                .udp
-                .get(slot / self.cps)
-                .map_or(SocketAddr::new(self.default_ip, 0), |s| s.local),
-            Transport::Tcp => self.tcp[slot]
-                .as_ref()
-                .map_or(SocketAddr::new(self.default_ip, 0), |c| c.local),
-        }
-    }
-
-    fn server_addr(&self, slot: usize) -> SocketAddr {
-        self.out
-            .redirects
-            .get(self.cams[slot].redirect())
-            .map_or(self.target, |(addr, _)| addr)
-    }
-
-    /// Runs one camera handler and carries out what it asked for.
+    /// Runs one camera handler through the shared driver, which carries out what it asked.
     fn call(
         &mut self,
         slot: usize,
@@ -361,95 +338,27 @@ impl Worker {
         f: impl FnOnce(&mut Camera, u64, &mut Env<'_>),
     ) {
         let now = self.now();
-        self.out.clear();
-        let local = self.local(slot);
-        {
-            let mut env = Env {
-                cfg: &self.cfg,
-                local,
-                out: &mut self.out,
-            };
-            f(&mut self.cams[slot], now, &mut env);
-        }
-        for r in &self.out.records {
-            self.snap.record(r);
-        }
-        for i in 0..self.out.sends.len() {
-            let t = self.out.sends[i];
-            let dest = match t.dest {
-                Dest::Server => self.server_addr(slot),
-                Dest::Source => source.unwrap_or_else(|| self.server_addr(slot)),
-            };
-            self.send(slot, dest, t.start, t.end);
-        }
-        for i in 0..self.out.actions.len() {
-            match self.out.actions[i] {
-                Action::Connect => self.tcp_connect(slot),
-                Action::Close => self.tcp_close(slot),
-            }
-        }
-        match self.cams[slot].poll_timeout() {
-            Some(t) => self.wheel.arm(slot as u32, t.div_ceil(1000)),
-            None => self.wheel.cancel(slot as u32),
-        }
-    }
-
-    fn send(&mut self, slot: usize, dest: SocketAddr, start: usize, end: usize) {
-        let bytes = &self.out.data[start..end];
-        match self.cfg.transport {
-            Transport::Udp => {
-                let Some(s) = self.udp.get_mut(slot / self.cps) else {
-                    return;
-                };
-                let r = match s.peer {
-                    Some(peer) if peer == dest => s.sock.send(bytes),
-                    Some(_) => match s.sock.connect(dest) {
-                        Ok(()) => {
-                            s.peer = Some(dest);
-                            s.sock.send(bytes)
-                        }
-                        Err(e) => Err(e),
-                    },
-                    None => s.sock.send_to(bytes, dest),
-                };
-                match r {
-                    Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                        self.refused.push(slot)
-                    }
-                    Err(_) => self.snap.send_errors += 1,
-                }
-            }
-            Transport::Tcp => match self.tcp[slot].as_mut() {
-                Some(c) if c.connected => {
-                    let had_queue = !c.wbuf.is_empty();
-                    if c.send(bytes).is_err() {
-                        self.snap.send_errors += 1;
-                        self.refused.push(slot);
-                    } else if !had_queue && !c.wbuf.is_empty() {
-                        let _ = self.poll.registry().reregister(
-                            &mut c.stream,
-                            Token(slot),
-                            Interest::READABLE | Interest::WRITABLE,
-                        );
-                    }
-                }
-                _ => self.snap.send_errors += 1,
-            },
-        }
+        let local = self.io.local(slot);
+        let mut fleet = Fleet {
+            cams: &mut self.cams,
+            cfg: &self.cfg,
+            out: &mut self.out,
+            target: self.target,
+        };
+        fleet.call(&mut self.io, slot, now, local, source, f);
     }
 
     /// Cameras whose transport failed during the last calls learn it now.
     fn drain_refused(&mut self) {
-        while let Some(slot) = self.refused.pop() {
-            self.tcp_close(slot);
+        while let Some(slot) = self.io.refused.pop() {
+            self.io.close(slot);
             self.call(slot, None, |c, now, env| c.handle_transport_error(now, env));
         }
     }
 
     fn udp_readable(&mut self, s: usize) {
         let mut rbuf = std::mem::take(&mut self.rbuf);
-        while let Some(sock) = self.udp.get(s) {
+        while let Some(sock) = self.io.udp.get(s) {
             match sock.sock.recv_from(&mut rbuf) {
                 Ok((n, from)) => {
                     // Parsed once here, both to route it and for the camera.
@@ -457,16 +366,16 @@ impl Worker {
                     let msg = match parse_datagram(&rbuf[..n], &mut h, &Limits::default()) {
                         Ok(Some(m)) => m,
                         Ok(None) => continue, // a CRLF keep-alive
-                        Err(_) if self.cps == 1 && s < self.cams.len() => {
+                        Err(_) if self.io.cps == 1 && s < self.cams.len() => {
                             self.out.counters.malformed += 1;
                             continue;
                         }
                         Err(_) => {
-                            self.snap.unrouted += 1;
+                            self.io.snap.unrouted += 1;
                             continue;
                         }
                     };
-                    let slot = if self.cps == 1 {
+                    let slot = if self.io.cps == 1 {
                         Some(s)
                     } else {
                         self.route(&msg)
@@ -477,17 +386,17 @@ impl Worker {
                                 c.handle_parsed(now, &msg, env)
                             });
                         }
-                        None => self.snap.unrouted += 1,
+                        None => self.io.snap.unrouted += 1,
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                    if self.cps == 1 && s < self.cams.len() {
-                        self.refused.push(s);
+                    if self.io.cps == 1 && s < self.cams.len() {
+                        self.io.refused.push(s);
                     }
                 }
                 Err(_) => {
-                    self.snap.send_errors += 1;
+                    self.io.snap.send_errors += 1;
                     break;
                 }
             }
@@ -502,73 +411,34 @@ impl Worker {
         (k % self.workers == self.index).then_some(k / self.workers)
     }
 
-    fn tcp_connect(&mut self, slot: usize) {
-        self.tcp_close(slot);
-        let ip = (!self.plan.local_ips.is_empty()).then(|| {
-            pick_ip(
-                &self.plan,
-                self.default_ip,
-                slot * self.workers + self.index,
-            )
-        });
-        let dest = self.server_addr(slot);
-        match tcp::connect(ip, dest) {
-            Ok(mut c) => {
-                let r = self.poll.registry().register(
-                    &mut c.stream,
-                    Token(slot),
-                    Interest::READABLE | Interest::WRITABLE,
-                );
-                if r.is_ok() {
-                    self.tcp[slot] = Some(c);
-                } else {
-                    self.refused.push(slot);
-                }
-            }
-            Err(_) => {
-                self.snap.send_errors += 1;
-                self.refused.push(slot);
-            }
-        }
-    }
-
-    fn tcp_close(&mut self, slot: usize) {
-        if let Some(mut c) = self.tcp.get_mut(slot).and_then(Option::take) {
-            let _ = self.poll.registry().deregister(&mut c.stream);
-        }
-    }
-
     fn tcp_event(&mut self, slot: usize, readable: bool, writable: bool, closed: bool) {
-        let Some(c) = self.tcp.get_mut(slot).and_then(|c| c.as_mut()) else {
+        let Some(c) = self.io.tcp.get_mut(slot).and_then(|c| c.as_mut()) else {
             return;
         };
         if !c.connected {
             match c.finish_connect() {
                 Ok(true) => {
-                    let _ = self.poll.registry().reregister(
-                        &mut c.stream,
-                        Token(slot),
-                        Interest::READABLE,
-                    );
+                    if c.set_interest(self.io.poll.registry(), Token(slot), true)
+                        .is_err()
+                    {
+                        self.io.refused.push(slot);
+                        self.drain_refused();
+                        return;
+                    }
                     self.call(slot, None, |cam, now, env| cam.handle_connected(now, env));
                     self.drain_refused();
                 }
                 Ok(false) if !closed => {}
                 _ => {
-                    self.refused.push(slot);
+                    self.io.refused.push(slot);
                     self.drain_refused();
                     return;
                 }
             }
         } else if writable {
-            let ok = c.flush().is_ok();
-            if !ok {
-                self.refused.push(slot);
-            } else if c.wbuf.is_empty() {
-                let _ =
-                    self.poll
-                        .registry()
-                        .reregister(&mut c.stream, Token(slot), Interest::READABLE);
+            let registry = self.io.poll.registry();
+            if c.flush().is_err() || c.set_interest(registry, Token(slot), true).is_err() {
+                self.io.refused.push(slot);
             }
         }
         if readable || closed {
@@ -580,7 +450,7 @@ impl Worker {
     fn tcp_read(&mut self, slot: usize) {
         let mut lost = false;
         loop {
-            let Some(c) = self.tcp.get_mut(slot).and_then(|c| c.as_mut()) else {
+            let Some(c) = self.io.tcp.get_mut(slot).and_then(|c| c.as_mut()) else {
                 return;
             };
             let stream = &mut c.stream;
@@ -610,43 +480,59 @@ impl Worker {
         if !lost && !self.deliver_frames(slot) {
             lost = true;
         }
-        if lost && self.tcp.get(slot).is_some_and(|c| c.is_some()) {
-            self.refused.push(slot);
+        if lost && self.io.tcp.get(slot).is_some_and(|c| c.is_some()) {
+            self.io.refused.push(slot);
         }
     }
 
-    /// Hands every complete message in the connection's buffer to its camera; false if the
-    /// stream is not SIP.
+    /// Hands every complete message in the connection's buffer to its camera, each parsed
+    /// once, in place; false if the stream is not SIP.
     fn deliver_frames(&mut self, slot: usize) -> bool {
         loop {
-            let Some(c) = self.tcp.get_mut(slot).and_then(|c| c.as_mut()) else {
+            let Some(c) = self.io.tcp.get_mut(slot).and_then(|c| c.as_mut()) else {
                 return true;
             };
+            // The buffer is lent out while its camera handles the message (the handler may
+            // close or replace the connection), and returned if the connection is the same.
+            let rbuf = std::mem::take(&mut c.rbuf);
+            let peer = c.peer;
+            let generation = self.io.generation.get(slot).copied();
             let mut h = [Header::EMPTY; 40];
-            let pending = c.rbuf.pending();
-            let (len, is_msg) = match parse_stream(pending, &mut h, &Limits::default()) {
-                Ok(Parsed::Complete { len, .. }) => (len, true),
-                Ok(Parsed::KeepAlive(n)) => (n, false),
-                Ok(Parsed::Partial) => {
-                    c.rbuf.release_if_empty();
-                    return true;
+            let pending = rbuf.pending();
+            let (len, ok) = match parse_stream(pending, &mut h, &Limits::default()) {
+                Ok(Parsed::Complete { msg, len }) => {
+                    self.call(slot, Some(peer), |cam, now, env| {
+                        cam.handle_parsed(now, &msg, env)
+                    });
+                    (len, true)
                 }
+                Ok(Parsed::KeepAlive(n)) => (n, true),
+                Ok(Parsed::Partial) => (0, true),
                 Err(_) => {
-                    self.snap.counters.malformed += 1;
-                    return false;
+                    self.out.counters.malformed += 1;
+                    (0, false)
                 }
             };
-            let mut scratch = std::mem::take(&mut self.scratch);
-            scratch.clear();
-            scratch.extend_from_slice(&pending[..len]);
-            c.rbuf.consume(len);
-            if is_msg {
-                let peer = c.stream.peer_addr().ok();
-                self.call(slot, peer, |cam, now, env| {
-                    cam.handle_message(now, &scratch, env)
-                });
+            let mut rbuf = rbuf;
+            rbuf.consume(len);
+            let same = self.io.generation.get(slot).copied() == generation;
+            let Some(c) = self
+                .io
+                .tcp
+                .get_mut(slot)
+                .and_then(|c| c.as_mut())
+                .filter(|_| same)
+            else {
+                return true;
+            };
+            c.rbuf = rbuf;
+            if !ok {
+                return false;
             }
-            self.scratch = scratch;
+            if len == 0 {
+                c.rbuf.release_if_empty();
+                return true;
+            }
         }
     }
 
@@ -668,7 +554,7 @@ impl Worker {
             }
             Err(_) => Box::default(),
         };
-        let mut snap = std::mem::replace(&mut self.snap, fresh);
+        let mut snap = std::mem::replace(&mut self.io.snap, fresh);
         snap.add_counters(&counters_since(&self.out.counters, &self.counters_seen));
         self.counters_seen = self.out.counters;
         snap.gauges = self.gauges();
@@ -688,24 +574,14 @@ impl Worker {
     }
 
     fn finish(&mut self) {
-        for slot in 0..self.tcp.len() {
-            self.tcp_close(slot);
+        for slot in 0..self.io.tcp.len() {
+            self.io.close(slot);
         }
         let snap = self.take_interval();
         let _ = self.tx.send(Msg::Done {
             worker: self.index,
             snap,
         });
-    }
-}
-
-/// The source address of socket or connection number `n`: the plan's list round-robin, or the
-/// route's source address.
-fn pick_ip(plan: &Plan, default_ip: IpAddr, n: usize) -> IpAddr {
-    if plan.local_ips.is_empty() {
-        default_ip
-    } else {
-        plan.local_ips[n % plan.local_ips.len()]
     }
 }
 

@@ -1,7 +1,9 @@
 //! Registered devices, sharded by device ID behind short-lived locks so every worker can
 //! serve any device; per device only a fixed-size record, no heap beyond the map entry.
 
+use crate::clock::{Span, Time};
 use crate::gb::DeviceId;
+use crate::sip::Transport;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
@@ -9,16 +11,17 @@ use std::sync::Mutex;
 /// What the registrar remembers about one device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Entry {
-    /// Registration end (ms on the server clock).
-    pub expires_at: u64,
-    /// Last keepalive or registration (ms).
-    pub last_seen: u64,
+    /// Registration end on the server clock.
+    pub expires_at: Time,
+    /// Last keepalive or registration.
+    pub last_seen: Time,
     /// Where it registered from.
     pub addr: SocketAddr,
-    /// True over TCP.
-    pub tcp: bool,
-    /// Hash of the registration's Call-ID (a refresh on it needs no new challenge).
-    pub call_id: u64,
+    /// How it registered.
+    pub transport: Transport,
+    /// Hash of the accepted REGISTER's Call-ID and CSeq: a retransmission of that request
+    /// (same Call-ID and CSeq) is answered again rather than taken for a replay.
+    pub call_cseq: u64,
     /// Identity of the nonce last accepted, and the highest nonce count seen for it:
     /// an Authorization that repeats or goes back is a replay.
     pub nonce_ts: u64,
@@ -71,18 +74,16 @@ impl Registry {
     }
 
     /// Online, offline or unknown at `now`, given the keepalive gap that means offline.
-    pub fn presence(&self, id: &DeviceId, now: u64, max_silence_ms: u64) -> Presence {
+    pub fn presence(&self, id: &DeviceId, now: Time, max_silence: Span) -> Presence {
         match self.get(id) {
             None => Presence::Unknown,
-            Some(e) if now >= e.expires_at || now.saturating_sub(e.last_seen) > max_silence_ms => {
-                Presence::Offline
-            }
+            Some(e) if now >= e.expires_at || now - e.last_seen > max_silence => Presence::Offline,
             Some(_) => Presence::Online,
         }
     }
 
     /// Counts (registered, online) at `now`.
-    pub fn counts(&self, now: u64, max_silence_ms: u64) -> (u64, u64) {
+    pub fn counts(&self, now: Time, max_silence: Span) -> (u64, u64) {
         let mut registered = 0;
         let mut online = 0;
         for s in &self.shards {
@@ -90,7 +91,7 @@ impl Registry {
             for e in g.values() {
                 if now < e.expires_at {
                     registered += 1;
-                    if now.saturating_sub(e.last_seen) <= max_silence_ms {
+                    if now - e.last_seen <= max_silence {
                         online += 1;
                     }
                 }
@@ -108,29 +109,31 @@ mod tests {
     fn presence_follows_expiry_and_keepalives() {
         let r = Registry::new(4);
         let id: DeviceId = "34020000001320000001".parse().unwrap();
-        assert_eq!(r.presence(&id, 0, 180_000), Presence::Unknown);
+        let ms = Time::from_millis;
+        let gap = Span::from_millis(180_000);
+        assert_eq!(r.presence(&id, ms(0), gap), Presence::Unknown);
         let e = Entry {
-            expires_at: 3_600_000,
-            last_seen: 0,
+            expires_at: ms(3_600_000),
+            last_seen: ms(0),
             addr: "127.0.0.1:5060".parse().unwrap(),
-            tcp: false,
-            call_id: 1,
+            transport: Transport::Udp,
+            call_cseq: 1,
             nonce_ts: 0,
             nc: 1,
         };
         r.with(&id, |m| m.insert(id, e));
-        assert_eq!(r.presence(&id, 180_000, 180_000), Presence::Online);
+        assert_eq!(r.presence(&id, ms(180_000), gap), Presence::Online);
         assert_eq!(
-            r.presence(&id, 180_001, 180_000),
+            r.presence(&id, ms(180_001), gap),
             Presence::Offline,
             "three missed keepalives"
         );
         assert_eq!(
-            r.presence(&id, 3_600_000, u64::MAX),
+            r.presence(&id, ms(3_600_000), Span::from_micros(u64::MAX)),
             Presence::Offline,
             "expired"
         );
-        assert_eq!(r.counts(1000, 180_000), (1, 1));
-        assert_eq!(r.counts(200_000, 180_000), (1, 0));
+        assert_eq!(r.counts(ms(1000), gap), (1, 1));
+        assert_eq!(r.counts(ms(200_000), gap), (1, 0));
     }
 }

@@ -5,16 +5,20 @@
 //! stream into messages; [`digest`] does RFC 2617 authentication for both sides.
 //! Nothing in this layer reads a clock, touches a socket or allocates per message.
 
+pub mod batch;
 pub mod digest;
 pub mod framing;
 pub mod headers;
 pub mod parse;
 pub(crate) mod scan;
+pub mod transport;
 pub mod write;
 
+pub use batch::Batch;
 pub use headers::{AuthParams, CSeq, HeaderKind, HostPort, NameAddr, Params, QStr, Uri, Via};
 pub use parse::{
     Error, ErrorKind, Header, Limits, Message, Method, Parsed, StartLine, parse_datagram,
     parse_stream,
 };
+pub use transport::Transport;
 pub use write::{Writer, response_to};

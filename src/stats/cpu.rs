@@ -99,10 +99,17 @@ mod tests {
     #[test]
     fn cpu_time_moves_forward_with_work() {
         let before = CpuTime::now();
+        let thread_before = this_thread_cpu();
         let mut x = 0u64;
+        // Spin until this thread has run 25 ms (by its own clock, so a loaded machine only
+        // makes it take longer), with a generous wall-clock cap.
         let start = std::time::Instant::now();
-        while start.elapsed() < Duration::from_millis(60) {
-            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        while this_thread_cpu().saturating_sub(thread_before) < Duration::from_millis(25)
+            && start.elapsed() < Duration::from_secs(30)
+        {
+            for _ in 0..10_000 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+            }
         }
         let spent = CpuTime::now().since(&before);
         assert!(spent.total() >= Duration::from_millis(20), "{spent:?}");

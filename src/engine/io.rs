@@ -1,0 +1,167 @@
+//! A generator worker's side of the socket layer: its UDP sockets (one per camera, or shared
+//! by many), its cameras' TCP connections, its timer wheel and its interval snapshot. It is
+//! the [`Host`] the camera driver hands each camera's output to; every protocol decision is
+//! the cameras'.
+
+use crate::camera::driver::Host;
+use crate::camera::{Record, Transport};
+use crate::net::tcp::{self, Conn};
+use crate::net::udp::UdpSock;
+use crate::profile::Plan;
+use crate::stats::Snapshot;
+use crate::timer::TimerWheel;
+use mio::{Interest, Poll, Token};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+/// Sockets, connections, timers and counters of one worker.
+pub struct Io {
+    /// The worker's poll instance.
+    pub poll: Poll,
+    /// UDP sockets; camera slot `j` uses socket `j / cps`.
+    pub udp: Vec<UdpSock>,
+    /// TCP connection of each camera slot.
+    pub tcp: Vec<Option<Conn>>,
+    /// Bumped on every connect of a slot, so a handler that replaced the connection it was
+    /// called for is noticed.
+    pub generation: Vec<u32>,
+    /// One timer per camera slot.
+    pub wheel: TimerWheel,
+    /// This interval's measurements.
+    pub snap: Box<Snapshot>,
+    /// Slots whose transport failed during the last calls; they learn it next.
+    pub refused: Vec<usize>,
+    /// Cameras per UDP socket.
+    pub cps: usize,
+    /// UDP or TCP.
+    pub transport: Transport,
+    /// Source addresses to spread connections over.
+    pub plan: Arc<Plan>,
+    /// Source address when the plan names none.
+    pub default_ip: IpAddr,
+    /// This worker's index and the number of workers (slot `j` is fleet camera
+    /// `j * workers + index`).
+    pub index: usize,
+    /// See `index`.
+    pub workers: usize,
+}
+
+/// The source address of socket or connection number `n`: the plan's list round-robin, or
+/// the route's source address.
+pub fn pick_ip(plan: &Plan, default_ip: IpAddr, n: usize) -> IpAddr {
+    if plan.local_ips.is_empty() {
+        default_ip
+    } else {
+        plan.local_ips[n % plan.local_ips.len()]
+    }
+}
+
+impl Io {
+    /// The address camera `slot` sends from (Via and Contact).
+    pub fn local(&self, slot: usize) -> SocketAddr {
+        match self.transport {
+            Transport::Udp => self
+                .udp
+                .get(slot / self.cps)
+                .map_or(SocketAddr::new(self.default_ip, 0), |s| s.local),
+            Transport::Tcp => self
+                .tcp
+                .get(slot)
+                .and_then(Option::as_ref)
+                .map_or(SocketAddr::new(self.default_ip, 0), |c| c.local),
+        }
+    }
+
+    fn send_udp(&mut self, slot: usize, dest: SocketAddr, bytes: &[u8]) {
+        let Some(s) = self.udp.get_mut(slot / self.cps) else {
+            return;
+        };
+        let r = match s.peer {
+            Some(peer) if peer == dest => s.sock.send(bytes),
+            Some(_) => match s.sock.connect(dest) {
+                Ok(()) => {
+                    s.peer = Some(dest);
+                    s.sock.send(bytes)
+                }
+                Err(e) => Err(e),
+            },
+            None => s.sock.send_to(bytes, dest),
+        };
+        match r {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => self.refused.push(slot),
+            Err(_) => self.snap.send_errors += 1,
+        }
+    }
+
+    fn send_tcp(&mut self, slot: usize, bytes: &[u8]) {
+        match self.tcp.get_mut(slot).and_then(Option::as_mut) {
+            Some(c) if c.connected => {
+                if c.send_via(self.poll.registry(), Token(slot), true, bytes)
+                    .is_err()
+                {
+                    self.snap.send_errors += 1;
+                    self.refused.push(slot);
+                }
+            }
+            _ => self.snap.send_errors += 1,
+        }
+    }
+}
+
+impl Host for Io {
+    fn record(&mut self, _slot: usize, _now: u64, record: &Record) {
+        self.snap.record(record);
+    }
+
+    fn transmit(&mut self, slot: usize, dest: SocketAddr, bytes: &[u8]) {
+        match self.transport {
+            Transport::Udp => self.send_udp(slot, dest, bytes),
+            Transport::Tcp => self.send_tcp(slot, bytes),
+        }
+    }
+
+    fn connect(&mut self, slot: usize, server: SocketAddr) {
+        self.close(slot);
+        let ip = (!self.plan.local_ips.is_empty()).then(|| {
+            pick_ip(
+                &self.plan,
+                self.default_ip,
+                slot * self.workers + self.index,
+            )
+        });
+        match tcp::connect(ip, server) {
+            Ok(mut c) => {
+                let interest = Interest::READABLE | Interest::WRITABLE;
+                if c.register(self.poll.registry(), Token(slot), interest)
+                    .is_ok()
+                {
+                    if let Some(g) = self.generation.get_mut(slot) {
+                        *g = g.wrapping_add(1);
+                    }
+                    self.tcp[slot] = Some(c);
+                } else {
+                    self.refused.push(slot);
+                }
+            }
+            Err(_) => {
+                self.snap.send_errors += 1;
+                self.refused.push(slot);
+            }
+        }
+    }
+
+    fn close(&mut self, slot: usize) {
+        if let Some(mut c) = self.tcp.get_mut(slot).and_then(Option::take) {
+            c.deregister(self.poll.registry());
+        }
+    }
+
+    fn arm(&mut self, slot: usize, wake: Option<u64>) {
+        match wake {
+            Some(t) => self.wheel.arm(slot as u32, t.div_ceil(1000)),
+            None => self.wheel.cancel(slot as u32),
+        }
+    }
+}

@@ -1,0 +1,509 @@
+//! The server host loop: one thread per worker, each with its own mio loop over a UDP socket
+//! and a TCP listener bound to the same address (SO_REUSEPORT), driving one [`Service`].
+//!
+//! It only moves bytes: it frames TCP streams, parses each message once (UDP and TCP alike),
+//! hands it to the service and sends the service's [`Batch`] back through the shared socket
+//! layer — over TCP through each connection's bounded write queue. A connection whose queue
+//! passes [`PAUSE_AT`] is not read until the peer has taken most of it, so a client that
+//! pipelines requests and reads slowly is slowed down, never cut off mid-message. It also
+//! enforces the connection limits (total, half-open per source, idle, slow drip). Every
+//! protocol decision is the service's.
+
+use super::listen::{self, Bound};
+use super::service::{After, HostEvent, Service};
+use super::tcp::{self, Conn};
+use crate::clock::{Clock, Time};
+use crate::sip::{Batch, Header, Limits, Parsed, Transport, parse_stream};
+use mio::{Events, Interest, Poll, Registry, Token};
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Queued reply bytes at which a connection stops being read until the peer catches up.
+pub const PAUSE_AT: usize = 64 * 1024;
+
+const UDP: Token = Token(0);
+const LISTENER: Token = Token(1);
+const FIRST_CONN: usize = 2;
+
+/// Limits and habits of a host.
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    /// A TCP peer silent this long is closed.
+    pub tcp_idle: Duration,
+    /// A TCP peer with a partial message pending this long is closed (slow drip).
+    pub tcp_partial: Duration,
+    /// Most TCP connections per worker; more are refused.
+    pub max_connections: usize,
+    /// Most half-open TCP connections (connected, no complete message yet) per source
+    /// address and worker; more are refused.
+    pub max_half_open_per_source: usize,
+    /// Pin worker `i` to core `i` (round robin).
+    pub pin: bool,
+    /// Thread name prefix.
+    pub name: &'static str,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            tcp_idle: Duration::from_secs(300),
+            tcp_partial: Duration::from_secs(10),
+            max_connections: 100_000,
+            max_half_open_per_source: 256,
+            pin: false,
+            name: "gbswarm-host",
+        }
+    }
+}
+
+/// Running workers; [`stop`](Self::stop) returns their services.
+pub struct Host<S: Service> {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<S>>,
+}
+
+/// Binds `workers` socket pairs on `listen` (errors are returned here) and starts one worker
+/// per pair, each driving the service `make(i)` returns.
+pub fn start<S: Service>(
+    listen: SocketAddr,
+    workers: usize,
+    cfg: HostConfig,
+    clock: Clock,
+    make: impl FnMut(usize) -> S,
+) -> io::Result<Host<S>> {
+    let (addr, bound) = listen::bind(listen, workers)?;
+    start_bound(addr, bound, cfg, clock, make)
+}
+
+/// Starts one worker per socket pair already bound on `addr` (see [`listen::bind`]).
+pub fn start_bound<S: Service>(
+    addr: SocketAddr,
+    bound: Vec<Bound>,
+    cfg: HostConfig,
+    clock: Clock,
+    mut make: impl FnMut(usize) -> S,
+) -> io::Result<Host<S>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let cores = if cfg.pin {
+        core_affinity::get_core_ids().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let mut threads = Vec::new();
+    for (i, b) in bound.into_iter().enumerate() {
+        let worker = Worker::new(b, make(i), cfg.clone(), clock, stop.clone())?;
+        let core = (!cores.is_empty()).then(|| cores[i % cores.len()]);
+        let spawned = std::thread::Builder::new()
+            .name(format!("{}{i}", cfg.name))
+            .spawn(move || {
+                if let Some(c) = core {
+                    core_affinity::set_for_current(c);
+                }
+                worker.run()
+            });
+        match spawned {
+            Ok(t) => threads.push(t),
+            Err(e) => {
+                stop.store(true, Ordering::Relaxed);
+                for t in threads {
+                    let _ = t.join();
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(Host {
+        addr,
+        stop,
+        threads,
+    })
+}
+
+impl<S: Service> Host<S> {
+    /// The address it listens on (the real port when 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops the workers and returns their services, in worker order.
+    pub fn stop(mut self) -> Vec<S> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.threads
+            .drain(..)
+            .filter_map(|t| t.join().ok())
+            .collect()
+    }
+}
+
+impl<S: Service> Drop for Host<S> {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One accepted connection and what the host tracks about it.
+struct Peer {
+    conn: Conn,
+    last_active: Instant,
+    partial_since: Option<Instant>,
+    /// No complete message received yet (counted per source until one is).
+    half_open: bool,
+    /// Not read while its write queue drains.
+    paused: bool,
+    /// Close once the write queue is empty.
+    closing: bool,
+}
+
+/// Open connections of one worker, with free slots listed and half-open ones counted per
+/// source address.
+#[derive(Default)]
+struct Peers {
+    slots: Vec<Option<Peer>>,
+    free: Vec<usize>,
+    open: usize,
+    half_open: HashMap<IpAddr, usize>,
+}
+
+impl Peers {
+    fn insert(&mut self, p: Peer) -> usize {
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        });
+        *self.half_open.entry(p.conn.peer.ip()).or_insert(0) += 1;
+        self.slots[slot] = Some(p);
+        self.open += 1;
+        slot
+    }
+
+    fn close(&mut self, slot: usize, registry: &Registry) {
+        if let Some(mut p) = self.slots.get_mut(slot).and_then(Option::take) {
+            p.conn.deregister(registry);
+            self.free.push(slot);
+            self.open -= 1;
+            if p.half_open {
+                self.settled(p.conn.peer.ip());
+            }
+        }
+    }
+
+    /// A connection from `ip` left the half-open state.
+    fn settled(&mut self, ip: IpAddr) {
+        if let Some(n) = self.half_open.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.half_open.remove(&ip);
+            }
+        }
+    }
+}
+
+struct Worker<S> {
+    bound: Bound,
+    service: S,
+    cfg: HostConfig,
+    clock: Clock,
+    stop: Arc<AtomicBool>,
+    poll: Poll,
+    peers: Peers,
+    buf: Vec<u8>,
+    out: Batch,
+}
+
+impl<S: Service> Worker<S> {
+    fn new(
+        mut bound: Bound,
+        service: S,
+        cfg: HostConfig,
+        clock: Clock,
+        stop: Arc<AtomicBool>,
+    ) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        poll.registry()
+            .register(&mut bound.udp, UDP, Interest::READABLE)?;
+        poll.registry()
+            .register(&mut bound.tcp, LISTENER, Interest::READABLE)?;
+        Ok(Worker {
+            bound,
+            service,
+            cfg,
+            clock,
+            stop,
+            poll,
+            peers: Peers::default(),
+            buf: vec![0u8; 65_536],
+            out: Batch::new(),
+        })
+    }
+
+    fn run(mut self) -> S {
+        let mut events = Events::with_capacity(1024);
+        let mut last_tick = Instant::now();
+        let mut last_sweep = Instant::now();
+        while !self.stop.load(Ordering::Relaxed) {
+            if let Err(e) = self.poll.poll(&mut events, Some(Duration::from_millis(50)))
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                break;
+            }
+            let now = self.clock.now();
+            for ev in events.iter() {
+                match ev.token() {
+                    UDP => self.udp_readable(now),
+                    LISTENER => self.accept(),
+                    Token(t) => {
+                        let slot = t - FIRST_CONN;
+                        let keep = self.conn_event(slot, now, ev.is_writable());
+                        if !keep {
+                            self.peers.close(slot, self.poll.registry());
+                        }
+                    }
+                }
+            }
+            if last_sweep.elapsed() >= Duration::from_millis(500) {
+                last_sweep = Instant::now();
+                self.sweep();
+            }
+            if last_tick.elapsed() >= Duration::from_millis(200) {
+                last_tick = Instant::now();
+                self.service.tick(self.clock.now());
+            }
+        }
+        self.service.tick(self.clock.now());
+        self.service
+    }
+
+    fn udp_readable(&mut self, now: Time) {
+        loop {
+            match self.bound.udp.recv_from(&mut self.buf) {
+                Ok((n, from)) => {
+                    self.out.clear();
+                    let t0 = Instant::now();
+                    self.service.handle_datagram(
+                        now,
+                        &self.buf[..n],
+                        from,
+                        Transport::Udp,
+                        &mut self.out,
+                    );
+                    self.served(t0);
+                    for m in self.out.iter() {
+                        let _ = self.bound.udp.send_to(m, from);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => continue,
+            }
+        }
+    }
+
+    fn served(&mut self, t0: Instant) {
+        let micros = (t0.elapsed().as_micros() as u64).max(1);
+        self.service.host_event(HostEvent::Served { micros });
+    }
+
+    fn accept(&mut self) {
+        while let Ok((stream, peer)) = self.bound.tcp.accept() {
+            let half_open = self.peers.half_open.get(&peer.ip()).copied().unwrap_or(0);
+            if self.peers.open >= self.cfg.max_connections
+                || half_open >= self.cfg.max_half_open_per_source
+            {
+                self.service.host_event(HostEvent::Refused);
+                drop(stream);
+                continue;
+            }
+            let slot = self
+                .peers
+                .free
+                .last()
+                .copied()
+                .unwrap_or(self.peers.slots.len());
+            let mut conn = tcp::accepted(stream, peer);
+            let token = Token(slot + FIRST_CONN);
+            if conn
+                .register(self.poll.registry(), token, Interest::READABLE)
+                .is_err()
+            {
+                continue;
+            }
+            let inserted = self.peers.insert(Peer {
+                conn,
+                last_active: Instant::now(),
+                partial_since: None,
+                half_open: true,
+                paused: false,
+                closing: false,
+            });
+            debug_assert_eq!(inserted, slot);
+        }
+    }
+
+    /// Handles readiness of connection `slot`; false when it must close.
+    fn conn_event(&mut self, slot: usize, now: Time, writable: bool) -> bool {
+        let Some(p) = self.peers.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return true;
+        };
+        if writable && p.conn.queued() > 0 {
+            if p.conn.flush().is_err() {
+                return false;
+            }
+            p.last_active = Instant::now();
+        }
+        if p.closing {
+            return p.conn.queued() > 0;
+        }
+        if p.paused {
+            if p.conn.queued() > PAUSE_AT / 4 {
+                return true;
+            }
+            p.paused = false;
+        }
+        if !self.serve_conn(slot, now) {
+            return false;
+        }
+        let Some(p) = self.peers.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return false;
+        };
+        if p.closing && p.conn.queued() == 0 {
+            return false;
+        }
+        let read = !p.paused && !p.closing;
+        p.conn
+            .set_interest(self.poll.registry(), Token(slot + FIRST_CONN), read)
+            .is_ok()
+    }
+
+    /// Reads what a connection sent and answers every complete message; false when it must
+    /// close.
+    fn serve_conn(&mut self, slot: usize, now: Time) -> bool {
+        loop {
+            match self.frames(slot, now) {
+                Some(true) => {}
+                Some(false) => return false,
+                // Paused or closing: leave the rest in the kernel's buffer for now.
+                None => return true,
+            }
+            let Some(p) = self.peers.slots.get_mut(slot).and_then(Option::as_mut) else {
+                return false;
+            };
+            let stream = &mut p.conn.stream;
+            match p.conn.rbuf.fill(|b| stream.read(b)) {
+                // End of stream, or a full buffer with no complete message in it.
+                Ok(Some(0)) | Ok(None) => return false,
+                Ok(Some(_)) => p.last_active = Instant::now(),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Answers the complete messages buffered for `slot`: `Some(true)` when all are done and
+    /// more may be read, `Some(false)` when the connection must close, `None` when it is
+    /// paused (write queue full) or closing.
+    fn frames(&mut self, slot: usize, now: Time) -> Option<bool> {
+        let registry = self.poll.registry();
+        let token = Token(slot + FIRST_CONN);
+        loop {
+            let p = self.peers.slots.get_mut(slot).and_then(Option::as_mut)?;
+            if p.closing {
+                return None;
+            }
+            if p.conn.queued() >= PAUSE_AT {
+                p.paused = true;
+                return None;
+            }
+            let peer = p.conn.peer;
+            let pending = p.conn.rbuf.pending();
+            let mut h = [Header::EMPTY; 64];
+            self.out.clear();
+            let t0 = Instant::now();
+            let (len, after, settled) = match parse_stream(pending, &mut h, &Limits::default()) {
+                Ok(Parsed::Complete { msg, len }) => {
+                    let after =
+                        self.service
+                            .handle_parsed(now, &msg, peer, Transport::Tcp, &mut self.out);
+                    (len, after, true)
+                }
+                Ok(Parsed::KeepAlive(n)) => {
+                    // RFC 5626: a double-CRLF ping gets a single CRLF back.
+                    if n >= 4 {
+                        self.out.push(b"\r\n");
+                    }
+                    (n, After::Keep, false)
+                }
+                Ok(Parsed::Partial) => {
+                    p.partial_since = if pending.is_empty() {
+                        p.conn.rbuf.release_if_empty();
+                        None
+                    } else {
+                        p.partial_since.or(Some(Instant::now()))
+                    };
+                    return Some(true);
+                }
+                Err(_) => {
+                    self.service.handle_malformed(
+                        now,
+                        pending,
+                        peer,
+                        Transport::Tcp,
+                        &mut self.out,
+                    );
+                    let len = pending.len();
+                    (len, After::Close, false)
+                }
+            };
+            if settled {
+                let micros = (t0.elapsed().as_micros() as u64).max(1);
+                self.service.host_event(HostEvent::Served { micros });
+            }
+            let p = self.peers.slots.get_mut(slot).and_then(Option::as_mut)?;
+            p.conn.rbuf.consume(len);
+            p.partial_since = None;
+            if settled && p.half_open {
+                p.half_open = false;
+                let ip = peer.ip();
+                self.peers.settled(ip);
+            }
+            let p = self.peers.slots.get_mut(slot).and_then(Option::as_mut)?;
+            if !self.out.is_empty()
+                && p.conn
+                    .send_via(registry, token, true, self.out.bytes())
+                    .is_err()
+            {
+                return Some(false);
+            }
+            if after == After::Close {
+                if p.conn.queued() == 0 {
+                    return Some(false);
+                }
+                p.closing = true;
+                return None;
+            }
+        }
+    }
+
+    /// Closes connections idle too long or dripping a partial message too long.
+    fn sweep(&mut self) {
+        for slot in 0..self.peers.slots.len() {
+            let stale = self.peers.slots[slot].as_ref().is_some_and(|p| {
+                p.last_active.elapsed() > self.cfg.tcp_idle
+                    || p.partial_since
+                        .is_some_and(|t| t.elapsed() > self.cfg.tcp_partial)
+            });
+            if stale {
+                self.service.host_event(HostEvent::Stale);
+                self.peers.close(slot, self.poll.registry());
+            }
+        }
+    }
+}

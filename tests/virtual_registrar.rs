@@ -1,0 +1,125 @@
+//! Cameras against the real registrar core in virtual time, no sockets (as quinn-proto's
+//! `Pair` runs two endpoints): both peers are the production sans-IO cores, joined by the
+//! simulation's in-memory network. Hours of protocol — digest registration, refreshes across
+//! nonce expiry, keepalives, the Catalog query and its answer, a 302 redirect, the final
+//! unregistration — in milliseconds, with the same outcome every run.
+
+use gbswarm::camera::{CameraConfig, Outcome, TxnKind};
+use gbswarm::clock::{Span, Time};
+use gbswarm::gb::DeviceId;
+use gbswarm::server::registrar::{Config, Redirect, Registrar};
+use gbswarm::server::registry::Registry;
+use gbswarm::testkit::Sim;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+const S: u64 = 1_000_000;
+
+fn id(s: &str) -> DeviceId {
+    s.parse().unwrap()
+}
+
+fn camera_cfg() -> CameraConfig {
+    let mut c = CameraConfig::new(id("34020000002000000001"));
+    c.retry_jitter_permille = 0;
+    c
+}
+
+fn registrar(cfg: Config) -> Registrar {
+    Registrar::new(cfg, Arc::new(Registry::new(4)), [7; 16]).with_unix_zero(1_795_475_772_123)
+}
+
+#[test]
+fn three_hours_of_a_fleet_against_the_real_registrar() {
+    const N: u32 = 50;
+    let reg = registrar(Config {
+        query_catalog: true,
+        via_host: Sim::<Registrar>::SERVER.to_string(),
+        ..Config::new(id("34020000002000000001"), "12345678")
+    });
+    let mut sim = Sim::with_server(camera_cfg(), id("34020000001320000001"), N, reg);
+    sim.start_all(20_000);
+    sim.run_until(3 * 3600 * S);
+    let t = &sim.net.tally;
+    assert_eq!(t.get(TxnKind::Register, Outcome::Status(200)), u64::from(N));
+    assert_eq!(t.total(TxnKind::Register), u64::from(N));
+    // Granted 3600 s, refreshed at 85%: at 3060, 6120 and 9180 s. Each refresh outlives the
+    // 300 s nonce, so the registrar says stale and the camera answers the fresh challenge.
+    assert_eq!(
+        t.get(TxnKind::Refresh, Outcome::Status(200)),
+        3 * u64::from(N)
+    );
+    assert_eq!(t.total(TxnKind::Refresh), 3 * u64::from(N));
+    // A keepalive every 60 s for three hours, each answered.
+    let ka = t.get(TxnKind::Keepalive, Outcome::Status(200));
+    assert_eq!(t.total(TxnKind::Keepalive), ka);
+    assert!(ka >= 179 * u64::from(N), "{ka}");
+    // The platform's Catalog query right after registration, answered with one channel each.
+    assert_eq!(
+        t.get(TxnKind::QueryResponse, Outcome::Status(200)),
+        u64::from(N)
+    );
+    let st = sim.servers[0].stats();
+    assert_eq!(st.queries_sent, u64::from(N));
+    assert_eq!(
+        (st.catalog_responses, st.catalog_items),
+        (u64::from(N), u64::from(N))
+    );
+    assert_eq!(st.keepalives, ka);
+    assert_eq!(st.replays, 0);
+    assert_eq!(sim.out.counters.malformed + sim.out.counters.stray, 0);
+    let now = Time::from_micros(sim.now());
+    let gap = sim.servers[0].max_silence();
+    assert_eq!(
+        sim.servers[0].registry().counts(now, gap),
+        (u64::from(N), u64::from(N))
+    );
+    sim.stop_all();
+    sim.run_until(3 * 3600 * S + 10 * S);
+    let t = &sim.net.tally;
+    assert_eq!(
+        t.get(TxnKind::Unregister, Outcome::Status(200)),
+        u64::from(N)
+    );
+    assert_eq!(sim.servers[0].registry().counts(now, gap), (0, 0));
+    assert!(sim.cams.iter().all(|c| c.is_stopped()));
+}
+
+#[test]
+fn a_302_from_the_real_registrar_sends_the_fleet_to_server_a() {
+    const N: u32 = 20;
+    let a_addr: SocketAddr = "10.255.0.2:5070".parse().unwrap();
+    let a_id = id("34020000002000000002");
+    let redirector = registrar(Config {
+        redirect: Some(Redirect {
+            targets: vec![(a_id, a_addr)],
+            round_robin: false,
+        }),
+        ..Config::new(id("34020000002000000001"), "12345678")
+    });
+    let mut sim = Sim::with_server(camera_cfg(), id("34020000001320000001"), N, redirector);
+    sim.add_peer(a_addr, registrar(Config::new(a_id, "12345678")));
+    sim.start_all(10_000);
+    sim.run_until(600 * S);
+    let t = &sim.net.tally;
+    assert_eq!(t.get(TxnKind::Register, Outcome::Status(302)), u64::from(N));
+    assert_eq!(t.get(TxnKind::Register, Outcome::Status(200)), u64::from(N));
+    assert_eq!(sim.servers[0].stats().redirects, u64::from(N));
+    assert_eq!(sim.servers[0].stats().keepalives, 0);
+    assert!(
+        sim.servers[1].stats().keepalives >= 9 * u64::from(N),
+        "keepalives go to A"
+    );
+    let now = Time::from_micros(sim.now());
+    let everyone = Span::from_secs(3600);
+    assert_eq!(sim.servers[0].registry().counts(now, everyone), (0, 0));
+    assert_eq!(
+        sim.servers[1].registry().counts(now, everyone),
+        (u64::from(N), u64::from(N))
+    );
+    assert!(
+        sim.cams
+            .iter()
+            .all(|c| c.is_registered() && c.redirect() != 0)
+    );
+}
