@@ -9,8 +9,13 @@
 //! leading `CRLF` keep-alives are accepted; everything else that is malformed becomes a typed
 //! [`Error`] with the byte offset where parsing stopped.
 
-use super::headers::{FOLD_ALL, HeaderKind};
+use super::bytes::{is_token, parse_decimal, trim_blanks_end, trim_end};
+use super::names::{FOLD_ALL, HeaderKind};
 use super::scan;
+
+/// [`super::bytes::trim`] at the path it had before the byte helpers moved out of this file,
+/// for code that still names it here.
+pub(crate) use super::bytes::trim;
 
 /// What went wrong while parsing; `Copy` so it can be counted and passed around freely.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -460,21 +465,6 @@ fn parse_content_length(v: &[u8], limits: &Limits) -> Option<usize> {
     usize::try_from(n).ok().filter(|&n| n <= limits.max_message)
 }
 
-/// Parses an unsigned decimal of at most 9 digits (no sign, no spaces).
-pub(crate) fn parse_decimal(v: &[u8]) -> Option<u32> {
-    if v.is_empty() || v.len() > 9 {
-        return None;
-    }
-    let mut n: u32 = 0;
-    for &b in v {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        n = n * 10 + u32::from(b - b'0');
-    }
-    Some(n)
-}
-
 fn parse_start_line(line: &[u8]) -> Result<StartLine<'_>, Error> {
     if line.len() >= 8 && line[..8].eq_ignore_ascii_case(b"SIP/2.0 ") {
         let rest = &line[8..];
@@ -522,72 +512,12 @@ fn parse_start_line(line: &[u8]) -> Result<StartLine<'_>, Error> {
     })
 }
 
-/// RFC 3261 `token` characters, as a lookup table.
-static TOKEN: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        t[i] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-            );
-        i += 1;
-    }
-    t
-};
-
-/// True for RFC 3261 `token` characters.
-#[inline]
-pub(crate) fn is_token(b: u8) -> bool {
-    TOKEN[usize::from(b)]
-}
-
-#[inline]
-pub(crate) fn trim_end(mut s: &[u8]) -> &[u8] {
-    while let [rest @ .., last] = s {
-        if matches!(*last, b' ' | b'\t' | b'\r' | b'\n') {
-            s = rest;
-        } else {
-            break;
-        }
-    }
-    s
-}
-
-/// Drops trailing spaces and tabs (the blanks allowed between a header name and its colon).
-#[inline]
-fn trim_blanks_end(mut s: &[u8]) -> &[u8] {
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
-}
-
 /// True if a byte of `raw` within `mask` is CR.
 #[inline]
 fn has_cr(raw: u128, mask: u128) -> bool {
     // Outside the mask, force a non-CR byte so padding cannot match.
     let x = raw | !mask;
     scan::zero_bytes(x as u64, b'\r') | scan::zero_bytes((x >> 64) as u64, b'\r') != 0
-}
-
-#[inline]
-pub(crate) fn trim_start(mut s: &[u8]) -> &[u8] {
-    while let [first, rest @ ..] = s {
-        if matches!(*first, b' ' | b'\t' | b'\r' | b'\n') {
-            s = rest;
-        } else {
-            break;
-        }
-    }
-    s
-}
-
-#[inline]
-pub(crate) fn trim(s: &[u8]) -> &[u8] {
-    trim_end(trim_start(s))
 }
 
 #[cfg(test)]

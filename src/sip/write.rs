@@ -3,7 +3,8 @@
 //! Once the buffer has grown to the size of the largest message it holds, writing allocates
 //! nothing: numbers are formatted by hand and every piece is appended in place.
 
-use super::headers::{HeaderKind, NameAddr, Via};
+use super::headers::{NameAddr, Via};
+use super::names::HeaderKind;
 use super::parse::{Message, Method};
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -221,7 +222,7 @@ fn write_top_via(out: &mut Vec<u8>, line: &[u8], source: Option<&SocketAddr>) {
             let mut rport = false;
             for p in via.params.split(|&b| b == b';') {
                 let name = p.split(|&b| b == b'=').next().unwrap_or(b"");
-                let name = super::parse::trim(name);
+                let name = super::bytes::trim(name);
                 if name.is_empty() || name.eq_ignore_ascii_case(b"received") {
                     continue;
                 }
