@@ -6,8 +6,8 @@
 //! in the slice; [`QStr`] reads them without copying.
 
 use super::bytes::{is_token, parse_decimal, trim, trim_start};
+use super::message::{Header, Message, Method};
 use super::names::{FOLD_ALL, HeaderKind, fold};
-use super::parse::{Header, Message, Method};
 use super::scan;
 
 /// Splits a header value into its comma-separated values, respecting quotes and `<...>`.

@@ -4,8 +4,8 @@
 //! nothing: numbers are formatted by hand and every piece is appended in place.
 
 use super::headers::{NameAddr, Via};
+use super::message::{Message, Method};
 use super::names::HeaderKind;
-use super::parse::{Message, Method};
 use std::io::Write as _;
 use std::net::SocketAddr;
 
@@ -264,7 +264,7 @@ fn write_top_via(out: &mut Vec<u8>, line: &[u8], source: Option<&SocketAddr>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sip::parse::{Header, Limits, parse_datagram};
+    use crate::sip::{Header, Limits, parse_datagram};
 
     #[test]
     fn addresses() {
