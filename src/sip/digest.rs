@@ -4,7 +4,8 @@
 //! ([`write_challenge`]) and check an answer ([`verify`]) in constant time against a stored or
 //! precomputed HA1. Nothing here allocates; hex digests live in fixed arrays.
 
-use super::headers::{AuthParams, QStr};
+use super::auth::AuthParams;
+use super::params::QStr;
 use md5::{Digest, Md5};
 
 /// A lowercase hex MD5 digest (HA1, HA2 or a response).

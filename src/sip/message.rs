@@ -1,7 +1,7 @@
 //! The parsed message: start line, method, header table and body, all borrowed.
 //!
 //! These are plain views into the received bytes and the caller's header storage, produced by
-//! [`super::parse`]; typed header readers live in [`super::headers`]. Nothing here parses,
+//! [`super::parse`]; typed header readers live in [`super::accessors`]. Nothing here parses,
 //! allocates or copies.
 
 use super::names::HeaderKind;

@@ -1,23 +1,30 @@
 //! The SIP wire format, shared by the emulated cameras and the registrar.
 //!
 //! [`parse`] turns bytes into borrowed [`Message`] views ([`message`]) without allocating;
-//! [`names`] tells which header a name is; [`headers`] gives typed accessors; [`write`] builds
+//! [`names`] tells which header a name is; [`params`], [`addr`] and [`auth`] read the inside of
+//! a header value, and [`accessors`] puts them on `Message` as typed getters; [`write`] builds
 //! messages into reused buffers; [`framing`] cuts a TCP stream into messages; [`digest`] does
 //! RFC 2617 authentication for both sides.
 //! Nothing in this layer reads a clock, touches a socket or allocates per message.
 
+pub mod accessors;
+pub mod addr;
+pub mod auth;
 pub(crate) mod bytes;
 pub mod digest;
 pub mod framing;
-pub mod headers;
 pub mod message;
 pub mod names;
+pub mod params;
 pub mod parse;
 pub(crate) mod scan;
 pub mod write;
 
-pub use headers::{AuthParams, CSeq, HostPort, NameAddr, Params, QStr, Uri, Via};
+pub use accessors::ValuesOf;
+pub use addr::{CSeq, HostPort, NameAddr, Uri, Via};
+pub use auth::AuthParams;
 pub use message::{Header, Message, Method, StartLine};
 pub use names::HeaderKind;
+pub use params::{CommaValues, Params, QChunks, QStr};
 pub use parse::{Error, ErrorKind, Limits, Parsed, parse_datagram, parse_stream};
 pub use write::{Writer, response_to};

@@ -3,7 +3,7 @@
 //! Once the buffer has grown to the size of the largest message it holds, writing allocates
 //! nothing: numbers are formatted by hand and every piece is appended in place.
 
-use super::headers::{NameAddr, Via};
+use super::addr::{NameAddr, Via};
 use super::message::{Message, Method};
 use super::names::HeaderKind;
 use std::io::Write as _;
@@ -210,7 +210,7 @@ pub fn response_to<'v>(
 
 /// Copies a Via header line, rewriting its first value with `received` and a filled `rport`.
 fn write_top_via(out: &mut Vec<u8>, line: &[u8], source: Option<&SocketAddr>) {
-    let first_end = super::headers::CommaValues::new(line)
+    let first_end = super::params::CommaValues::new(line)
         .next()
         .map(|v| v.as_ptr() as usize - line.as_ptr() as usize + v.len())
         .unwrap_or(line.len());
