@@ -115,7 +115,8 @@ pub struct Message<'b, 'h> {
     pub start: StartLine<'b>,
     /// Header lines in order of appearance.
     pub headers: &'h [Header<'b>],
-    /// The body, exactly Content-Length bytes (or the rest of a datagram without one).
+    /// The body, exactly Content-Length bytes; without Content-Length, the rest of a datagram
+    /// or nothing on a stream.
     pub body: &'b [u8],
 }
 

@@ -2,10 +2,17 @@
 //!
 //! [`parse`] turns bytes into borrowed [`Message`] views ([`message`]) without allocating;
 //! [`names`] tells which header a name is; [`params`], [`addr`] and [`auth`] read the inside of
-//! a header value, and [`accessors`] puts them on `Message` as typed getters; [`write`] builds
-//! messages into reused buffers; [`framing`] cuts a TCP stream into messages; [`digest`] does
-//! RFC 2617 authentication for both sides.
-//! Nothing in this layer reads a clock, touches a socket or allocates per message.
+//! a header value, and [`accessors`] puts them on `Message` as typed getters;
+//! [`write`](mod@write) builds messages into reused buffers; [`framing`] cuts a TCP stream into
+//! messages; [`digest`] does RFC 2617 authentication for both sides.
+//!
+//! Nothing in this layer reads a clock, touches a socket or allocates per message, and nothing
+//! in it keeps dialog, registration or device state: it is the wire format only.
+//!
+//! Each file uses only files listed before it here: `scan`, `bytes`, `names`, `message`,
+//! `parse`, `params`, `addr`, `auth`, `accessors`, `write`, `digest`, `framing`.
+
+#![warn(missing_docs)]
 
 pub mod accessors;
 pub mod addr;

@@ -2,7 +2,7 @@
 //!
 //! [`HeaderKind::of`] classifies a name with one multiply and one compare against a perfect-hash
 //! table built at compile time; the parser feeds the same table a 16-byte load taken straight
-//! from the message ([`FOLD_ALL`], [`HeaderKind::of_folded`]). This file only names headers: it
+//! from the message (`FOLD_ALL`, `HeaderKind::of_folded`). This file only names headers: it
 //! never looks at a header value, never allocates and holds no state.
 
 /// The headers gbswarm recognises; everything else is `Other`.
@@ -115,6 +115,7 @@ const KIND_NAMES: [(&[u8], HeaderKind); 30] = {
 /// search; the table's construction fails to compile if two names ever share a slot).
 const KIND_MAGIC: u64 = 0xa161_acdf_fb88_c1db;
 
+/// The only slot of [`KIND_TABLE`] a folded name can be in.
 #[inline(always)]
 const fn kind_slot(word: u128) -> usize {
     let x = (word as u64) ^ ((word >> 64) as u64);

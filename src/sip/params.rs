@@ -191,7 +191,9 @@ pub(super) fn unquote(v: &[u8]) -> Option<&[u8]> {
 pub struct QStr<'a> {
     // Visible to `auth`, which finds the quotes and escapes in the same walk that splits
     // the parameters.
+    /// The bytes as written, escapes included.
     pub(super) raw: &'a [u8],
+    /// True if `raw` holds a backslash, so reading it must unescape.
     pub(super) escaped: bool,
 }
 

@@ -5,9 +5,13 @@
 //! It reads no clock and keeps no state between calls, so it serves UDP datagrams, TCP streams
 //! (see [`parse_stream`]) and offline inspection alike.
 //!
-//! Leniency follows what devices in the field send: bare `LF` line ends, folded header lines and
-//! leading `CRLF` keep-alives are accepted; everything else that is malformed becomes a typed
-//! [`Error`] with the byte offset where parsing stopped.
+//! Leniency follows what devices in the field send: bare `LF` line ends and folded header lines
+//! are accepted, and so are keep-alives, taken as any run of CR and LF bytes in front of a
+//! message (RFC 5626 sends `CRLFCRLF`): [`parse_stream`] hands such a run back as
+//! [`Parsed::KeepAlive`] for the caller to drop, [`parse_datagram`] steps over it. Everything
+//! else that is malformed becomes a typed [`Error`] with the byte offset where parsing stopped.
+//! It never allocates or copies, and of the header values it reads only Content-Length, for
+//! framing; typed reading of the others is [`super::accessors`]'s job.
 
 use super::bytes::{is_token, parse_decimal, trim_blanks_end, trim_end};
 use super::message::{Header, Message, Method, StartLine};
@@ -27,7 +31,8 @@ pub enum ErrorKind {
     Version,
     /// A status code that is not three digits in 100..=699.
     StatusCode,
-    /// A header line without a colon or with an invalid name.
+    /// A header line without a colon or with an invalid name, or a continuation line with no
+    /// header before it.
     HeaderLine,
     /// More headers than the limit or the caller's storage allows.
     TooManyHeaders,
@@ -81,7 +86,8 @@ fn err<T>(kind: ErrorKind, offset: usize) -> Result<T, Error> {
 pub struct Limits {
     /// Largest accepted message, headers and body together, in bytes.
     pub max_message: usize,
-    /// Largest accepted number of header lines (also bounded by the caller's storage).
+    /// Largest accepted number of headers, continuation lines not counted (also bounded by the
+    /// caller's storage).
     pub max_headers: usize,
 }
 
@@ -97,14 +103,17 @@ impl Default for Limits {
 /// Result of parsing the front of a byte stream.
 #[derive(Clone, Copy, Debug)]
 pub enum Parsed<'b, 'h> {
-    /// A whole message; `len` bytes of the input belong to it (including skipped keep-alives).
+    /// A whole message at the very front of the buffer (keep-alive padding before a message is
+    /// never part of it: that comes back first, as [`Parsed::KeepAlive`]).
     Complete {
         /// The message.
         msg: Message<'b, 'h>,
-        /// Bytes consumed from the front of the buffer.
+        /// The message's length: start line, headers, blank line and Content-Length bytes of
+        /// body. Drop this many bytes from the front of the buffer to reach the next message.
         len: usize,
     },
-    /// The buffer starts with this many bytes of CR/LF keep-alive padding: discard them.
+    /// The buffer starts with this many CR and LF bytes (keep-alive padding, in any mix and
+    /// however long): drop them and call again.
     KeepAlive(usize),
     /// Not enough bytes yet for a whole message; read more and call again.
     Partial,
@@ -112,9 +121,10 @@ pub enum Parsed<'b, 'h> {
 
 /// Parses the message at the front of a TCP byte stream, framing it by Content-Length.
 ///
-/// Every strict prefix of a valid message yields [`Parsed::Partial`]; a stream that grows past
-/// `limits.max_message` without completing a message yields [`ErrorKind::TooLarge`], so a caller
-/// that buffers only while this returns `Partial` holds at most `max_message` bytes.
+/// Without Content-Length the body is empty. Every strict prefix of a valid message yields
+/// [`Parsed::Partial`]; a stream that grows past `limits.max_message` without completing a
+/// message yields [`ErrorKind::TooLarge`], so a caller that buffers only while this returns
+/// `Partial` holds at most `max_message` bytes.
 pub fn parse_stream<'b, 'h>(
     buf: &'b [u8],
     headers: &'h mut [Header<'b>],
@@ -148,10 +158,12 @@ pub fn parse_stream<'b, 'h>(
     })
 }
 
-/// Parses one UDP datagram; `Ok(None)` for a keep-alive datagram holding only CR/LF.
+/// Parses one UDP datagram; `Ok(None)` for a keep-alive, a datagram holding nothing but CR and
+/// LF bytes (or nothing at all).
 ///
-/// Without Content-Length the body is the rest of the datagram; with one, bytes past it are
-/// ignored and a datagram shorter than it is [`ErrorKind::Truncated`] (RFC 3261 §18.3).
+/// CR and LF bytes before the message are skipped (error offsets still count from the start of
+/// `buf`). Without Content-Length the body is the rest of the datagram; with one, bytes past it
+/// are ignored and a datagram shorter than it is [`ErrorKind::Truncated`] (RFC 3261 §18.3).
 pub fn parse_datagram<'b, 'h>(
     buf: &'b [u8],
     headers: &'h mut [Header<'b>],
@@ -189,6 +201,7 @@ pub fn parse_datagram<'b, 'h>(
     }))
 }
 
+/// How many CR and LF bytes `buf` starts with (keep-alive padding).
 fn leading_crlf(buf: &[u8]) -> usize {
     buf.iter()
         .take_while(|&&b| b == b'\r' || b == b'\n')

@@ -1,7 +1,9 @@
 //! Building SIP messages into a caller-owned, reused `Vec<u8>`.
 //!
 //! Once the buffer has grown to the size of the largest message it holds, writing allocates
-//! nothing: numbers are formatted by hand and every piece is appended in place.
+//! nothing: numbers are formatted by hand and every piece is appended in place. Pieces are
+//! written as given, never checked (callers pass well-formed ones); a request is read only to
+//! copy the headers a response must repeat.
 
 use super::addr::{NameAddr, Via};
 use super::message::{Message, Method};
