@@ -3,14 +3,15 @@
 //! [`parse`] turns bytes into borrowed [`Message`] views ([`message`]) without allocating;
 //! [`names`] tells which header a name is; [`params`], [`addr`] and [`auth`] read the inside of
 //! a header value, and [`accessors`] puts them on `Message` as typed getters;
-//! [`write`](mod@write) builds messages into reused buffers; [`framing`] cuts a TCP stream into
-//! messages; [`digest`] does RFC 2617 authentication for both sides.
+//! [`write`](mod@write) builds messages into reused buffers; [`recover`] answers 400 to a request
+//! that would not parse; [`framing`] cuts a TCP stream into messages; [`digest`] does RFC 2617
+//! authentication for both sides.
 //!
 //! Nothing in this layer reads a clock, touches a socket or allocates per message, and nothing
 //! in it keeps dialog, registration or device state: it is the wire format only.
 //!
 //! Each file uses only files listed before it here: `scan`, `bytes`, `names`, `message`,
-//! `parse`, `params`, `addr`, `auth`, `accessors`, `write`, `digest`, `framing`.
+//! `parse`, `params`, `addr`, `auth`, `accessors`, `write`, `recover`, `digest`, `framing`.
 
 #![warn(missing_docs)]
 
@@ -24,6 +25,7 @@ pub mod message;
 pub mod names;
 pub mod params;
 pub mod parse;
+pub mod recover;
 pub(crate) mod scan;
 pub mod write;
 
@@ -34,4 +36,5 @@ pub use message::{Header, Message, Method, StartLine};
 pub use names::HeaderKind;
 pub use params::{CommaValues, Params, QChunks, QStr};
 pub use parse::{Error, ErrorKind, Limits, Parsed, parse_datagram, parse_stream};
+pub use recover::write_bad_request;
 pub use write::{Writer, response_to};
