@@ -1,8 +1,10 @@
 //! Parsing a REGISTER and reading every accessor allocates nothing; so does answering a
-//! challenge into a buffer that has already grown.
+//! challenge, or a request that failed to parse, into a buffer that has already grown.
 
 use gbswarm::gb::Manscdp;
-use gbswarm::sip::{Header, Limits, Method, Writer, digest, parse_datagram, parse_stream};
+use gbswarm::sip::{
+    Header, Limits, Method, Writer, digest, parse_datagram, parse_stream, write_bad_request,
+};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
@@ -135,4 +137,29 @@ fn answering_a_challenge_into_a_warm_buffer_does_not_allocate() {
     let before = allocs();
     build(&mut buf, &mut auth);
     assert_eq!(allocs() - before, 0);
+}
+
+#[test]
+fn answering_a_bad_request_into_a_warm_buffer_does_not_allocate() {
+    // A line without a colon makes the REGISTER unparsable; its dialog headers stay good.
+    let mut bad = b"Bad header line\r\n".to_vec();
+    let at = start_line_len(REGISTER) + 2;
+    bad.splice(0..0, REGISTER[..at].iter().copied());
+    bad.extend_from_slice(&REGISTER[at..]);
+    let mut h = [Header::EMPTY; 64];
+    assert!(parse_datagram(&bad, &mut h, &Limits::default()).is_err());
+    let v4 = "10.1.2.3:40000".parse().unwrap();
+    let v6 = "[2001:db8::7]:40000".parse().unwrap();
+    let mut out = Vec::with_capacity(2048);
+    assert!(write_bad_request(&bad, Some(&v4), &mut out));
+    let before = allocs();
+    for source in [Some(&v4), Some(&v6), None] {
+        assert!(write_bad_request(&bad, source, &mut out));
+    }
+    assert_eq!(allocs() - before, 0);
+}
+
+/// The offset of the first CRLF (the end of the start line).
+fn start_line_len(raw: &[u8]) -> usize {
+    raw.windows(2).position(|w| w == b"\r\n").unwrap()
 }

@@ -5,8 +5,8 @@
 //! tag, which is both zero-copy and robust to the whitespace and encodings devices use.
 
 use super::id::DeviceId;
-use crate::sip::headers::same;
-use crate::sip::parse::parse_decimal;
+use crate::sip::bytes::parse_decimal;
+use crate::sip::names::same;
 use crate::sip::write::push_u64;
 
 /// The `Content-Type` GB28181 uses for MANSCDP bodies.
@@ -100,7 +100,7 @@ pub fn element<'a>(body: &'a [u8], tag: &[u8]) -> Option<&'a [u8]> {
             && after.get(1..=tag.len()).is_some_and(|t| same(t, tag))
             && after.get(1 + tag.len()) == Some(&b'>')
         {
-            return Some(crate::sip::parse::trim(&rest[..lt]));
+            return Some(crate::sip::bytes::trim(&rest[..lt]));
         }
     }
     None

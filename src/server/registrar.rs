@@ -16,7 +16,7 @@ use crate::gb::register::{self as gbreg, QueryFrom};
 use crate::gb::{DeviceId, Manscdp, Root};
 use crate::net::{After, HostEvent, Service};
 use crate::sip::write::push_u64;
-use crate::sip::{Batch, Header, Message, Method, QStr, Transport, digest, response_to};
+use crate::sip::{Batch, Message, Method, QStr, Transport, digest, response_to};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -92,58 +92,6 @@ impl Config {
             via_host: String::new(),
         }
     }
-}
-
-/// Writes a 400 for a request that failed to parse, copying only Via, From, To, Call-ID and
-/// CSeq lines that are themselves well formed (printable, parsed by the strict accessors), so
-/// nothing else from the bad message is reflected. False if any of them is missing or bad.
-fn bad_request(bytes: &[u8], source: SocketAddr, out: &mut Vec<u8>) -> bool {
-    use crate::sip::{CSeq, HeaderKind, NameAddr, StartLine, Via};
-    let head_end = memchr::memmem::find(bytes, b"\r\n\r\n").unwrap_or(bytes.len().min(8192));
-    let head = &bytes[..head_end];
-    // Only a request line of a SIP request is answered.
-    let first = head.split(|&b| b == b'\n').next().unwrap_or(b"");
-    if !first.ends_with(b"SIP/2.0\r") && !first.ends_with(b"SIP/2.0") {
-        return false;
-    }
-    let mut hdrs = [Header::EMPTY; 8];
-    let mut n = 0;
-    for line in head.split(|&b| b == b'\n').skip(1) {
-        let line = crate::sip::parse::trim(line);
-        let Some(colon) = memchr::memchr(b':', line) else {
-            continue;
-        };
-        let name = crate::sip::parse::trim(&line[..colon]);
-        let value = crate::sip::parse::trim(&line[colon + 1..]);
-        let kind = HeaderKind::of(name);
-        if !value.iter().all(|&b| (0x20..0x7f).contains(&b)) {
-            continue;
-        }
-        let valid = match kind {
-            HeaderKind::Via => Via::parse(value).is_some_and(|v| v.branch().is_some()),
-            HeaderKind::From | HeaderKind::To => NameAddr::parse(value).is_some(),
-            HeaderKind::CallId => !value.is_empty() && value.len() <= 128,
-            HeaderKind::CSeq => CSeq::parse(value).is_some(),
-            _ => false,
-        };
-        if valid && n < hdrs.len() && !hdrs[..n].iter().any(|h| h.kind == kind) {
-            hdrs[n] = Header { name, value, kind };
-            n += 1;
-        }
-    }
-    if n < 5 {
-        return false;
-    }
-    let msg = Message {
-        start: StartLine::Request {
-            method: Method::Other(b""),
-            uri: b"",
-        },
-        headers: &hdrs[..n],
-        body: b"",
-    };
-    response_to(out, &msg, 400, Some(b"gbs"), Some(&source)).finish(b"");
-    true
 }
 
 /// What every worker's registrar shares.
@@ -532,7 +480,7 @@ impl Service for Registrar {
         // boundary to answer at: it is closed.
         if transport == Transport::Udp {
             out.push_with(|b| {
-                if !bad_request(bytes, from, b) {
+                if !crate::sip::write_bad_request(bytes, Some(&from), b) {
                     b.clear();
                 }
             });

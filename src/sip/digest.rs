@@ -2,9 +2,11 @@
 //!
 //! Client side: answer a challenge ([`write_authorization`]). Server side: issue a challenge
 //! ([`write_challenge`]) and check an answer ([`verify`]) in constant time against a stored or
-//! precomputed HA1. Nothing here allocates; hex digests live in fixed arrays.
+//! precomputed HA1. Nothing here allocates (hex digests live in fixed arrays) or parses a
+//! header: the parameters come from [`super::auth`].
 
-use super::headers::{AuthParams, QStr};
+use super::auth::AuthParams;
+use super::params::QStr;
 use md5::{Digest, Md5};
 
 /// A lowercase hex MD5 digest (HA1, HA2 or a response).

@@ -3,7 +3,8 @@
 //! Bytes are read in with [`StreamBuf::fill`] and whole messages are cut from the
 //! front with [`super::parse_stream`]. The buffer never grows past its limit (the caller treats
 //! a full buffer as an oversize message and closes the connection), and it can drop its memory
-//! when idle so that thousands of quiet connections cost nothing at rest.
+//! when idle so that thousands of quiet connections cost nothing at rest. It never parses:
+//! finding where a message ends is [`super::parse_stream`]'s job.
 
 /// A growable, bounded byte queue for stream framing.
 #[derive(Debug, Default)]

@@ -5,11 +5,17 @@
 //! It reads no clock and keeps no state between calls, so it serves UDP datagrams, TCP streams
 //! (see [`parse_stream`]) and offline inspection alike.
 //!
-//! Leniency follows what devices in the field send: bare `LF` line ends, folded header lines and
-//! leading `CRLF` keep-alives are accepted; everything else that is malformed becomes a typed
-//! [`Error`] with the byte offset where parsing stopped.
+//! Leniency follows what devices in the field send: bare `LF` line ends and folded header lines
+//! are accepted, and so are keep-alives, taken as any run of CR and LF bytes in front of a
+//! message (RFC 5626 sends `CRLFCRLF`): [`parse_stream`] hands such a run back as
+//! [`Parsed::KeepAlive`] for the caller to drop, [`parse_datagram`] steps over it. Everything
+//! else that is malformed becomes a typed [`Error`] with the byte offset where parsing stopped.
+//! It never allocates or copies, and of the header values it reads only Content-Length, for
+//! framing; typed reading of the others is [`super::accessors`]'s job.
 
-use super::headers::{FOLD_ALL, HeaderKind};
+use super::bytes::{is_token, parse_decimal, trim_blanks_end, trim_end};
+use super::message::{Header, Message, Method, StartLine};
+use super::names::{FOLD_ALL, HeaderKind};
 use super::scan;
 
 /// What went wrong while parsing; `Copy` so it can be counted and passed around freely.
@@ -21,7 +27,8 @@ pub enum ErrorKind {
     Version,
     /// A status code that is not three digits in 100..=699.
     StatusCode,
-    /// A header line without a colon or with an invalid name.
+    /// A header line without a colon or with an invalid name, or a continuation line with no
+    /// header before it.
     HeaderLine,
     /// More headers than the limit or the caller's storage allows.
     TooManyHeaders,
@@ -75,7 +82,8 @@ fn err<T>(kind: ErrorKind, offset: usize) -> Result<T, Error> {
 pub struct Limits {
     /// Largest accepted message, headers and body together, in bytes.
     pub max_message: usize,
-    /// Largest accepted number of header lines (also bounded by the caller's storage).
+    /// Largest accepted number of headers, continuation lines not counted (also bounded by the
+    /// caller's storage).
     pub max_headers: usize,
 }
 
@@ -88,161 +96,20 @@ impl Default for Limits {
     }
 }
 
-/// A SIP method; the ones gbswarm handles are variants, anything else is kept as bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Method<'a> {
-    /// REGISTER (RFC 3261 §10).
-    Register,
-    /// MESSAGE (RFC 3428), used by GB28181 for MANSCDP.
-    Message,
-    /// OPTIONS.
-    Options,
-    /// INVITE.
-    Invite,
-    /// ACK.
-    Ack,
-    /// BYE.
-    Bye,
-    /// CANCEL.
-    Cancel,
-    /// SUBSCRIBE.
-    Subscribe,
-    /// NOTIFY.
-    Notify,
-    /// INFO.
-    Info,
-    /// Any other token.
-    Other(&'a [u8]),
-}
-
-impl<'a> Method<'a> {
-    /// Classifies a method token (methods are case-sensitive in SIP).
-    pub fn from_bytes(b: &'a [u8]) -> Method<'a> {
-        match b {
-            b"REGISTER" => Method::Register,
-            b"MESSAGE" => Method::Message,
-            b"OPTIONS" => Method::Options,
-            b"INVITE" => Method::Invite,
-            b"ACK" => Method::Ack,
-            b"BYE" => Method::Bye,
-            b"CANCEL" => Method::Cancel,
-            b"SUBSCRIBE" => Method::Subscribe,
-            b"NOTIFY" => Method::Notify,
-            b"INFO" => Method::Info,
-            other => Method::Other(other),
-        }
-    }
-
-    /// The method token as it goes on the wire.
-    pub fn as_bytes(&self) -> &'a [u8] {
-        match self {
-            Method::Register => b"REGISTER",
-            Method::Message => b"MESSAGE",
-            Method::Options => b"OPTIONS",
-            Method::Invite => b"INVITE",
-            Method::Ack => b"ACK",
-            Method::Bye => b"BYE",
-            Method::Cancel => b"CANCEL",
-            Method::Subscribe => b"SUBSCRIBE",
-            Method::Notify => b"NOTIFY",
-            Method::Info => b"INFO",
-            Method::Other(b) => b,
-        }
-    }
-}
-
-/// The first line of a message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StartLine<'a> {
-    /// `METHOD request-uri SIP/2.0`
-    Request {
-        /// The request method.
-        method: Method<'a>,
-        /// The Request-URI, as written.
-        uri: &'a [u8],
-    },
-    /// `SIP/2.0 code reason`
-    Response {
-        /// Status code, 100..=699.
-        code: u16,
-        /// Reason phrase, possibly empty.
-        reason: &'a [u8],
-    },
-}
-
-/// One header line: name and value as written (value trimmed; folded lines stay in the slice).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Header<'a> {
-    /// The header name as written (may be a compact form such as `v`).
-    pub name: &'a [u8],
-    /// The value, surrounding whitespace trimmed; continuation lines keep their CRLF and indent.
-    pub value: &'a [u8],
-    /// The recognised header, compact forms folded into their long form.
-    pub kind: HeaderKind,
-}
-
-impl Header<'_> {
-    /// An empty slot, to initialise caller-owned header storage.
-    pub const EMPTY: Header<'static> = Header {
-        name: b"",
-        value: b"",
-        kind: HeaderKind::Other,
-    };
-}
-
-/// A parsed message: borrowed start line, headers and body.
-#[derive(Clone, Copy, Debug)]
-pub struct Message<'b, 'h> {
-    /// Request or status line.
-    pub start: StartLine<'b>,
-    /// Header lines in order of appearance.
-    pub headers: &'h [Header<'b>],
-    /// The body, exactly Content-Length bytes (or the rest of a datagram without one).
-    pub body: &'b [u8],
-}
-
-impl<'b> Message<'b, '_> {
-    /// True for requests.
-    pub fn is_request(&self) -> bool {
-        matches!(self.start, StartLine::Request { .. })
-    }
-
-    /// The request method, if this is a request.
-    pub fn method(&self) -> Option<Method<'b>> {
-        match self.start {
-            StartLine::Request { method, .. } => Some(method),
-            StartLine::Response { .. } => None,
-        }
-    }
-
-    /// The Request-URI, if this is a request.
-    pub fn request_uri(&self) -> Option<&'b [u8]> {
-        match self.start {
-            StartLine::Request { uri, .. } => Some(uri),
-            StartLine::Response { .. } => None,
-        }
-    }
-
-    /// The status code, if this is a response.
-    pub fn status(&self) -> Option<u16> {
-        match self.start {
-            StartLine::Response { code, .. } => Some(code),
-            StartLine::Request { .. } => None,
-        }
-    }
-}
-
 /// Result of parsing the front of a byte stream.
 #[derive(Clone, Copy, Debug)]
 pub enum Parsed<'b, 'h> {
-    /// A whole message; `len` bytes of the input belong to it (including skipped keep-alives).
+    /// A whole message at the very front of the buffer (keep-alive padding before a message is
+    /// never part of it: that comes back first, as [`Parsed::KeepAlive`]).
     Complete {
         /// The message.
         msg: Message<'b, 'h>,
-        /// Bytes consumed from the front of the buffer.
+        /// The message's length: start line, headers, blank line and Content-Length bytes of
+        /// body. Drop this many bytes from the front of the buffer to reach the next message.
         len: usize,
     },
-    /// The buffer starts with this many bytes of CR/LF keep-alive padding: discard them.
+    /// The buffer starts with this many CR and LF bytes (keep-alive padding, in any mix and
+    /// however long): drop them and call again.
     KeepAlive(usize),
     /// Not enough bytes yet for a whole message; read more and call again.
     Partial,
@@ -250,9 +117,10 @@ pub enum Parsed<'b, 'h> {
 
 /// Parses the message at the front of a TCP byte stream, framing it by Content-Length.
 ///
-/// Every strict prefix of a valid message yields [`Parsed::Partial`]; a stream that grows past
-/// `limits.max_message` without completing a message yields [`ErrorKind::TooLarge`], so a caller
-/// that buffers only while this returns `Partial` holds at most `max_message` bytes.
+/// Without Content-Length the body is empty. Every strict prefix of a valid message yields
+/// [`Parsed::Partial`]; a stream that grows past `limits.max_message` without completing a
+/// message yields [`ErrorKind::TooLarge`], so a caller that buffers only while this returns
+/// `Partial` holds at most `max_message` bytes.
 pub fn parse_stream<'b, 'h>(
     buf: &'b [u8],
     headers: &'h mut [Header<'b>],
@@ -286,10 +154,12 @@ pub fn parse_stream<'b, 'h>(
     })
 }
 
-/// Parses one UDP datagram; `Ok(None)` for a keep-alive datagram holding only CR/LF.
+/// Parses one UDP datagram; `Ok(None)` for a keep-alive, a datagram holding nothing but CR and
+/// LF bytes (or nothing at all).
 ///
-/// Without Content-Length the body is the rest of the datagram; with one, bytes past it are
-/// ignored and a datagram shorter than it is [`ErrorKind::Truncated`] (RFC 3261 §18.3).
+/// CR and LF bytes before the message are skipped (error offsets still count from the start of
+/// `buf`). Without Content-Length the body is the rest of the datagram; with one, bytes past it
+/// are ignored and a datagram shorter than it is [`ErrorKind::Truncated`] (RFC 3261 §18.3).
 pub fn parse_datagram<'b, 'h>(
     buf: &'b [u8],
     headers: &'h mut [Header<'b>],
@@ -327,6 +197,7 @@ pub fn parse_datagram<'b, 'h>(
     }))
 }
 
+/// How many CR and LF bytes `buf` starts with (keep-alive padding).
 fn leading_crlf(buf: &[u8]) -> usize {
     buf.iter()
         .take_while(|&&b| b == b'\r' || b == b'\n')
@@ -460,21 +331,6 @@ fn parse_content_length(v: &[u8], limits: &Limits) -> Option<usize> {
     usize::try_from(n).ok().filter(|&n| n <= limits.max_message)
 }
 
-/// Parses an unsigned decimal of at most 9 digits (no sign, no spaces).
-pub(crate) fn parse_decimal(v: &[u8]) -> Option<u32> {
-    if v.is_empty() || v.len() > 9 {
-        return None;
-    }
-    let mut n: u32 = 0;
-    for &b in v {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        n = n * 10 + u32::from(b - b'0');
-    }
-    Some(n)
-}
-
 fn parse_start_line(line: &[u8]) -> Result<StartLine<'_>, Error> {
     if line.len() >= 8 && line[..8].eq_ignore_ascii_case(b"SIP/2.0 ") {
         let rest = &line[8..];
@@ -522,72 +378,12 @@ fn parse_start_line(line: &[u8]) -> Result<StartLine<'_>, Error> {
     })
 }
 
-/// RFC 3261 `token` characters, as a lookup table.
-static TOKEN: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        t[i] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-            );
-        i += 1;
-    }
-    t
-};
-
-/// True for RFC 3261 `token` characters.
-#[inline]
-pub(crate) fn is_token(b: u8) -> bool {
-    TOKEN[usize::from(b)]
-}
-
-#[inline]
-pub(crate) fn trim_end(mut s: &[u8]) -> &[u8] {
-    while let [rest @ .., last] = s {
-        if matches!(*last, b' ' | b'\t' | b'\r' | b'\n') {
-            s = rest;
-        } else {
-            break;
-        }
-    }
-    s
-}
-
-/// Drops trailing spaces and tabs (the blanks allowed between a header name and its colon).
-#[inline]
-fn trim_blanks_end(mut s: &[u8]) -> &[u8] {
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
-}
-
 /// True if a byte of `raw` within `mask` is CR.
 #[inline]
 fn has_cr(raw: u128, mask: u128) -> bool {
     // Outside the mask, force a non-CR byte so padding cannot match.
     let x = raw | !mask;
     scan::zero_bytes(x as u64, b'\r') | scan::zero_bytes((x >> 64) as u64, b'\r') != 0
-}
-
-#[inline]
-pub(crate) fn trim_start(mut s: &[u8]) -> &[u8] {
-    while let [first, rest @ ..] = s {
-        if matches!(*first, b' ' | b'\t' | b'\r' | b'\n') {
-            s = rest;
-        } else {
-            break;
-        }
-    }
-    s
-}
-
-#[inline]
-pub(crate) fn trim(s: &[u8]) -> &[u8] {
-    trim_end(trim_start(s))
 }
 
 #[cfg(test)]

@@ -1,10 +1,13 @@
 //! Building SIP messages into a caller-owned, reused `Vec<u8>`.
 //!
 //! Once the buffer has grown to the size of the largest message it holds, writing allocates
-//! nothing: numbers are formatted by hand and every piece is appended in place.
+//! nothing: numbers are formatted by hand and every piece is appended in place. Pieces are
+//! written as given, never checked (callers pass well-formed ones); a request is read only to
+//! copy the headers a response must repeat.
 
-use super::headers::{HeaderKind, NameAddr, Via};
-use super::parse::{Message, Method};
+use super::addr::{NameAddr, Via};
+use super::message::{Message, Method};
+use super::names::HeaderKind;
 use std::io::Write as _;
 use std::net::SocketAddr;
 
@@ -209,7 +212,7 @@ pub fn response_to<'v>(
 
 /// Copies a Via header line, rewriting its first value with `received` and a filled `rport`.
 fn write_top_via(out: &mut Vec<u8>, line: &[u8], source: Option<&SocketAddr>) {
-    let first_end = super::headers::CommaValues::new(line)
+    let first_end = super::params::CommaValues::new(line)
         .next()
         .map(|v| v.as_ptr() as usize - line.as_ptr() as usize + v.len())
         .unwrap_or(line.len());
@@ -221,7 +224,7 @@ fn write_top_via(out: &mut Vec<u8>, line: &[u8], source: Option<&SocketAddr>) {
             let mut rport = false;
             for p in via.params.split(|&b| b == b';') {
                 let name = p.split(|&b| b == b'=').next().unwrap_or(b"");
-                let name = super::parse::trim(name);
+                let name = super::bytes::trim(name);
                 if name.is_empty() || name.eq_ignore_ascii_case(b"received") {
                     continue;
                 }
@@ -263,7 +266,7 @@ fn write_top_via(out: &mut Vec<u8>, line: &[u8], source: Option<&SocketAddr>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sip::parse::{Header, Limits, parse_datagram};
+    use crate::sip::{Header, Limits, parse_datagram};
 
     #[test]
     fn addresses() {
