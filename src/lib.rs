@@ -16,8 +16,11 @@
 //!   digest authentication; shared by client and server, never allocates per message.
 //! - [`gb`]: GB28181 device IDs and MANSCDP bodies.
 //! - [`inspect`]: decode captured messages to JSON for humans and scripts.
+//! - [`cli`]: the `gbswarm` command line: flags, their validation into plans and configs, and
+//!   typed errors with their exit status; `main.rs` only parses and calls [`cli::run`].
 
 pub mod camera;
+pub mod cli;
 pub mod engine;
 pub mod findmax;
 pub mod gb;
