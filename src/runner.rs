@@ -40,7 +40,7 @@ pub fn find_max(search: &crate::findmax::Search) -> Result<(), String> {
     })?;
     print!("{}", crate::findmax::table(&outcome));
     if let Some(path) = &search.base.report {
-        let html = crate::stats::html::render_findmax("gbswarm find-max", &outcome);
+        let html = crate::findmax::render_html("gbswarm find-max", &outcome);
         std::fs::write(path, html).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     if let Some(path) = &search.base.json {

@@ -15,8 +15,6 @@
 //! `parse`, `params`, `addr`, `auth`, `accessors`, `write`, `recover`, `digest`, `framing`
 //! (`batch` and `transport` use none of them).
 
-#![warn(missing_docs)]
-
 pub mod accessors;
 pub mod addr;
 pub mod auth;

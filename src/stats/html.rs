@@ -1,6 +1,9 @@
 //! `--report FILE.html`: one self-contained page (inline CSS and SVG; no script, no network)
 //! with latency percentile curves per transaction kind, throughput and online cameras over
-//! time, and errors over time — or, for find-max, latency and failures against load.
+//! time, and errors over time.
+//!
+//! The generic pieces (page, table, line chart, palette) know nothing of runs; reports of
+//! higher layers (find-max's, in `findmax::report`) are built from them.
 
 use super::Snapshot;
 use crate::camera::TxnKind;
@@ -51,7 +54,8 @@ impl TimelineRow {
     }
 }
 
-const COLORS: [&str; 5] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"];
+/// Series colours, in the order of [`TxnKind::ALL`].
+pub(crate) const COLORS: [&str; 5] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"];
 
 /// Escapes text for HTML.
 fn esc(s: &str) -> String {
@@ -62,14 +66,17 @@ fn esc(s: &str) -> String {
 }
 
 /// One data series of a chart.
-struct Series {
-    name: String,
-    color: &'static str,
-    points: Vec<(f64, f64)>,
+pub(crate) struct Series {
+    /// Legend label.
+    pub(crate) name: String,
+    /// Stroke colour (CSS).
+    pub(crate) color: &'static str,
+    /// (x, y) points in drawing order.
+    pub(crate) points: Vec<(f64, f64)>,
 }
 
 /// A line chart as inline SVG; `log_x` plots x on a log10 axis (for percentile curves).
-fn line_chart(
+pub(crate) fn line_chart(
     id: &str,
     title: &str,
     x_label: &str,
@@ -214,7 +221,8 @@ table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ddd;padding
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}figure{margin:16px 0}\
 figcaption{font-weight:600;margin-bottom:4px}";
 
-fn page(title: &str, body: &str) -> String {
+/// A whole HTML document: `title` as title and heading, then `body`.
+pub(crate) fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head>\n<body><h1>{}</h1>\n{body}</body></html>\n",
         esc(title),
@@ -222,7 +230,8 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
-fn table(head: &[&str], rows: &[Vec<String>]) -> String {
+/// An HTML table; no header row if `head` is empty. Cells are escaped.
+pub(crate) fn table(head: &[&str], rows: &[Vec<String>]) -> String {
     let mut s = String::from("<table>");
     if !head.is_empty() {
         s.push_str("<tr>");
@@ -391,89 +400,6 @@ pub fn render_run(
         "seconds",
         "per second",
         &errors,
-        false,
-    ));
-    page(title, &body)
-}
-
-/// The report of a find-max search.
-pub fn render_findmax(title: &str, o: &crate::findmax::Outcome) -> String {
-    let mut body = String::new();
-    let _ = writeln!(
-        body,
-        "<p>Highest load that held: <b>{}</b> (p99 &le; {:.1} ms, failures &le; {:.3}%, no timeouts).</p>",
-        o.best.map_or("none".into(), |b| b.to_string()),
-        o.slo.max_p99.as_secs_f64() * 1000.0,
-        o.slo.max_failure_share * 100.0
-    );
-    let mut steps: Vec<&crate::findmax::Step> = o.steps.iter().collect();
-    let rows: Vec<Vec<String>> = steps
-        .iter()
-        .map(|s| {
-            vec![
-                s.load.to_string(),
-                if s.held { "yes" } else { "no" }.into(),
-                s.measured.to_string(),
-                s.failures.to_string(),
-                format!("{:.2}", s.p50_us as f64 / 1000.0),
-                format!("{:.2}", s.p99_us as f64 / 1000.0),
-                s.broke.clone().unwrap_or_default(),
-            ]
-        })
-        .collect();
-    body.push_str(&table(
-        &[
-            "load",
-            "held",
-            "measured",
-            "failures",
-            "p50 ms",
-            "p99 ms",
-            "why it broke",
-        ],
-        &rows,
-    ));
-    steps.sort_by(|a, b| a.load.total_cmp(&b.load));
-    let lat = vec![
-        Series {
-            name: "p99 ms".into(),
-            color: COLORS[3],
-            points: steps
-                .iter()
-                .map(|s| (s.load, s.p99_us as f64 / 1000.0))
-                .collect(),
-        },
-        Series {
-            name: "p50 ms".into(),
-            color: COLORS[0],
-            points: steps
-                .iter()
-                .map(|s| (s.load, s.p50_us as f64 / 1000.0))
-                .collect(),
-        },
-    ];
-    body.push_str(&line_chart(
-        "latency",
-        "Latency against load",
-        "load",
-        "latency (ms)",
-        &lat,
-        false,
-    ));
-    let fail = vec![Series {
-        name: "failed %".into(),
-        color: COLORS[3],
-        points: steps
-            .iter()
-            .map(|s| (s.load, 100.0 * s.failures as f64 / s.measured.max(1) as f64))
-            .collect(),
-    }];
-    body.push_str(&line_chart(
-        "failures",
-        "Failures against load",
-        "load",
-        "failed (%)",
-        &fail,
         false,
     ));
     page(title, &body)

@@ -1,0 +1,168 @@
+//! `gbswarm run`: its flags, which mirror the profile keys, and how they become a [`Plan`].
+
+use super::Error;
+use crate::camera::Transport;
+use crate::profile::{Plan, Profile, Span};
+use std::path::PathBuf;
+
+/// Flags of `gbswarm run`; each mirrors a profile key.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// TOML load profile; flags given here override its keys.
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
+    /// SIP server to load, HOST:PORT [default: start the embedded registrar].
+    #[arg(long, value_name = "HOST:PORT")]
+    target: Option<String>,
+    /// The server's 20-digit GB28181 ID [default: 34020000002000000001].
+    #[arg(long, value_name = "ID")]
+    server_id: Option<String>,
+    /// SIP domain in URIs [default: first 10 digits of the server ID].
+    #[arg(long)]
+    domain: Option<String>,
+    /// Password every camera authenticates with [default: 12345678].
+    #[arg(long)]
+    password: Option<String>,
+    /// Digits every camera ID starts with [default: 3402000000132].
+    #[arg(long, value_name = "DIGITS")]
+    id_prefix: Option<String>,
+    /// Number after the prefix of the first camera [default: 1].
+    #[arg(long, value_name = "N")]
+    first_id: Option<u64>,
+    /// Number of cameras [default: 100].
+    #[arg(long, short = 'n', value_name = "N")]
+    cameras: Option<u64>,
+    /// Transport: udp or tcp [default: udp].
+    #[arg(long, value_parser = parse_transport)]
+    transport: Option<Transport>,
+    /// New registrations per second during the ramp-up [default: 100].
+    #[arg(long, value_name = "PER_SEC")]
+    rate: Option<f64>,
+    /// Start every camera at once (a flash crowd after a platform restart).
+    #[arg(long)]
+    burst: bool,
+    /// Run length, e.g. 30s, 5m, 1h [default: 60s].
+    #[arg(long, value_name = "SPAN")]
+    duration: Option<Span>,
+    /// Registration expiry to ask for [default: 3600s].
+    #[arg(long, value_name = "SPAN")]
+    expires: Option<Span>,
+    /// Keepalive interval [default: 60s].
+    #[arg(long, value_name = "SPAN")]
+    heartbeat: Option<Span>,
+    /// Consecutive missed keepalives that mean the server is gone [default: 3].
+    #[arg(long, value_name = "N")]
+    heartbeat_misses: Option<u8>,
+    /// Wait before registering again after a failure; never shortened [default: 60s].
+    #[arg(long, value_name = "SPAN")]
+    retry_interval: Option<Span>,
+    /// Random extra wait per retry, as a share of the interval [default: 0.2].
+    #[arg(long, value_name = "SHARE")]
+    retry_jitter: Option<f64>,
+    /// Refresh point as a share of the granted expiry [default: 0.85].
+    #[arg(long, value_name = "SHARE")]
+    refresh_at: Option<f64>,
+    /// Channels per camera listed in Catalog answers [default: 1].
+    #[arg(long, value_name = "N")]
+    channels: Option<u32>,
+    /// Most Catalog items per answer message [default: 20].
+    #[arg(long, value_name = "N")]
+    catalog_page: Option<u32>,
+    /// Share of cameras reporting a faulty sub-device in keepalives [default: 0].
+    #[arg(long, value_name = "SHARE")]
+    fault_share: Option<f64>,
+    /// Worker threads, one per core [default: all cores].
+    #[arg(long, value_name = "N")]
+    cores: Option<usize>,
+    /// Cameras sharing one UDP socket; 1 gives each its own source port, like real devices
+    /// [default: 1].
+    #[arg(long, value_name = "N")]
+    cameras_per_socket: Option<u32>,
+    /// Source addresses to spread sockets over: a list or a range like 127.0.0.1-127.0.0.8.
+    #[arg(long, value_name = "IPS", num_args = 1.., value_delimiter = ',')]
+    local_ip: Option<Vec<String>>,
+    /// Do not unregister the cameras when stopping.
+    #[arg(long)]
+    no_unregister: bool,
+    /// Time allowed for unregistrations to complete after the last one is sent. The stop
+    /// unregisters cameras at the ramp `--rate` (all at once with `--burst`), faster if that
+    /// would take longer than this grace [default: 10s].
+    #[arg(long, value_name = "SPAN")]
+    grace: Option<Span>,
+    /// Also write the report as JSON (stable schema `gbswarm.run/1`).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Also write an HdrHistogram interval log (one histogram per kind per second).
+    #[arg(long, value_name = "FILE")]
+    hdr_log: Option<PathBuf>,
+    /// Run only slice K of N of the camera IDs (0-based), for several generator machines;
+    /// combine their --json files with `gbswarm merge`. In a Kubernetes Indexed Job use
+    /// `--shard $JOB_COMPLETION_INDEX/N`.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
+    /// Also write a self-contained HTML report (inline SVG charts, no network needed).
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// The plan to run: the `--profile` file (if any) with these flags laid over it, validated.
+    pub fn plan(self) -> Result<Plan, Error> {
+        let (profile_path, flags) = self.into_profile();
+        let base = match profile_path {
+            Some(p) => Profile::load(&p)?,
+            None => Profile::default(),
+        };
+        Ok(base.overlay(flags).plan()?)
+    }
+
+    /// Runs the cameras against the target (or the embedded registrar) and prints the report.
+    pub fn execute(self) -> Result<(), Error> {
+        let plan = self.plan()?;
+        crate::runner::run(&plan).map_err(Error::failed("run"))
+    }
+
+    /// The `--profile` path, and the flags as a profile to lay over it.
+    fn into_profile(self) -> (Option<PathBuf>, Profile) {
+        let p = Profile {
+            target: self.target,
+            server_id: self.server_id,
+            domain: self.domain,
+            password: self.password,
+            id_prefix: self.id_prefix,
+            first_id: self.first_id,
+            cameras: self.cameras,
+            transport: self.transport,
+            rate: self.rate,
+            burst: self.burst.then_some(true),
+            duration: self.duration,
+            expires: self.expires,
+            heartbeat: self.heartbeat,
+            heartbeat_misses: self.heartbeat_misses,
+            retry_interval: self.retry_interval,
+            retry_jitter: self.retry_jitter,
+            refresh_at: self.refresh_at,
+            channels: self.channels,
+            catalog_page: self.catalog_page,
+            fault_share: self.fault_share,
+            cores: self.cores,
+            cameras_per_socket: self.cameras_per_socket,
+            local_ip: self.local_ip,
+            no_unregister: self.no_unregister.then_some(true),
+            grace: self.grace,
+            json: self.json,
+            hdr_log: self.hdr_log,
+            shard: self.shard,
+            report: self.report,
+        };
+        (self.profile, p)
+    }
+}
+
+fn parse_transport(s: &str) -> Result<Transport, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "udp" => Ok(Transport::Udp),
+        "tcp" => Ok(Transport::Tcp),
+        _ => Err(format!("`{s}` is not a transport (use udp or tcp)")),
+    }
+}
