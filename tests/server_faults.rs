@@ -32,9 +32,23 @@ fn serve_on(listen: SocketAddr) -> ServerHandle {
     .unwrap()
 }
 
+/// Keeps a stopped server's TCP port from being handed to anyone else until the restart: a
+/// bound, non-listening TCP socket (connections to it are refused, as to a stopped server).
+/// UDP is left free so datagrams meet ICMP port-unreachable as they would. The port is below
+/// the ephemeral range, so no outgoing connection or UDP socket of another test takes it, and
+/// another test's `free_port` probe sees it taken.
+fn hold_port(addr: SocketAddr) -> socket2::Socket {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    // The stopped server's connections may linger in TIME_WAIT on this port.
+    s.set_reuse_address(true).unwrap();
+    s.bind(&addr.into()).unwrap();
+    s
+}
+
 fn restart_mid_run(transport: Transport) {
-    let first = serve_on("127.0.0.1:0".parse().unwrap());
+    let first = serve_on(SocketAddr::from(([127, 0, 0, 1], peers::free_port())));
     let addr = first.local_addr();
+    let mut holder = None;
     let cameras = 2000;
     let plan = Profile {
         target: Some(addr.to_string()),
@@ -60,6 +74,7 @@ fn restart_mid_run(transport: Transport) {
             online_before = iv.snap.gauges.registered;
             if let Some(s) = server.take() {
                 s.stop();
+                holder = Some(hold_port(addr));
             }
         }
         if (9..13).contains(&t) {
@@ -67,6 +82,7 @@ fn restart_mid_run(transport: Transport) {
         }
         if t == 13 {
             // Ten seconds after it went away.
+            drop(holder.take());
             server = Some(serve_on(addr));
         }
     })
