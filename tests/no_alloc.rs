@@ -1,5 +1,7 @@
 //! Parsing a REGISTER and reading every accessor allocates nothing; so does answering a
-//! challenge, or a request that failed to parse, into a buffer that has already grown.
+//! challenge, or a request that failed to parse, into a buffer that has already grown; and so
+//! does the registrar core answering refreshes, keepalives, challenges and bad requests once
+//! its buffers are warm.
 
 use gbswarm::gb::Manscdp;
 use gbswarm::sip::{
@@ -162,4 +164,119 @@ fn answering_a_bad_request_into_a_warm_buffer_does_not_allocate() {
 /// The offset of the first CRLF (the end of the start line).
 fn start_line_len(raw: &[u8]) -> usize {
     raw.windows(2).position(|w| w == b"\r\n").unwrap()
+}
+
+/// A REGISTER from `dev` with CSeq `cseq`, and `auth` as its Authorization if given.
+fn register_from(dev: &str, cseq: u64, auth: Option<&[u8]>) -> Vec<u8> {
+    let mut b = Vec::new();
+    let uri = b"sip:34020000002000000001@3402000000";
+    let mut w = Writer::request(&mut b, Method::Register, uri);
+    w.header(b"Via", b"SIP/2.0/UDP 127.0.0.1:40000;rport;branch=z9hG4bK7")
+        .header(b"From", format!("<sip:{dev}@3402000000>;tag=7").as_bytes())
+        .header(b"To", format!("<sip:{dev}@3402000000>").as_bytes())
+        .header(b"Call-ID", b"alloc-test")
+        .header(b"CSeq", format!("{cseq} REGISTER").as_bytes())
+        .header(
+            b"Contact",
+            format!("<sip:{dev}@127.0.0.1:40000>").as_bytes(),
+        )
+        .header(b"Expires", b"3600");
+    if let Some(a) = auth {
+        w.header(b"Authorization", a);
+    }
+    w.finish(b"");
+    b
+}
+
+#[test]
+fn the_registrar_answers_without_allocating_once_warm() {
+    use gbswarm::clock::Time;
+    use gbswarm::net::Service;
+    use gbswarm::server::registrar::{Config, Registrar};
+    use gbswarm::server::registry::Registry;
+    use gbswarm::sip::{Batch, Transport};
+    const DEV: &str = "34020000001320000001";
+    let cfg = Config {
+        query_catalog: true,
+        via_host: "127.0.0.1:5060".into(),
+        ..Config::new("34020000002000000001".parse().unwrap(), "12345678")
+    };
+    let mut r = Registrar::new(cfg, std::sync::Arc::new(Registry::new(4)), [5; 16]);
+    let from = "127.0.0.1:40000".parse().unwrap();
+    let now = Time::from_millis(1_000_000);
+    let mut out = Batch::new();
+    let mut send = |r: &mut Registrar, msg: &[u8], out: &mut Batch| {
+        out.clear();
+        r.handle_datagram(now, msg, from, Transport::Udp, out);
+    };
+    // Register the device (the registry entry and the buffers' growth happen here).
+    send(&mut r, &register_from(DEV, 1, None), &mut out);
+    let challenge = out.get(0).unwrap().to_vec();
+    let mut h = [Header::EMPTY; 32];
+    let ch = parse_datagram(&challenge, &mut h, &Limits::default())
+        .unwrap()
+        .unwrap();
+    let ch = ch.challenge().unwrap();
+    let answer = |nc: u32| {
+        let mut a = Vec::new();
+        let uri = b"sip:34020000002000000001@3402000000";
+        digest::write_authorization(
+            &mut a,
+            &ch,
+            DEV.as_bytes(),
+            b"12345678",
+            b"REGISTER",
+            uri,
+            nc,
+            b"c",
+        )
+        .unwrap();
+        a
+    };
+    // Every request of the measured loop is built before it: only the registrar is counted.
+    let refreshes: Vec<Vec<u8>> = (2..=101u32)
+        .map(|nc| register_from(DEV, u64::from(nc), Some(&answer(nc))))
+        .collect();
+    let keepalive = {
+        let mut body = Vec::new();
+        gbswarm::gb::manscdp::write_keepalive(&mut body, 1, &DEV.parse().unwrap(), &[]);
+        let mut b = Vec::new();
+        let mut w = Writer::request(
+            &mut b,
+            Method::Message,
+            b"sip:34020000002000000001@3402000000",
+        );
+        w.header(b"Via", b"SIP/2.0/UDP 127.0.0.1:40000;rport;branch=z9hG4bK8")
+            .header(b"From", format!("<sip:{DEV}@3402000000>;tag=8").as_bytes())
+            .header(b"To", b"<sip:34020000002000000001@3402000000>")
+            .header(b"Call-ID", b"ka")
+            .header(b"CSeq", b"20 MESSAGE")
+            .header(b"Content-Type", b"Application/MANSCDP+xml");
+        w.finish(&body);
+        b
+    };
+    let stranger = register_from("34020000001320000999", 1, None);
+    let mut bad = b"Bad header line\r\n".to_vec();
+    let at = start_line_len(&stranger) + 2;
+    bad.splice(0..0, stranger[..at].iter().copied());
+    bad.extend_from_slice(&stranger[at..]);
+    send(&mut r, &register_from(DEV, 1, Some(&answer(1))), &mut out);
+    assert!(out.get(0).unwrap().starts_with(b"SIP/2.0 200"));
+    assert_eq!(out.len(), 2, "the 200 and the Catalog query");
+    for m in [&keepalive, &stranger, &bad, &refreshes[0]] {
+        send(&mut r, m, &mut out);
+    }
+    let before = allocs();
+    for refresh in &refreshes[1..] {
+        send(&mut r, refresh, &mut out);
+        assert!(out.get(0).unwrap().starts_with(b"SIP/2.0 200"));
+        send(&mut r, &keepalive, &mut out);
+        assert!(out.get(0).unwrap().starts_with(b"SIP/2.0 200"));
+        send(&mut r, &stranger, &mut out);
+        assert!(out.get(0).unwrap().starts_with(b"SIP/2.0 401"));
+        send(&mut r, &bad, &mut out);
+        assert!(out.get(0).unwrap().starts_with(b"SIP/2.0 400"));
+    }
+    assert_eq!(allocs() - before, 0);
+    assert_eq!(r.stats().keepalives, 100);
 }
