@@ -205,7 +205,7 @@ fn the_registrar_answers_without_allocating_once_warm() {
     let from = "127.0.0.1:40000".parse().unwrap();
     let now = Time::from_millis(1_000_000);
     let mut out = Batch::new();
-    let mut send = |r: &mut Registrar, msg: &[u8], out: &mut Batch| {
+    let send = |r: &mut Registrar, msg: &[u8], out: &mut Batch| {
         out.clear();
         r.handle_datagram(now, msg, from, Transport::Udp, out);
     };
