@@ -78,7 +78,8 @@ pub fn run(
         plan.camera.transport == Transport::Tcp,
         &plan.local_ips,
         plan.cameras_per_socket,
-    )?;
+    )
+    .map_err(|e| e.to_string())?;
     let default_ip =
         crate::net::udp::route_source(target).map_err(|e| format!("no route to {target}: {e}"))?;
     let plan = Arc::new(plan.clone());
