@@ -51,9 +51,11 @@ fn free_port(listen: SocketAddr) -> io::Result<SocketAddr> {
     Ok(addr)
 }
 
-/// Binds `workers` pairs of a UDP socket and a TCP listener on `listen`. With port 0 the
-/// port is one no socket holds (see [`free_port`]); if another process takes it between the
-/// probe and the bind, the whole set is tried again on another port (up to 50 times). Returns the address actually bound.
+/// Binds `workers` pairs of a UDP socket and a TCP listener on `listen` and returns the
+/// address actually bound. With port 0 the port is one that exclusive probes found no socket
+/// holding (a plain SO_REUSEPORT bind of port 0 may share another server's port); if another
+/// process takes it between the probe and the bind, the set is tried on another port, up to
+/// 50 times.
 pub fn bind(listen: SocketAddr, workers: usize) -> io::Result<(SocketAddr, Vec<Bound>)> {
     let mut attempt = 0;
     loop {
