@@ -160,7 +160,9 @@ impl Host for Io {
 
     fn arm(&mut self, slot: usize, wake: Option<u64>) {
         match wake {
-            Some(t) => self.wheel.arm(slot as u32, t.div_ceil(1000)),
+            Some(t) => self
+                .wheel
+                .arm(slot as u32, crate::clock::Time::from_micros(t)),
             None => self.wheel.cancel(slot as u32),
         }
     }

@@ -5,6 +5,7 @@
 use super::io::{Io, pick_ip};
 use crate::camera::driver::{Fleet, Host};
 use crate::camera::{Camera, CameraConfig, Env, Outbox, Transport};
+use crate::clock::Time;
 use crate::net::udp;
 use crate::profile::{Plan, Ramp};
 use crate::sip::{Header, Limits, Message, Parsed, parse_datagram, parse_stream};
@@ -158,7 +159,7 @@ impl Worker {
                 udp,
                 tcp: (0..n).map(|_| None).collect(),
                 generation: vec![0; n],
-                wheel: TimerWheel::new(n, 0),
+                wheel: TimerWheel::new(n, Time::ZERO),
                 snap: Box::default(),
                 refused: Vec::new(),
                 cps,
@@ -262,8 +263,8 @@ impl Worker {
                 tick += 1;
             }
             let mut wake = self.t0 + tick * 1_000_000;
-            if let Some(ms) = self.io.wheel.next_deadline() {
-                wake = wake.min(ms * 1000);
+            if let Some(t) = self.io.wheel.next_deadline() {
+                wake = wake.min(t.as_micros());
             }
             if stopping.is_none() && self.next_start < self.cams.len() {
                 wake = wake.min(self.due(self.next_start));
@@ -320,7 +321,7 @@ impl Worker {
     fn fire_timers(&mut self, now: u64) {
         let mut fired = std::mem::take(&mut self.fired);
         fired.clear();
-        self.io.wheel.advance(now / 1000, &mut fired);
+        self.io.wheel.advance(Time::from_micros(now), &mut fired);
         for &slot in &fired {
             self.call(slot as usize, None, |c, now, env| {
                 c.handle_timeout(now, env)

@@ -216,7 +216,7 @@ impl Host for Net {
 
     fn arm(&mut self, slot: usize, wake: Option<u64>) {
         match wake {
-            Some(t) => self.wheel.arm(slot as u32, t.div_ceil(1000)),
+            Some(t) => self.wheel.arm(slot as u32, Time::from_micros(t)),
             None => self.wheel.cancel(slot as u32),
         }
     }
@@ -283,7 +283,7 @@ impl<S: SimServer> Sim<S> {
                 delivered: 0,
                 dropped: 0,
                 addrs: vec![Self::SERVER],
-                wheel: TimerWheel::new(n as usize, 0),
+                wheel: TimerWheel::new(n as usize, Time::ZERO),
                 events: BinaryHeap::new(),
                 seq: 0,
                 rng: 0x2545_f491_4f6c_dd1d,
@@ -380,7 +380,7 @@ impl<S: SimServer> Sim<S> {
     pub fn run_until(&mut self, until: u64) {
         loop {
             let next_event = self.net.events.peek().map(|Reverse(e)| e.at);
-            let next_timer = self.net.wheel.next_deadline().map(|ms| ms * 1000);
+            let next_timer = self.net.wheel.next_deadline().map(Time::as_micros);
             let next = match (next_event, next_timer) {
                 (Some(a), Some(b)) => a.min(b),
                 (Some(a), None) | (None, Some(a)) => a,
@@ -393,7 +393,7 @@ impl<S: SimServer> Sim<S> {
             if next_timer == Some(next) {
                 let mut fired = std::mem::take(&mut self.fired);
                 fired.clear();
-                self.net.wheel.advance(next / 1000, &mut fired);
+                self.net.wheel.advance(Time::from_micros(next), &mut fired);
                 for &i in &fired {
                     self.with_cam(i, |c, now, env| c.handle_timeout(now, env));
                 }
