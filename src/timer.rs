@@ -3,7 +3,9 @@
 //!
 //! Keys are dense indices (a worker's camera slots); each key has at most one deadline, which
 //! is all a sans-IO state machine needs since it reports only its earliest wake-up. Six levels
-//! of 64 slots cover 64^6 ms (about 795 days); later deadlines are clamped to that horizon.
+//! of 64 slots cover 64^6 ms (about 795 days); the top level is a ring whose slots behind the
+//! current one hold the next rotation, and deadlines more than 63 of its 64 slots ahead (about
+//! 783 days) are clamped to that horizon: they fire early there, never late and never in a loop.
 //!
 //! The wheel speaks [`Time`] like its hosts and the cameras; inside, it counts whole
 //! millisecond ticks. A deadline is rounded *up* to its tick and the time given to
@@ -17,8 +19,14 @@ const BITS: u32 = 6;
 const SLOTS: usize = 1 << BITS;
 const LEVELS: usize = 6;
 const NIL: u32 = u32::MAX;
-/// The furthest deadline representable relative to the wheel's current time.
+/// Ticks covered by one rotation of the top level.
 const HORIZON: u64 = 1 << (BITS as usize * LEVELS);
+/// Ticks covered by one slot of the top level.
+const TOP_SLOT: u64 = HORIZON / SLOTS as u64;
+/// The furthest deadline allowed relative to the wheel's current tick: one top-level slot
+/// short of a rotation, so a deadline in the next rotation never lands in the current slot
+/// (where it would be taken for this rotation's, and cascade into itself forever).
+const REACH: u64 = HORIZON - TOP_SLOT;
 
 /// The tick (whole millisecond) a deadline falls in, rounded up: it fires at that tick.
 fn tick_at_or_after(t: Time) -> u64 {
@@ -109,7 +117,7 @@ impl TimerWheel {
     pub fn arm(&mut self, key: u32, at: Time) {
         self.ensure_key(key);
         self.cancel(key);
-        let deadline = tick_at_or_after(at).clamp(self.elapsed, self.elapsed + HORIZON - 1);
+        let deadline = tick_at_or_after(at).clamp(self.elapsed, self.elapsed + REACH);
         self.nodes[key as usize].deadline = deadline;
         self.link(key);
         self.len += 1;
@@ -169,14 +177,21 @@ impl TimerWheel {
         for level in 0..LEVELS {
             let shift = level * BITS as usize;
             let now_slot = ((self.elapsed >> shift) as usize) & (SLOTS - 1);
-            let ahead = self.occupied[level] & (!0u64 << now_slot);
-            if ahead == 0 {
-                continue;
-            }
-            let slot = ahead.trailing_zeros() as usize;
             let level_span = 1u64 << (shift + BITS as usize);
             let level_start = self.elapsed & !(level_span - 1);
-            let start = level_start + ((slot as u64) << shift);
+            let ahead = self.occupied[level] & (!0u64 << now_slot);
+            let (slot, rotation_start) = if ahead != 0 {
+                (ahead.trailing_zeros() as usize, level_start)
+            } else if level == LEVELS - 1 && self.occupied[level] != 0 {
+                // Only the top level holds deadlines past its own rotation (a lower level's
+                // entries share every higher digit with the current tick): its slots behind
+                // the current one are the next rotation's.
+                let slot = self.occupied[level].trailing_zeros() as usize;
+                (slot, level_start + level_span)
+            } else {
+                continue;
+            };
+            let start = rotation_start + ((slot as u64) << shift);
             return Some((start.max(self.elapsed), level, slot));
         }
         None
@@ -293,6 +308,34 @@ mod tests {
     }
 
     #[test]
+    fn a_deadline_past_the_horizon_is_clamped_and_fires_once() {
+        // Regression: a deadline clamped to the horizon used to land in the top level's
+        // current slot and cascade into itself forever on the next advance.
+        let mut w = TimerWheel::new(1, at(9000));
+        w.arm(0, Time::MAX);
+        let due = w.deadline(0).unwrap();
+        assert_eq!(due, at(9000 + REACH));
+        assert!(fire(&mut w, at(9001)).is_empty());
+        assert!(fire(&mut w, due.minus(US)).is_empty());
+        assert_eq!(fire(&mut w, due), vec![0]);
+    }
+
+    #[test]
+    fn deadlines_across_a_top_level_rotation_fire_on_time() {
+        // Regression: a deadline just past the top level's rotation was missed by the
+        // advance that reached it.
+        let start = HORIZON - 10;
+        for (key, ms) in [(0u32, 60_000u64), (1, 5), (2, 3 * TOP_SLOT), (3, REACH)] {
+            let mut w = TimerWheel::new(4, at(start));
+            let t = at(start + ms);
+            w.arm(key, t);
+            assert_eq!(w.next_deadline().map(|n| n <= t), Some(true));
+            assert!(fire(&mut w, t.minus(US)).is_empty(), "{ms}");
+            assert_eq!(fire(&mut w, t), vec![key], "{ms}");
+        }
+    }
+
+    #[test]
     fn next_deadline_is_a_lower_bound() {
         let mut w = TimerWheel::new(2, Time::ZERO);
         assert_eq!(w.next_deadline(), None);
@@ -327,16 +370,19 @@ mod tests {
     }
 
     proptest! {
-        /// Against a map of deadlines in whole milliseconds.
+        /// Against a map of deadlines in whole milliseconds, from zero and across the end of
+        /// the top level's rotation.
         #[test]
-        fn matches_a_naive_model(ops in proptest::collection::vec(prop_oneof![
+        fn matches_a_naive_model(start in prop_oneof![Just(0u64), (HORIZON - 400_000)..HORIZON],
+                                 ops in proptest::collection::vec(prop_oneof![
             (0u32..16, 0u64..300_000).prop_map(|(k, d)| Op::Arm(k, d)),
             (0u32..16).prop_map(Op::Cancel),
             (0u64..100_000).prop_map(Op::Advance),
         ], 1..200)) {
-            let mut w = TimerWheel::new(16, Time::ZERO);
+            // From zero, or close before the top level's first rotation ends.
+            let mut now = at(start);
+            let mut w = TimerWheel::new(16, now);
             let mut model: BTreeMap<u32, Time> = BTreeMap::new();
-            let mut now = Time::ZERO;
             for op in ops {
                 match op {
                     Op::Arm(k, d) => { let d = now + d * MS; w.arm(k, d); model.insert(k, d); }
