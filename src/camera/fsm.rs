@@ -6,6 +6,7 @@ use super::queries::{QueryKind, QueryQueue, write_response};
 use super::request::{Ids, Target, parse_branch, request_uri, write_message, write_register};
 use super::transaction::Txn;
 use super::{Action, Dest, Env, Outcome, Record, Transport, TxnKind};
+use crate::clock::Span;
 use crate::gb::{DeviceId, Manscdp, Root, manscdp};
 use crate::sip::{
     AuthParams, Header, Limits, Message, Method, Uri, digest, parse_datagram, response_to,
@@ -395,7 +396,7 @@ impl Camera {
         env.out.records.push(Record {
             kind: t.kind,
             outcome,
-            latency_us: now.saturating_sub(t.due),
+            latency: Span::from_micros(now.saturating_sub(t.due)),
             retransmits: t.retx,
         });
         *t = Txn::IDLE;
@@ -406,7 +407,7 @@ impl Camera {
         env.out.records.push(Record {
             kind: self.purpose.kind(),
             outcome,
-            latency_us: now.saturating_sub(self.flow_due),
+            latency: Span::from_micros(now.saturating_sub(self.flow_due)),
             retransmits: 0,
         });
     }

@@ -20,6 +20,7 @@ mod transaction;
 pub use fsm::Camera;
 pub use transaction::{T1_US, T2_US, TIMER_F_US};
 
+use crate::clock::Span;
 use crate::gb::DeviceId;
 use std::net::SocketAddr;
 
@@ -148,8 +149,8 @@ pub struct Record {
     pub kind: TxnKind,
     /// How it ended.
     pub outcome: Outcome,
-    /// Microseconds from when the request was due (not when it was sent) to its end.
-    pub latency_us: u64,
+    /// From when the request was due (not when it was sent) to its end.
+    pub latency: Span,
     /// UDP retransmissions sent.
     pub retransmits: u8,
 }

@@ -115,7 +115,7 @@ fn register_with_qop_auth_keeps_call_id_and_bumps_cseq() {
         vec![Record {
             kind: TxnKind::Register,
             outcome: Outcome::Status(200),
-            latency_us: 5 * MS,
+            latency: Span::from_micros(5 * MS),
             retransmits: 0
         }]
     );
@@ -156,7 +156,7 @@ fn latency_counts_from_when_the_request_was_due() {
     b.call(|c, env| c.handle_timeout(1_500 * MS + 32 * S, env));
     let r = b.out.records[0];
     assert_eq!(r.outcome, Outcome::Timeout);
-    assert_eq!(r.latency_us, 500 * MS + 32 * S);
+    assert_eq!(r.latency.as_micros(), 500 * MS + 32 * S);
 }
 
 #[test]
@@ -313,10 +313,10 @@ fn timeout_then_retry() {
     assert_eq!(sim.net.tally.get(TxnKind::Register, Outcome::Timeout), 2);
     let (first, second) = (sim.net.records[0], sim.net.records[1]);
     assert_eq!(
-        (first.1, first.2.latency_us, first.2.retransmits),
+        (first.1, first.2.latency.as_micros(), first.2.retransmits),
         (32 * S, 32 * S, 10)
     );
-    assert_eq!((second.1, second.2.latency_us), (124 * S, 32 * S));
+    assert_eq!((second.1, second.2.latency.as_micros()), (124 * S, 32 * S));
 }
 
 #[test]
