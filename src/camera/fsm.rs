@@ -6,7 +6,7 @@ use super::queries::{QueryKind, QueryQueue, write_response};
 use super::request::{Ids, Target, parse_branch, request_uri, write_message, write_register};
 use super::transaction::Txn;
 use super::{Action, Dest, Env, Outcome, Record, Transport, TxnKind};
-use crate::clock::Span;
+use crate::clock::{Span, Time};
 use crate::gb::{DeviceId, Manscdp, Root, manscdp};
 use crate::sip::{
     AuthParams, Header, Limits, Message, Method, Uri, digest, parse_datagram, response_to,
@@ -79,9 +79,9 @@ pub struct Camera {
     counter: u32,
     hb_sn: u32,
     granted: u32,
-    flow_due: u64,
-    wake: u64,
-    hb_next: u64,
+    flow_due: Time,
+    wake: Time,
+    hb_next: Time,
     reg: Txn,
     hb: Txn,
     q: Txn,
@@ -123,9 +123,9 @@ impl Camera {
             counter: 0,
             hb_sn: 0,
             granted: 0,
-            flow_due: 0,
-            wake: 0,
-            hb_next: 0,
+            flow_due: Time::ZERO,
+            wake: Time::ZERO,
+            hb_next: Time::ZERO,
             reg: Txn::IDLE,
             hb: Txn::IDLE,
             q: Txn::IDLE,
@@ -191,13 +191,13 @@ impl Camera {
         self.redirect
     }
 
-    /// The next time (µs) the camera needs [`handle_timeout`](Self::handle_timeout), if any.
-    pub fn poll_timeout(&self) -> Option<u64> {
+    /// The next time the camera needs [`handle_timeout`](Self::handle_timeout), if any.
+    pub fn poll_timeout(&self) -> Option<Time> {
         let mut t = [self.reg.wake(), self.hb.wake(), self.q.wake()]
             .into_iter()
             .flatten()
             .min();
-        let mut consider = |v: u64| t = Some(t.map_or(v, |c| c.min(v)));
+        let mut consider = |v: Time| t = Some(t.map_or(v, |c| c.min(v)));
         if matches!(self.phase, Phase::Backoff | Phase::Registered) {
             consider(self.wake);
         }
@@ -222,7 +222,7 @@ impl Camera {
     }
 
     /// Starts registering; `due` is when the ramp scheduled it (latency counts from there).
-    pub fn handle_start(&mut self, now: u64, due: u64, env: &mut Env<'_>) {
+    pub fn handle_start(&mut self, now: Time, due: Time, env: &mut Env<'_>) {
         if self.phase != Phase::Idle {
             return;
         }
@@ -231,7 +231,7 @@ impl Camera {
     }
 
     /// A TCP connection the camera asked for is open.
-    pub fn handle_connected(&mut self, now: u64, env: &mut Env<'_>) {
+    pub fn handle_connected(&mut self, now: Time, env: &mut Env<'_>) {
         self.flags |= CONN_OPEN;
         if self.phase == Phase::Connecting {
             self.send_register(now, None, env);
@@ -240,7 +240,7 @@ impl Camera {
 
     /// The connection closed or could not be opened (TCP), or the network refused a datagram
     /// (ICMP unreachable on UDP): transactions in flight fail and the camera goes offline.
-    pub fn handle_transport_error(&mut self, now: u64, env: &mut Env<'_>) {
+    pub fn handle_transport_error(&mut self, now: Time, env: &mut Env<'_>) {
         self.flags &= !CONN_OPEN;
         match self.phase {
             Phase::Idle | Phase::Stopped | Phase::Backoff => return,
@@ -260,7 +260,7 @@ impl Camera {
     }
 
     /// A fault appeared: report it at once in a keepalive (GB28181 §9.6: status report).
-    pub fn handle_fault(&mut self, now: u64, env: &mut Env<'_>) {
+    pub fn handle_fault(&mut self, now: Time, env: &mut Env<'_>) {
         self.flags |= FAULTY;
         if !self.is_registered() {
             return;
@@ -273,7 +273,7 @@ impl Camera {
     }
 
     /// Stops the camera: unregisters if registered (and configured to), then stops.
-    pub fn handle_stop(&mut self, now: u64, env: &mut Env<'_>) {
+    pub fn handle_stop(&mut self, now: Time, env: &mut Env<'_>) {
         if self.phase == Phase::Stopped || self.flags & STOPPING != 0 {
             return;
         }
@@ -303,7 +303,7 @@ impl Camera {
 
     /// Gives up at once (the stop's grace period is over): every transaction still in flight
     /// is recorded as pending at stop, and the camera stops.
-    pub fn handle_abort(&mut self, now: u64, env: &mut Env<'_>) {
+    pub fn handle_abort(&mut self, now: Time, env: &mut Env<'_>) {
         if self.phase == Phase::Stopped {
             return;
         }
@@ -322,7 +322,7 @@ impl Camera {
     }
 
     /// Timers: retransmissions, Timer F, retries, refreshes and keepalive ticks due by `now`.
-    pub fn handle_timeout(&mut self, now: u64, env: &mut Env<'_>) {
+    pub fn handle_timeout(&mut self, now: Time, env: &mut Env<'_>) {
         for slot in [Slot::Reg, Slot::Hb, Slot::Query] {
             let t = *self.txn(slot);
             if !t.active {
@@ -330,7 +330,7 @@ impl Camera {
             }
             if now >= t.deadline {
                 self.txn_failed(slot, Outcome::Timeout, 0, now, env);
-            } else if t.next_retx != 0 && now >= t.next_retx {
+            } else if t.retransmitting() && now >= t.next_retx {
                 let out = &mut *env.out;
                 out.msg.clear();
                 out.msg.extend_from_slice(out.pool.get(t.buf));
@@ -355,7 +355,7 @@ impl Camera {
     }
 
     /// A SIP message from the network (one UDP datagram, or one framed TCP message).
-    pub fn handle_message(&mut self, now: u64, bytes: &[u8], env: &mut Env<'_>) {
+    pub fn handle_message(&mut self, now: Time, bytes: &[u8], env: &mut Env<'_>) {
         let mut headers = [Header::EMPTY; 40];
         let limits = Limits {
             max_message: 64 * 1024,
@@ -374,7 +374,7 @@ impl Camera {
 
     /// A message the caller has parsed already (to route it, say): the same as
     /// [`Camera::handle_message`] without parsing twice.
-    pub fn handle_parsed(&mut self, now: u64, msg: &Message<'_, '_>, env: &mut Env<'_>) {
+    pub fn handle_parsed(&mut self, now: Time, msg: &Message<'_, '_>, env: &mut Env<'_>) {
         if msg.is_request() {
             self.handle_request(now, msg, env);
         } else {
@@ -391,23 +391,23 @@ impl Camera {
     }
 
     /// Ends a transaction with one record.
-    fn finish(t: &mut Txn, outcome: Outcome, now: u64, env: &mut Env<'_>) {
+    fn finish(t: &mut Txn, outcome: Outcome, now: Time, env: &mut Env<'_>) {
         env.out.pool.release(t.buf);
         env.out.records.push(Record {
             kind: t.kind,
             outcome,
-            latency: Span::from_micros(now.saturating_sub(t.due)),
+            latency: now.since(t.due),
             retransmits: t.retx,
         });
         *t = Txn::IDLE;
     }
 
     /// Records a registration flow that ended before any request was sent.
-    fn record_flow(&mut self, now: u64, outcome: Outcome, env: &mut Env<'_>) {
+    fn record_flow(&mut self, now: Time, outcome: Outcome, env: &mut Env<'_>) {
         env.out.records.push(Record {
             kind: self.purpose.kind(),
             outcome,
-            latency: Span::from_micros(now.saturating_sub(self.flow_due)),
+            latency: now.since(self.flow_due),
             retransmits: 0,
         });
     }
@@ -428,7 +428,7 @@ impl Camera {
         }
     }
 
-    fn start_flow(&mut self, purpose: Purpose, now: u64, env: &mut Env<'_>) {
+    fn start_flow(&mut self, purpose: Purpose, now: Time, env: &mut Env<'_>) {
         self.purpose = purpose;
         if purpose == Purpose::Initial {
             self.reg_gen = self.reg_gen.wrapping_add(1);
@@ -445,7 +445,7 @@ impl Camera {
     }
 
     /// Sends a REGISTER for the current purpose, answering `challenge` if given.
-    fn send_register(&mut self, now: u64, challenge: Option<&AuthParams<'_>>, env: &mut Env<'_>) {
+    fn send_register(&mut self, now: Time, challenge: Option<&AuthParams<'_>>, env: &mut Env<'_>) {
         self.phase = Phase::Flow;
         self.reg_cseq = self.reg_cseq.wrapping_add(1);
         self.counter = self.counter.wrapping_add(1);
@@ -515,7 +515,7 @@ impl Camera {
         }
     }
 
-    fn send_message(&mut self, slot: Slot, kind: TxnKind, due: u64, now: u64, env: &mut Env<'_>) {
+    fn send_message(&mut self, slot: Slot, kind: TxnKind, due: Time, now: Time, env: &mut Env<'_>) {
         self.counter = self.counter.wrapping_add(1);
         let mut host = [0u8; 64];
         let (sid, host_len) = self.target(env, &mut host);
@@ -549,7 +549,7 @@ impl Camera {
     }
 
     /// Ends every transaction in flight among `slots` with `outcome`.
-    fn end_txns(&mut self, slots: &[Slot], outcome: Outcome, now: u64, env: &mut Env<'_>) {
+    fn end_txns(&mut self, slots: &[Slot], outcome: Outcome, now: Time, env: &mut Env<'_>) {
         for &slot in slots {
             let t = self.txn(slot);
             if t.active {
@@ -558,7 +558,7 @@ impl Camera {
         }
     }
 
-    fn send_keepalive(&mut self, due: u64, now: u64, env: &mut Env<'_>) {
+    fn send_keepalive(&mut self, due: Time, now: Time, env: &mut Env<'_>) {
         self.hb_sn = self.hb_sn.wrapping_add(1);
         self.flags &= !(HB_ANSWERED | FAULT_PENDING);
         if self.is_faulty() {
@@ -570,9 +570,9 @@ impl Camera {
         self.send_message(Slot::Hb, TxnKind::Keepalive, due, now, env);
     }
 
-    fn keepalive_tick(&mut self, now: u64, env: &mut Env<'_>) {
+    fn keepalive_tick(&mut self, now: Time, env: &mut Env<'_>) {
         let due = self.hb_next;
-        let interval = env.cfg.heartbeat_ms.max(1) * 1000;
+        let interval = env.cfg.heartbeat();
         while self.hb_next <= now {
             self.hb_next += interval;
         }
@@ -593,7 +593,7 @@ impl Camera {
         self.send_keepalive(due, now, env);
     }
 
-    fn handle_response(&mut self, now: u64, msg: &Message<'_, '_>, env: &mut Env<'_>) {
+    fn handle_response(&mut self, now: Time, msg: &Message<'_, '_>, env: &mut Env<'_>) {
         let (Some(code), Some(cseq), Some(via)) = (msg.status(), msg.cseq(), msg.via()) else {
             env.out.counters.malformed += 1;
             return;
@@ -654,7 +654,13 @@ impl Camera {
         }
     }
 
-    fn register_response(&mut self, now: u64, code: u16, msg: &Message<'_, '_>, env: &mut Env<'_>) {
+    fn register_response(
+        &mut self,
+        now: Time,
+        code: u16,
+        msg: &Message<'_, '_>,
+        env: &mut Env<'_>,
+    ) {
         let authed = self.flags & AUTHED != 0;
         match code {
             401 | 407 => {
@@ -694,11 +700,11 @@ impl Camera {
                     self.flags |= REGISTERED | HB_ANSWERED;
                     self.misses = 0;
                     env.out.counters.online += 1;
-                    self.hb_next = now + env.cfg.heartbeat_ms.max(1) * 1000;
+                    self.hb_next = now + env.cfg.heartbeat();
                 }
-                let refresh =
-                    u64::from(granted) * 1000 * u64::from(env.cfg.refresh_permille.clamp(1, 1000));
-                self.wake = now + refresh.max(1000);
+                let refresh = Span::from_secs(u64::from(granted))
+                    .permille(env.cfg.refresh_permille.clamp(1, 1000));
+                self.wake = now + refresh.max(Span::from_millis(1));
                 self.phase = Phase::Registered;
                 if self.flags & STOPPING != 0 {
                     // A stop arrived while this flow was being set up; unregister now.
@@ -744,7 +750,7 @@ impl Camera {
         slot: Slot,
         outcome: Outcome,
         retry_after: u32,
-        now: u64,
+        now: Time,
         env: &mut Env<'_>,
     ) {
         Self::finish(self.txn(slot), outcome, now, env);
@@ -758,7 +764,7 @@ impl Camera {
         }
     }
 
-    fn flow_failed(&mut self, now: u64, retry_after: u32, env: &mut Env<'_>) {
+    fn flow_failed(&mut self, now: Time, retry_after: u32, env: &mut Env<'_>) {
         self.flags &= !STALE_RETRIED;
         if self.purpose == Purpose::Unregister {
             self.stop_finish(now, env);
@@ -769,7 +775,7 @@ impl Camera {
 
     /// Leaves the registered state and waits the retry interval before registering again
     /// (at the configured server: a 302 target that failed us is forgotten).
-    fn go_offline(&mut self, now: u64, retry_after_s: u32, env: &mut Env<'_>) {
+    fn go_offline(&mut self, now: Time, retry_after_s: u32, env: &mut Env<'_>) {
         if self.is_registered() {
             env.out.counters.offline += 1;
         }
@@ -786,21 +792,20 @@ impl Camera {
             self.phase = Phase::Stopped;
             return;
         }
-        let base = env
-            .cfg
-            .retry_interval_ms
-            .max(u64::from(retry_after_s) * 1000);
-        let span = env.cfg.retry_interval_ms * u64::from(env.cfg.retry_jitter_permille) / 1000;
-        let jitter = if span > 0 {
-            u64::from(self.next_rand()) % (span + 1)
+        let interval = env.cfg.retry_interval();
+        let base = interval.max(Span::from_secs(u64::from(retry_after_s)));
+        // The jitter is drawn in whole milliseconds, up to its share of the interval.
+        let spread_ms = interval.permille(env.cfg.retry_jitter_permille).as_millis();
+        let jitter = if spread_ms > 0 {
+            Span::from_millis(u64::from(self.next_rand()) % (spread_ms + 1))
         } else {
-            0
+            Span::ZERO
         };
-        self.wake = now + (base + jitter) * 1000;
+        self.wake = now + base + jitter;
         self.phase = Phase::Backoff;
     }
 
-    fn stop_finish(&mut self, now: u64, env: &mut Env<'_>) {
+    fn stop_finish(&mut self, now: Time, env: &mut Env<'_>) {
         self.end_txns(
             &[Slot::Reg, Slot::Hb, Slot::Query],
             Outcome::Abandoned,
@@ -816,7 +821,7 @@ impl Camera {
         self.phase = Phase::Stopped;
     }
 
-    fn handle_request(&mut self, now: u64, msg: &Message<'_, '_>, env: &mut Env<'_>) {
+    fn handle_request(&mut self, now: Time, msg: &Message<'_, '_>, env: &mut Env<'_>) {
         let Some(method) = msg.method() else { return };
         if method == Method::Ack {
             return;
@@ -880,14 +885,14 @@ impl Camera {
         out.send_msg(Dest::Source);
     }
 
-    fn next_query(&mut self, now: u64, env: &mut Env<'_>) {
+    fn next_query(&mut self, now: Time, env: &mut Env<'_>) {
         if self.q.active {
             return;
         }
         let Some((kind, sn)) = self.queue.front() else {
             return;
         };
-        let unix_ms = env.cfg_unix_ms(now);
+        let unix_ms = env.cfg.unix_ms(now);
         write_response(
             &mut env.out.body,
             env.cfg,
@@ -898,11 +903,5 @@ impl Camera {
             unix_ms,
         );
         self.send_message(Slot::Query, TxnKind::QueryResponse, now, now, env);
-    }
-}
-
-impl Env<'_> {
-    fn cfg_unix_ms(&self, now_us: u64) -> u64 {
-        self.cfg.epoch_unix_ms + now_us / 1000
     }
 }

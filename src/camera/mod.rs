@@ -1,6 +1,6 @@
 //! The emulated GB28181 device as a sans-IO state machine.
 //!
-//! A [`Camera`] is fed `now` (microseconds on the worker's monotonic clock) and events — start,
+//! A [`Camera`] is fed `now` (a [`Time`] on its host's clock, real or virtual) and events — start,
 //! bytes received, timer fired, connection opened or closed, fault, stop — and answers through
 //! an [`Outbox`]: bytes to send and where, connection actions, and one stats [`Record`] per
 //! finished transaction. It never touches a socket, never reads a clock and holds no heap
@@ -18,9 +18,9 @@ mod tests;
 mod transaction;
 
 pub use fsm::Camera;
-pub use transaction::{T1_US, T2_US, TIMER_F_US};
+pub use transaction::{T1, T2, TIMER_F};
 
-use crate::clock::Span;
+use crate::clock::{Span, Time};
 use crate::gb::DeviceId;
 use std::net::SocketAddr;
 
@@ -42,11 +42,13 @@ pub struct CameraConfig {
     pub expires: u32,
     /// When to refresh, in thousandths of the granted expiry (850 = at 85%).
     pub refresh_permille: u32,
-    /// Wait after a failed registration or a lost server, in milliseconds (never shortened).
+    /// Wait after a failed registration or a lost server, in milliseconds (never shortened;
+    /// read it as a [`Span`] through [`CameraConfig::retry_interval`]).
     pub retry_interval_ms: u64,
     /// Random extra wait added to each retry, up to this many thousandths of the interval.
     pub retry_jitter_permille: u32,
-    /// Keepalive interval in milliseconds.
+    /// Keepalive interval in milliseconds (read it as a [`Span`] through
+    /// [`CameraConfig::heartbeat`]).
     pub heartbeat_ms: u64,
     /// Consecutive missed keepalives after which the server counts as offline.
     pub heartbeat_misses: u8,
@@ -62,7 +64,8 @@ pub struct CameraConfig {
     pub run_id: u32,
     /// User-Agent header value.
     pub user_agent: String,
-    /// Wall-clock time (Unix ms) at the worker clock's zero, for DeviceTime in answers.
+    /// Wall-clock time (Unix ms) at the host clock's zero, for DeviceTime in answers (see
+    /// [`CameraConfig::unix_ms`]).
     pub epoch_unix_ms: u64,
 }
 
@@ -88,6 +91,21 @@ impl CameraConfig {
             user_agent: concat!("gbswarm/", env!("CARGO_PKG_VERSION")).into(),
             epoch_unix_ms: 0,
         }
+    }
+
+    /// The keepalive interval (at least a millisecond).
+    pub fn heartbeat(&self) -> Span {
+        Span::from_millis(self.heartbeat_ms.max(1))
+    }
+
+    /// The wait after a failed registration or a lost server, before jitter.
+    pub fn retry_interval(&self) -> Span {
+        Span::from_millis(self.retry_interval_ms)
+    }
+
+    /// The wall-clock time (Unix ms) at host time `now`.
+    pub fn unix_ms(&self, now: Time) -> u64 {
+        self.epoch_unix_ms + now.as_millis()
     }
 }
 

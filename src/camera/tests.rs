@@ -1,13 +1,16 @@
 //! Every device behaviour, driven by simulated time against the scripted registrar.
 
 use super::*;
+use crate::clock::{Span, Time};
 use crate::sip::Batch;
 use crate::sip::{Header, Limits, parse_datagram};
 use crate::testkit::{Script, ScriptedServer, Sim, camera_addr};
 use std::collections::HashSet;
 
-const S: u64 = 1_000_000;
-const MS: u64 = 1_000;
+const T0: Time = Time::ZERO;
+const S: Span = Span::from_secs(1);
+const MS: Span = Span::from_millis(1);
+const US: Span = Span::from_micros(1);
 
 fn id(s: &str) -> DeviceId {
     s.parse().unwrap()
@@ -80,15 +83,15 @@ fn state_fits_the_budget() {
 #[test]
 fn register_with_qop_auth_keeps_call_id_and_bumps_cseq() {
     let mut b = Bench1::new(cfg());
-    let sent = b.call(|c, env| c.handle_start(0, 0, env));
+    let sent = b.call(|c, env| c.handle_start(T0, T0, env));
     assert_eq!(sent.len(), 1);
     let first = &sent[0];
     assert_eq!(field(first, |m| m.cseq().map(|c| c.seq.to_string())), "1");
     assert!(field(first, |m| m.authorization().map(|_| "x".into())).is_empty());
     let mut srv = ScriptedServer::new(camera_addr(99), cfg().server_id, Script::default());
     let mut replies = Batch::new();
-    srv.handle(0, camera_addr(0), first, &mut replies);
-    let sent2 = b.call(|c, env| c.handle_message(2 * MS, replies.get(0).unwrap(), env));
+    srv.handle(T0, camera_addr(0), first, &mut replies);
+    let sent2 = b.call(|c, env| c.handle_message(T0 + 2 * MS, replies.get(0).unwrap(), env));
     assert_eq!(sent2.len(), 1);
     let second = &sent2[0];
     assert_eq!(field(second, |m| m.cseq().map(|c| c.seq.to_string())), "2");
@@ -106,16 +109,16 @@ fn register_with_qop_auth_keeps_call_id_and_bumps_cseq() {
         "auth"
     );
     replies.clear();
-    srv.handle(3 * MS, camera_addr(0), second, &mut replies);
+    srv.handle(T0 + 3 * MS, camera_addr(0), second, &mut replies);
     assert_eq!(srv.seen.authorized, 1);
-    b.call(|c, env| c.handle_message(5 * MS, replies.get(0).unwrap(), env));
+    b.call(|c, env| c.handle_message(T0 + 5 * MS, replies.get(0).unwrap(), env));
     assert!(b.cam.is_registered());
     assert_eq!(
         b.out.records,
         vec![Record {
             kind: TxnKind::Register,
             outcome: Outcome::Status(200),
-            latency: Span::from_micros(5 * MS),
+            latency: 5 * MS,
             retransmits: 0
         }]
     );
@@ -134,7 +137,7 @@ fn register_without_qop_and_with_opaque() {
             },
         );
         sim.start_all(10 * MS);
-        sim.run_until(5 * S);
+        sim.run_until(T0 + 5 * S);
         assert_eq!(
             sim.servers[0].seen.authorized, 3,
             "qop {qop} opaque {opaque}"
@@ -152,11 +155,11 @@ fn register_without_qop_and_with_opaque() {
 fn latency_counts_from_when_the_request_was_due() {
     let mut b = Bench1::new(cfg());
     // Due at 1 s, but the worker only got to it at 1.5 s.
-    b.call(|c, env| c.handle_start(1_500 * MS, 1_000 * MS, env));
-    b.call(|c, env| c.handle_timeout(1_500 * MS + 32 * S, env));
+    b.call(|c, env| c.handle_start(T0 + 1_500 * MS, T0 + 1_000 * MS, env));
+    b.call(|c, env| c.handle_timeout(T0 + 1_500 * MS + 32 * S, env));
     let r = b.out.records[0];
     assert_eq!(r.outcome, Outcome::Timeout);
-    assert_eq!(r.latency.as_micros(), 500 * MS + 32 * S);
+    assert_eq!(r.latency, 500 * MS + 32 * S);
 }
 
 #[test]
@@ -170,17 +173,17 @@ fn granted_expiry_drives_the_refresh() {
             ..Script::default()
         },
     );
-    sim.start_all(0);
-    sim.run_until(509 * S);
+    sim.start_all(Span::ZERO);
+    sim.run_until(T0 + 509 * S);
     assert_eq!(sim.servers[0].seen.registrations, 1);
-    sim.run_until(511 * S);
+    sim.run_until(T0 + 511 * S);
     assert_eq!(sim.servers[0].seen.registrations, 2);
     assert_eq!(sim.net.tally.get(TxnKind::Refresh, Outcome::Status(200)), 1);
     let times = &sim.servers[0].seen.register_times[sim.cams[0].id()];
     // Initial: unauthenticated + authenticated; refresh: challenged again (no wvp shortcut).
     assert_eq!(times.len(), 4);
     assert!(
-        (510 * S..510 * S + 10 * MS).contains(&times[2]),
+        (T0 + 510 * S..T0 + 510 * S + 10 * MS).contains(&times[2]),
         "{times:?}"
     );
 }
@@ -197,8 +200,8 @@ fn refresh_answered_without_challenge_like_wvp() {
             ..Script::default()
         },
     );
-    sim.start_all(0);
-    sim.run_until(300 * S);
+    sim.start_all(Span::ZERO);
+    sim.run_until(T0 + 300 * S);
     // Refreshes at 85, 170, 255 s, each a single REGISTER answered 200 directly.
     assert_eq!(sim.net.tally.get(TxnKind::Refresh, Outcome::Status(200)), 3);
     assert_eq!(sim.servers[0].seen.challenges, 1);
@@ -212,9 +215,9 @@ fn refresh_keeps_call_id_and_increments_cseq() {
     c.heartbeat_ms = 600_000;
     let mut b = Bench1::new(c);
     let mut srv = ScriptedServer::new(camera_addr(9), cfg().server_id, Script::default());
-    let mut now = 0;
+    let mut now = T0;
     let mut wire: Vec<Vec<u8>> = Vec::new();
-    let mut pending = b.call(|c, env| c.handle_start(0, 0, env));
+    let mut pending = b.call(|c, env| c.handle_start(T0, T0, env));
     while let Some(req) = pending.pop() {
         wire.push(req.clone());
         let mut replies = Batch::new();
@@ -226,8 +229,8 @@ fn refresh_keeps_call_id_and_increments_cseq() {
     }
     assert!(b.cam.is_registered());
     let t = b.cam.poll_timeout().unwrap();
-    assert_eq!(t, 2 * MS + 85 * S);
-    assert_eq!(now, 2 * MS);
+    assert_eq!(t, T0 + 2 * MS + 85 * S);
+    assert_eq!(now, T0 + 2 * MS);
     let refresh = b.call(|c, env| c.handle_timeout(t, env));
     assert_eq!(refresh.len(), 1);
     let call = |raw: &[u8]| field(raw, |m| m.call_id().map(s));
@@ -248,23 +251,23 @@ fn rejection_waits_the_retry_interval_with_jitter() {
             ..Script::default()
         },
     );
-    sim.start_all(0);
-    sim.run_until(400 * S);
+    sim.start_all(Span::ZERO);
+    sim.run_until(T0 + 400 * S);
     for cam in &sim.cams {
         let times = &sim.servers[0].seen.register_times[cam.id()];
         // Each attempt = 2 REGISTERs; attempts spaced by 60..=72 s.
-        let starts: Vec<u64> = times.iter().step_by(2).copied().collect();
+        let starts: Vec<Time> = times.iter().step_by(2).copied().collect();
         assert!(starts.len() >= 5, "{starts:?}");
         for w in starts.windows(2) {
             let gap = w[1] - w[0];
-            assert!((60 * S..=72 * S + 10 * MS).contains(&gap), "gap {gap}");
+            assert!((60 * S..=72 * S + 10 * MS).contains(&gap), "gap {gap:?}");
         }
     }
     // Jitter spreads the fleet: not every camera retries at the same instant.
-    let second: HashSet<u64> = sim
+    let second: HashSet<Time> = sim
         .cams
         .iter()
-        .map(|c| sim.servers[0].seen.register_times[c.id()][2] / MS)
+        .map(|c| sim.servers[0].seen.register_times[c.id()][2])
         .collect();
     assert!(second.len() > 10);
     assert_eq!(
@@ -285,12 +288,12 @@ fn retry_after_is_honoured_and_never_shortens_the_interval() {
                 ..Script::default()
             },
         );
-        sim.start_all(0);
-        sim.run_until(1000 * S);
+        sim.start_all(Span::ZERO);
+        sim.run_until(T0 + 1000 * S);
         let times = &sim.servers[0].seen.register_times[sim.cams[0].id()];
-        let starts: Vec<u64> = times.iter().step_by(2).copied().collect();
+        let starts: Vec<Time> = times.iter().step_by(2).copied().collect();
         for w in starts.windows(2) {
-            assert!(w[1] - w[0] >= min_gap * S, "{code}: gap {}", w[1] - w[0]);
+            assert!(w[1] - w[0] >= min_gap * S, "{code}: gap {:?}", w[1] - w[0]);
             assert!(w[1] - w[0] < (min_gap + 1) * S);
         }
         assert!(starts.len() >= 3);
@@ -307,28 +310,29 @@ fn timeout_then_retry() {
             ..Script::default()
         },
     );
-    sim.start_all(0);
-    sim.run_until(130 * S);
+    sim.start_all(Span::ZERO);
+    sim.run_until(T0 + 130 * S);
     // Timer F at 32 s; the retry 60 s later (92 s) times out at 124 s.
     assert_eq!(sim.net.tally.get(TxnKind::Register, Outcome::Timeout), 2);
     let (first, second) = (sim.net.records[0], sim.net.records[1]);
     assert_eq!(
-        (first.1, first.2.latency.as_micros(), first.2.retransmits),
-        (32 * S, 32 * S, 10)
+        (first.1, first.2.latency, first.2.retransmits),
+        (T0 + 32 * S, 32 * S, 10)
     );
-    assert_eq!((second.1, second.2.latency.as_micros()), (124 * S, 32 * S));
+    assert_eq!((second.1, second.2.latency), (T0 + 124 * S, 32 * S));
 }
 
 #[test]
 fn udp_retransmission_nothing_at_t_minus_1_then_at_t() {
     let mut b = Bench1::new(cfg());
-    assert_eq!(b.call(|c, env| c.handle_start(0, 0, env)).len(), 1);
-    let mut at = 0u64;
+    assert_eq!(b.call(|c, env| c.handle_start(T0, T0, env)).len(), 1);
+    let mut at = T0;
     for interval in [500u64, 1000, 2000, 4000, 4000, 4000] {
         at += interval * MS;
         assert!(
-            b.call(|c, env| c.handle_timeout(at - 1, env)).is_empty(),
-            "at {at}"
+            b.call(|c, env| c.handle_timeout(at.minus(US), env))
+                .is_empty(),
+            "at {at:?}"
         );
         assert_eq!(b.cam.poll_timeout(), Some(at));
         let again = b.call(|c, env| c.handle_timeout(at, env));
@@ -339,29 +343,29 @@ fn udp_retransmission_nothing_at_t_minus_1_then_at_t() {
 #[test]
 fn provisional_response_slows_retransmission_to_t2() {
     let mut b = Bench1::new(cfg());
-    let req = b.call(|c, env| c.handle_start(0, 0, env)).remove(0);
+    let req = b.call(|c, env| c.handle_start(T0, T0, env)).remove(0);
     let mut h = [Header::EMPTY; 40];
     let m = parse_datagram(&req, &mut h, &Limits::default())
         .unwrap()
         .unwrap();
     let mut trying = Vec::new();
     crate::sip::response_to(&mut trying, &m, 100, None, None).finish(b"");
-    b.call(|c, env| c.handle_message(100 * MS, &trying, env));
-    assert_eq!(b.cam.poll_timeout(), Some(100 * MS + 4 * S));
+    b.call(|c, env| c.handle_message(T0 + 100 * MS, &trying, env));
+    assert_eq!(b.cam.poll_timeout(), Some(T0 + 100 * MS + 4 * S));
 }
 
 #[test]
 fn stray_duplicate_and_malformed_responses_are_counted_and_ignored() {
     let mut b = Bench1::new(cfg());
-    let req = b.call(|c, env| c.handle_start(0, 0, env)).remove(0);
+    let req = b.call(|c, env| c.handle_start(T0, T0, env)).remove(0);
     let mut srv = ScriptedServer::new(camera_addr(9), cfg().server_id, Script::default());
     let mut replies = Batch::new();
-    srv.handle(0, camera_addr(0), &req, &mut replies);
+    srv.handle(T0, camera_addr(0), &req, &mut replies);
     let challenge = replies.get(0).unwrap().to_vec();
-    b.call(|c, env| c.handle_message(MS, &challenge, env));
+    b.call(|c, env| c.handle_message(T0 + MS, &challenge, env));
     // The same 401 again: its transaction is gone.
     assert!(
-        b.call(|c, env| c.handle_message(2 * MS, &challenge, env))
+        b.call(|c, env| c.handle_message(T0 + 2 * MS, &challenge, env))
             .is_empty()
     );
     assert_eq!(b.out.counters.stray, 1);
@@ -371,23 +375,23 @@ fn stray_duplicate_and_malformed_responses_are_counted_and_ignored() {
         b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP x;branch=z9hG4bKother\r\nCSeq: 1 REGISTER\r\n\r\n",
     ] {
         assert!(
-            b.call(|c, env| c.handle_message(3 * MS, junk, env))
+            b.call(|c, env| c.handle_message(T0 + 3 * MS, junk, env))
                 .is_empty()
         );
     }
     assert_eq!(b.out.counters.malformed, 2);
     assert_eq!(b.out.counters.stray, 2);
     // Still waiting for the authenticated REGISTER's answer, retransmitting.
-    assert_eq!(b.cam.poll_timeout(), Some(MS + 500 * MS));
+    assert_eq!(b.cam.poll_timeout(), Some(T0 + MS + 500 * MS));
 }
 
 #[test]
 fn unregister_on_stop() {
     let mut sim = sim(5, cfg(), Script::default());
     sim.start_all(MS);
-    sim.run_until(10 * S);
+    sim.run_until(T0 + 10 * S);
     sim.stop_all();
-    sim.run_until(20 * S);
+    sim.run_until(T0 + 20 * S);
     assert!(sim.cams.iter().all(|c| c.is_stopped() && c.unregistered()));
     assert_eq!(sim.servers[0].seen.unregistrations, 5);
     assert_eq!(
@@ -399,11 +403,11 @@ fn unregister_on_stop() {
 #[test]
 fn unregister_that_times_out_is_reported() {
     let mut sim = sim(1, cfg(), Script::default());
-    sim.start_all(0);
-    sim.run_until(5 * S);
+    sim.start_all(Span::ZERO);
+    sim.run_until(T0 + 5 * S);
     sim.servers[0].script.silent = true;
     sim.stop_all();
-    sim.run_until(60 * S);
+    sim.run_until(T0 + 60 * S);
     assert!(sim.cams[0].is_stopped());
     assert!(!sim.cams[0].unregistered());
     assert_eq!(sim.net.tally.get(TxnKind::Unregister, Outcome::Timeout), 1);
@@ -428,7 +432,7 @@ fn redirect_sim() -> Sim {
 fn redirect_302_registers_at_server_a() {
     let mut sim = redirect_sim();
     sim.start_all(MS);
-    sim.run_until(200 * S);
+    sim.run_until(T0 + 200 * S);
     assert_eq!(
         sim.net.tally.get(TxnKind::Register, Outcome::Status(302)),
         4
@@ -452,7 +456,7 @@ fn redirect_restarts_at_the_redirect_server_when_a_rejects() {
     let mut sim = redirect_sim();
     sim.servers[1].script.reject = Some(403);
     sim.start_all(MS);
-    sim.run_until(100 * S);
+    sim.run_until(T0 + 100 * S);
     // First flow: 302 from the redirect server, 403 from A; after 60 s, back to the redirect
     // server (its second challenge).
     assert_eq!(sim.servers[0].seen.challenges, 8);
@@ -466,26 +470,26 @@ fn redirect_restarts_at_the_redirect_server_when_a_rejects() {
 fn redirect_restarts_when_a_stops_answering_keepalives() {
     let mut sim = redirect_sim();
     sim.start_all(MS);
-    sim.run_until(70 * S);
+    sim.run_until(T0 + 70 * S);
     assert!(sim.cams.iter().all(|c| c.is_registered()));
     sim.servers[1].script.ignore_keepalives = true;
     sim.servers[1].script.reject = Some(403);
     // Misses counted at 180, 240 and 300 s (keepalives at 120, 180, 240 unanswered): offline
     // at 300 s, back at the redirect server 60 s later.
-    sim.run_until(299 * S);
+    sim.run_until(T0 + 299 * S);
     assert_eq!(sim.out.counters.offline, 0);
-    sim.run_until(301 * S);
+    sim.run_until(T0 + 301 * S);
     assert_eq!(sim.out.counters.offline, 4);
     let before = sim.servers[0].seen.challenges;
-    sim.run_until(362 * S);
+    sim.run_until(T0 + 362 * S);
     assert_eq!(sim.servers[0].seen.challenges, before + 4);
 }
 
 #[test]
 fn keepalives_every_interval_with_increasing_sn() {
     let mut sim = sim(3, cfg(), Script::default());
-    sim.start_all(0);
-    sim.run_until(10 * 60 * S + 10 * MS);
+    sim.start_all(Span::ZERO);
+    sim.run_until(T0 + 10 * 60 * S + 10 * MS);
     assert_eq!(sim.servers[0].seen.keepalives, 30);
     assert_eq!(
         sim.net.tally.get(TxnKind::Keepalive, Outcome::Status(200)),
@@ -494,7 +498,7 @@ fn keepalives_every_interval_with_increasing_sn() {
     for c in &sim.cams {
         assert_eq!(sim.servers[0].seen.last_sn[c.id()], 10);
     }
-    let times: Vec<u64> = sim
+    let times: Vec<Time> = sim
         .net
         .records
         .iter()
@@ -509,19 +513,19 @@ fn keepalives_every_interval_with_increasing_sn() {
 #[test]
 fn three_missed_keepalives_mean_offline_then_reregister() {
     let mut sim = sim(2, cfg(), Script::default());
-    sim.start_all(0);
-    sim.run_until(61 * S);
+    sim.start_all(Span::ZERO);
+    sim.run_until(T0 + 61 * S);
     sim.servers[0].script.ignore_keepalives = true;
     // Keepalives at 120, 180, 240 s go unanswered; counted missed at 180, 240, 300 s.
-    sim.run_until(299 * S);
+    sim.run_until(T0 + 299 * S);
     assert!(sim.cams.iter().all(|c| c.is_registered()));
-    sim.run_until(301 * S);
+    sim.run_until(T0 + 301 * S);
     assert!(sim.cams.iter().all(|c| !c.is_registered()));
     assert_eq!(sim.out.counters.offline, 2);
     // Unanswered keepalives ended as timeouts (Timer F at 32 s).
     assert_eq!(sim.net.tally.get(TxnKind::Keepalive, Outcome::Timeout), 6);
     sim.servers[0].script.ignore_keepalives = false;
-    sim.run_until(362 * S);
+    sim.run_until(T0 + 362 * S);
     assert!(sim.cams.iter().all(|c| c.is_registered()));
     assert_eq!(sim.out.counters.online, 4);
 }
@@ -538,12 +542,12 @@ fn short_heartbeat_counts_a_miss_before_timer_f() {
             ..Script::default()
         },
     );
-    sim.start_all(0);
+    sim.start_all(Span::ZERO);
     // Keepalives at 10, 20, 30 s; misses counted at 20, 30, 40 s: offline at 40 s, long
     // before three 32 s Timer Fs would have run out.
-    sim.run_until(39 * S);
+    sim.run_until(T0 + 39 * S);
     assert!(sim.cams[0].is_registered());
-    sim.run_until(41 * S);
+    sim.run_until(T0 + 41 * S);
     assert!(!sim.cams[0].is_registered());
     // Each keepalive still pending at the next tick ends there as a timeout.
     assert_eq!(sim.net.tally.get(TxnKind::Keepalive, Outcome::Timeout), 3);
@@ -556,14 +560,14 @@ fn faulty_share_and_fault_event_reported_at_once() {
     let mut sim = sim(200, c, Script::default());
     let faulty = sim.cams.iter().filter(|c| c.is_faulty()).count();
     assert!((60..140).contains(&faulty), "{faulty}");
-    sim.start_all(0);
-    sim.run_until(61 * S);
+    sim.start_all(Span::ZERO);
+    sim.run_until(T0 + 61 * S);
     assert_eq!(sim.servers[0].seen.fault_reports, faulty as u64);
     let healthy = sim.cams.iter().position(|c| !c.is_faulty()).unwrap() as u32;
     let before = sim.servers[0].seen.keepalives;
-    sim.run_until(90 * S);
+    sim.run_until(T0 + 90 * S);
     sim.fault(healthy);
-    sim.run_until(90 * S + 10 * MS);
+    sim.run_until(T0 + 90 * S + 10 * MS);
     assert_eq!(sim.servers[0].seen.keepalives, before + 1);
     assert_eq!(sim.servers[0].seen.fault_reports, faulty as u64 + 1);
 }
@@ -578,8 +582,8 @@ fn answers_platform_queries_with_paged_catalog() {
         ..Script::default()
     };
     let mut sim = sim(2, c, script);
-    sim.start_all(0);
-    sim.run_until(10 * S);
+    sim.start_all(Span::ZERO);
+    sim.run_until(T0 + 10 * S);
     let seen = &sim.servers[0].seen;
     // 3 single responses + 3 Catalog pages (20 + 20 + 5) per camera.
     assert_eq!(seen.query_responses, 2 * 6);
@@ -604,15 +608,15 @@ fn unknown_requests_get_501_options_200_and_retransmissions_the_same_answer() {
         .into_bytes()
     };
     let status = |raw: &[u8]| field(raw, |m| m.status().map(|c| c.to_string()));
-    let r = b.call(|c, env| c.handle_message(0, &req("INVITE", "z9hG4bKi"), env));
+    let r = b.call(|c, env| c.handle_message(T0, &req("INVITE", "z9hG4bKi"), env));
     assert_eq!(status(&r[0]), "501");
-    let r = b.call(|c, env| c.handle_message(0, &req("OPTIONS", "z9hG4bKo"), env));
+    let r = b.call(|c, env| c.handle_message(T0, &req("OPTIONS", "z9hG4bKo"), env));
     assert_eq!(status(&r[0]), "200");
     assert_eq!(b.out.sends[0].dest, Dest::Source);
     let query = b"MESSAGE sip:34020000001320000001@10.0.0.0:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 10.255.0.1:5060;branch=z9hG4bKq\r\nFrom: <sip:34020000002000000001@3402000000>;tag=a\r\nTo: <sip:34020000001320000001@3402000000>\r\nCall-ID: q1\r\nCSeq: 5 MESSAGE\r\nContent-Type: Application/MANSCDP+xml\r\nContent-Length: 96\r\n\r\n<?xml version=\"1.0\"?>\r\n<Query><CmdType>DeviceInfo</CmdType><SN>7</SN><DeviceID>1</DeviceID></Query>\r\n";
-    let first = b.call(|c, env| c.handle_message(0, query, env));
+    let first = b.call(|c, env| c.handle_message(T0, query, env));
     assert_eq!(first.len(), 2, "200 OK and the DeviceInfo response");
-    let again = b.call(|c, env| c.handle_message(500 * MS, query, env));
+    let again = b.call(|c, env| c.handle_message(T0 + 500 * MS, query, env));
     assert_eq!(again.len(), 1, "only the 200 again; no second answer");
     assert_eq!(again[0], first[0]);
     assert_eq!(b.out.counters.request_retransmits, 1);
@@ -630,17 +634,17 @@ fn tcp_has_no_retransmissions_but_timer_f() {
     let mut c = cfg();
     c.transport = Transport::Tcp;
     let mut b = Bench1::new(c);
-    assert!(b.call(|c, env| c.handle_start(0, 0, env)).is_empty());
+    assert!(b.call(|c, env| c.handle_start(T0, T0, env)).is_empty());
     assert_eq!(b.out.actions, vec![Action::Connect]);
-    let sent = b.call(|c, env| c.handle_connected(MS, env));
+    let sent = b.call(|c, env| c.handle_connected(T0 + MS, env));
     assert_eq!(sent.len(), 1);
     assert!(s(&sent[0]).contains("SIP/2.0/TCP"));
-    assert_eq!(b.cam.poll_timeout(), Some(MS + 32 * S));
+    assert_eq!(b.cam.poll_timeout(), Some(T0 + MS + 32 * S));
     assert!(
-        b.call(|c, env| c.handle_timeout(MS + 32 * S - 1, env))
+        b.call(|c, env| c.handle_timeout((T0 + MS + 32 * S).minus(US), env))
             .is_empty()
     );
-    b.call(|c, env| c.handle_timeout(MS + 32 * S, env));
+    b.call(|c, env| c.handle_timeout(T0 + MS + 32 * S, env));
     assert_eq!(b.out.records[0].outcome, Outcome::Timeout);
     assert_eq!(b.out.records[0].retransmits, 0);
     assert_eq!(b.out.actions, vec![Action::Close]);
@@ -652,14 +656,14 @@ fn tcp_connection_loss_means_offline_and_reregister_after_retry() {
     c.transport = Transport::Tcp;
     let mut sim = sim(3, c, Script::default());
     sim.start_all(MS);
-    sim.run_until(5 * S);
+    sim.run_until(T0 + 5 * S);
     assert!(sim.cams.iter().all(|c| c.is_registered()));
     sim.drop_connection(1);
     assert!(!sim.cams[1].is_registered());
     assert_eq!(sim.out.counters.offline, 1);
-    sim.run_until(64 * S);
+    sim.run_until(T0 + 64 * S);
     assert!(!sim.cams[1].is_registered());
-    sim.run_until(66 * S);
+    sim.run_until(T0 + 66 * S);
     assert!(sim.cams[1].is_registered());
     assert_eq!(
         sim.net.tally.get(TxnKind::Register, Outcome::Status(200)),
@@ -679,15 +683,15 @@ fn tcp_connect_failure_is_a_transport_error() {
             ..Script::default()
         },
     );
-    sim.start_all(0);
-    sim.run_until(S);
+    sim.start_all(Span::ZERO);
+    sim.run_until(T0 + S);
     assert_eq!(
         sim.net
             .tally
             .get(TxnKind::Register, Outcome::TransportError),
         1
     );
-    sim.run_until(62 * S);
+    sim.run_until(T0 + 62 * S);
     assert_eq!(
         sim.net
             .tally
@@ -711,9 +715,9 @@ fn every_transaction_ends_in_exactly_one_record() {
     );
     sim.net.loss_permille = 50;
     sim.start_all(10 * MS);
-    sim.run_until(1200 * S);
+    sim.run_until(T0 + 1200 * S);
     sim.stop_all();
-    sim.run_until(1300 * S);
+    sim.run_until(T0 + 1300 * S);
     assert!(sim.cams.iter().all(|c| c.is_stopped()));
     // Every keepalive a camera sent (its SN) ended in exactly one record, lost or not.
     let sent: u64 = sim
@@ -735,8 +739,8 @@ fn every_transaction_ends_in_exactly_one_record() {
 #[test]
 fn malformed_input_from_the_server_keeps_state() {
     let mut sim = sim(1, cfg(), Script::default());
-    sim.start_all(0);
-    sim.run_until(5 * S);
+    sim.start_all(Span::ZERO);
+    sim.run_until(T0 + 5 * S);
     let mut b = Bench1::new(cfg());
     b.cam = sim.cams[0].clone();
     for junk in [
@@ -744,7 +748,7 @@ fn malformed_input_from_the_server_keeps_state() {
         b"SIP/2.0 200 OK\r\nbroken\r\n\r\n",
         b"MESSAGE x SIP/2.0\r\n\r\n",
     ] {
-        b.call(|c, env| c.handle_message(6 * S, junk, env));
+        b.call(|c, env| c.handle_message(T0 + 6 * S, junk, env));
     }
     assert!(b.cam.is_registered());
     assert_eq!(b.out.counters.malformed, 3);
@@ -754,15 +758,15 @@ fn malformed_input_from_the_server_keeps_state() {
 #[test]
 fn abort_records_pending_transactions_and_stops() {
     let mut sim = sim(2, cfg(), Script::default());
-    sim.start_all(0);
-    sim.run_until(5 * S);
+    sim.start_all(Span::ZERO);
+    sim.run_until(T0 + 5 * S);
     sim.servers[0].script.silent = true;
     sim.stop_all();
-    sim.run_until(6 * S);
+    sim.run_until(T0 + 6 * S);
     assert!(sim.cams.iter().all(|c| !c.is_stopped()));
     let mut b = Bench1::new(cfg());
     b.cam = sim.cams[0].clone();
-    b.call(|c, env| c.handle_abort(7 * S, env));
+    b.call(|c, env| c.handle_abort(T0 + 7 * S, env));
     assert!(b.cam.is_stopped() && !b.cam.unregistered());
     assert_eq!(b.out.records.len(), 1);
     assert_eq!(b.out.records[0].kind, TxnKind::Unregister);
@@ -773,11 +777,11 @@ fn abort_records_pending_transactions_and_stops() {
 #[test]
 fn no_keepalive_while_unregistering_and_every_keepalive_recorded() {
     let mut sim = sim(1, cfg(), Script::default());
-    sim.start_all(0);
-    sim.run_until(5 * S);
+    sim.start_all(Span::ZERO);
+    sim.run_until(T0 + 5 * S);
     let hb_next = sim.cams[0].poll_timeout().unwrap();
     // Stop 1 ms before the keepalive is due; the unregister takes two round trips (4 ms).
-    sim.run_until(hb_next - MS);
+    sim.run_until(hb_next.minus(MS));
     sim.stop_all();
     sim.run_until(hb_next + 10 * S);
     assert!(sim.cams[0].is_stopped() && sim.cams[0].unregistered());
@@ -791,8 +795,8 @@ fn no_keepalive_while_unregistering_and_every_keepalive_recorded() {
 #[test]
 fn keepalive_in_flight_at_the_stop_completes() {
     let mut sim = sim(1, cfg(), Script::default());
-    sim.start_all(0);
-    sim.run_until(5 * S);
+    sim.start_all(Span::ZERO);
+    sim.run_until(T0 + 5 * S);
     let hb_next = sim.cams[0].poll_timeout().unwrap();
     // The keepalive has just gone out; its answer is a round trip away when the stop comes.
     sim.run_until(hb_next);
@@ -822,8 +826,8 @@ fn refresh_in_flight_at_the_stop_completes_then_unregisters() {
         ..Script::default()
     };
     let mut sim = sim(1, cfg(), script);
-    sim.start_all(0);
-    sim.run_until(509 * S);
+    sim.start_all(Span::ZERO);
+    sim.run_until(T0 + 509 * S);
     // The refresh is due at 510 s (85% of 600 s); stop the moment it has gone out.
     let due = sim.cams[0].poll_timeout().unwrap();
     sim.run_until(due);

@@ -313,6 +313,7 @@ impl Worker {
             let slot = self.next_start;
             self.next_start += 1;
             started += 1;
+            let due = Time::from_micros(due);
             self.call(slot, None, |c, now, env| c.handle_start(now, due, env));
             self.drain_refused();
         }
@@ -336,9 +337,9 @@ impl Worker {
         &mut self,
         slot: usize,
         source: Option<SocketAddr>,
-        f: impl FnOnce(&mut Camera, u64, &mut Env<'_>),
+        f: impl FnOnce(&mut Camera, Time, &mut Env<'_>),
     ) {
-        let now = self.now();
+        let now = Time::from_micros(self.now());
         let local = self.io.local(slot);
         let mut fleet = Fleet {
             cams: &mut self.cams,
