@@ -3,9 +3,10 @@
 //! destination resolved) and each connection action to the host, and re-arm the camera's
 //! timer from [`Camera::poll_timeout`].
 //!
-//! This is where the camera's contract is kept — drain the outbox after every `handle_*`,
-//! re-arm from `poll_timeout`, never let `now` go back — so no host can forget a step. It
-//! never touches a socket or a clock itself; the host does, behind [`Host`].
+//! This is where the camera's [contract](Camera#contract) is kept — drain the outbox after
+//! every `handle_*`, re-arm from `poll_timeout`, never let `now` go back — so no host can
+//! forget a step. It never touches a socket or a clock itself; the host does, behind
+//! [`Host`].
 
 use super::{Action, Camera, CameraConfig, Dest, Env, Outbox, Record};
 use crate::clock::Time;

@@ -7,6 +7,10 @@
 //! buffer at rest (UDP retransmission copies live in the worker's [`pool::BufPool`] only while
 //! a transaction is in flight), so a fleet of a million fits in memory and hours of protocol
 //! run in milliseconds of simulated time.
+//!
+//! The rules a host keeps when driving a camera (inputs, draining the outbox, re-arming the
+//! timer, time never going back) are written on [`Camera`], with an example;
+//! [`driver::Fleet`] keeps them for every host.
 
 pub mod driver;
 mod fsm;

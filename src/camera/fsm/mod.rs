@@ -77,7 +77,98 @@ enum Slot {
     Query,
 }
 
-/// One emulated GB28181 device. See the [module docs](super) for the event/outbox contract.
+/// One emulated GB28181 device, as a sans-IO state machine: it never touches a socket and
+/// never reads a clock.
+///
+/// # Contract
+///
+/// Whoever drives a camera (a *host*) keeps these rules, as with quinn-proto's `Connection`:
+///
+/// 1. **Inputs are the `handle_*` methods**, each given `now`, the host clock's current
+///    [`Time`]: [`handle_start`](Self::handle_start) once,
+///    [`handle_message`](Self::handle_message) (or [`handle_parsed`](Self::handle_parsed)) for
+///    every SIP message addressed to this camera,
+///    [`handle_timeout`](Self::handle_timeout) when its timer fires,
+///    [`handle_connected`](Self::handle_connected) and
+///    [`handle_transport_error`](Self::handle_transport_error) for the connection it asked
+///    for (the latter also when the network refuses a datagram),
+///    [`handle_fault`](Self::handle_fault), [`handle_stop`](Self::handle_stop) and
+///    [`handle_abort`](Self::handle_abort).
+/// 2. **Outputs are drained from the [`Outbox`](super::Outbox) after every `handle_*`**, in
+///    order: each [`Transmit`](super::Transmit) in `sends` goes to its
+///    [`Dest`](super::Dest) (`Server` is the current registrar: the configured one or the
+///    [`redirect`](Self::redirect) target), each [`Action`](super::Action) is carried out
+///    (connect and report back, or close), each [`Record`](super::Record) goes to the stats.
+///    The outbox is cleared before the next call ([`Outbox::clear`](super::Outbox::clear);
+///    its counters and retransmission pool live on).
+/// 3. **Then the timer is re-armed from [`poll_timeout`](Self::poll_timeout)**: the camera's
+///    one next wake-up, replacing any earlier one; `None` disarms it. A `handle_timeout`
+///    earlier than asked for does nothing; a late one delays retransmissions and shows in the
+///    latencies.
+/// 4. **`now` never goes back** from one call to the next: deadlines, retries and latencies
+///    are measured on it. (A start's `due` may be earlier than its `now`; latency counts from
+///    `due`.)
+///
+/// The one driver that keeps this contract for every host — the generator's workers and the
+/// simulation — is [`Fleet`](super::driver::Fleet): a host implements
+/// [`Host`](super::driver::Host) and never calls `handle_*` itself. Driving a camera by hand,
+/// as below, is for tests and examples.
+///
+/// # Example
+///
+/// A camera's first registration, driven by hand: the REGISTER goes out, a 401 challenge
+/// comes back, the camera answers it with credentials.
+///
+/// ```rust
+/// use gbswarm::camera::{Camera, CameraConfig, Dest, Env, Outbox, T1};
+/// use gbswarm::clock::{Span, Time};
+/// use gbswarm::sip::{Header, Limits, digest, parse_datagram, response_to};
+///
+/// let cfg = CameraConfig::new("34020000002000000001".parse().unwrap());
+/// let mut cam = Camera::new("34020000001320000001".parse().unwrap(), 0, &cfg);
+/// let mut out = Outbox::default();
+/// let local = "10.0.0.7:5060".parse().unwrap();
+///
+/// // Input: start now. Output: one REGISTER to the server, without credentials.
+/// let now = Time::ZERO;
+/// out.clear();
+/// cam.handle_start(now, now, &mut Env { cfg: &cfg, local, out: &mut out });
+/// assert_eq!(out.sends.len(), 1);
+/// assert_eq!(out.sends[0].dest, Dest::Server);
+/// assert!(out.actions.is_empty() && out.records.is_empty());
+/// let register = out.bytes(&out.sends[0]).to_vec();
+/// let mut headers = [Header::EMPTY; 40];
+/// let req = parse_datagram(&register, &mut headers, &Limits::default()).unwrap().unwrap();
+/// assert!(req.authorization().is_none());
+/// // Timer: over UDP, the REGISTER is sent again at T1 unless answered.
+/// assert_eq!(cam.poll_timeout(), Some(now + T1));
+///
+/// // The registrar's 401 challenge, written with the crate's SIP writer.
+/// let mut www = Vec::new();
+/// digest::write_challenge(&mut www, b"3402000000", b"n0nce", None, true, false);
+/// let mut challenge = Vec::new();
+/// let mut w = response_to(&mut challenge, &req, 401, Some(b"srv"), None);
+/// w.header(b"WWW-Authenticate", &www);
+/// w.finish(b"");
+///
+/// // It arrives 2 ms later: the camera answers at once, with a valid Authorization.
+/// let now = now + Span::from_millis(2);
+/// out.clear();
+/// cam.handle_message(now, &challenge, &mut Env { cfg: &cfg, local, out: &mut out });
+/// assert_eq!(out.sends.len(), 1);
+/// let mut headers = [Header::EMPTY; 40];
+/// let answer = parse_datagram(out.bytes(&out.sends[0]), &mut headers, &Limits::default())
+///     .unwrap()
+///     .unwrap();
+/// let auth = answer.authorization().expect("an Authorization header");
+/// let ha1 = digest::ha1(cam.id().as_bytes(), &auth.realm.unwrap(), cfg.password.as_bytes());
+/// assert!(digest::verify(&auth, b"REGISTER", &ha1));
+/// // The flow is one transaction, still in flight: no record yet, and the timer moves to the
+/// // answer's first retransmission.
+/// assert!(out.records.is_empty());
+/// assert_eq!(cam.poll_timeout(), Some(now + T1));
+/// assert!(!cam.is_registered());
+/// ```
 #[derive(Clone, Debug)]
 pub struct Camera {
     id: DeviceId,
