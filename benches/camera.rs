@@ -8,6 +8,7 @@
 //! answering every message, and the simulated network.
 
 use gbswarm::camera::{CameraConfig, Outcome, TxnKind};
+use gbswarm::clock::{Span, Time};
 use gbswarm::gb::DeviceId;
 use gbswarm::stats::{CpuTime, peak_rss_bytes};
 use gbswarm::testkit::{Script, Sim};
@@ -37,8 +38,8 @@ fn main() {
     let cpu0 = CpuTime::now();
     let wall0 = Instant::now();
     // Ramp the fleet up over 100 s, then let it run.
-    sim.start_all(100_000_000 / u64::from(cameras.max(1)));
-    sim.run_until(hours * 3_600_000_000);
+    sim.start_all(Span::from_secs(100) / u64::from(cameras.max(1)));
+    sim.run_until(Time::ZERO + hours * Span::from_secs(3600));
     let wall = wall0.elapsed();
     let cpu = CpuTime::now().since(&cpu0);
 

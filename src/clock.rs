@@ -7,7 +7,7 @@
 //! so they cost nothing over the bare integers they replace, and arithmetic saturates rather
 //! than wrapping or panicking.
 
-use std::ops::{Add, AddAssign, Sub};
+use std::ops::{Add, AddAssign, Div, Mul, Sub};
 use std::time::{Duration, Instant};
 
 /// A point in time: microseconds since the host clock's zero.
@@ -79,6 +79,12 @@ impl Span {
         Span(s.saturating_mul(1_000_000))
     }
 
+    /// `s` seconds given as a float, truncated to whole microseconds (negative or NaN gives
+    /// zero, too large saturates).
+    pub fn from_secs_f64(s: f64) -> Span {
+        Span((s * 1e6) as u64)
+    }
+
     /// The span of a [`Duration`] (saturating at about 584,000 years).
     pub fn from_duration(d: Duration) -> Span {
         Span(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
@@ -102,6 +108,11 @@ impl Span {
     /// `self * n`, saturating.
     pub const fn times(self, n: u64) -> Span {
         Span(self.0.saturating_mul(n))
+    }
+
+    /// `p` thousandths of `self`, rounded down (`permille(850)` is 85%).
+    pub const fn permille(self, p: u32) -> Span {
+        Span(self.0.saturating_mul(p as u64) / 1000)
     }
 
     /// As a [`Duration`].
@@ -135,6 +146,30 @@ impl Add for Span {
     type Output = Span;
     fn add(self, s: Span) -> Span {
         Span(self.0.saturating_add(s.0))
+    }
+}
+
+/// `span * n`, saturating (the same as [`Span::times`]).
+impl Mul<u64> for Span {
+    type Output = Span;
+    fn mul(self, n: u64) -> Span {
+        self.times(n)
+    }
+}
+
+/// `n * span`, saturating, so a test reads `Time::ZERO + 10 * S`.
+impl Mul<Span> for u64 {
+    type Output = Span;
+    fn mul(self, s: Span) -> Span {
+        s.times(self)
+    }
+}
+
+/// `span / n`, rounded down; a zero `n` gives zero rather than a panic.
+impl Div<u64> for Span {
+    type Output = Span;
+    fn div(self, n: u64) -> Span {
+        Span(self.0.checked_div(n).unwrap_or(0))
     }
 }
 
@@ -194,6 +229,14 @@ mod tests {
         assert_eq!(Time::MAX + Span::from_secs(1), Time::MAX);
         assert_eq!(t.minus(Span::from_secs(1)), Time::ZERO);
         assert_eq!(Span::from_millis(3).times(4), Span::from_millis(12));
+        assert_eq!(3 * Span::from_millis(4), Span::from_millis(4) * 3);
+        assert_eq!(u64::MAX * Span::from_secs(1), Span::from_micros(u64::MAX));
+        assert_eq!(Span::from_secs(600).permille(850), Span::from_secs(510));
+        assert_eq!(Span::from_secs(100) / 3, Span::from_micros(33_333_333));
+        assert_eq!(Span::from_secs(1) / 0, Span::ZERO);
+        assert_eq!(Span::from_micros(999).permille(1), Span::ZERO);
+        assert_eq!(Span::from_secs_f64(1.5), Span::from_millis(1500));
+        assert_eq!(Span::from_secs_f64(-1.0), Span::ZERO);
     }
 
     #[test]

@@ -3,18 +3,49 @@
 //!
 //! Keys are dense indices (a worker's camera slots); each key has at most one deadline, which
 //! is all a sans-IO state machine needs since it reports only its earliest wake-up. Six levels
-//! of 64 slots cover 64^6 ms (about 795 days); later deadlines are clamped to that horizon.
-//! The wheel never reads the clock: time moves only when [`TimerWheel::advance`] is called.
+//! of 64 slots cover 64^6 ms (about 795 days); the top level is a ring whose slots behind the
+//! current one hold the next rotation, and deadlines more than 63 of its 64 slots ahead (about
+//! 783 days) are clamped to that horizon: they fire early there, never late and never in a loop.
+//!
+//! The wheel speaks [`Time`] like its hosts and the cameras; inside, it counts whole
+//! millisecond ticks. A deadline is rounded *up* to its tick and the time given to
+//! [`TimerWheel::advance`] *down*, so a key never fires before its deadline, and at most a
+//! millisecond after it. The wheel never reads the clock: time moves only when
+//! [`TimerWheel::advance`] is called.
+
+use crate::clock::Time;
 
 const BITS: u32 = 6;
 const SLOTS: usize = 1 << BITS;
 const LEVELS: usize = 6;
 const NIL: u32 = u32::MAX;
-/// The furthest deadline representable relative to the wheel's current time.
+/// Ticks covered by one rotation of the top level.
 const HORIZON: u64 = 1 << (BITS as usize * LEVELS);
+/// Ticks covered by one slot of the top level.
+const TOP_SLOT: u64 = HORIZON / SLOTS as u64;
+/// The furthest deadline allowed relative to the wheel's current tick: one top-level slot
+/// short of a rotation, so a deadline in the next rotation never lands in the current slot
+/// (where it would be taken for this rotation's, and cascade into itself forever).
+const REACH: u64 = HORIZON - TOP_SLOT;
+
+/// The tick (whole millisecond) a deadline falls in, rounded up: it fires at that tick.
+fn tick_at_or_after(t: Time) -> u64 {
+    t.as_micros().div_ceil(1000)
+}
+
+/// The last tick that has fully begun by `t`, rounded down: everything in it is due.
+fn tick_by(t: Time) -> u64 {
+    t.as_millis()
+}
+
+/// The time a tick begins.
+fn tick_time(tick: u64) -> Time {
+    Time::from_millis(tick)
+}
 
 #[derive(Clone, Copy, Debug)]
 struct Node {
+    /// The tick it fires at.
     deadline: u64,
     prev: u32,
     next: u32,
@@ -35,18 +66,19 @@ pub struct TimerWheel {
     nodes: Vec<Node>,
     heads: [[u32; SLOTS]; LEVELS],
     occupied: [u64; LEVELS],
+    /// The current tick.
     elapsed: u64,
     len: usize,
 }
 
 impl TimerWheel {
     /// A wheel at time `now` for keys `0..capacity` (grows with [`ensure_key`](Self::ensure_key)).
-    pub fn new(capacity: usize, now: u64) -> Self {
+    pub fn new(capacity: usize, now: Time) -> Self {
         TimerWheel {
             nodes: vec![UNLINKED; capacity],
             heads: [[NIL; SLOTS]; LEVELS],
             occupied: [0; LEVELS],
-            elapsed: now,
+            elapsed: tick_by(now),
             len: 0,
         }
     }
@@ -68,23 +100,24 @@ impl TimerWheel {
         self.len == 0
     }
 
-    /// The wheel's current time: everything due at or before it has fired.
-    pub fn now(&self) -> u64 {
-        self.elapsed
+    /// The wheel's current time (the start of its current millisecond tick): everything due
+    /// at or before it has fired.
+    pub fn now(&self) -> Time {
+        tick_time(self.elapsed)
     }
 
-    /// The pending deadline of `key`, if any.
-    pub fn deadline(&self, key: u32) -> Option<u64> {
+    /// When `key` fires, if it is armed: its deadline rounded up to the millisecond.
+    pub fn deadline(&self, key: u32) -> Option<Time> {
         let n = self.nodes.get(key as usize)?;
-        (n.slot != NIL).then_some(n.deadline)
+        (n.slot != NIL).then_some(tick_time(n.deadline))
     }
 
-    /// Sets `key` to fire at `deadline`, replacing its pending deadline; a deadline in the past
-    /// fires at the next [`advance`](Self::advance).
-    pub fn arm(&mut self, key: u32, deadline: u64) {
+    /// Sets `key` to fire at `at` (rounded up to the next whole millisecond), replacing its
+    /// pending deadline; a deadline in the past fires at the next [`advance`](Self::advance).
+    pub fn arm(&mut self, key: u32, at: Time) {
         self.ensure_key(key);
         self.cancel(key);
-        let deadline = deadline.clamp(self.elapsed, self.elapsed + HORIZON - 1);
+        let deadline = tick_at_or_after(at).clamp(self.elapsed, self.elapsed + REACH);
         self.nodes[key as usize].deadline = deadline;
         self.link(key);
         self.len += 1;
@@ -139,33 +172,41 @@ impl TimerWheel {
         self.occupied[level] |= 1u64 << slot;
     }
 
-    /// The start time of the earliest occupied slot, and where it is.
+    /// The start tick of the earliest occupied slot, and where it is.
     fn next_slot(&self) -> Option<(u64, usize, usize)> {
         for level in 0..LEVELS {
             let shift = level * BITS as usize;
             let now_slot = ((self.elapsed >> shift) as usize) & (SLOTS - 1);
-            let ahead = self.occupied[level] & (!0u64 << now_slot);
-            if ahead == 0 {
-                continue;
-            }
-            let slot = ahead.trailing_zeros() as usize;
             let level_span = 1u64 << (shift + BITS as usize);
             let level_start = self.elapsed & !(level_span - 1);
-            let start = level_start + ((slot as u64) << shift);
+            let ahead = self.occupied[level] & (!0u64 << now_slot);
+            let (slot, rotation_start) = if ahead != 0 {
+                (ahead.trailing_zeros() as usize, level_start)
+            } else if level == LEVELS - 1 && self.occupied[level] != 0 {
+                // Only the top level holds deadlines past its own rotation (a lower level's
+                // entries share every higher digit with the current tick): its slots behind
+                // the current one are the next rotation's.
+                let slot = self.occupied[level].trailing_zeros() as usize;
+                (slot, level_start + level_span)
+            } else {
+                continue;
+            };
+            let start = rotation_start + ((slot as u64) << shift);
             return Some((start.max(self.elapsed), level, slot));
         }
         None
     }
 
     /// A lower bound on the earliest pending deadline (exact when it is within 64 ms), for
-    /// sizing a poll timeout.
-    pub fn next_deadline(&self) -> Option<u64> {
-        self.next_slot().map(|(t, _, _)| t)
+    /// sizing a poll timeout: advancing to it fires something or moves the wheel closer.
+    pub fn next_deadline(&self) -> Option<Time> {
+        self.next_slot().map(|(t, _, _)| tick_time(t))
     }
 
     /// Moves time to `now` and appends every key whose deadline is at or before it to `fired`
     /// (in deadline order across slots). Fired keys are disarmed.
-    pub fn advance(&mut self, now: u64, fired: &mut Vec<u32>) {
+    pub fn advance(&mut self, now: Time, fired: &mut Vec<u32>) {
+        let now = tick_by(now);
         while let Some((start, level, slot)) = self.next_slot() {
             if start > now {
                 break;
@@ -201,10 +242,19 @@ impl TimerWheel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::Span;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
-    fn fire(w: &mut TimerWheel, now: u64) -> Vec<u32> {
+    const MS: Span = Span::from_millis(1);
+    const US: Span = Span::from_micros(1);
+
+    /// `ms` milliseconds after zero.
+    fn at(ms: u64) -> Time {
+        Time::ZERO + ms * MS
+    }
+
+    fn fire(w: &mut TimerWheel, now: Time) -> Vec<u32> {
         let mut v = Vec::new();
         w.advance(now, &mut v);
         v.sort_unstable();
@@ -213,56 +263,102 @@ mod tests {
 
     #[test]
     fn nothing_at_t_minus_1_fires_at_t() {
-        for deadline in [
+        for ms in [
             1u64, 63, 64, 65, 4095, 4096, 4097, 262_143, 3_600_000, 86_400_000,
         ] {
-            let mut w = TimerWheel::new(4, 0);
-            w.arm(2, deadline);
-            assert!(fire(&mut w, deadline - 1).is_empty(), "{deadline}");
-            assert_eq!(fire(&mut w, deadline), vec![2], "{deadline}");
+            let t = at(ms);
+            let mut w = TimerWheel::new(4, Time::ZERO);
+            w.arm(2, t);
+            assert!(fire(&mut w, t.minus(MS)).is_empty(), "{t:?}");
+            assert!(fire(&mut w, t.minus(US)).is_empty(), "{t:?}");
+            assert_eq!(fire(&mut w, t), vec![2], "{t:?}");
             assert!(w.is_empty());
-            assert!(fire(&mut w, deadline + 100_000).is_empty());
+            assert!(fire(&mut w, t + 100 * Span::from_secs(1)).is_empty());
         }
+    }
+
+    #[test]
+    fn a_deadline_between_ticks_fires_at_the_next_tick_never_before() {
+        let mut w = TimerWheel::new(1, Time::ZERO);
+        let t = at(1) + 500 * US;
+        w.arm(0, t);
+        assert_eq!(w.deadline(0), Some(at(2)));
+        assert!(fire(&mut w, t).is_empty());
+        assert!(fire(&mut w, at(2).minus(US)).is_empty());
+        assert_eq!(fire(&mut w, at(2)), vec![0]);
+        // A deadline on a tick needs no rounding.
+        w.arm(0, at(5));
+        assert_eq!(w.deadline(0), Some(at(5)));
+        assert_eq!(w.next_deadline(), Some(at(5)));
     }
 
     #[test]
     fn cancel_and_rearm() {
-        let mut w = TimerWheel::new(4, 1000);
-        w.arm(0, 1500);
-        w.arm(1, 1500);
+        let mut w = TimerWheel::new(4, at(1000));
+        assert_eq!(w.now(), at(1000));
+        w.arm(0, at(1500));
+        w.arm(1, at(1500));
         w.cancel(0);
-        w.arm(1, 9000);
-        assert_eq!(w.deadline(1), Some(9000));
-        assert!(fire(&mut w, 8999).is_empty());
-        assert_eq!(fire(&mut w, 9000), vec![1]);
-        w.arm(3, 10); // in the past: fires at once
-        assert_eq!(fire(&mut w, 9000), vec![3]);
+        w.arm(1, at(9000));
+        assert_eq!(w.deadline(1), Some(at(9000)));
+        assert!(fire(&mut w, at(8999)).is_empty());
+        assert_eq!(fire(&mut w, at(9000)), vec![1]);
+        w.arm(3, at(10)); // in the past: fires at once
+        assert_eq!(fire(&mut w, at(9000)), vec![3]);
+    }
+
+    #[test]
+    fn a_deadline_past_the_horizon_is_clamped_and_fires_once() {
+        // Regression: a deadline clamped to the horizon used to land in the top level's
+        // current slot and cascade into itself forever on the next advance.
+        let mut w = TimerWheel::new(1, at(9000));
+        w.arm(0, Time::MAX);
+        let due = w.deadline(0).unwrap();
+        assert_eq!(due, at(9000 + REACH));
+        assert!(fire(&mut w, at(9001)).is_empty());
+        assert!(fire(&mut w, due.minus(US)).is_empty());
+        assert_eq!(fire(&mut w, due), vec![0]);
+    }
+
+    #[test]
+    fn deadlines_across_a_top_level_rotation_fire_on_time() {
+        // Regression: a deadline just past the top level's rotation was missed by the
+        // advance that reached it.
+        let start = HORIZON - 10;
+        for (key, ms) in [(0u32, 60_000u64), (1, 5), (2, 3 * TOP_SLOT), (3, REACH)] {
+            let mut w = TimerWheel::new(4, at(start));
+            let t = at(start + ms);
+            w.arm(key, t);
+            assert_eq!(w.next_deadline().map(|n| n <= t), Some(true));
+            assert!(fire(&mut w, t.minus(US)).is_empty(), "{ms}");
+            assert_eq!(fire(&mut w, t), vec![key], "{ms}");
+        }
     }
 
     #[test]
     fn next_deadline_is_a_lower_bound() {
-        let mut w = TimerWheel::new(2, 0);
+        let mut w = TimerWheel::new(2, Time::ZERO);
         assert_eq!(w.next_deadline(), None);
-        w.arm(0, 50);
-        assert_eq!(w.next_deadline(), Some(50));
-        w.arm(1, 100_000);
+        w.arm(0, at(50));
+        assert_eq!(w.next_deadline(), Some(at(50)));
+        w.arm(1, at(100_000));
         w.cancel(0);
         let nd = w.next_deadline().unwrap();
-        assert!(nd <= 100_000 && nd > 0);
+        assert!(nd <= at(100_000) && nd > Time::ZERO);
     }
 
     #[test]
     fn a_million_keys() {
-        let mut w = TimerWheel::new(1_000_000, 0);
+        let mut w = TimerWheel::new(1_000_000, Time::ZERO);
         for k in 0..1_000_000u32 {
-            w.arm(k, 60_000 + u64::from(k % 60_000));
+            w.arm(k, at(60_000 + u64::from(k % 60_000)));
         }
         assert_eq!(w.len(), 1_000_000);
         let mut fired = Vec::new();
-        w.advance(89_999, &mut fired);
+        w.advance(at(89_999), &mut fired);
         // k % 60_000 < 30_000 for 16 full cycles of 60_000 plus 30_000 of the last 40_000.
         assert_eq!(fired.len(), 16 * 30_000 + 30_000);
-        w.advance(120_000, &mut fired);
+        w.advance(at(120_000), &mut fired);
         assert_eq!(fired.len(), 1_000_000);
     }
 
@@ -274,21 +370,25 @@ mod tests {
     }
 
     proptest! {
+        /// Against a map of deadlines in whole milliseconds, from zero and across the end of
+        /// the top level's rotation.
         #[test]
-        fn matches_a_naive_model(ops in proptest::collection::vec(prop_oneof![
+        fn matches_a_naive_model(start in prop_oneof![Just(0u64), (HORIZON - 400_000)..HORIZON],
+                                 ops in proptest::collection::vec(prop_oneof![
             (0u32..16, 0u64..300_000).prop_map(|(k, d)| Op::Arm(k, d)),
             (0u32..16).prop_map(Op::Cancel),
             (0u64..100_000).prop_map(Op::Advance),
         ], 1..200)) {
-            let mut w = TimerWheel::new(16, 0);
-            let mut model: BTreeMap<u32, u64> = BTreeMap::new();
-            let mut now = 0u64;
+            // From zero, or close before the top level's first rotation ends.
+            let mut now = at(start);
+            let mut w = TimerWheel::new(16, now);
+            let mut model: BTreeMap<u32, Time> = BTreeMap::new();
             for op in ops {
                 match op {
-                    Op::Arm(k, d) => { let d = now + d; w.arm(k, d); model.insert(k, d); }
+                    Op::Arm(k, d) => { let d = now + d * MS; w.arm(k, d); model.insert(k, d); }
                     Op::Cancel(k) => { w.cancel(k); model.remove(&k); }
                     Op::Advance(dt) => {
-                        now += dt;
+                        now += dt * MS;
                         let got = fire(&mut w, now);
                         let mut want: Vec<u32> = model.iter().filter(|(_, d)| **d <= now).map(|(k, _)| *k).collect();
                         want.sort_unstable();

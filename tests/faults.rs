@@ -5,6 +5,7 @@
 mod peers;
 
 use gbswarm::camera::{Transport, TxnKind};
+use gbswarm::clock::{self, Time};
 use gbswarm::engine;
 use gbswarm::profile::{Profile, Span};
 use gbswarm::testkit::Responder;
@@ -225,12 +226,12 @@ fn overload_with_retry_after_is_respected() {
     for (dev, times) in &seen.register_times {
         // Each attempt is REGISTER + authenticated REGISTER; attempts at least 2 s apart
         // (Retry-After beats the 1 s retry interval), so at most 4 in 7 s.
-        let starts: Vec<u64> = times.iter().step_by(2).copied().collect();
+        let starts: Vec<Time> = times.iter().step_by(2).copied().collect();
         assert!(starts.len() <= 4 && starts.len() >= 3, "{dev}: {starts:?}");
         for w in starts.windows(2) {
             assert!(
-                w[1] - w[0] >= 2_000_000,
-                "{dev} retried after {} µs",
+                w[1] - w[0] >= clock::Span::from_secs(2),
+                "{dev} retried after {:?}",
                 w[1] - w[0]
             );
         }

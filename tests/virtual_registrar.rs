@@ -13,7 +13,9 @@ use gbswarm::testkit::Sim;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-const S: u64 = 1_000_000;
+const T0: Time = Time::ZERO;
+const S: Span = Span::from_secs(1);
+const MS: Span = Span::from_millis(1);
 
 fn id(s: &str) -> DeviceId {
     s.parse().unwrap()
@@ -38,8 +40,8 @@ fn three_hours_of_a_fleet_against_the_real_registrar() {
         ..Config::new(id("34020000002000000001"), "12345678")
     });
     let mut sim = Sim::with_server(camera_cfg(), id("34020000001320000001"), N, reg);
-    sim.start_all(20_000);
-    sim.run_until(3 * 3600 * S);
+    sim.start_all(20 * MS);
+    sim.run_until(T0 + 3 * 3600 * S);
     let t = &sim.net.tally;
     assert_eq!(t.get(TxnKind::Register, Outcome::Status(200)), u64::from(N));
     assert_eq!(t.total(TxnKind::Register), u64::from(N));
@@ -68,14 +70,14 @@ fn three_hours_of_a_fleet_against_the_real_registrar() {
     assert_eq!(st.keepalives, ka);
     assert_eq!(st.replays, 0);
     assert_eq!(sim.out.counters.malformed + sim.out.counters.stray, 0);
-    let now = Time::from_micros(sim.now());
+    let now = sim.now();
     let gap = sim.servers[0].max_silence();
     assert_eq!(
         sim.servers[0].registry().counts(now, gap),
         (u64::from(N), u64::from(N))
     );
     sim.stop_all();
-    sim.run_until(3 * 3600 * S + 10 * S);
+    sim.run_until(T0 + 3 * 3600 * S + 10 * S);
     let t = &sim.net.tally;
     assert_eq!(
         t.get(TxnKind::Unregister, Outcome::Status(200)),
@@ -99,8 +101,8 @@ fn a_302_from_the_real_registrar_sends_the_fleet_to_server_a() {
     });
     let mut sim = Sim::with_server(camera_cfg(), id("34020000001320000001"), N, redirector);
     sim.add_peer(a_addr, registrar(Config::new(a_id, "12345678")));
-    sim.start_all(10_000);
-    sim.run_until(600 * S);
+    sim.start_all(10 * MS);
+    sim.run_until(T0 + 600 * S);
     let t = &sim.net.tally;
     assert_eq!(t.get(TxnKind::Register, Outcome::Status(302)), u64::from(N));
     assert_eq!(t.get(TxnKind::Register, Outcome::Status(200)), u64::from(N));
@@ -110,8 +112,8 @@ fn a_302_from_the_real_registrar_sends_the_fleet_to_server_a() {
         sim.servers[1].stats().keepalives >= 9 * u64::from(N),
         "keepalives go to A"
     );
-    let now = Time::from_micros(sim.now());
-    let everyone = Span::from_secs(3600);
+    let now = sim.now();
+    let everyone = 3600 * S;
     assert_eq!(sim.servers[0].registry().counts(now, everyone), (0, 0));
     assert_eq!(
         sim.servers[1].registry().counts(now, everyone),

@@ -3,17 +3,19 @@
 //! destination resolved) and each connection action to the host, and re-arm the camera's
 //! timer from [`Camera::poll_timeout`].
 //!
-//! This is where the camera's contract is kept — drain the outbox after every `handle_*`,
-//! re-arm from `poll_timeout`, never let `now` go back — so no host can forget a step. It
-//! never touches a socket or a clock itself; the host does, behind [`Host`].
+//! This is where the camera's [contract](Camera#contract) is kept — drain the outbox after
+//! every `handle_*`, re-arm from `poll_timeout`, never let `now` go back — so no host can
+//! forget a step. It never touches a socket or a clock itself; the host does, behind
+//! [`Host`].
 
 use super::{Action, Camera, CameraConfig, Dest, Env, Outbox, Record};
+use crate::clock::Time;
 use std::net::SocketAddr;
 
 /// What a host does with a camera's output.
 pub trait Host {
-    /// Camera `slot` finished a transaction at `now` (µs).
-    fn record(&mut self, slot: usize, now: u64, record: &Record);
+    /// Camera `slot` finished a transaction at `now`.
+    fn record(&mut self, slot: usize, now: Time, record: &Record);
     /// Camera `slot` sends `bytes` to `dest`.
     fn transmit(&mut self, slot: usize, dest: SocketAddr, bytes: &[u8]);
     /// Camera `slot` asks for a connection to `server` (its current registrar); the host
@@ -21,8 +23,8 @@ pub trait Host {
     fn connect(&mut self, slot: usize, server: SocketAddr);
     /// Camera `slot`'s connection is to be closed; no event comes back.
     fn close(&mut self, slot: usize);
-    /// Camera `slot` next needs `handle_timeout` at `wake` (µs), or never.
-    fn arm(&mut self, slot: usize, wake: Option<u64>);
+    /// Camera `slot` next needs `handle_timeout` at `wake`, or never.
+    fn arm(&mut self, slot: usize, wake: Option<Time>);
 }
 
 /// A fleet's cameras with what every call needs besides the host.
@@ -55,10 +57,10 @@ impl Fleet<'_> {
         &mut self,
         host: &mut H,
         slot: usize,
-        now: u64,
+        now: Time,
         local: SocketAddr,
         source: Option<SocketAddr>,
-        f: impl FnOnce(&mut Camera, u64, &mut Env<'_>),
+        f: impl FnOnce(&mut Camera, Time, &mut Env<'_>),
     ) {
         let Some(cam) = self.cams.get_mut(slot) else {
             return;

@@ -1,12 +1,16 @@
 //! The emulated GB28181 device as a sans-IO state machine.
 //!
-//! A [`Camera`] is fed `now` (microseconds on the worker's monotonic clock) and events — start,
+//! A [`Camera`] is fed `now` (a [`Time`] on its host's clock, real or virtual) and events — start,
 //! bytes received, timer fired, connection opened or closed, fault, stop — and answers through
 //! an [`Outbox`]: bytes to send and where, connection actions, and one stats [`Record`] per
 //! finished transaction. It never touches a socket, never reads a clock and holds no heap
 //! buffer at rest (UDP retransmission copies live in the worker's [`pool::BufPool`] only while
 //! a transaction is in flight), so a fleet of a million fits in memory and hours of protocol
 //! run in milliseconds of simulated time.
+//!
+//! The rules a host keeps when driving a camera (inputs, draining the outbox, re-arming the
+//! timer, time never going back) are written on [`Camera`], with an example;
+//! [`driver::Fleet`] keeps them for every host.
 
 pub mod driver;
 mod fsm;
@@ -18,8 +22,9 @@ mod tests;
 mod transaction;
 
 pub use fsm::Camera;
-pub use transaction::{T1_US, T2_US, TIMER_F_US};
+pub use transaction::{T1, T2, TIMER_F};
 
+use crate::clock::{Span, Time};
 use crate::gb::DeviceId;
 use std::net::SocketAddr;
 
@@ -41,11 +46,13 @@ pub struct CameraConfig {
     pub expires: u32,
     /// When to refresh, in thousandths of the granted expiry (850 = at 85%).
     pub refresh_permille: u32,
-    /// Wait after a failed registration or a lost server, in milliseconds (never shortened).
+    /// Wait after a failed registration or a lost server, in milliseconds (never shortened;
+    /// read it as a [`Span`] through [`CameraConfig::retry_interval`]).
     pub retry_interval_ms: u64,
     /// Random extra wait added to each retry, up to this many thousandths of the interval.
     pub retry_jitter_permille: u32,
-    /// Keepalive interval in milliseconds.
+    /// Keepalive interval in milliseconds (read it as a [`Span`] through
+    /// [`CameraConfig::heartbeat`]).
     pub heartbeat_ms: u64,
     /// Consecutive missed keepalives after which the server counts as offline.
     pub heartbeat_misses: u8,
@@ -61,7 +68,8 @@ pub struct CameraConfig {
     pub run_id: u32,
     /// User-Agent header value.
     pub user_agent: String,
-    /// Wall-clock time (Unix ms) at the worker clock's zero, for DeviceTime in answers.
+    /// Wall-clock time (Unix ms) at the host clock's zero, for DeviceTime in answers (see
+    /// [`CameraConfig::unix_ms`]).
     pub epoch_unix_ms: u64,
 }
 
@@ -87,6 +95,21 @@ impl CameraConfig {
             user_agent: concat!("gbswarm/", env!("CARGO_PKG_VERSION")).into(),
             epoch_unix_ms: 0,
         }
+    }
+
+    /// The keepalive interval (at least a millisecond).
+    pub fn heartbeat(&self) -> Span {
+        Span::from_millis(self.heartbeat_ms.max(1))
+    }
+
+    /// The wait after a failed registration or a lost server, before jitter.
+    pub fn retry_interval(&self) -> Span {
+        Span::from_millis(self.retry_interval_ms)
+    }
+
+    /// The wall-clock time (Unix ms) at host time `now`.
+    pub fn unix_ms(&self, now: Time) -> u64 {
+        self.epoch_unix_ms + now.as_millis()
     }
 }
 
@@ -148,8 +171,8 @@ pub struct Record {
     pub kind: TxnKind,
     /// How it ended.
     pub outcome: Outcome,
-    /// Microseconds from when the request was due (not when it was sent) to its end.
-    pub latency_us: u64,
+    /// From when the request was due (not when it was sent) to its end.
+    pub latency: Span,
     /// UDP retransmissions sent.
     pub retransmits: u8,
 }

@@ -120,7 +120,7 @@ pub(crate) fn write_response(
                 sn,
                 id,
                 cfg.expires,
-                (cfg.heartbeat_ms / 1000) as u32,
+                cfg.heartbeat().as_secs() as u32,
                 u32::from(cfg.heartbeat_misses),
             );
             false

@@ -5,29 +5,32 @@
 
 use super::TxnKind;
 use super::pool::NONE;
+use crate::clock::{Span, Time};
 
 /// RFC 3261 T1: round-trip estimate, 500 ms.
-pub const T1_US: u64 = 500_000;
+pub const T1: Span = Span::from_millis(500);
 /// RFC 3261 T2: longest retransmit interval for non-INVITE requests, 4 s.
-pub const T2_US: u64 = 4_000_000;
+pub const T2: Span = Span::from_secs(4);
 /// RFC 3261 Timer F: 64·T1 = 32 s.
-pub const TIMER_F_US: u64 = 64 * T1_US;
+pub const TIMER_F: Span = T1.times(64);
 
 /// One client transaction in flight (or idle when `active` is false).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Txn {
     /// When the request was due (latency is measured from here).
-    pub due: u64,
-    /// Next retransmission time, 0 if none (TCP).
-    pub next_retx: u64,
+    pub due: Time,
+    /// Next retransmission time; [`Time::MAX`] if none (TCP).
+    pub next_retx: Time,
     /// Timer F.
-    pub deadline: u64,
+    pub deadline: Time,
     /// Retransmission copy in the worker pool.
     pub buf: u32,
     /// Branch counter: the Via branch is derived from the camera index and this.
     pub branch: u32,
-    /// Current retransmission interval in milliseconds.
-    pub interval_ms: u16,
+    /// Current retransmission interval in whole milliseconds (T1..=T2 fit in a `u16`, which
+    /// keeps three transactions per camera small); read and written as a [`Span`] through
+    /// [`Txn::interval`] and [`Txn::set_interval`].
+    interval_ms: u16,
     /// Retransmissions sent.
     pub retx: u8,
     /// What it is for.
@@ -38,9 +41,9 @@ pub(crate) struct Txn {
 
 impl Txn {
     pub const IDLE: Txn = Txn {
-        due: 0,
-        next_retx: 0,
-        deadline: 0,
+        due: Time::ZERO,
+        next_retx: Time::MAX,
+        deadline: Time::ZERO,
         buf: NONE,
         branch: 0,
         interval_ms: 0,
@@ -50,45 +53,54 @@ impl Txn {
     };
 
     /// Starts a transaction sent at `now`; `udp` arms retransmissions.
-    pub fn start(kind: TxnKind, due: u64, now: u64, branch: u32, buf: u32, udp: bool) -> Txn {
-        Txn {
+    pub fn start(kind: TxnKind, due: Time, now: Time, branch: u32, buf: u32, udp: bool) -> Txn {
+        let mut t = Txn {
             due,
-            next_retx: if udp { now + T1_US } else { 0 },
-            deadline: now + TIMER_F_US,
+            next_retx: if udp { now + T1 } else { Time::MAX },
+            deadline: now + TIMER_F,
             buf,
             branch,
-            interval_ms: (T1_US / 1000) as u16,
+            interval_ms: 0,
             retx: 0,
             kind,
             active: true,
-        }
+        };
+        t.set_interval(T1);
+        t
+    }
+
+    /// The current retransmission interval.
+    fn interval(&self) -> Span {
+        Span::from_millis(u64::from(self.interval_ms))
+    }
+
+    /// Stores a retransmission interval (at most T2, so it fits).
+    fn set_interval(&mut self, interval: Span) {
+        self.interval_ms = interval.min(T2).as_millis() as u16;
+    }
+
+    /// True if the request is retransmitted (UDP).
+    pub fn retransmitting(&self) -> bool {
+        self.next_retx != Time::MAX
     }
 
     /// The earliest time this transaction needs attention.
-    pub fn wake(&self) -> Option<u64> {
-        if !self.active {
-            return None;
-        }
-        Some(if self.next_retx != 0 {
-            self.next_retx.min(self.deadline)
-        } else {
-            self.deadline
-        })
+    pub fn wake(&self) -> Option<Time> {
+        self.active.then(|| self.next_retx.min(self.deadline))
     }
 
     /// Schedules the next retransmission after one was sent at `now` (Timer E doubling).
-    pub fn retransmitted(&mut self, now: u64) {
+    pub fn retransmitted(&mut self, now: Time) {
         self.retx = self.retx.saturating_add(1);
-        let doubled = (u64::from(self.interval_ms) * 2).min(T2_US / 1000);
-        self.interval_ms = doubled as u16;
-        self.next_retx = now + doubled * 1000;
+        self.set_interval((2 * self.interval()).min(T2));
+        self.next_retx = now + self.interval();
     }
 
     /// A provisional response: keep retransmitting, but every T2 (§17.1.2.2).
-    pub fn provisional(&mut self, now: u64) {
-        if self.next_retx != 0 {
-            self.interval_ms = (T2_US / 1000) as u16;
-            self.next_retx = now + T2_US;
+    pub fn provisional(&mut self, now: Time) {
+        if self.retransmitting() {
+            self.set_interval(T2);
+            self.next_retx = now + T2;
         }
     }
 }
@@ -97,21 +109,27 @@ impl Txn {
 mod tests {
     use super::*;
 
+    const MS: Span = Span::from_millis(1);
+
     #[test]
     fn timer_e_doubles_to_t2() {
-        let mut t = Txn::start(TxnKind::Keepalive, 0, 0, 1, NONE, true);
+        let mut t = Txn::start(TxnKind::Keepalive, Time::ZERO, Time::ZERO, 1, NONE, true);
         let mut sends = vec![];
         while let Some(w) = t.wake() {
             if w >= t.deadline {
                 break;
             }
-            sends.push(w / 1000);
+            sends.push(w);
             t.retransmitted(w);
         }
-        assert_eq!(&sends[..6], &[500, 1500, 3500, 7500, 11500, 15500]);
-        assert_eq!(*sends.last().unwrap(), 31500);
+        let at = |ms: u64| Time::ZERO + ms * MS;
+        assert_eq!(
+            &sends[..6],
+            &[at(500), at(1500), at(3500), at(7500), at(11500), at(15500)]
+        );
+        assert_eq!(*sends.last().unwrap(), at(31500));
         assert_eq!(t.retx as usize, sends.len());
-        let tcp = Txn::start(TxnKind::Keepalive, 0, 0, 1, NONE, false);
-        assert_eq!(tcp.wake(), Some(TIMER_F_US));
+        let tcp = Txn::start(TxnKind::Keepalive, Time::ZERO, Time::ZERO, 1, NONE, false);
+        assert_eq!(tcp.wake(), Some(Time::ZERO + TIMER_F));
     }
 }

@@ -5,6 +5,7 @@
 
 use crate::camera::driver::Host;
 use crate::camera::{Record, Transport};
+use crate::clock::Time;
 use crate::net::tcp::{self, Conn};
 use crate::net::udp::UdpSock;
 use crate::profile::Plan;
@@ -111,7 +112,7 @@ impl Io {
 }
 
 impl Host for Io {
-    fn record(&mut self, _slot: usize, _now: u64, record: &Record) {
+    fn record(&mut self, _slot: usize, _now: Time, record: &Record) {
         self.snap.record(record);
     }
 
@@ -158,9 +159,9 @@ impl Host for Io {
         }
     }
 
-    fn arm(&mut self, slot: usize, wake: Option<u64>) {
+    fn arm(&mut self, slot: usize, wake: Option<Time>) {
         match wake {
-            Some(t) => self.wheel.arm(slot as u32, t.div_ceil(1000)),
+            Some(t) => self.wheel.arm(slot as u32, t),
             None => self.wheel.cancel(slot as u32),
         }
     }

@@ -8,6 +8,7 @@ pub mod io;
 pub mod worker;
 
 use crate::camera::Transport;
+use crate::clock::{Clock, Span, Time};
 use crate::profile::Plan;
 use crate::stats::Snapshot;
 use crossbeam::channel;
@@ -16,7 +17,7 @@ use std::collections::btree_map::Entry;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use worker::Msg;
 
 /// Why a run ended.
@@ -83,7 +84,7 @@ pub fn run(
     let default_ip =
         crate::net::udp::route_source(target).map_err(|e| format!("no route to {target}: {e}"))?;
     let plan = Arc::new(plan.clone());
-    let epoch = Instant::now();
+    let clock = Clock::start();
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = channel::unbounded::<Msg>();
     // Interval snapshots go back to the workers once merged (a few spare per worker).
@@ -92,7 +93,7 @@ pub fn run(
     let mut gos = Vec::new();
     let mut handles = Vec::new();
     for index in 0..workers {
-        let (go_tx, go_rx) = channel::bounded::<u64>(1);
+        let (go_tx, go_rx) = channel::bounded::<Time>(1);
         gos.push(go_tx);
         let setup = worker::Setup {
             index,
@@ -100,7 +101,7 @@ pub fn run(
             plan: plan.clone(),
             target,
             default_ip,
-            epoch,
+            clock,
             stop: stop.clone(),
             tx: tx.clone(),
             go: go_rx,
@@ -114,7 +115,7 @@ pub fn run(
         handles.push(h);
     }
     drop(tx);
-    let stop_all = |gos: Vec<channel::Sender<u64>>, handles: Vec<std::thread::JoinHandle<()>>| {
+    let stop_all = |gos: Vec<channel::Sender<Time>>, handles: Vec<std::thread::JoinHandle<()>>| {
         drop(gos);
         for h in handles {
             let _ = h.join();
@@ -135,12 +136,11 @@ pub fn run(
             }
         }
     }
-    let t0 = epoch.elapsed().as_micros() as u64 + 1_000;
+    let t0 = clock.now() + Span::from_millis(1);
     for g in &gos {
         let _ = g.send(t0);
     }
-    let start = epoch + Duration::from_micros(t0);
-    let deadline = start + plan.duration;
+    let deadline = t0 + Span::from_duration(plan.duration);
     let mut reason = None;
     let mut total = Snapshot::default();
     let mut pending: BTreeMap<u64, (usize, Box<Snapshot>)> = BTreeMap::new();
@@ -151,7 +151,7 @@ pub fn run(
         if reason.is_none() {
             if interrupt.load(Ordering::Relaxed) {
                 reason = Some(StopReason::Interrupted);
-            } else if Instant::now() >= deadline {
+            } else if clock.now() >= deadline {
                 reason = Some(StopReason::Duration);
             }
             if reason.is_some() {
@@ -199,7 +199,7 @@ pub fn run(
             Err(channel::RecvTimeoutError::Disconnected) => break,
         }
     }
-    let elapsed = start.elapsed();
+    let elapsed = clock.now().since(t0).to_duration();
     // Intervals some worker never completed (it finished first) still count in the totals.
     for (_, (_, snap)) in pending {
         total.merge(&snap);

@@ -5,6 +5,7 @@
 use super::io::{Io, pick_ip};
 use crate::camera::driver::{Fleet, Host};
 use crate::camera::{Camera, CameraConfig, Env, Outbox, Transport};
+use crate::clock::{Clock, Span, Time};
 use crate::net::udp;
 use crate::profile::{Plan, Ramp};
 use crate::sip::{Header, Limits, Message, Parsed, parse_datagram, parse_stream};
@@ -17,7 +18,7 @@ use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What a worker tells the reporter.
 #[derive(Debug)]
@@ -56,14 +57,14 @@ pub struct Setup {
     pub target: SocketAddr,
     /// Source address when the plan names none.
     pub default_ip: IpAddr,
-    /// Common clock zero of all workers.
-    pub epoch: Instant,
+    /// The clock all workers share (one zero, one Unix time at it).
+    pub clock: Clock,
     /// Set when the run must stop (ramp ends, cameras unregister).
     pub stop: Arc<AtomicBool>,
     /// Reports to the reporter.
     pub tx: Sender<Msg>,
-    /// The start time (µs since `epoch`), sent once every worker is ready.
-    pub go: Receiver<u64>,
+    /// The start time, sent once every worker is ready.
+    pub go: Receiver<Time>,
     /// Core to pin to.
     pub core: Option<core_affinity::CoreId>,
     /// Snapshots the reporter is done with, to reuse instead of allocating a fresh one a
@@ -100,7 +101,7 @@ struct Worker {
     plan: Arc<Plan>,
     cfg: CameraConfig,
     target: SocketAddr,
-    epoch: Instant,
+    clock: Clock,
     stop: Arc<AtomicBool>,
     tx: Sender<Msg>,
     cams: Vec<Camera>,
@@ -112,7 +113,7 @@ struct Worker {
     rbuf: Vec<u8>,
     fired: Vec<u32>,
     ready: Vec<(Token, bool, bool, bool)>,
-    t0: u64,
+    t0: Time,
     next_start: usize,
     cpu_seen: Duration,
 }
@@ -123,7 +124,7 @@ impl Worker {
         let n_total = plan.ids.len();
         let shard: Vec<u64> = (s.index as u64..n_total).step_by(s.workers).collect();
         let mut cfg = plan.camera.clone();
-        cfg.epoch_unix_ms = crate::clock::Clock::from_zero(s.epoch).zero_unix_ms();
+        cfg.epoch_unix_ms = s.clock.zero_unix_ms();
         let cams: Vec<Camera> = shard
             .iter()
             .filter_map(|&k| Some(Camera::new(plan.ids.get(k)?, k as u32, &cfg)))
@@ -150,7 +151,7 @@ impl Worker {
             index: s.index,
             workers: s.workers,
             target: s.target,
-            epoch: s.epoch,
+            clock: s.clock,
             stop: s.stop.clone(),
             tx: s.tx.clone(),
             io: Io {
@@ -158,7 +159,7 @@ impl Worker {
                 udp,
                 tcp: (0..n).map(|_| None).collect(),
                 generation: vec![0; n],
-                wheel: TimerWheel::new(n, 0),
+                wheel: TimerWheel::new(n, Time::ZERO),
                 snap: Box::default(),
                 refused: Vec::new(),
                 cps,
@@ -177,33 +178,33 @@ impl Worker {
             rbuf: vec![0u8; 65_536],
             fired: Vec::new(),
             ready: Vec::new(),
-            t0: 0,
+            t0: Time::ZERO,
             next_start: 0,
             cpu_seen: Duration::ZERO,
             plan,
         })
     }
 
-    fn now(&self) -> u64 {
-        self.epoch.elapsed().as_micros() as u64
+    fn now(&self) -> Time {
+        self.clock.now()
     }
 
-    /// When camera slot `j` is due to start (µs since the epoch).
-    fn due(&self, j: usize) -> u64 {
+    /// When camera slot `j` is due to start.
+    fn due(&self, j: usize) -> Time {
         match self.plan.ramp {
             Ramp::Burst => self.t0,
             Ramp::Rate(r) => {
                 let k = (j * self.workers + self.index) as f64;
-                self.t0 + (k / r * 1e6) as u64
+                self.t0 + Span::from_secs_f64(k / r)
             }
         }
     }
 
     /// When the `j`-th of this worker's cameras is told to stop, for a stop that began at
     /// `since`, on the plan's stop schedule.
-    fn stop_due(&self, since: u64, j: usize) -> u64 {
+    fn stop_due(&self, since: Time, j: usize) -> Time {
         since
-            + stop_offset_us(
+            + stop_offset(
                 j,
                 self.workers,
                 self.plan.stop_ramp,
@@ -212,15 +213,15 @@ impl Worker {
             )
     }
 
-    fn run(&mut self, t0: u64) {
+    fn run(&mut self, t0: Time) {
         self.t0 = t0;
         self.cpu_seen = crate::stats::this_thread_cpu();
         let mut events = Events::with_capacity(1024);
         let mut tick = 1u64;
         let mut stopping = None;
         let mut next_stop = 0usize;
-        let mut grace_end = u64::MAX;
-        let mut next_check = 0u64;
+        let mut grace_end = Time::MAX;
+        let mut next_check = Time::ZERO;
         loop {
             let now = self.now();
             if stopping.is_none() && self.stop.load(Ordering::Relaxed) {
@@ -236,12 +237,12 @@ impl Worker {
                 self.drain_refused();
                 if next_stop == self.next_start {
                     // The grace period runs from the last stop sent.
-                    grace_end = now + self.plan.grace.as_micros() as u64;
+                    grace_end = now + Span::from_duration(self.plan.grace);
                 }
             }
             let stopping_all = stopping.is_some() && next_stop == self.next_start;
             if stopping_all && now >= next_check {
-                next_check = now + 50_000;
+                next_check = now + Span::from_millis(50);
                 let all_done = self.cams[..self.next_start].iter().all(|c| c.is_stopped());
                 if all_done || now >= grace_end {
                     if !all_done {
@@ -257,13 +258,13 @@ impl Worker {
                 self.start_due(now);
             }
             self.fire_timers(now);
-            if now >= self.t0 + tick * 1_000_000 {
+            if now >= self.t0 + Span::from_secs(tick) {
                 self.send_interval(tick);
                 tick += 1;
             }
-            let mut wake = self.t0 + tick * 1_000_000;
-            if let Some(ms) = self.io.wheel.next_deadline() {
-                wake = wake.min(ms * 1000);
+            let mut wake = self.t0 + Span::from_secs(tick);
+            if let Some(t) = self.io.wheel.next_deadline() {
+                wake = wake.min(t);
             }
             if stopping.is_none() && self.next_start < self.cams.len() {
                 wake = wake.min(self.due(self.next_start));
@@ -274,7 +275,7 @@ impl Worker {
                 wake = wake.min(self.stop_due(since, next_stop));
             }
             let now = self.now();
-            let timeout = Duration::from_micros(wake.saturating_sub(now).min(100_000));
+            let timeout = wake.since(now).min(Span::from_millis(100)).to_duration();
             if let Err(e) = self.io.poll.poll(&mut events, Some(timeout))
                 && e.kind() != io::ErrorKind::Interrupted
             {
@@ -302,7 +303,7 @@ impl Worker {
         }
     }
 
-    fn start_due(&mut self, now: u64) {
+    fn start_due(&mut self, now: Time) {
         let mut started = 0;
         while self.next_start < self.cams.len() && started < MAX_STARTS_PER_TURN {
             let due = self.due(self.next_start);
@@ -317,10 +318,10 @@ impl Worker {
         }
     }
 
-    fn fire_timers(&mut self, now: u64) {
+    fn fire_timers(&mut self, now: Time) {
         let mut fired = std::mem::take(&mut self.fired);
         fired.clear();
-        self.io.wheel.advance(now / 1000, &mut fired);
+        self.io.wheel.advance(now, &mut fired);
         for &slot in &fired {
             self.call(slot as usize, None, |c, now, env| {
                 c.handle_timeout(now, env)
@@ -335,7 +336,7 @@ impl Worker {
         &mut self,
         slot: usize,
         source: Option<SocketAddr>,
-        f: impl FnOnce(&mut Camera, u64, &mut Env<'_>),
+        f: impl FnOnce(&mut Camera, Time, &mut Env<'_>),
     ) {
         let now = self.now();
         let local = self.io.local(slot);
@@ -588,16 +589,16 @@ impl Worker {
 /// How long after the stop began the `j`-th camera of one of `workers` workers is told to
 /// stop: at the stop ramp's rate, but never slower than sending all `started` unregistrations
 /// within `grace`, so an interrupted run with a slow ramp still ends in at most twice the grace.
-fn stop_offset_us(j: usize, workers: usize, ramp: Ramp, started: usize, grace: Duration) -> u64 {
+fn stop_offset(j: usize, workers: usize, ramp: Ramp, started: usize, grace: Duration) -> Span {
     let Ramp::Rate(rate) = ramp else {
-        return 0;
+        return Span::ZERO;
     };
     let grace_s = grace.as_secs_f64();
     if grace_s <= 0.0 {
-        return 0;
+        return Span::ZERO;
     }
     let rate = rate.max(started as f64 / grace_s);
-    (j as f64 * workers as f64 / rate * 1e6) as u64
+    Span::from_secs_f64(j as f64 * workers as f64 / rate)
 }
 
 #[cfg(test)]
@@ -606,24 +607,20 @@ mod tests {
 
     #[test]
     fn stop_follows_the_ramp_rate_within_the_grace() {
+        const S: Span = Span::from_secs(1);
+        const MS: Span = Span::from_millis(1);
         let g10 = Duration::from_secs(10);
         // 2,000 cameras at 1,000/s on one worker: the 1,000th stops 1 s after the first.
-        assert_eq!(
-            stop_offset_us(1000, 1, Ramp::Rate(1000.0), 2000, g10),
-            1_000_000
-        );
+        assert_eq!(stop_offset(1000, 1, Ramp::Rate(1000.0), 2000, g10), S);
         // Two workers share the rate: each one's 500th camera is the fleet's 1,000th.
-        assert_eq!(
-            stop_offset_us(500, 2, Ramp::Rate(1000.0), 2000, g10),
-            1_000_000
-        );
+        assert_eq!(stop_offset(500, 2, Ramp::Rate(1000.0), 2000, g10), S);
         // 100,000 cameras at 100/s would take 1,000 s: sped up to fit in the 10 s grace.
-        let last = stop_offset_us(99_999, 1, Ramp::Rate(100.0), 100_000, g10);
-        assert!((9_999_000..=10_000_000).contains(&last), "{last}");
-        assert_eq!(stop_offset_us(7, 1, Ramp::Burst, 100, g10), 0);
+        let last = stop_offset(99_999, 1, Ramp::Rate(100.0), 100_000, g10);
+        assert!((9_999 * MS..=10 * S).contains(&last), "{last:?}");
+        assert_eq!(stop_offset(7, 1, Ramp::Burst, 100, g10), Span::ZERO);
         assert_eq!(
-            stop_offset_us(7, 1, Ramp::Rate(1.0), 100, Duration::ZERO),
-            0
+            stop_offset(7, 1, Ramp::Rate(1.0), 100, Duration::ZERO),
+            Span::ZERO
         );
     }
 }

@@ -65,6 +65,7 @@ impl HdrLog {
 mod tests {
     use super::*;
     use crate::camera::{Outcome, Record};
+    use crate::clock::Span;
     use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
     #[test]
@@ -79,13 +80,13 @@ mod tests {
                 s.record(&Record {
                     kind: TxnKind::Register,
                     outcome: Outcome::Status(200),
-                    latency_us: 100 + i,
+                    latency: Span::from_micros(100 + i),
                     retransmits: 0,
                 });
                 s.record(&Record {
                     kind: TxnKind::Keepalive,
                     outcome: Outcome::Status(200),
-                    latency_us: 50 + i,
+                    latency: Span::from_micros(50 + i),
                     retransmits: 0,
                 });
             }

@@ -409,6 +409,7 @@ pub fn render_run(
 mod tests {
     use super::*;
     use crate::camera::{Outcome, Record};
+    use crate::clock::Span;
 
     fn snapshot() -> Snapshot {
         let mut s = Snapshot::default();
@@ -416,20 +417,20 @@ mod tests {
             s.record(&Record {
                 kind: TxnKind::Register,
                 outcome: Outcome::Status(200),
-                latency_us: 500 + i,
+                latency: Span::from_micros(500 + i),
                 retransmits: 0,
             });
             s.record(&Record {
                 kind: TxnKind::Keepalive,
                 outcome: Outcome::Status(200),
-                latency_us: 300 + i / 2,
+                latency: Span::from_micros(300 + i / 2),
                 retransmits: 0,
             });
         }
         s.record(&Record {
             kind: TxnKind::Register,
             outcome: Outcome::Timeout,
-            latency_us: 0,
+            latency: Span::from_micros(0),
             retransmits: 10,
         });
         s.gauges.registered = 1000;

@@ -116,7 +116,7 @@ impl KindStats {
             Outcome::Status(code) => {
                 self.add_status(code, 1);
                 self.latency
-                    .saturating_record(r.latency_us.clamp(1, MAX_LATENCY_US));
+                    .saturating_record(r.latency.as_micros().clamp(1, MAX_LATENCY_US));
             }
             Outcome::Timeout => self.timeouts += 1,
             Outcome::TransportError => self.transport_errors += 1,
@@ -278,12 +278,13 @@ pub fn counters_since(now: &Counters, before: &Counters) -> Counters {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::Span;
 
     fn rec(kind: TxnKind, outcome: Outcome, latency_us: u64) -> Record {
         Record {
             kind,
             outcome,
-            latency_us,
+            latency: Span::from_micros(latency_us),
             retransmits: 1,
         }
     }

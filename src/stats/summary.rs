@@ -382,6 +382,7 @@ pub fn merge(reports: &[(RunInfo, Snapshot)]) -> (RunInfo, Snapshot) {
 mod tests {
     use super::*;
     use crate::camera::{Outcome, Record};
+    use crate::clock::Span;
 
     fn sample(offset: u64) -> Snapshot {
         let mut s = Snapshot::default();
@@ -389,26 +390,26 @@ mod tests {
             s.record(&Record {
                 kind: TxnKind::Register,
                 outcome: Outcome::Status(200),
-                latency_us: 400 + i * 3 + offset,
+                latency: Span::from_micros(400 + i * 3 + offset),
                 retransmits: (i % 7 == 0) as u8,
             });
         }
         s.record(&Record {
             kind: TxnKind::Register,
             outcome: Outcome::Status(403),
-            latency_us: 900,
+            latency: Span::from_micros(900),
             retransmits: 0,
         });
         s.record(&Record {
             kind: TxnKind::Keepalive,
             outcome: Outcome::Timeout,
-            latency_us: 0,
+            latency: Span::from_micros(0),
             retransmits: 3,
         });
         s.record(&Record {
             kind: TxnKind::Keepalive,
             outcome: Outcome::Abandoned,
-            latency_us: 0,
+            latency: Span::from_micros(0),
             retransmits: 0,
         });
         s.counters.online = 500;

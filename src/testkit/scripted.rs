@@ -86,8 +86,8 @@ pub struct Seen {
     pub catalog_items: u64,
     /// Responses to the queries it sent.
     pub query_acks: u64,
-    /// Times (µs) of every REGISTER, per device, to check retry spacing.
-    pub register_times: HashMap<DeviceId, Vec<u64>>,
+    /// Times of every REGISTER, per device, to check retry spacing.
+    pub register_times: HashMap<DeviceId, Vec<Time>>,
     /// Highest keepalive SN per device.
     pub last_sn: HashMap<DeviceId, u32>,
     /// Input that did not parse.
@@ -162,10 +162,10 @@ impl ScriptedServer {
         }
     }
 
-    /// Handles one UDP datagram (from a camera at `from`) at `now` µs; what it sends back
-    /// goes into `out`.
-    pub fn handle(&mut self, now: u64, from: SocketAddr, bytes: &[u8], out: &mut Batch) {
-        self.handle_datagram(Time::from_micros(now), bytes, from, Transport::Udp, out);
+    /// Handles one UDP datagram (from a camera at `from`) at `now`; what it sends back goes
+    /// into `out`.
+    pub fn handle(&mut self, now: Time, from: SocketAddr, bytes: &[u8], out: &mut Batch) {
+        self.handle_datagram(now, bytes, from, Transport::Udp, out);
     }
 
     fn reply(
@@ -195,7 +195,7 @@ impl ScriptedServer {
         };
         if self.script.per_device {
             let times = self.seen.register_times.entry(dev).or_default();
-            times.push(now.as_micros());
+            times.push(now);
         }
         let call_id = m.call_id().unwrap_or(b"").to_vec();
         let expires = gbreg::expiry(m).unwrap_or(gbreg::DEFAULT_EXPIRES);

@@ -9,7 +9,7 @@
 use super::scripted::{Script, ScriptedServer};
 use crate::camera::driver::{Fleet, Host};
 use crate::camera::{Camera, CameraConfig, Env, Outbox, Outcome, Record, TxnKind};
-use crate::clock::Time;
+use crate::clock::{Span, Time};
 use crate::gb::DeviceId;
 use crate::net::Service;
 use crate::sip::Batch;
@@ -36,7 +36,7 @@ impl SimServer for crate::server::registrar::Registrar {}
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Event {
-    at: u64,
+    at: Time,
     seq: u64,
     kind: EventKind,
 }
@@ -97,16 +97,16 @@ impl Tally {
 /// output to.
 #[derive(Debug)]
 pub struct Net {
-    /// Current virtual time (µs).
-    pub now: u64,
-    /// One-way network delay (µs).
-    pub delay_us: u64,
+    /// Current virtual time.
+    pub now: Time,
+    /// One-way network delay.
+    pub delay: Span,
     /// Probability in thousandths that a packet is lost.
     pub loss_permille: u32,
     /// Finished transactions.
     pub tally: Tally,
     /// Every record with its camera and time, if `keep_records`.
-    pub records: Vec<(u32, u64, Record)>,
+    pub records: Vec<(u32, Time, Record)>,
     /// Keep every record in `records` (tests) or only count them (benches).
     pub keep_records: bool,
     /// Packets delivered (both directions).
@@ -154,7 +154,7 @@ impl Net {
         }
     }
 
-    fn push_event(&mut self, at: u64, kind: EventKind) {
+    fn push_event(&mut self, at: Time, kind: EventKind) {
         self.seq += 1;
         self.events.push(Reverse(Event {
             at,
@@ -171,7 +171,7 @@ impl Net {
         }
         let buf = self.alloc(bytes);
         self.push_event(
-            self.now + self.delay_us,
+            self.now + self.delay,
             EventKind::Packet {
                 to_camera,
                 target,
@@ -187,7 +187,7 @@ impl Net {
 }
 
 impl Host for Net {
-    fn record(&mut self, slot: usize, now: u64, record: &Record) {
+    fn record(&mut self, slot: usize, now: Time, record: &Record) {
         self.tally.add(record);
         if self.keep_records {
             self.records.push((slot as u32, now, *record));
@@ -202,7 +202,7 @@ impl Host for Net {
     fn connect(&mut self, slot: usize, server: SocketAddr) {
         let server = self.server_index(server);
         self.push_event(
-            self.now + self.delay_us * 2,
+            self.now + 2 * self.delay,
             EventKind::Connected {
                 cam: slot as u32,
                 server,
@@ -214,9 +214,9 @@ impl Host for Net {
         self.conns[slot] = None;
     }
 
-    fn arm(&mut self, slot: usize, wake: Option<u64>) {
+    fn arm(&mut self, slot: usize, wake: Option<Time>) {
         match wake {
-            Some(t) => self.wheel.arm(slot as u32, t.div_ceil(1000)),
+            Some(t) => self.wheel.arm(slot as u32, t),
             None => self.wheel.cancel(slot as u32),
         }
     }
@@ -274,8 +274,8 @@ impl<S: SimServer> Sim<S> {
             cfg,
             cams,
             net: Net {
-                now: 0,
-                delay_us: 1_000,
+                now: Time::ZERO,
+                delay: Span::from_millis(1),
                 loss_permille: 0,
                 tally: Tally::default(),
                 records: Vec::new(),
@@ -283,7 +283,7 @@ impl<S: SimServer> Sim<S> {
                 delivered: 0,
                 dropped: 0,
                 addrs: vec![Self::SERVER],
-                wheel: TimerWheel::new(n as usize, 0),
+                wheel: TimerWheel::new(n as usize, Time::ZERO),
                 events: BinaryHeap::new(),
                 seq: 0,
                 rng: 0x2545_f491_4f6c_dd1d,
@@ -306,22 +306,22 @@ impl<S: SimServer> Sim<S> {
         self.servers.len() - 1
     }
 
-    /// Current virtual time (µs).
-    pub fn now(&self) -> u64 {
+    /// Current virtual time.
+    pub fn now(&self) -> Time {
         self.net.now
     }
 
     /// Starts camera `i` at time `at` (its registration is due then).
-    pub fn start_at(&mut self, i: u32, at: u64) {
+    pub fn start_at(&mut self, i: u32, at: Time) {
         self.run_until(at);
         self.with_cam(i, |c, now, env| c.handle_start(now, now, env));
     }
 
-    /// Starts every camera, `spacing_us` apart from now on.
-    pub fn start_all(&mut self, spacing_us: u64) {
+    /// Starts every camera, `spacing` apart from now on.
+    pub fn start_all(&mut self, spacing: Span) {
         let t0 = self.net.now;
         for i in 0..self.cams.len() as u32 {
-            self.start_at(i, t0 + u64::from(i) * spacing_us);
+            self.start_at(i, t0 + u64::from(i) * spacing);
         }
     }
 
@@ -345,7 +345,7 @@ impl<S: SimServer> Sim<S> {
     }
 
     /// Runs one camera handler through the shared driver.
-    fn with_cam(&mut self, i: u32, f: impl FnOnce(&mut Camera, u64, &mut Env<'_>)) {
+    fn with_cam(&mut self, i: u32, f: impl FnOnce(&mut Camera, Time, &mut Env<'_>)) {
         self.with_cam_from(i, None, f);
     }
 
@@ -353,7 +353,7 @@ impl<S: SimServer> Sim<S> {
         &mut self,
         i: u32,
         source: Option<SocketAddr>,
-        f: impl FnOnce(&mut Camera, u64, &mut Env<'_>),
+        f: impl FnOnce(&mut Camera, Time, &mut Env<'_>),
     ) {
         let mut fleet = Fleet {
             cams: &mut self.cams,
@@ -376,11 +376,11 @@ impl<S: SimServer> Sim<S> {
         }
     }
 
-    /// Runs until virtual time `until` (µs), delivering packets and firing timers in order.
-    pub fn run_until(&mut self, until: u64) {
+    /// Runs until virtual time `until`, delivering packets and firing timers in order.
+    pub fn run_until(&mut self, until: Time) {
         loop {
             let next_event = self.net.events.peek().map(|Reverse(e)| e.at);
-            let next_timer = self.net.wheel.next_deadline().map(|ms| ms * 1000);
+            let next_timer = self.net.wheel.next_deadline();
             let next = match (next_event, next_timer) {
                 (Some(a), Some(b)) => a.min(b),
                 (Some(a), None) | (None, Some(a)) => a,
@@ -393,7 +393,7 @@ impl<S: SimServer> Sim<S> {
             if next_timer == Some(next) {
                 let mut fired = std::mem::take(&mut self.fired);
                 fired.clear();
-                self.net.wheel.advance(next / 1000, &mut fired);
+                self.net.wheel.advance(next, &mut fired);
                 for &i in &fired {
                     self.with_cam(i, |c, now, env| c.handle_timeout(now, env));
                 }
@@ -436,7 +436,7 @@ impl<S: SimServer> Sim<S> {
                     let transport = self.cfg.transport;
                     let mut replies = std::mem::take(&mut self.replies);
                     replies.clear();
-                    let now = Time::from_micros(self.net.now);
+                    let now = self.net.now;
                     server.handle_datagram(now, &bytes, camera_addr(from), transport, &mut replies);
                     for r in replies.iter() {
                         self.net.send(true, from, target, r);

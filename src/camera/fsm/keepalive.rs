@@ -1,0 +1,48 @@
+//! Keepalives (GB28181 §9.6): the MESSAGE sent every heartbeat interval, with the faulty
+//! sub-device listed when the camera is faulty; a keepalive still unanswered at the next tick
+//! counts as missed, and too many misses in a row take the camera offline.
+//!
+//! It never handles a keepalive's response (`responses` does) and never registers; going
+//! offline hands over to the registration flow's backoff.
+
+use super::{Camera, FAULT_PENDING, HB_ANSWERED, Slot};
+use crate::camera::{Env, Outcome, TxnKind};
+use crate::clock::Time;
+use crate::gb::manscdp;
+
+impl Camera {
+    pub(super) fn send_keepalive(&mut self, due: Time, now: Time, env: &mut Env<'_>) {
+        self.hb_sn = self.hb_sn.wrapping_add(1);
+        self.flags &= !(HB_ANSWERED | FAULT_PENDING);
+        if self.is_faulty() {
+            let faulty = [self.id.channel(1, env.cfg.channels.max(1))];
+            manscdp::write_keepalive(&mut env.out.body, self.hb_sn, &self.id, &faulty);
+        } else {
+            manscdp::write_keepalive(&mut env.out.body, self.hb_sn, &self.id, &[]);
+        }
+        self.send_message(Slot::Hb, TxnKind::Keepalive, due, now, env);
+    }
+
+    pub(super) fn keepalive_tick(&mut self, now: Time, env: &mut Env<'_>) {
+        let due = self.hb_next;
+        let interval = env.cfg.heartbeat();
+        while self.hb_next <= now {
+            self.hb_next += interval;
+        }
+        if self.flags & HB_ANSWERED == 0 {
+            self.misses = self.misses.saturating_add(1);
+        }
+        if self.hb.active {
+            Self::finish(&mut self.hb, Outcome::Timeout, now, env);
+        }
+        if self.misses >= env.cfg.heartbeat_misses.max(1) {
+            self.misses = 0;
+            if self.reg.active {
+                Self::finish(&mut self.reg, Outcome::Abandoned, now, env);
+            }
+            self.go_offline(now, 0, env);
+            return;
+        }
+        self.send_keepalive(due, now, env);
+    }
+}

@@ -1,0 +1,271 @@
+//! The registration flow: the REGISTER, the digest challenge and its answer (a stale nonce
+//! retried once), the refresh at its share of the granted expiry, a 302 redirect, the
+//! unregister at stop, and what a failure leads to: back off and register again (at the
+//! configured server), or stop.
+//!
+//! It never decides when a flow begins — the events in the parent module do — and never runs
+//! keepalives or queries; going offline or stopping only ends those still in flight.
+
+use super::{
+    AUTHED, CONN_OPEN, Camera, FAULT_PENDING, HB_ANSWERED, Phase, Purpose, REGISTERED,
+    STALE_RETRIED, STOPPING, Slot, UNREG_OK,
+};
+use crate::camera::pool::NONE;
+use crate::camera::request::{Ids, Target, request_uri, write_register};
+use crate::camera::transaction::Txn;
+use crate::camera::{Action, Env, Outcome, Record, Transport};
+use crate::clock::{Span, Time};
+use crate::gb::DeviceId;
+use crate::sip::{AuthParams, Message, Uri, digest};
+use std::net::{IpAddr, SocketAddr};
+
+impl Camera {
+    pub(super) fn start_flow(&mut self, purpose: Purpose, now: Time, env: &mut Env<'_>) {
+        self.purpose = purpose;
+        if purpose == Purpose::Initial {
+            self.reg_gen = self.reg_gen.wrapping_add(1);
+            self.reg_cseq = 0;
+        }
+        if env.cfg.transport == Transport::Tcp && self.flags & CONN_OPEN == 0 {
+            if self.phase != Phase::Connecting {
+                env.out.actions.push(Action::Connect);
+            }
+            self.phase = Phase::Connecting;
+            return;
+        }
+        self.send_register(now, None, env);
+    }
+
+    /// Sends a REGISTER for the current purpose, answering `challenge` if given.
+    pub(super) fn send_register(
+        &mut self,
+        now: Time,
+        challenge: Option<&AuthParams<'_>>,
+        env: &mut Env<'_>,
+    ) {
+        self.phase = Phase::Flow;
+        self.reg_cseq = self.reg_cseq.wrapping_add(1);
+        self.counter = self.counter.wrapping_add(1);
+        let mut host = [0u8; 64];
+        let (sid, host_len) = self.target(env, &mut host);
+        let target = Target {
+            server_id: &sid,
+            host: &host[..host_len],
+        };
+        if let Some(ch) = challenge {
+            let r = self.next_rand();
+            let mut cn = [0u8; 8];
+            for (i, c) in cn.iter_mut().enumerate() {
+                *c = b"0123456789abcdef"[((r >> (28 - 4 * i)) & 0xf) as usize];
+            }
+            let out = &mut *env.out;
+            request_uri(&mut out.body, &target);
+            out.auth.clear();
+            let answered = digest::write_authorization(
+                &mut out.auth,
+                ch,
+                self.id.as_bytes(),
+                env.cfg.password.as_bytes(),
+                b"REGISTER",
+                &out.body,
+                1,
+                &cn,
+            );
+            if answered.is_err() {
+                // A challenge we cannot answer ends the flow as rejected.
+                self.record_flow(now, Outcome::Status(401), env);
+                self.flow_failed(now, 0, env);
+                return;
+            }
+        }
+        let expires = if self.purpose == Purpose::Unregister {
+            0
+        } else {
+            env.cfg.expires
+        };
+        let ids = Ids {
+            index: self.index,
+            branch: self.counter,
+            call: self.reg_gen,
+            call_kind: b'r',
+            cseq: self.reg_cseq,
+        };
+        write_register(env, &self.id, &target, &ids, expires, challenge.is_some());
+        if challenge.is_some() {
+            self.flags |= AUTHED;
+        } else {
+            self.flags &= !AUTHED;
+        }
+        let (buf, udp) = Self::transmit(env);
+        let retx = self.reg.retx;
+        self.reg = Txn::start(
+            self.purpose.kind(),
+            self.flow_due,
+            now,
+            self.counter,
+            buf,
+            udp,
+        );
+        if challenge.is_some() {
+            // The whole flow counts as one transaction: carry the first leg's retransmissions.
+            self.reg.retx = retx;
+        }
+    }
+
+    pub(super) fn register_response(
+        &mut self,
+        now: Time,
+        code: u16,
+        msg: &Message<'_, '_>,
+        env: &mut Env<'_>,
+    ) {
+        let authed = self.flags & AUTHED != 0;
+        match code {
+            401 | 407 => {
+                let ch = msg.challenge();
+                let stale_retry =
+                    ch.is_some_and(|c| c.is_stale()) && self.flags & STALE_RETRIED == 0;
+                match ch {
+                    Some(ch) if !authed || stale_retry => {
+                        if authed {
+                            self.flags |= STALE_RETRIED;
+                        }
+                        env.out.pool.release(self.reg.buf);
+                        self.reg.buf = NONE;
+                        self.reg.active = false;
+                        self.send_register(now, Some(&ch), env);
+                    }
+                    _ => self.txn_failed(Slot::Reg, Outcome::Status(code), 0, now, env),
+                }
+            }
+            200..=299 => {
+                Self::finish(&mut self.reg, Outcome::Status(code), now, env);
+                self.flags &= !STALE_RETRIED;
+                if self.purpose == Purpose::Unregister {
+                    self.flags |= UNREG_OK;
+                    self.flags &= !REGISTERED;
+                    self.stop_finish(now, env);
+                    return;
+                }
+                let granted = msg
+                    .contact()
+                    .and_then(|c| c.expires())
+                    .or_else(|| msg.expires())
+                    .filter(|&g| g > 0)
+                    .unwrap_or(env.cfg.expires);
+                self.granted = granted;
+                if !self.is_registered() {
+                    self.flags |= REGISTERED | HB_ANSWERED;
+                    self.misses = 0;
+                    env.out.counters.online += 1;
+                    self.hb_next = now + env.cfg.heartbeat();
+                }
+                let refresh = Span::from_secs(u64::from(granted))
+                    .permille(env.cfg.refresh_permille.clamp(1, 1000));
+                self.wake = now + refresh.max(Span::from_millis(1));
+                self.phase = Phase::Registered;
+                if self.flags & STOPPING != 0 {
+                    // A stop arrived while this flow was being set up; unregister now.
+                    self.flags &= !STOPPING;
+                    self.handle_stop(now, env);
+                }
+            }
+            302 if self.purpose != Purpose::Unregister && self.redirect == 0 => {
+                let target = msg.contact().and_then(|c| {
+                    let uri = Uri::parse(c.uri)?;
+                    let id = DeviceId::parse(uri.user?).ok()?;
+                    let host = std::str::from_utf8(uri.host_port.host).ok()?;
+                    let host = host.trim_start_matches('[').trim_end_matches(']');
+                    let ip: IpAddr = host.parse().ok()?;
+                    Some((SocketAddr::new(ip, uri.host_port.port.unwrap_or(5060)), id))
+                });
+                let index = target.and_then(|(a, id)| env.out.redirects.intern(a, id));
+                match index {
+                    Some(i) => {
+                        Self::finish(&mut self.reg, Outcome::Status(302), now, env);
+                        self.redirect = i;
+                        self.flags &= !REGISTERED;
+                        if self.flags & CONN_OPEN != 0 {
+                            env.out.actions.push(Action::Close);
+                            self.flags &= !CONN_OPEN;
+                        }
+                        self.flow_due = now;
+                        self.start_flow(Purpose::Initial, now, env);
+                    }
+                    None => self.txn_failed(Slot::Reg, Outcome::Status(302), 0, now, env),
+                }
+            }
+            _ => {
+                let retry_after = msg.retry_after().unwrap_or(0);
+                self.txn_failed(Slot::Reg, Outcome::Status(code), retry_after, now, env);
+            }
+        }
+    }
+
+    /// Records a registration flow that ended before any request was sent.
+    pub(super) fn record_flow(&mut self, now: Time, outcome: Outcome, env: &mut Env<'_>) {
+        env.out.records.push(Record {
+            kind: self.purpose.kind(),
+            outcome,
+            latency: now.since(self.flow_due),
+            retransmits: 0,
+        });
+    }
+
+    pub(super) fn flow_failed(&mut self, now: Time, retry_after: u32, env: &mut Env<'_>) {
+        self.flags &= !STALE_RETRIED;
+        if self.purpose == Purpose::Unregister {
+            self.stop_finish(now, env);
+        } else {
+            self.go_offline(now, retry_after, env);
+        }
+    }
+
+    /// Leaves the registered state and waits the retry interval before registering again
+    /// (at the configured server: a 302 target that failed us is forgotten).
+    pub(super) fn go_offline(&mut self, now: Time, retry_after_s: u32, env: &mut Env<'_>) {
+        if self.is_registered() {
+            env.out.counters.offline += 1;
+        }
+        self.flags &= !(REGISTERED | STALE_RETRIED | FAULT_PENDING);
+        self.end_txns(&[Slot::Hb, Slot::Query], Outcome::Abandoned, now, env);
+        self.queue.clear();
+        self.misses = 0;
+        self.redirect = 0;
+        if self.flags & CONN_OPEN != 0 {
+            env.out.actions.push(Action::Close);
+            self.flags &= !CONN_OPEN;
+        }
+        if self.flags & STOPPING != 0 {
+            self.phase = Phase::Stopped;
+            return;
+        }
+        let interval = env.cfg.retry_interval();
+        let base = interval.max(Span::from_secs(u64::from(retry_after_s)));
+        // The jitter is drawn in whole milliseconds, up to its share of the interval.
+        let spread_ms = interval.permille(env.cfg.retry_jitter_permille).as_millis();
+        let jitter = if spread_ms > 0 {
+            Span::from_millis(u64::from(self.next_rand()) % (spread_ms + 1))
+        } else {
+            Span::ZERO
+        };
+        self.wake = now + base + jitter;
+        self.phase = Phase::Backoff;
+    }
+
+    pub(super) fn stop_finish(&mut self, now: Time, env: &mut Env<'_>) {
+        self.end_txns(
+            &[Slot::Reg, Slot::Hb, Slot::Query],
+            Outcome::Abandoned,
+            now,
+            env,
+        );
+        self.queue.clear();
+        self.flags &= !REGISTERED;
+        if self.flags & CONN_OPEN != 0 {
+            env.out.actions.push(Action::Close);
+            self.flags &= !CONN_OPEN;
+        }
+        self.phase = Phase::Stopped;
+    }
+}
