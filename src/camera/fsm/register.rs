@@ -15,9 +15,8 @@ use crate::camera::request::{Ids, Target, request_uri, write_register};
 use crate::camera::transaction::Txn;
 use crate::camera::{Action, Env, Outcome, Record, Transport};
 use crate::clock::{Span, Time};
-use crate::gb::DeviceId;
-use crate::sip::{AuthParams, Message, Uri, digest};
-use std::net::{IpAddr, SocketAddr};
+use crate::gb::register as gbreg;
+use crate::sip::{AuthParams, Message, digest};
 
 impl Camera {
     pub(super) fn start_flow(&mut self, purpose: Purpose, now: Time, env: &mut Env<'_>) {
@@ -147,10 +146,7 @@ impl Camera {
                     self.stop_finish(now, env);
                     return;
                 }
-                let granted = msg
-                    .contact()
-                    .and_then(|c| c.expires())
-                    .or_else(|| msg.expires())
+                let granted = gbreg::expiry(msg)
                     .filter(|&g| g > 0)
                     .unwrap_or(env.cfg.expires);
                 self.granted = granted;
@@ -171,14 +167,7 @@ impl Camera {
                 }
             }
             302 if self.purpose != Purpose::Unregister && self.redirect == 0 => {
-                let target = msg.contact().and_then(|c| {
-                    let uri = Uri::parse(c.uri)?;
-                    let id = DeviceId::parse(uri.user?).ok()?;
-                    let host = std::str::from_utf8(uri.host_port.host).ok()?;
-                    let host = host.trim_start_matches('[').trim_end_matches(']');
-                    let ip: IpAddr = host.parse().ok()?;
-                    Some((SocketAddr::new(ip, uri.host_port.port.unwrap_or(5060)), id))
-                });
+                let target = gbreg::redirect_target(msg);
                 let index = target.and_then(|(a, id)| env.out.redirects.intern(a, id));
                 match index {
                     Some(i) => {
