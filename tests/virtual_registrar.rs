@@ -122,6 +122,6 @@ fn a_302_from_the_real_registrar_sends_the_fleet_to_server_a() {
     assert!(
         sim.cams
             .iter()
-            .all(|c| c.is_registered() && c.redirect() != 0)
+            .all(|c| c.is_registered() && c.redirect().is_some())
     );
 }

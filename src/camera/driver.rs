@@ -43,10 +43,10 @@ impl Fleet<'_> {
     /// The registrar camera `slot` talks to now: the configured one, or the server a 302
     /// named.
     pub fn server_of(&self, slot: usize) -> SocketAddr {
-        let redirect = self.cams.get(slot).map_or(0, Camera::redirect);
-        self.out
-            .redirects
-            .get(redirect)
+        self.cams
+            .get(slot)
+            .and_then(Camera::redirect)
+            .and_then(|r| self.out.redirects.get(r))
             .map_or(self.target, |(addr, _)| addr)
     }
 

@@ -227,7 +227,13 @@ pub struct Counters {
     pub queries_refused: u64,
 }
 
-/// Redirect targets named by 302 responses, interned per worker so a camera stores an index.
+/// A 302 target interned in a worker's [`Redirects`] (its index plus one, so a camera's
+/// `Option<RedirectId>` — none meaning the configured server — takes two bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RedirectId(std::num::NonZeroU16);
+
+/// Redirect targets named by 302 responses, interned per worker so a camera stores a
+/// [`RedirectId`].
 #[derive(Clone, Debug, Default)]
 pub struct Redirects {
     targets: Vec<(SocketAddr, DeviceId)>,
@@ -237,21 +243,23 @@ impl Redirects {
     /// At most this many distinct targets are remembered; more are treated as a failure.
     pub const MAX: usize = 4096;
 
-    /// The index (from 1) of a target, adding it if new.
-    pub fn intern(&mut self, addr: SocketAddr, id: DeviceId) -> Option<u16> {
-        if let Some(i) = self.targets.iter().position(|t| *t == (addr, id)) {
-            return u16::try_from(i + 1).ok();
-        }
-        if self.targets.len() >= Self::MAX {
-            return None;
-        }
-        self.targets.push((addr, id));
-        u16::try_from(self.targets.len()).ok()
+    /// The handle of a target, adding it if new; none once [`MAX`](Self::MAX) are held.
+    pub fn intern(&mut self, addr: SocketAddr, id: DeviceId) -> Option<RedirectId> {
+        let index = match self.targets.iter().position(|t| *t == (addr, id)) {
+            Some(i) => i,
+            None if self.targets.len() < Self::MAX => {
+                self.targets.push((addr, id));
+                self.targets.len() - 1
+            }
+            None => return None,
+        };
+        let n = u16::try_from(index + 1).ok()?;
+        std::num::NonZeroU16::new(n).map(RedirectId)
     }
 
-    /// The target with index `i` (from 1).
-    pub fn get(&self, i: u16) -> Option<(SocketAddr, DeviceId)> {
-        self.targets.get(usize::from(i).checked_sub(1)?).copied()
+    /// The target behind a handle.
+    pub fn get(&self, r: RedirectId) -> Option<(SocketAddr, DeviceId)> {
+        self.targets.get(usize::from(r.0.get() - 1)).copied()
     }
 }
 

@@ -4,7 +4,7 @@
 //! provisional response); over TCP it is not. Either way Timer F ends it after 64·T1.
 
 use super::TxnKind;
-use super::pool::NONE;
+use super::pool::BufId;
 use crate::clock::{Span, Time};
 
 /// RFC 3261 T1: round-trip estimate, 500 ms.
@@ -23,8 +23,8 @@ pub(crate) struct Txn {
     pub next_retx: Time,
     /// Timer F.
     pub deadline: Time,
-    /// Retransmission copy in the worker pool.
-    pub buf: u32,
+    /// Retransmission copy in the worker pool (UDP only).
+    pub buf: Option<BufId>,
     /// Branch counter: the Via branch is derived from the camera index and this.
     pub branch: u32,
     /// Current retransmission interval in whole milliseconds (T1..=T2 fit in a `u16`, which
@@ -44,7 +44,7 @@ impl Txn {
         due: Time::ZERO,
         next_retx: Time::MAX,
         deadline: Time::ZERO,
-        buf: NONE,
+        buf: None,
         branch: 0,
         interval_ms: 0,
         retx: 0,
@@ -53,7 +53,14 @@ impl Txn {
     };
 
     /// Starts a transaction sent at `now`; `udp` arms retransmissions.
-    pub fn start(kind: TxnKind, due: Time, now: Time, branch: u32, buf: u32, udp: bool) -> Txn {
+    pub fn start(
+        kind: TxnKind,
+        due: Time,
+        now: Time,
+        branch: u32,
+        buf: Option<BufId>,
+        udp: bool,
+    ) -> Txn {
         let mut t = Txn {
             due,
             next_retx: if udp { now + T1 } else { Time::MAX },
@@ -113,7 +120,7 @@ mod tests {
 
     #[test]
     fn timer_e_doubles_to_t2() {
-        let mut t = Txn::start(TxnKind::Keepalive, Time::ZERO, Time::ZERO, 1, NONE, true);
+        let mut t = Txn::start(TxnKind::Keepalive, Time::ZERO, Time::ZERO, 1, None, true);
         let mut sends = vec![];
         while let Some(w) = t.wake() {
             if w >= t.deadline {
@@ -129,7 +136,7 @@ mod tests {
         );
         assert_eq!(*sends.last().unwrap(), at(31500));
         assert_eq!(t.retx as usize, sends.len());
-        let tcp = Txn::start(TxnKind::Keepalive, Time::ZERO, Time::ZERO, 1, NONE, false);
+        let tcp = Txn::start(TxnKind::Keepalive, Time::ZERO, Time::ZERO, 1, None, false);
         assert_eq!(tcp.wake(), Some(Time::ZERO + TIMER_F));
     }
 }

@@ -13,11 +13,11 @@ mod platform;
 mod register;
 mod responses;
 
-use super::pool::NONE;
+use super::pool::BufId;
 use super::queries::QueryQueue;
 use super::request::{Ids, Target, write_message};
 use super::transaction::Txn;
-use super::{Dest, Env, Outcome, Record, Transport, TxnKind};
+use super::{Dest, Env, Outcome, Record, RedirectId, Transport, TxnKind};
 use crate::clock::Time;
 use crate::gb::DeviceId;
 use crate::sip::{Header, Limits, Message, parse_datagram};
@@ -188,7 +188,7 @@ pub struct Camera {
     queue: QueryQueue,
     last_req: u32,
     last_code: u16,
-    redirect: u16,
+    redirect: Option<RedirectId>,
     phase: Phase,
     purpose: Purpose,
     misses: u8,
@@ -220,7 +220,7 @@ impl Camera {
             queue: QueryQueue::default(),
             last_req: 0,
             last_code: 0,
-            redirect: 0,
+            redirect: None,
             phase: Phase::Idle,
             purpose: Purpose::Initial,
             misses: 0,
@@ -273,9 +273,9 @@ impl Camera {
         self.hb_sn
     }
 
-    /// The current 302 target as an index into [`super::Redirects`] (0 = the configured
-    /// server).
-    pub fn redirect(&self) -> u16 {
+    /// The current 302 target in the worker's [`super::Redirects`]; none while the camera
+    /// talks to the configured server.
+    pub fn redirect(&self) -> Option<RedirectId> {
         self.redirect
     }
 
@@ -495,7 +495,7 @@ impl Camera {
     /// Request-URI (the domain, or a 302 target's `ip:port`) written into `host`, whose used
     /// length is returned.
     fn target<'b>(&self, env: &Env<'b>, host: &'b mut [u8; 64]) -> (DeviceId, usize) {
-        if let Some((addr, id)) = env.out.redirects.get(self.redirect) {
+        if let Some((addr, id)) = self.redirect.and_then(|r| env.out.redirects.get(r)) {
             // SocketAddr's Display is the URI form (`1.2.3.4:5060`, `[::1]:5060`); 64 bytes
             // always hold it.
             let mut rest = &mut host[..];
@@ -534,13 +534,9 @@ impl Camera {
 
     /// Sends the request in `env.out.msg` to the server, keeping a copy for retransmission
     /// over UDP; returns the copy's handle and whether it is UDP.
-    fn transmit(env: &mut Env<'_>) -> (u32, bool) {
+    fn transmit(env: &mut Env<'_>) -> (Option<BufId>, bool) {
         let udp = env.cfg.transport == Transport::Udp;
-        let buf = if udp {
-            env.out.pool.put(&env.out.msg)
-        } else {
-            NONE
-        };
+        let buf = udp.then(|| env.out.pool.put(&env.out.msg));
         env.out.send_msg(Dest::Server);
         (buf, udp)
     }

@@ -10,7 +10,6 @@ use super::{
     AUTHED, CONN_OPEN, Camera, FAULT_PENDING, HB_ANSWERED, Phase, Purpose, REGISTERED,
     STALE_RETRIED, STOPPING, Slot, UNREG_OK,
 };
-use crate::camera::pool::NONE;
 use crate::camera::request::{Ids, Target, request_uri, write_register};
 use crate::camera::transaction::Txn;
 use crate::camera::{Action, Env, Outcome, Record, Transport};
@@ -130,7 +129,7 @@ impl Camera {
                             self.flags |= STALE_RETRIED;
                         }
                         env.out.pool.release(self.reg.buf);
-                        self.reg.buf = NONE;
+                        self.reg.buf = None;
                         self.reg.active = false;
                         self.send_register(now, Some(&ch), env);
                     }
@@ -166,13 +165,13 @@ impl Camera {
                     self.handle_stop(now, env);
                 }
             }
-            302 if self.purpose != Purpose::Unregister && self.redirect == 0 => {
+            302 if self.purpose != Purpose::Unregister && self.redirect.is_none() => {
                 let target = gbreg::redirect_target(msg);
                 let index = target.and_then(|(a, id)| env.out.redirects.intern(a, id));
                 match index {
                     Some(i) => {
                         Self::finish(&mut self.reg, Outcome::Status(302), now, env);
-                        self.redirect = i;
+                        self.redirect = Some(i);
                         self.flags &= !REGISTERED;
                         if self.flags & CONN_OPEN != 0 {
                             env.out.actions.push(Action::Close);
@@ -220,7 +219,7 @@ impl Camera {
         self.end_txns(&[Slot::Hb, Slot::Query], Outcome::Abandoned, now, env);
         self.queue.clear();
         self.misses = 0;
-        self.redirect = 0;
+        self.redirect = None;
         if self.flags & CONN_OPEN != 0 {
             env.out.actions.push(Action::Close);
             self.flags &= !CONN_OPEN;

@@ -39,7 +39,7 @@ fn redirect_302_registers_at_server_a() {
     assert!(
         sim.cams
             .iter()
-            .all(|c| c.is_registered() && c.redirect() != 0)
+            .all(|c| c.is_registered() && c.redirect().is_some())
     );
 }
 
