@@ -8,7 +8,8 @@ use gbswarm::server::registrar::{Config, Redirect};
 use gbswarm::server::{ServeConfig, ServerHandle, start};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 fn serve(redirect: Option<Redirect>, server_id: &str) -> ServerHandle {
@@ -404,64 +405,109 @@ fn options_request(call_id: &str) -> String {
     )
 }
 
+/// Reads what `stream` has (at most `max` bytes in one call) onto `buf` and checks every
+/// complete answer there: a 200 whose Call-ID is `p{next}`, in order. Panics if the
+/// connection ends.
+fn read_answers(stream: &mut TcpStream, buf: &mut Vec<u8>, next: &mut usize, max: usize) {
+    let at = buf.len();
+    buf.resize(at + max, 0);
+    match stream.read(&mut buf[at..]) {
+        Ok(0) => panic!("the server closed the connection after {next} answers"),
+        Ok(n) => buf.truncate(at + n),
+        Err(e) => panic!("read failed after {next} answers: {e:?}"),
+    }
+    let mut used = 0;
+    loop {
+        let mut h = [gbswarm::sip::Header::EMPTY; 32];
+        let limits = gbswarm::sip::Limits::default();
+        let len = match gbswarm::sip::parse_stream(&buf[used..], &mut h, &limits).unwrap() {
+            gbswarm::sip::Parsed::Complete { msg, len } => {
+                assert_eq!(msg.status(), Some(200));
+                assert_eq!(msg.call_id().unwrap(), format!("p{next}").as_bytes());
+                *next += 1;
+                len
+            }
+            gbswarm::sip::Parsed::KeepAlive(n) => n,
+            gbswarm::sip::Parsed::Partial => break,
+        };
+        used += len;
+    }
+    buf.drain(..used);
+}
+
 #[test]
-fn a_client_that_pipelines_and_reads_late_gets_every_answer_in_order() {
+fn a_client_that_pipelines_and_reads_late_and_slowly_gets_every_answer_in_order() {
     // More answers than the server's socket send buffer (twice `net.core.wmem_max`, as the
-    // kernel doubles what serve asks for) and the client's small receive window hold: the
-    // server must queue, stop reading this client while the queue is long, and go on once
-    // the client reads; never drop the rest or cut the connection.
+    // kernel doubles what serve asks for) and the client's receive window hold: the server
+    // must queue, stop reading this client while the queue is long, and go on as the client
+    // reads; never drop the rest or cut the connection. The client, with a 4 KiB receive
+    // buffer, first reads nothing for 1.5 s, then reads slowly (4 KiB every 5 ms) for 1 s, so
+    // the server pauses and resumes many times, then reads the rest.
     let wmem_max: usize = std::fs::read_to_string("/proc/sys/net/core/wmem_max")
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(4 << 20);
     let n = (2 * wmem_max + (1 << 20)) / 300 + 1000;
-    let server = serve_one_worker(256);
+    let server = start(ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        cores: 1,
+        registrar: Config::new("34020000002000000001".parse().unwrap(), "12345678"),
+        tcp_idle: Duration::from_secs(60),
+        tcp_partial: Duration::from_secs(60),
+        max_connections: 100,
+        max_half_open_per_source: 256,
+    })
+    .unwrap();
     let addr = server.local_addr();
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     sock.set_recv_buffer_size(4096).unwrap();
     sock.connect(&addr.into()).unwrap();
     let mut stream: TcpStream = sock.into();
     let mut writer = stream.try_clone().unwrap();
-    let sender = std::thread::spawn(move || {
-        let mut all = Vec::new();
-        for i in 0..n {
-            all.extend_from_slice(options_request(&format!("p{i}")).as_bytes());
-        }
-        writer.write_all(&all).unwrap();
-    });
-    // Read nothing for a while.
+    let done = Arc::new(AtomicBool::new(false));
+    let sender = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut all = Vec::new();
+            for i in 0..n {
+                all.extend_from_slice(options_request(&format!("p{i}")).as_bytes());
+            }
+            writer.write_all(&all).unwrap();
+            // Then, like a device, it is never silent for long: one more request every
+            // 300 ms until the reader has everything.
+            let mut sent = n;
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(300));
+                writer
+                    .write_all(options_request(&format!("p{sent}")).as_bytes())
+                    .unwrap();
+                sent += 1;
+            }
+            sent
+        })
+    };
     std::thread::sleep(Duration::from_millis(1500));
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    let mut buf = gbswarm::sip::framing::StreamBuf::new(1 << 20);
+    let mut buf = Vec::new();
     let mut next = 0;
-    while next < n {
-        match buf.fill(|b| stream.read(b)) {
-            Ok(Some(0)) => panic!("the server closed the connection after {next} answers"),
-            Ok(Some(_)) => {}
-            other => panic!("read failed after {next} answers: {other:?}"),
-        }
-        loop {
-            let mut h = [gbswarm::sip::Header::EMPTY; 32];
-            let limits = gbswarm::sip::Limits::default();
-            let len = match gbswarm::sip::parse_stream(buf.pending(), &mut h, &limits).unwrap() {
-                gbswarm::sip::Parsed::Complete { msg, len } => {
-                    assert_eq!(msg.status(), Some(200));
-                    assert_eq!(msg.call_id().unwrap(), format!("p{next}").as_bytes());
-                    next += 1;
-                    len
-                }
-                gbswarm::sip::Parsed::KeepAlive(n) => n,
-                gbswarm::sip::Parsed::Partial => break,
-            };
-            buf.consume(len);
-        }
+    let slow = std::time::Instant::now();
+    while next < n && slow.elapsed() < Duration::from_secs(1) {
+        read_answers(&mut stream, &mut buf, &mut next, 4096);
+        std::thread::sleep(Duration::from_millis(5));
     }
-    sender.join().unwrap();
-    assert!(buf.pending().is_empty());
+    while next < n {
+        read_answers(&mut stream, &mut buf, &mut next, 256 * 1024);
+    }
+    done.store(true, Ordering::Relaxed);
+    let sent = sender.join().unwrap();
+    while next < sent {
+        read_answers(&mut stream, &mut buf, &mut next, 256 * 1024);
+    }
+    assert!(buf.is_empty());
     // The connection is still open and still answered.
     assert_eq!(options_answer(&mut stream, "after"), "after");
     let st = server.stop();
-    assert_eq!(st.requests[2], n as u64 + 1);
+    assert_eq!(st.requests[2], sent as u64 + 1);
 }

@@ -419,7 +419,9 @@ impl<S: Service> Worker<S> {
                 return None;
             }
             if p.conn.queued() >= PAUSE_AT {
+                // Not reading from here on: a partial message pending is not the peer's drip.
                 p.paused = true;
+                p.partial_since = None;
                 return None;
             }
             let peer = p.conn.peer;
@@ -492,13 +494,39 @@ impl<S: Service> Worker<S> {
         }
     }
 
-    /// Closes connections idle too long or dripping a partial message too long.
+    /// Closes connections idle too long or dripping a partial message too long. A connection
+    /// with replies queued is not idle while its peer reads them: the kernel only signals
+    /// writable again once half its send buffer has drained, which a slow reader may take
+    /// longer than the idle limit to do, so the queue is flushed here and any progress counts
+    /// as activity (and may let a paused connection read again).
     fn sweep(&mut self) {
         for slot in 0..self.peers.slots.len() {
+            let Some(p) = self.peers.slots[slot].as_mut() else {
+                continue;
+            };
+            let queued = p.conn.queued();
+            if queued > 0 {
+                match p.conn.flush() {
+                    Ok(()) if p.conn.queued() < queued => {
+                        p.last_active = Instant::now();
+                        let now = self.clock.now();
+                        if !self.conn_event(slot, now, false) {
+                            self.peers.close(slot, self.poll.registry());
+                        }
+                        continue;
+                    }
+                    Ok(()) => {}
+                    Err(_) => {
+                        self.peers.close(slot, self.poll.registry());
+                        continue;
+                    }
+                }
+            }
             let stale = self.peers.slots[slot].as_ref().is_some_and(|p| {
                 p.last_active.elapsed() > self.cfg.tcp_idle
-                    || p.partial_since
-                        .is_some_and(|t| t.elapsed() > self.cfg.tcp_partial)
+                    || (!p.paused
+                        && p.partial_since
+                            .is_some_and(|t| t.elapsed() > self.cfg.tcp_partial))
             });
             if stale {
                 self.service.host_event(HostEvent::Stale);

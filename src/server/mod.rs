@@ -4,8 +4,8 @@
 //! each with its own UDP socket and TCP listener bound to the same address with SO_REUSEPORT
 //! so the kernel spreads devices over cores. Decisions are the sans-IO
 //! [`registrar::Registrar`]'s; workers only move bytes. Counters come from each worker's
-//! interval hand-over, never from a shared lock. It is also the embedded default target of
-//! `gbswarm run`.
+//! interval hand-over: no worker takes a lock to count. It is also the embedded default
+//! target of `gbswarm run`.
 
 pub mod nonce;
 pub mod registrar;
