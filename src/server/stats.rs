@@ -144,8 +144,8 @@ impl Stats {
     }
 }
 
-/// A worker's side of the interval hand-over: full snapshots go out on `tx`, spent ones come
-/// back on `spent` to be reused (as the generator's workers do).
+/// A worker's side of the interval hand-over ([`crate::stats::handover`], as the generator's
+/// workers do): full counters go out on `tx`, spent ones come back on `spent` to be reused.
 #[derive(Clone, Debug)]
 pub struct Publisher {
     /// Where interval snapshots go.
@@ -160,14 +160,13 @@ impl Publisher {
         if stats.is_empty() {
             return;
         }
-        let fresh = match self.spent.try_recv() {
-            Ok(mut used) => {
-                used.clear();
-                used
-            }
-            Err(_) => Box::default(),
-        };
-        let full = std::mem::replace(stats, fresh);
+        let full = crate::stats::handover::swap_out(stats, &self.spent);
         let _ = self.tx.send(full);
+    }
+}
+
+impl crate::stats::handover::Interval for Stats {
+    fn reset(&mut self) {
+        self.clear();
     }
 }

@@ -2,6 +2,7 @@
 //! CPU and memory accounting of this process.
 
 pub mod cpu;
+pub mod handover;
 pub mod hdr;
 pub mod html;
 pub mod snapshot;

@@ -275,6 +275,12 @@ pub fn counters_since(now: &Counters, before: &Counters) -> Counters {
     }
 }
 
+impl super::handover::Interval for Snapshot {
+    fn reset(&mut self) {
+        self.clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

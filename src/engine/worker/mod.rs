@@ -369,14 +369,7 @@ impl Worker {
     }
 
     fn take_interval(&mut self) -> Box<Snapshot> {
-        let fresh = match self.spent.try_recv() {
-            Ok(mut used) => {
-                used.clear();
-                used
-            }
-            Err(_) => Box::default(),
-        };
-        let mut snap = std::mem::replace(&mut self.io.snap, fresh);
+        let mut snap = crate::stats::handover::swap_out(&mut self.io.snap, &self.spent);
         snap.add_counters(&counters_since(&self.out.counters, &self.counters_seen));
         self.counters_seen = self.out.counters;
         snap.gauges = self.gauges();
