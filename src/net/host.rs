@@ -321,29 +321,23 @@ impl<S: Service> Worker<S> {
                 drop(stream);
                 continue;
             }
-            let slot = self
-                .peers
-                .free
-                .last()
-                .copied()
-                .unwrap_or(self.peers.slots.len());
-            let mut conn = tcp::accepted(stream, peer);
-            let token = Token(slot + FIRST_CONN);
-            if conn
-                .register(self.poll.registry(), token, Interest::READABLE)
-                .is_err()
-            {
-                continue;
-            }
-            let inserted = self.peers.insert(Peer {
-                conn,
+            // The slot decides the token: insert first, register under it, undo on failure.
+            let slot = self.peers.insert(Peer {
+                conn: tcp::accepted(stream, peer),
                 last_active: Instant::now(),
                 partial_since: None,
                 half_open: true,
                 paused: false,
                 closing: false,
             });
-            debug_assert_eq!(inserted, slot);
+            let registry = self.poll.registry();
+            let token = Token(slot + FIRST_CONN);
+            let registered = self.peers.slots[slot]
+                .as_mut()
+                .is_some_and(|p| p.conn.register(registry, token, Interest::READABLE).is_ok());
+            if !registered {
+                self.peers.close(slot, registry);
+            }
         }
     }
 

@@ -19,9 +19,4 @@ impl Transport {
             Transport::Tcp => b"SIP/2.0/TCP ",
         }
     }
-
-    /// True for TCP.
-    pub fn is_stream(self) -> bool {
-        self == Transport::Tcp
-    }
 }
