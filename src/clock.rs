@@ -149,6 +149,14 @@ impl Add for Span {
     }
 }
 
+/// `span - other`, saturating at zero (a span is never negative).
+impl Sub for Span {
+    type Output = Span;
+    fn sub(self, s: Span) -> Span {
+        Span(self.0.saturating_sub(s.0))
+    }
+}
+
 /// `span * n`, saturating (the same as [`Span::times`]).
 impl Mul<u64> for Span {
     type Output = Span;

@@ -171,8 +171,13 @@ pub struct Record {
     pub kind: TxnKind,
     /// How it ended.
     pub outcome: Outcome,
-    /// From when the request was due (not when it was sent) to its end.
+    /// From when the request was due (not when it was sent) to its end: the latency a user
+    /// of the server sees, corrected for coordinated omission.
     pub latency: Span,
+    /// From when the request was due to when its first message was sent: the generator's own
+    /// schedule lag (the whole latency if nothing was sent). `latency - lag` is the service
+    /// time.
+    pub lag: Span,
     /// UDP retransmissions sent.
     pub retransmits: u8,
 }
@@ -225,6 +230,9 @@ pub struct Counters {
     pub request_retransmits: u64,
     /// Queries refused because the camera's queue was full.
     pub queries_refused: u64,
+    /// UDP request retransmissions sent, counted as they are sent (a transaction's
+    /// [`Record::retransmits`] is booked only when it ends).
+    pub retransmissions: u64,
 }
 
 /// A 302 target interned in a worker's [`Redirects`] (its index plus one, so a camera's

@@ -86,6 +86,11 @@ impl Txn {
         self.interval_ms = interval.min(T2).as_millis() as u16;
     }
 
+    /// When the request was sent (Timer F runs from there).
+    pub fn sent(&self) -> Time {
+        self.deadline.minus(TIMER_F)
+    }
+
     /// True if the request is retransmitted (UDP).
     pub fn retransmitting(&self) -> bool {
         self.next_retx != Time::MAX

@@ -187,7 +187,7 @@ pub fn run(
             }
             Ok(Msg::Done { snap, .. }) => {
                 done += 1;
-                final_gauges = add_gauges(final_gauges, snap.gauges);
+                final_gauges = final_gauges.add(snap.gauges);
                 total.merge(&snap);
             }
             Ok(Msg::Failed(w, e)) => {
@@ -214,13 +214,4 @@ pub fn run(
         elapsed,
         reason: reason.unwrap_or(StopReason::Duration),
     })
-}
-
-fn add_gauges(a: crate::stats::Gauges, b: crate::stats::Gauges) -> crate::stats::Gauges {
-    crate::stats::Gauges {
-        cameras: a.cameras + b.cameras,
-        started: a.started + b.started,
-        registered: a.registered + b.registered,
-        stopped: a.stopped + b.stopped,
-    }
 }

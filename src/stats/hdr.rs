@@ -81,12 +81,14 @@ mod tests {
                     kind: TxnKind::Register,
                     outcome: Outcome::Status(200),
                     latency: Span::from_micros(100 + i),
+                    lag: Span::ZERO,
                     retransmits: 0,
                 });
                 s.record(&Record {
                     kind: TxnKind::Keepalive,
                     outcome: Outcome::Status(200),
                     latency: Span::from_micros(50 + i),
+                    lag: Span::ZERO,
                     retransmits: 0,
                 });
             }

@@ -418,12 +418,14 @@ mod tests {
                 kind: TxnKind::Register,
                 outcome: Outcome::Status(200),
                 latency: Span::from_micros(500 + i),
+                lag: Span::ZERO,
                 retransmits: 0,
             });
             s.record(&Record {
                 kind: TxnKind::Keepalive,
                 outcome: Outcome::Status(200),
                 latency: Span::from_micros(300 + i / 2),
+                lag: Span::ZERO,
                 retransmits: 0,
             });
         }
@@ -431,6 +433,7 @@ mod tests {
             kind: TxnKind::Register,
             outcome: Outcome::Timeout,
             latency: Span::from_micros(0),
+            lag: Span::ZERO,
             retransmits: 10,
         });
         s.gauges.registered = 1000;

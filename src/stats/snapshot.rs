@@ -18,6 +18,15 @@ pub struct KindStats {
     /// transaction that got a final response (timeouts and transport errors are counted, not
     /// timed).
     pub latency: Histogram<u64>,
+    /// Service time in µs, from when the first request was sent to its final response (the
+    /// server's part of `latency`), for every transaction that got a final response.
+    pub service: Histogram<u64>,
+    /// Schedule lag in µs, from when the request was due to when it was sent (the
+    /// generator's part of `latency`), for every transaction that ended.
+    pub lag: Histogram<u64>,
+    /// Transactions redirected (3xx) and followed to another server; each also ends with
+    /// its final outcome there.
+    pub redirected: u64,
     /// Final responses by status code, ascending.
     pub statuses: Vec<(u16, u64)>,
     /// No final response in time.
@@ -53,6 +62,9 @@ impl Default for KindStats {
     fn default() -> Self {
         KindStats {
             latency: new_histogram(),
+            service: new_histogram(),
+            lag: new_histogram(),
+            redirected: 0,
             statuses: Vec::new(),
             timeouts: 0,
             transport_errors: 0,
@@ -112,11 +124,13 @@ impl KindStats {
     /// Adds one finished transaction.
     pub fn record(&mut self, r: &Record) {
         self.retransmits += u64::from(r.retransmits);
+        let us = |s: crate::clock::Span| s.as_micros().clamp(1, MAX_LATENCY_US);
+        self.lag.saturating_record(us(r.lag));
         match r.outcome {
             Outcome::Status(code) => {
                 self.add_status(code, 1);
-                self.latency
-                    .saturating_record(r.latency.as_micros().clamp(1, MAX_LATENCY_US));
+                self.latency.saturating_record(us(r.latency));
+                self.service.saturating_record(us(r.latency - r.lag));
             }
             Outcome::Timeout => self.timeouts += 1,
             Outcome::TransportError => self.transport_errors += 1,
@@ -128,15 +142,21 @@ impl KindStats {
     pub fn clear(&mut self) {
         let KindStats {
             latency,
+            service,
+            lag,
+            redirected,
             statuses,
             timeouts,
             transport_errors,
             abandoned,
             retransmits,
         } = self;
-        if !latency.is_empty() {
-            latency.reset();
+        for h in [latency, service, lag] {
+            if !h.is_empty() {
+                h.reset();
+            }
         }
+        *redirected = 0;
         statuses.clear();
         *timeouts = 0;
         *transport_errors = 0;
@@ -148,6 +168,9 @@ impl KindStats {
     pub fn merge(&mut self, o: &KindStats) {
         // Both histograms share bounds; an add that fails would mean a foreign histogram.
         let _ = self.latency.add(&o.latency);
+        let _ = self.service.add(&o.service);
+        let _ = self.lag.add(&o.lag);
+        self.redirected += o.redirected;
         for &(code, n) in &o.statuses {
             self.add_status(code, n);
         }
@@ -169,12 +192,31 @@ pub struct Gauges {
     pub registered: u64,
     /// Cameras stopped.
     pub stopped: u64,
+    /// Started cameras not registered but registering now (see
+    /// [`Camera::is_registering`](crate::camera::Camera::is_registering)).
+    pub registering: u64,
+    /// Client transactions in flight now, every kind.
+    pub in_flight: u64,
 }
 
 impl Gauges {
-    /// Started cameras that are neither registered nor stopped: offline or still registering.
+    /// Started cameras that are neither registered, registering nor stopped: waiting to
+    /// retry after a failure or a lost server.
     pub fn offline(&self) -> u64 {
-        self.started.saturating_sub(self.registered + self.stopped)
+        self.started
+            .saturating_sub(self.registered + self.stopped + self.registering)
+    }
+
+    /// Both populations added (the workers of one instant, or the shards of one fleet).
+    pub fn add(self, o: Gauges) -> Gauges {
+        Gauges {
+            cameras: self.cameras + o.cameras,
+            started: self.started + o.started,
+            registered: self.registered + o.registered,
+            stopped: self.stopped + o.stopped,
+            registering: self.registering + o.registering,
+            in_flight: self.in_flight + o.in_flight,
+        }
     }
 }
 
@@ -221,6 +263,7 @@ impl Snapshot {
         s.queries += c.queries;
         s.request_retransmits += c.request_retransmits;
         s.queries_refused += c.queries_refused;
+        s.retransmissions += c.retransmissions;
     }
 
     /// Empties the snapshot for reuse, keeping its histograms' memory (a fresh one costs
@@ -251,10 +294,7 @@ impl Snapshot {
             a.merge(b);
         }
         self.add_counters(&o.counters);
-        self.gauges.cameras += o.gauges.cameras;
-        self.gauges.started += o.gauges.started;
-        self.gauges.registered += o.gauges.registered;
-        self.gauges.stopped += o.gauges.stopped;
+        self.gauges = self.gauges.add(o.gauges);
         self.unrouted += o.unrouted;
         self.send_errors += o.send_errors;
         self.worker_cpu += o.worker_cpu;
@@ -272,6 +312,7 @@ pub fn counters_since(now: &Counters, before: &Counters) -> Counters {
         request_retransmits: now.request_retransmits
             - before.request_retransmits.min(now.request_retransmits),
         queries_refused: now.queries_refused - before.queries_refused.min(now.queries_refused),
+        retransmissions: now.retransmissions - before.retransmissions.min(now.retransmissions),
     }
 }
 
@@ -291,6 +332,7 @@ mod tests {
             kind,
             outcome,
             latency: Span::from_micros(latency_us),
+            lag: Span::ZERO,
             retransmits: 1,
         }
     }

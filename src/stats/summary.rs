@@ -268,10 +268,11 @@ pub fn to_json(info: &RunInfo, total: &Snapshot, timeline: &[TimelineRow]) -> Va
         "counters": {
             "online": c.online, "offline": c.offline, "stray": c.stray, "malformed": c.malformed,
             "queries": c.queries, "queries_refused": c.queries_refused,
-            "request_retransmits": c.request_retransmits, "unrouted": total.unrouted,
+            "request_retransmits": c.request_retransmits, "retransmissions": c.retransmissions,
+            "unrouted": total.unrouted,
             "send_errors": total.send_errors,
         },
-        "gauges": { "cameras": g.cameras, "started": g.started, "registered": g.registered, "stopped": g.stopped },
+        "gauges": { "cameras": g.cameras, "started": g.started, "registered": g.registered, "stopped": g.stopped, "registering": g.registering, "in_flight": g.in_flight },
         "timeline": timeline,
     })
 }
@@ -319,6 +320,7 @@ pub fn from_json(v: &Value) -> Result<(RunInfo, Snapshot), String> {
         queries: u(&c, "queries"),
         queries_refused: u(&c, "queries_refused"),
         request_retransmits: u(&c, "request_retransmits"),
+        retransmissions: u(&c, "retransmissions"),
     };
     snap.unrouted = u(&c, "unrouted");
     snap.send_errors = u(&c, "send_errors");
@@ -328,6 +330,8 @@ pub fn from_json(v: &Value) -> Result<(RunInfo, Snapshot), String> {
         started: u(&g, "started"),
         registered: u(&g, "registered"),
         stopped: u(&g, "stopped"),
+        registering: u(&g, "registering"),
+        in_flight: u(&g, "in_flight"),
     };
     let i = v.get("info").cloned().unwrap_or(Value::Null);
     let s = |key: &str| i.get(key).and_then(Value::as_str).unwrap_or("").to_string();
@@ -391,6 +395,7 @@ mod tests {
                 kind: TxnKind::Register,
                 outcome: Outcome::Status(200),
                 latency: Span::from_micros(400 + i * 3 + offset),
+                lag: Span::ZERO,
                 retransmits: (i % 7 == 0) as u8,
             });
         }
@@ -398,18 +403,21 @@ mod tests {
             kind: TxnKind::Register,
             outcome: Outcome::Status(403),
             latency: Span::from_micros(900),
+            lag: Span::ZERO,
             retransmits: 0,
         });
         s.record(&Record {
             kind: TxnKind::Keepalive,
             outcome: Outcome::Timeout,
             latency: Span::from_micros(0),
+            lag: Span::ZERO,
             retransmits: 3,
         });
         s.record(&Record {
             kind: TxnKind::Keepalive,
             outcome: Outcome::Abandoned,
             latency: Span::from_micros(0),
+            lag: Span::ZERO,
             retransmits: 0,
         });
         s.counters.online = 500;
@@ -418,6 +426,7 @@ mod tests {
             started: 500,
             registered: 0,
             stopped: 500,
+            ..Gauges::default()
         };
         s
     }

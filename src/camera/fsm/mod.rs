@@ -248,6 +248,19 @@ impl Camera {
         self.flags & REGISTERED != 0
     }
 
+    /// True while trying to register for the first time or again after losing the server: a
+    /// REGISTER flow (or its TCP connect) is under way and the camera is not registered.
+    pub fn is_registering(&self) -> bool {
+        !self.is_registered()
+            && self.purpose == Purpose::Initial
+            && matches!(self.phase, Phase::Connecting | Phase::Flow)
+    }
+
+    /// Client transactions in flight now (registration, keepalive, query answer): 0 to 3.
+    pub fn in_flight(&self) -> u32 {
+        u32::from(self.reg.active) + u32::from(self.hb.active) + u32::from(self.q.active)
+    }
+
     /// True once stopped (after the unregister, if any, ended).
     pub fn is_stopped(&self) -> bool {
         self.phase == Phase::Stopped
@@ -423,6 +436,7 @@ impl Camera {
                 out.msg.clear();
                 out.msg.extend_from_slice(out.pool.get(t.buf));
                 out.send_msg(Dest::Server);
+                out.counters.retransmissions += 1;
                 self.txn(slot).retransmitted(now);
             }
         }
@@ -486,6 +500,7 @@ impl Camera {
             kind: t.kind,
             outcome,
             latency: now.since(t.due),
+            lag: t.sent().since(t.due).min(now.since(t.due)),
             retransmits: t.retx,
         });
         *t = Txn::IDLE;

@@ -196,6 +196,7 @@ impl Camera {
             kind: self.purpose.kind(),
             outcome,
             latency: now.since(self.flow_due),
+            lag: now.since(self.flow_due),
             retransmits: 0,
         });
     }

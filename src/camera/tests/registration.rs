@@ -50,6 +50,7 @@ fn register_with_qop_auth_keeps_call_id_and_bumps_cseq() {
             kind: TxnKind::Register,
             outcome: Outcome::Status(200),
             latency: 5 * MS,
+            lag: Span::ZERO,
             retransmits: 0
         }]
     );

@@ -360,12 +360,18 @@ impl Worker {
 
     fn gauges(&self) -> crate::stats::Gauges {
         let started = &self.cams[..self.next_start];
-        crate::stats::Gauges {
+        let mut g = crate::stats::Gauges {
             cameras: self.cams.len() as u64,
             started: started.len() as u64,
-            registered: started.iter().filter(|c| c.is_registered()).count() as u64,
-            stopped: started.iter().filter(|c| c.is_stopped()).count() as u64,
+            ..crate::stats::Gauges::default()
+        };
+        for c in started {
+            g.registered += u64::from(c.is_registered());
+            g.stopped += u64::from(c.is_stopped());
+            g.registering += u64::from(c.is_registering());
+            g.in_flight += u64::from(c.in_flight());
         }
+        g
     }
 
     fn take_interval(&mut self) -> Box<Snapshot> {
