@@ -187,7 +187,7 @@ pub fn run(
             }
             Ok(Msg::Done { snap, .. }) => {
                 done += 1;
-                final_gauges = final_gauges.add(snap.gauges);
+                final_gauges = final_gauges.plus(snap.gauges);
                 total.merge(&snap);
             }
             Ok(Msg::Failed(w, e)) => {

@@ -208,7 +208,7 @@ impl Gauges {
     }
 
     /// Both populations added (the workers of one instant, or the shards of one fleet).
-    pub fn add(self, o: Gauges) -> Gauges {
+    pub fn plus(self, o: Gauges) -> Gauges {
         Gauges {
             cameras: self.cameras + o.cameras,
             started: self.started + o.started,
@@ -294,7 +294,7 @@ impl Snapshot {
             a.merge(b);
         }
         self.add_counters(&o.counters);
-        self.gauges = self.gauges.add(o.gauges);
+        self.gauges = self.gauges.plus(o.gauges);
         self.unrouted += o.unrouted;
         self.send_errors += o.send_errors;
         self.worker_cpu += o.worker_cpu;
