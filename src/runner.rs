@@ -184,7 +184,7 @@ pub fn run(plan: &Plan) -> Result<(), String> {
     let mut timeline = Vec::new();
     let mut hdr_error = None;
     let result = engine::run(plan, target, &interrupt, |iv: Interval<'_>| {
-        timeline.push(crate::stats::html::TimelineRow::of(iv.t_s, iv.snap));
+        timeline.push(crate::stats::series::Second::of(iv.t_s as u64, iv.snap));
         progress.update(iv.t_s, iv.snap, false);
         if let Some(log) = hdr.as_mut() {
             let start = std::time::Duration::from_secs_f64((iv.t_s - 1.0).max(0.0));

@@ -6,53 +6,9 @@
 //! higher layers (find-max's, in `findmax::report`) are built from them.
 
 use super::Snapshot;
+use super::series::Second;
 use crate::camera::TxnKind;
 use std::fmt::Write as _;
-
-/// One second of a run, as the charts need it (no histograms).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct TimelineRow {
-    /// Seconds since the start.
-    pub t_s: f64,
-    /// Cameras registered at the end of the second.
-    pub registered: u64,
-    /// Cameras started so far.
-    pub started: u64,
-    /// 2xx answers per kind during the second.
-    pub ok: [u64; 5],
-    /// Rejections, timeouts and transport errors during the second.
-    pub errors: u64,
-    /// Of those, timeouts.
-    pub timeouts: u64,
-    /// UDP retransmissions during the second.
-    pub retransmits: u64,
-    /// p99 latency per kind during the second, µs (0 when idle).
-    pub p99_us: [u64; 5],
-}
-
-impl TimelineRow {
-    /// Summarises one interval.
-    pub fn of(t_s: f64, s: &Snapshot) -> TimelineRow {
-        let mut row = TimelineRow {
-            t_s,
-            registered: s.gauges.registered,
-            started: s.gauges.started,
-            ..TimelineRow::default()
-        };
-        for (i, k) in s.kinds.iter().enumerate() {
-            row.ok[i] = k.succeeded();
-            row.errors += k.rejected() + k.timeouts + k.transport_errors;
-            row.timeouts += k.timeouts;
-            row.retransmits += k.retransmits;
-            row.p99_us[i] = if k.latency.is_empty() {
-                0
-            } else {
-                k.latency.value_at_quantile(0.99)
-            };
-        }
-        row
-    }
-}
 
 /// Series colours, in the order of [`TxnKind::ALL`].
 pub(crate) const COLORS: [&str; 5] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"];
@@ -256,7 +212,7 @@ pub fn render_run(
     title: &str,
     facts: &[(String, String)],
     total: &Snapshot,
-    timeline: &[TimelineRow],
+    timeline: &[Second],
 ) -> String {
     let mut body = String::new();
     body.push_str(&table(
@@ -336,16 +292,19 @@ pub fn render_run(
         &curves,
         true,
     ));
-    let over_time = |f: &dyn Fn(&TimelineRow) -> f64| {
-        timeline.iter().map(|r| (r.t_s, f(r))).collect::<Vec<_>>()
+    let over_time = |f: &dyn Fn(&Second) -> f64| {
+        timeline
+            .iter()
+            .map(|r| (r.t_s as f64, f(r)))
+            .collect::<Vec<_>>()
     };
     let mut tput = Vec::new();
     for (i, k) in TxnKind::ALL.iter().enumerate() {
-        if timeline.iter().any(|r| r.ok[i] > 0) {
+        if timeline.iter().any(|r| r.kinds[i].ok > 0) {
             tput.push(Series {
                 name: format!("{} ok/s", k.as_str()),
                 color: COLORS[i],
-                points: over_time(&|r| r.ok[i] as f64),
+                points: over_time(&|r| r.kinds[i].ok as f64),
             });
         }
     }
@@ -361,12 +320,12 @@ pub fn render_run(
         Series {
             name: "registered".into(),
             color: COLORS[2],
-            points: over_time(&|r| r.registered as f64),
+            points: over_time(&|r| r.gauges.registered as f64),
         },
         Series {
             name: "started".into(),
             color: COLORS[0],
-            points: over_time(&|r| r.started as f64),
+            points: over_time(&|r| r.gauges.started as f64),
         },
     ];
     body.push_str(&line_chart(
@@ -381,17 +340,17 @@ pub fn render_run(
         Series {
             name: "errors/s".into(),
             color: COLORS[3],
-            points: over_time(&|r| r.errors as f64),
+            points: over_time(&|r| r.kinds.iter().map(|k| k.failed()).sum::<u64>() as f64),
         },
         Series {
             name: "timeouts/s".into(),
             color: COLORS[4],
-            points: over_time(&|r| r.timeouts as f64),
+            points: over_time(&|r| r.kinds.iter().map(|k| k.timeouts).sum::<u64>() as f64),
         },
         Series {
             name: "retransmits/s".into(),
             color: COLORS[1],
-            points: over_time(&|r| r.retransmits as f64),
+            points: over_time(&|r| r.retransmissions as f64),
         },
     ];
     body.push_str(&line_chart(
@@ -444,8 +403,7 @@ mod tests {
     #[test]
     fn run_report_is_self_contained_with_charts() {
         let s = snapshot();
-        let timeline: Vec<TimelineRow> =
-            (1..=5).map(|t| TimelineRow::of(f64::from(t), &s)).collect();
+        let timeline: Vec<Second> = (1..=5).map(|t| Second::of(t, &s)).collect();
         let html = render_run(
             "gbswarm <run>",
             &[("target".into(), "127.0.0.1:5060".into())],

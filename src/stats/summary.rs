@@ -16,10 +16,15 @@
 //! - `counters`: `online`, `offline` (transitions), `stray`, `malformed`, `queries`,
 //!   `queries_refused`, `request_retransmits`, `unrouted`, `send_errors`
 //! - `gauges` (at the end): `cameras`, `started`, `registered`, `stopped`
-//! - `timeline`: one entry per second: `t_s`, `registered`, `started`, `ok` (kind → count),
-//!   `errors`, `timeouts`, `retransmits`, `p99_us` (kind → µs)
+//! - `timeline`: one entry per second: `t_s`; `kinds` (only kinds with something in that
+//!   second) each with `ok`, `redirected`, `rejected`, `timeouts`, `transport_errors`,
+//!   `pending_at_stop`, `retransmits`, and when timed `latency_us` (`p50`, `p90`, `p99`, `max`)
+//!   and `histogram` (that second's, as above, so shards merge by second exactly);
+//!   `retransmissions` (sent that second); `gauges` at its end (`cameras`, `started`,
+//!   `registered`, `registering`, `stopped`, `in_flight`). Written by
+//!   [`Second::to_json`](super::series::Second::to_json).
 
-use super::html::TimelineRow;
+use super::series::Second;
 use super::snapshot::{KindStats, new_histogram};
 use super::{CpuTime, Gauges, Snapshot};
 use crate::camera::{Counters, TxnKind};
@@ -234,7 +239,7 @@ fn kind_json(st: &KindStats) -> Value {
 }
 
 /// The JSON report.
-pub fn to_json(info: &RunInfo, total: &Snapshot, timeline: &[TimelineRow]) -> Value {
+pub fn to_json(info: &RunInfo, total: &Snapshot, timeline: &[Second]) -> Value {
     let mut kinds = Map::new();
     for k in TxnKind::ALL {
         let st = total.kind(k);
@@ -244,18 +249,7 @@ pub fn to_json(info: &RunInfo, total: &Snapshot, timeline: &[TimelineRow]) -> Va
     }
     let c = &total.counters;
     let g = &total.gauges;
-    let names = TxnKind::ALL.map(|k| k.as_str());
-    let timeline: Vec<Value> = timeline
-        .iter()
-        .map(|r| {
-            let ok: Map<String, Value> = names.iter().zip(r.ok).map(|(n, v)| ((*n).into(), json!(v))).collect();
-            let p99: Map<String, Value> = names.iter().zip(r.p99_us).map(|(n, v)| ((*n).into(), json!(v))).collect();
-            json!({
-                "t_s": r.t_s, "registered": r.registered, "started": r.started, "ok": ok,
-                "errors": r.errors, "timeouts": r.timeouts, "retransmits": r.retransmits, "p99_us": p99,
-            })
-        })
-        .collect();
+    let timeline: Vec<Value> = timeline.iter().map(Second::to_json).collect();
     json!({
         "schema": "gbswarm.run/1",
         "info": {
@@ -460,7 +454,7 @@ mod tests {
     #[test]
     fn json_round_trips_exactly_and_merges() {
         let a = sample(0);
-        let v = to_json(&info(), &a, &[TimelineRow::of(1.0, &a)]);
+        let v = to_json(&info(), &a, &[Second::of(1, &a)]);
         assert_eq!(v["schema"], "gbswarm.run/1");
         assert_eq!(v["kinds"]["register"]["sent"], 501);
         assert_eq!(v["kinds"]["register"]["statuses"]["403"], 1);
