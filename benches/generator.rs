@@ -14,7 +14,6 @@ use gbswarm::engine;
 use gbswarm::profile::{Profile, Span};
 use gbswarm::testkit::Responder;
 use gbswarm::testkit::Script;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 fn main() {
@@ -51,8 +50,13 @@ fn main() {
             ..Profile::default()
         };
         let plan = profile.plan().expect("plan");
-        let result =
-            engine::run(&plan, responder.addr(), &AtomicBool::new(false), |_| {}).expect("run");
+        let result = engine::run(
+            &plan,
+            responder.addr(),
+            &gbswarm::engine::Stop::default(),
+            |_| {},
+        )
+        .expect("run");
         let cpu = result.total.worker_cpu;
         drop(responder);
         let reg = result.total.kind(TxnKind::Register);

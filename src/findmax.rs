@@ -12,7 +12,6 @@ use crate::profile::{Plan, Ramp};
 use crate::stats::Snapshot;
 use serde::Serialize;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 mod report;
@@ -84,6 +83,11 @@ pub struct Step {
     pub p99_us: u64,
     /// Why it broke, if it did.
     pub broke: Option<String>,
+    /// Cut short by Ctrl-C / SIGTERM: neither held nor broke, and the search ended there.
+    pub interrupted: bool,
+    /// Every answer it measured was a transport error or none came: the target looks down
+    /// or absent rather than overloaded.
+    pub unanswered: bool,
 }
 
 /// The search's answer.
@@ -146,7 +150,7 @@ impl Search {
         &self,
         load: f64,
         target: SocketAddr,
-        interrupt: &AtomicBool,
+        interrupt: &engine::Stop,
     ) -> Result<Step, String> {
         let plan = self.step_plan(load)?;
         let kind = match self.dimension {
@@ -155,11 +159,19 @@ impl Search {
         };
         let measure_from = (plan.duration - self.step).as_secs_f64();
         let mut window = Snapshot::default();
-        engine::run(&plan, target, interrupt, |iv| {
+        let result = engine::run(&plan, target, interrupt, |iv| {
             if iv.t_s > measure_from {
                 window.merge(iv.snap);
             }
         })?;
+        let answered = |s: &Snapshot| -> u64 {
+            s.kinds
+                .iter()
+                .flat_map(|k| k.statuses.iter().map(|(_, n)| n))
+                .sum()
+        };
+        // Judged on the whole run, warm-up included: one answer anywhere means it is up.
+        let unanswered = answered(&result.total) == 0;
         let k = window.kind(kind);
         let measured = k.total() - k.abandoned;
         let failures = k.rejected() + k.timeouts + k.transport_errors;
@@ -178,14 +190,20 @@ impl Search {
         };
         Ok(Step {
             load,
-            held: broke.is_none(),
             measured,
             ok: k.succeeded(),
             failures,
             timeouts: k.timeouts,
             p50_us: k.latency.value_at_quantile(0.5),
             p99_us: p99,
-            broke,
+            held: broke.is_none() && !result.reason.interrupted(),
+            broke: if result.reason.interrupted() {
+                None
+            } else {
+                broke
+            },
+            interrupted: result.reason.interrupted(),
+            unanswered,
         })
     }
 
@@ -193,7 +211,7 @@ impl Search {
     pub fn run(
         &self,
         target: SocketAddr,
-        interrupt: &AtomicBool,
+        interrupt: &engine::Stop,
         on_step: impl FnMut(&Step),
     ) -> Result<Outcome, String> {
         self.search(
@@ -207,7 +225,7 @@ impl Search {
     pub fn search(
         &self,
         mut measure: impl FnMut(f64) -> Result<Step, String>,
-        interrupt: &AtomicBool,
+        interrupt: &engine::Stop,
         mut on_step: impl FnMut(&Step),
     ) -> Result<Outcome, String> {
         if self.factor <= 1.0 || self.start <= 0.0 || self.max < self.start {
@@ -218,10 +236,13 @@ impl Search {
         let mut broke: Option<f64> = None;
         let mut load = self.start;
         let integral = |x: f64| x.round().max(1.0);
-        while steps.len() < self.max_steps && !interrupt.load(std::sync::atomic::Ordering::Relaxed)
-        {
+        while steps.len() < self.max_steps && !interrupt.is_requested() {
             let step = measure(load)?;
             on_step(&step);
+            if step.interrupted {
+                steps.push(step);
+                break;
+            }
             if step.held {
                 held = Some(held.map_or(load, |h: f64| h.max(load)));
             } else {
@@ -266,7 +287,13 @@ pub fn table(o: &Outcome) -> String {
         s.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {} |\n",
             st.load,
-            if st.held { "yes" } else { "no" },
+            if st.interrupted {
+                "interrupted"
+            } else if st.held {
+                "yes"
+            } else {
+                "no"
+            },
             st.measured,
             st.ok,
             st.failures,
@@ -276,11 +303,55 @@ pub fn table(o: &Outcome) -> String {
             st.broke.as_deref().unwrap_or("")
         ));
     }
+    let objective = format!(
+        "p99 <= {:.1} ms, failures <= {:.3}%, no timeouts",
+        o.slo.max_p99.as_secs_f64() * 1000.0,
+        o.slo.max_failure_share * 100.0
+    );
+    if o.interrupted() {
+        match o.best {
+            Some(b) => s.push_str(&format!(
+                "\ninterrupted: the search did not finish; highest load that held so far: {b} {unit} ({objective})\n"
+            )),
+            None => s.push_str("\ninterrupted before any step held\n"),
+        }
+        return s;
+    }
     match o.best {
-        Some(b) => s.push_str(&format!("\nhighest load that held: {b} {unit} (p99 <= {:.1} ms, failures <= {:.3}%, no timeouts)\n", o.slo.max_p99.as_secs_f64() * 1000.0, o.slo.max_failure_share * 100.0)),
-        None => s.push_str("\nno step held: lower --start\n"),
+        Some(b) => s.push_str(&format!(
+            "\nhighest load that held: {b} {unit} ({objective})\n"
+        )),
+        None => {
+            s.push_str("\nno step held: ");
+            s.push_str(&o.why_none_held());
+            s.push('\n');
+        }
     }
     s
+}
+
+impl Outcome {
+    /// True if the search was cut short by Ctrl-C / SIGTERM.
+    pub fn interrupted(&self) -> bool {
+        self.steps.last().is_some_and(|s| s.interrupted)
+    }
+
+    /// Why no step held, in words that fit: a target that answered nothing is not overloaded.
+    pub fn why_none_held(&self) -> String {
+        match self.steps.first() {
+            None => "no step ran".into(),
+            Some(first) if first.unanswered => format!(
+                "the target answered nothing at the first load ({}: {}); check that it is running and that --target names it (lowering --start will not help)",
+                first.load,
+                first.broke.as_deref().unwrap_or("no answer")
+            ),
+            Some(first) => format!(
+                "even the first load ({}) broke the objective ({}); lower --start",
+                first.load,
+                first.broke.as_deref().unwrap_or("objective missed")
+            ),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -319,6 +390,8 @@ mod tests {
                 p50_us: 500,
                 p99_us: 900,
                 broke: (!held).then(|| "10% failed".into()),
+                interrupted: false,
+                unanswered: false,
             })
         }
     }
@@ -327,7 +400,7 @@ mod tests {
     fn grows_then_bisects_to_the_capacity() {
         let s = search(1000.0, 1e6);
         let o = s
-            .search(model(12_345.0), &AtomicBool::new(false), |_| {})
+            .search(model(12_345.0), &engine::Stop::default(), |_| {})
             .unwrap();
         let best = o.best.unwrap();
         assert!((12_345.0 / 1.05..=12_345.0).contains(&best), "{best}");
@@ -340,19 +413,71 @@ mod tests {
     #[test]
     fn stops_at_max_or_at_a_first_failure() {
         let o = search(1000.0, 5000.0)
-            .search(model(1e9), &AtomicBool::new(false), |_| {})
+            .search(model(1e9), &engine::Stop::default(), |_| {})
             .unwrap();
         assert_eq!(o.best, Some(5000.0));
         assert_eq!(o.steps.last().unwrap().load, 5000.0);
         let o = search(1000.0, 1e6)
-            .search(model(10.0), &AtomicBool::new(false), |_| {})
+            .search(model(10.0), &engine::Stop::default(), |_| {})
             .unwrap();
         assert_eq!((o.best, o.steps.len()), (None, 1));
         assert!(table(&o).contains("lower --start"));
         assert!(
             search(0.0, 1.0)
-                .search(model(1.0), &AtomicBool::new(false), |_| {})
+                .search(model(1.0), &engine::Stop::default(), |_| {})
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_dead_target_is_not_told_to_lower_start() {
+        let o = search(1000.0, 1e6)
+            .search(
+                |load| {
+                    let mut st = model(0.0)(load)?;
+                    st.unanswered = true;
+                    st.broke = Some("1000 transport errors".into());
+                    Ok(st)
+                },
+                &engine::Stop::default(),
+                |_| {},
+            )
+            .unwrap();
+        let t = table(&o);
+        assert!(
+            t.contains("no step held: the target answered nothing at the first load (1000: 1000 transport errors)"),
+            "{t}"
+        );
+        assert!(!t.contains("; lower --start"), "{t}");
+    }
+
+    #[test]
+    fn an_interrupted_step_is_neither_held_nor_broken_and_ends_the_search() {
+        let stop = engine::Stop::default();
+        let mut n = 0;
+        let o = search(1000.0, 1e6)
+            .search(
+                |load| {
+                    n += 1;
+                    let mut st = model(1e9)(load)?;
+                    if n == 3 {
+                        st.held = false;
+                        st.interrupted = true;
+                    }
+                    Ok(st)
+                },
+                &stop,
+                |_| {},
+            )
+            .unwrap();
+        assert_eq!((o.steps.len(), o.best), (3, Some(2000.0)));
+        assert!(o.interrupted());
+        let t = table(&o);
+        assert!(t.contains("| 4000 | interrupted |"), "{t}");
+        assert!(
+            t.contains("interrupted: the search did not finish; highest load that held so far: 2000 registrations/s"),
+            "{t}"
+        );
+        assert!(!t.contains("| no |"), "{t}");
     }
 }

@@ -54,3 +54,4 @@ pub mod stats;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod timer;
+pub mod verdict;

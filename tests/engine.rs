@@ -3,11 +3,11 @@
 //! responder saw. Each run is a few seconds, on 127.0.0.1 only.
 
 use gbswarm::camera::{Transport, TxnKind};
+use gbswarm::engine::Stop;
 use gbswarm::engine::{self, StopReason};
 use gbswarm::profile::{Profile, Span};
 use gbswarm::testkit::Responder;
 use gbswarm::testkit::Script;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 fn span(ms: u64) -> Option<Span> {
@@ -38,7 +38,7 @@ fn full_lifecycle(transport: Transport, cameras_per_socket: u32) {
     p.cameras_per_socket = Some(cameras_per_socket);
     let plan = p.plan().unwrap();
     let mut intervals = 0;
-    let result = engine::run(&plan, responder.addr(), &AtomicBool::new(false), |_| {
+    let result = engine::run(&plan, responder.addr(), &Stop::default(), |_| {
         intervals += 1
     })
     .unwrap();
@@ -105,7 +105,7 @@ fn unreachable_udp_target_is_a_transport_error_not_a_hang() {
     p.grace = span(500);
     let plan = p.plan().unwrap();
     let started = std::time::Instant::now();
-    let result = engine::run(&plan, target, &AtomicBool::new(false), |_| {}).unwrap();
+    let result = engine::run(&plan, target, &Stop::default(), |_| {}).unwrap();
     assert!(started.elapsed() < Duration::from_secs(10));
     let reg = result.total.kind(TxnKind::Register);
     assert_eq!(reg.succeeded(), 0);
@@ -121,7 +121,7 @@ fn unreachable_tcp_target_is_a_transport_error() {
     p.duration = span(1_000);
     p.grace = span(500);
     let plan = p.plan().unwrap();
-    let result = engine::run(&plan, target, &AtomicBool::new(false), |_| {}).unwrap();
+    let result = engine::run(&plan, target, &Stop::default(), |_| {}).unwrap();
     let reg = result.total.kind(TxnKind::Register);
     assert_eq!((reg.succeeded(), reg.transport_errors), (0, 10), "{reg:?}");
 }
@@ -132,12 +132,12 @@ fn interrupt_stops_early_and_unregisters() {
     let mut p = profile(responder.addr(), 20, Transport::Udp);
     p.duration = span(60_000);
     let plan = p.plan().unwrap();
-    let interrupt = AtomicBool::new(false);
+    let interrupt = Stop::default();
     let mut ticks = 0;
     let result = engine::run(&plan, responder.addr(), &interrupt, |_| {
         ticks += 1;
         if ticks == 2 {
-            interrupt.store(true, std::sync::atomic::Ordering::Relaxed);
+            interrupt.request();
         }
     })
     .unwrap();
@@ -145,6 +145,44 @@ fn interrupt_stops_early_and_unregisters() {
     assert!(result.elapsed < Duration::from_secs(10));
     assert_eq!(result.total.kind(TxnKind::Unregister).succeeded(), 20);
     assert_eq!(responder.stop().unwrap().seen.unregistrations, 20);
+}
+
+#[test]
+fn a_second_interrupt_quits_at_once_and_counts_the_unanswered_as_pending() {
+    let responder = Responder::start(server_id(), Script::default()).unwrap();
+    let mut p = profile(responder.addr(), 5, Transport::Udp);
+    p.duration = span(600_000);
+    p.expires = span(3_600_000);
+    p.heartbeat = span(600_000);
+    // A grace far longer than the test may take: only quitting at once ends it.
+    p.grace = span(600_000);
+    let plan = p.plan().unwrap();
+    let interrupt = Stop::default();
+    let mut ticks = 0;
+    let result = engine::run(&plan, responder.addr(), &interrupt, |_| {
+        ticks += 1;
+        match ticks {
+            1 => {
+                // Registered; now the server hangs and the user presses Ctrl-C.
+                responder.set_silent(true);
+                interrupt.request();
+            }
+            3 => {
+                interrupt.request();
+            }
+            _ => {}
+        }
+    })
+    .unwrap();
+    assert_eq!(result.reason, StopReason::Quit);
+    assert!(
+        result.elapsed < Duration::from_secs(60),
+        "did not wait the grace"
+    );
+    assert_eq!(result.total.kind(TxnKind::Register).succeeded(), 5);
+    let unreg = result.total.kind(TxnKind::Unregister);
+    assert_eq!((unreg.total(), unreg.abandoned), (5, 5), "{unreg:?}");
+    responder.stop().unwrap();
 }
 
 #[test]
@@ -159,7 +197,7 @@ fn hung_server_leaves_unregisters_pending_after_grace() {
     p.heartbeat = span(60_000);
     p.grace = span(700);
     let plan = p.plan().unwrap();
-    let interrupt = AtomicBool::new(false);
+    let interrupt = Stop::default();
     let result = engine::run(&plan, responder.addr(), &interrupt, |_| {
         responder.set_silent(true);
     })
@@ -190,7 +228,7 @@ fn stop_unregisters_at_the_ramp_rate() {
     p.heartbeat = span(60_000);
     let plan = p.plan().unwrap();
     let mut most_in_one_second = 0;
-    let result = engine::run(&plan, responder.addr(), &AtomicBool::new(false), |iv| {
+    let result = engine::run(&plan, responder.addr(), &Stop::default(), |iv| {
         most_in_one_second = most_in_one_second.max(iv.snap.kind(TxnKind::Unregister).total());
     })
     .unwrap();
@@ -238,7 +276,7 @@ fn garbage_is_malformed_for_a_socket_of_its_own_and_unrouted_on_a_shared_one() {
         p.grace = span(300);
         p.no_unregister = Some(true);
         let plan = p.plan().unwrap();
-        let result = engine::run(&plan, target, &AtomicBool::new(false), |_| {}).unwrap();
+        let result = engine::run(&plan, target, &Stop::default(), |_| {}).unwrap();
         let garbage = peer.join().unwrap();
         // Every camera's REGISTER and its first retransmission, 0.5 s later.
         assert!(garbage >= 8, "cps {cps}: {garbage}");

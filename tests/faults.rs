@@ -7,6 +7,7 @@ mod peers;
 use gbswarm::camera::{Transport, TxnKind};
 use gbswarm::clock::{self, Time};
 use gbswarm::engine;
+use gbswarm::engine::Stop;
 use gbswarm::profile::{Profile, Span};
 use gbswarm::testkit::Responder;
 use gbswarm::testkit::Script;
@@ -151,7 +152,7 @@ fn five_percent_loss_is_absorbed_by_retransmissions() {
     .plan()
     .unwrap();
     let lossy = relay.lossy.clone();
-    let result = engine::run(&plan, relay.addr, &AtomicBool::new(false), |iv| {
+    let result = engine::run(&plan, relay.addr, &Stop::default(), |iv| {
         // Loss stops 4 s before the stop so every retransmission it caused has happened.
         if iv.t_s >= 5.0 {
             lossy.store(false, Ordering::Relaxed);
@@ -217,7 +218,7 @@ fn overload_with_retry_after_is_respected() {
     }
     .plan()
     .unwrap();
-    let result = engine::run(&plan, responder.addr(), &AtomicBool::new(false), |_| {}).unwrap();
+    let result = engine::run(&plan, responder.addr(), &Stop::default(), |_| {}).unwrap();
     let seen = responder.stop().unwrap().seen;
     let reg = result.total.kind(TxnKind::Register);
     assert_eq!(reg.succeeded(), 0);
@@ -268,7 +269,7 @@ fn restart_mid_run(transport: Transport) {
     let mut second = None;
     let mut online_before_kill = 0;
     let mut online_while_down = u64::MAX;
-    let result = engine::run(&plan, plan.target.unwrap(), &AtomicBool::new(false), |iv| {
+    let result = engine::run(&plan, plan.target.unwrap(), &Stop::default(), |iv| {
         let t = iv.t_s as u64;
         if t == 3 {
             online_before_kill = iv.snap.gauges.registered;

@@ -1,11 +1,11 @@
 //! `find-max` over real loopback sockets: a small search against the scripted responder stops
 //! by itself and reports the highest rate that held, with every step's evidence.
 
+use gbswarm::engine::Stop;
 use gbswarm::findmax::{Dimension, Search, Slo};
 use gbswarm::profile::{Profile, Span};
 use gbswarm::testkit::Responder;
 use gbswarm::testkit::Script;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 #[test]
@@ -37,7 +37,7 @@ fn search_against_a_loopback_responder() {
     };
     let mut seen = 0;
     let o = search
-        .run(responder.addr(), &AtomicBool::new(false), |_| seen += 1)
+        .run(responder.addr(), &Stop::default(), |_| seen += 1)
         .unwrap();
     assert_eq!(seen, o.steps.len());
     assert_eq!(o.best, Some(800.0), "{o:?}");

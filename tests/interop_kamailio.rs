@@ -7,9 +7,9 @@ mod peers;
 
 use gbswarm::camera::{Transport, TxnKind};
 use gbswarm::engine;
+use gbswarm::engine::Stop;
 use gbswarm::profile::{Profile, Span};
 use peers::{Kamailio, TempDir};
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 fn run_against_kamailio(transport: Transport) {
@@ -37,7 +37,7 @@ fn run_against_kamailio(transport: Transport) {
     .unwrap();
     let target = plan.target.unwrap();
     let mut online_seen_by_kamailio = -1;
-    let result = engine::run(&plan, target, &AtomicBool::new(false), |iv| {
+    let result = engine::run(&plan, target, &Stop::default(), |iv| {
         if iv.t_s == 3.0 {
             online_seen_by_kamailio = k.stat("usrloc:registered_users");
         }

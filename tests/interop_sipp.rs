@@ -10,11 +10,11 @@ mod peers;
 
 use gbswarm::camera::TxnKind;
 use gbswarm::engine;
+use gbswarm::engine::Stop;
 use gbswarm::profile::{Profile, Span};
 use peers::{Peer, TempDir};
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 /// SIPp's cumulative counters from its `-trace_stat` CSV (last line).
@@ -80,7 +80,7 @@ fn run_gbswarm(port: u16, cameras: u64, password: &str) -> gbswarm::engine::RunR
     }
     .plan()
     .unwrap();
-    engine::run(&plan, plan.target.unwrap(), &AtomicBool::new(false), |_| {}).unwrap()
+    engine::run(&plan, plan.target.unwrap(), &Stop::default(), |_| {}).unwrap()
 }
 
 #[test]

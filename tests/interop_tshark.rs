@@ -9,12 +9,12 @@ mod peers;
 
 use gbswarm::camera::{Transport, TxnKind};
 use gbswarm::engine;
+use gbswarm::engine::Stop;
 use gbswarm::profile::{Profile, Span};
 use gbswarm::testkit::Responder;
 use gbswarm::testkit::Script;
 use peers::{Peer, TempDir};
 use std::process::Command;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 fn hex_to_bytes(h: &str) -> Vec<u8> {
@@ -63,7 +63,7 @@ fn capture_run(transport: Transport) {
     }
     .plan()
     .unwrap();
-    let result = engine::run(&plan, responder.addr(), &AtomicBool::new(false), |_| {}).unwrap();
+    let result = engine::run(&plan, responder.addr(), &Stop::default(), |_| {}).unwrap();
     assert_eq!(result.total.kind(TxnKind::QueryResponse).succeeded(), 16);
     std::thread::sleep(Duration::from_millis(500));
     assert!(tshark.stop(), "tshark stops on SIGTERM");

@@ -3,6 +3,7 @@
 
 use gbswarm::camera::{Transport, TxnKind};
 use gbswarm::engine;
+use gbswarm::engine::Stop;
 use gbswarm::profile::{Profile, Span};
 use gbswarm::server::registrar::{Config, Redirect};
 use gbswarm::server::{ServeConfig, ServerHandle, start};
@@ -50,7 +51,7 @@ fn fleet(target: SocketAddr, transport: Transport, password: &str) -> engine::Ru
     }
     .plan()
     .unwrap();
-    engine::run(&plan, target, &AtomicBool::new(false), |_| {}).unwrap()
+    engine::run(&plan, target, &Stop::default(), |_| {}).unwrap()
 }
 
 #[test]
@@ -182,7 +183,7 @@ fn catalog_queries_after_registration_are_answered() {
     }
     .plan()
     .unwrap();
-    let r = engine::run(&plan, server.local_addr(), &AtomicBool::new(false), |_| {}).unwrap();
+    let r = engine::run(&plan, server.local_addr(), &Stop::default(), |_| {}).unwrap();
     let st = server.stop();
     assert_eq!(st.queries_sent, 50);
     assert_eq!(st.catalog_responses, 50);

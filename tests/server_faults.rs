@@ -6,6 +6,7 @@ mod peers;
 
 use gbswarm::camera::{Transport, TxnKind};
 use gbswarm::engine;
+use gbswarm::engine::Stop;
 use gbswarm::profile::{Profile, Span};
 use gbswarm::server::registrar::Config;
 use gbswarm::server::{ServeConfig, ServerHandle, start};
@@ -68,7 +69,7 @@ fn restart_mid_run(transport: Transport) {
     let mut server = Some(first);
     let mut online_before = 0;
     let mut online_while_down = u64::MAX;
-    let result = engine::run(&plan, addr, &AtomicBool::new(false), |iv| {
+    let result = engine::run(&plan, addr, &Stop::default(), |iv| {
         let t = iv.t_s as u64;
         if t == 3 {
             online_before = iv.snap.gauges.registered;
@@ -199,7 +200,7 @@ fn flood_does_not_disturb_a_healthy_fleet() {
     }
     .plan()
     .unwrap();
-    let result = engine::run(&plan, addr, &AtomicBool::new(false), |_| {}).unwrap();
+    let result = engine::run(&plan, addr, &Stop::default(), |_| {}).unwrap();
     stop.store(true, Ordering::Relaxed);
     garbage.join().unwrap();
     let challenged = intruders.join().unwrap();
@@ -281,7 +282,7 @@ fn ten_thousand_idle_tcp_connections() {
     }
     .plan()
     .unwrap();
-    let result = engine::run(&plan, addr, &AtomicBool::new(false), |_| {}).unwrap();
+    let result = engine::run(&plan, addr, &Stop::default(), |_| {}).unwrap();
     let status =
         std::fs::read_to_string(format!("/proc/{}/status", serve.pid())).unwrap_or_default();
     let kib = |key: &str| -> u64 {

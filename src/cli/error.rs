@@ -35,6 +35,26 @@ pub enum Error {
     NoMessage,
     /// `inspect` found input that is not SIP. Exit 1.
     Malformed(InspectError),
+    /// `command` could not run: it could not bind or start its sockets or the embedded
+    /// registrar, or its target refused every connection. Exit 3.
+    CannotRun {
+        /// The subcommand, e.g. `run`.
+        command: &'static str,
+        /// What went wrong, for the user.
+        message: String,
+    },
+    /// `command` ran but missed an objective (`run`), or no load held (`find-max`). Exit 1.
+    Missed {
+        /// The subcommand.
+        command: &'static str,
+        /// What was missed, a line each with the measured value.
+        missed: Vec<String>,
+    },
+    /// `command` was cut short by Ctrl-C / SIGTERM (its report was still written). Exit 130.
+    Interrupted {
+        /// The subcommand.
+        command: &'static str,
+    },
     /// `command` started but could not finish: no sockets or signal handler, the engine or the
     /// embedded registrar failed, an output file could not be written, a report to merge is
     /// not a report, the search bounds are inconsistent. Exit 1.
@@ -47,12 +67,38 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit status: 2 for invalid input (nothing was started), 1 for a command
-    /// that failed or input `inspect` could not decode.
+    /// The process exit status: 0 is success (every objective held), 1 an objective missed
+    /// or a command that failed or input `inspect` could not decode, 2 invalid input (nothing
+    /// was started), 3 could not run, 130 interrupted.
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Plan(_) | Error::Invalid { .. } | Error::Unreadable { .. } => 2,
-            Error::NoMessage | Error::Malformed(_) | Error::Failed { .. } => 1,
+            Error::NoMessage
+            | Error::Malformed(_)
+            | Error::Failed { .. }
+            | Error::Missed { .. } => 1,
+            Error::CannotRun { .. } => 3,
+            Error::Interrupted { .. } => crate::runner::EXIT_INTERRUPTED,
+        }
+    }
+
+    /// The error for a runner's ending or failure of `command` (none for a success).
+    pub(crate) fn from_run(
+        command: &'static str,
+        r: Result<crate::runner::Ending, crate::runner::Failure>,
+    ) -> Result<(), Error> {
+        use crate::runner::{Ending, Failure};
+        match r {
+            Ok(Ending::Held) => Ok(()),
+            Ok(Ending::Missed(missed)) => Err(Error::Missed { command, missed }),
+            Ok(Ending::Interrupted) => Err(Error::Interrupted { command }),
+            Err(Failure::BadOutput(b)) => Err(Error::Invalid {
+                command,
+                key: b.key,
+                message: b.message,
+            }),
+            Err(Failure::CannotRun(message)) => Err(Error::CannotRun { command, message }),
+            Err(Failure::Failed(message)) => Err(Error::Failed { command, message }),
         }
     }
 
@@ -83,6 +129,17 @@ impl fmt::Display for Error {
             Error::NoMessage => write!(f, "gbswarm inspect: no SIP message in the input"),
             Error::Malformed(e) => write!(f, "gbswarm inspect: error: {e}"),
             Error::Failed { command, message } => write!(f, "gbswarm {command}: {message}"),
+            Error::CannotRun { command, message } => {
+                write!(f, "gbswarm {command}: could not run: {message}")
+            }
+            Error::Missed { command, missed } => {
+                write!(
+                    f,
+                    "gbswarm {command}: objective missed: {}",
+                    missed.join("; ")
+                )
+            }
+            Error::Interrupted { command } => write!(f, "gbswarm {command}: interrupted"),
         }
     }
 }

@@ -45,6 +45,27 @@ impl FindMaxArgs {
     /// The search to run: the base plan from the `run` flags, then the search bounds.
     pub fn search(self) -> Result<Search, Error> {
         let base = self.run.plan()?;
+        // Run-only outputs and objectives would be accepted and silently ignored.
+        for (given, key, why) in [
+            (
+                !base.objectives.is_empty(),
+                "slo",
+                "find-max judges each step by --max-p99 and --max-failures (and any timeout)",
+            ),
+            (
+                base.csv.is_some(),
+                "csv",
+                "find-max streams no CSV; each step is on stderr and the table on stdout",
+            ),
+        ] {
+            if given {
+                return Err(Error::Invalid {
+                    command: "find-max",
+                    key,
+                    message: format!("not a find-max setting: {why}"),
+                });
+            }
+        }
         if !(0.0..=1.0).contains(&self.max_failures) {
             return Err(Error::Plan(PlanError {
                 key: "max-failures".into(),
@@ -71,7 +92,7 @@ impl FindMaxArgs {
     /// Runs the search: each step on stderr, the table on stdout, the files asked for.
     pub fn execute(self) -> Result<(), Error> {
         let search = self.search()?;
-        crate::runner::find_max(&search).map_err(Error::failed("find-max"))
+        Error::from_run("find-max", crate::runner::find_max(&search))
     }
 }
 

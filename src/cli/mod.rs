@@ -3,10 +3,12 @@
 //! command, so the binary only parses, calls [`run`] and exits, and tests can drive commands
 //! in-process.
 //!
-//! Exit status: 0 on success (a run stopped by Ctrl-C / SIGTERM included: its report is still
-//! printed); 1 when a command started but failed, or `inspect` could not decode its input; 2
-//! for invalid flags, profile keys or unreadable input (clap's own usage errors also exit 2).
-//! See [`Error::exit_code`].
+//! Exit status ([`EXIT_STATUS`], shown by `--help`): 0 every objective held; 1 an objective
+//! missed (the report says which, with the measured value), find-max found no load that held,
+//! a command failed on the way, or `inspect` could not decode its input; 2 invalid flags,
+//! profile keys, output paths or unreadable input, nothing started (clap's own usage errors
+//! also exit 2); 3 could not run (cannot bind, target refused every connection); 130
+//! interrupted by Ctrl-C / SIGTERM (the report is still written). See [`Error::exit_code`].
 
 use clap::{Parser, Subcommand};
 
@@ -24,12 +26,23 @@ pub use merge_cmd::MergeArgs;
 pub use run_cmd::RunArgs;
 pub use serve_cmd::ServeArgs;
 
+/// The exit statuses, as `--help` shows them.
+pub const EXIT_STATUS: &str = "\
+Exit status:
+  0    every objective held (run: --slo, default: no failed registration, no timeout, at
+       least one registration answered 2xx; find-max: a load held)
+  1    an objective missed (the report says which, with the measured value), or no
+       find-max step held, or the command failed on the way
+  2    bad input: an invalid flag, profile key or output path; nothing was started
+  3    could not run: cannot bind or start, or the target refused every connection
+  130  interrupted by Ctrl-C / SIGTERM (the report is still written)";
+
 /// Load simulator for GB/T 28181 video-surveillance SIP servers.
 ///
 /// Emulates fleets of IP cameras that register with digest auth, refresh, send keepalives and
 /// answer platform queries over UDP and TCP, and reports latency histograms.
 #[derive(Debug, Parser)]
-#[command(name = "gbswarm", version, about, long_about)]
+#[command(name = "gbswarm", version, about, long_about, after_help = EXIT_STATUS)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -43,8 +56,11 @@ pub enum Command {
     ///
     /// Keys come from `--profile FILE` (TOML, same names as the flags) and are overridden by
     /// flags. Without `--target`, an embedded gbswarm registrar is started on a loopback port.
-    /// Progress goes to stderr once a second; the report goes to stdout at the end. Stops after
-    /// `--duration`, or on Ctrl-C / SIGTERM, unregistering every camera first (at the ramp rate).
+    /// Progress goes to stderr once a second; the report goes to stdout at the end (stderr
+    /// with `--json -`). Stops after `--duration`, or on Ctrl-C / SIGTERM, unregistering every
+    /// camera first (at the ramp rate); a second Ctrl-C quits at once. The exit status is the
+    /// verdict: 0 when every `--slo` objective held, 1 when one was missed (see below).
+    #[command(after_help = EXIT_STATUS)]
     Run(Box<RunArgs>),
     /// Find the highest load a server holds within a latency and failure objective.
     ///
@@ -52,7 +68,9 @@ pub enum Command {
     /// until the objective breaks, then bisects between the last load that held and the first
     /// that broke. Each step is a fresh run of --warmup + --step; only --step is measured.
     /// Takes every `run` flag for the cameras and the target. Prints a table of every step and
-    /// the answer; --json writes the same.
+    /// the answer; --json writes the same. Exits 1 when no step held, 130 when interrupted
+    /// (the interrupted step is marked so, and the table so far is printed).
+    #[command(after_help = EXIT_STATUS)]
     FindMax(Box<FindMaxArgs>),
     /// Run a GB28181 registrar: digest auth, keepalives, optional 302 redirect.
     ///

@@ -103,6 +103,20 @@ pub struct RunArgs {
     /// Also write a self-contained HTML report (inline SVG charts, no network needed).
     #[arg(long, value_name = "FILE.html")]
     report: Option<PathBuf>,
+    /// Stream one CSV row per second per kind (outcome counts, p50/p90/p99/max, in flight,
+    /// online), flushed every second, so a killed run keeps every finished second.
+    #[arg(long, value_name = "FILE.csv")]
+    csv: Option<PathBuf>,
+    /// An objective the run must meet, repeatable: `[KIND.][CLOCK.]METRIC OP VALUE`, e.g.
+    /// `register.p99<=50ms`, `failures<=0.1%`, `timeouts==0`, `keepalive.service.p99<20ms`.
+    /// KIND: register, refresh, unregister, keepalive, query_response (none = all together);
+    /// CLOCK: latency (from the due time, default), service (send to answer), lag (due to
+    /// send); METRIC: p50 p90 p95 p99 p99.9 max mean (a duration: 800us, 50ms, 2s) or sent ok
+    /// failures rejected timeouts transport_errors redirected pending (a count, or a share of
+    /// sent: 0.1%); OP: <= < >= > ==. Adds to the profile's `slo` list (replacing one on the
+    /// same metric). Without any: `register.failures==0`, `timeouts==0`, `register.ok>=1`.
+    #[arg(long, value_name = "OBJECTIVE")]
+    slo: Vec<String>,
 }
 
 impl RunArgs {
@@ -119,7 +133,7 @@ impl RunArgs {
     /// Runs the cameras against the target (or the embedded registrar) and prints the report.
     pub fn execute(self) -> Result<(), Error> {
         let plan = self.plan()?;
-        crate::runner::run(&plan).map_err(Error::failed("run"))
+        Error::from_run("run", crate::runner::run(&plan))
     }
 
     /// The `--profile` path, and the flags as a profile to lay over it.
@@ -154,6 +168,8 @@ impl RunArgs {
             hdr_log: self.hdr_log,
             shard: self.shard,
             report: self.report,
+            csv: self.csv,
+            slo: (!self.slo.is_empty()).then_some(self.slo),
         };
         (self.profile, p)
     }

@@ -16,17 +16,49 @@ use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
 use worker::Msg;
+
+/// How the caller asks a run to end early, shared with a signal handler: asked once, the
+/// run stops as at the end of its duration (cameras unregister, answers are awaited within
+/// the grace); asked again, it ends at once and counts what was in flight as pending.
+#[derive(Debug, Default)]
+pub struct Stop(AtomicU8);
+
+impl Stop {
+    /// Asks once more (Ctrl-C, SIGTERM, or a test); returns how many times it was asked.
+    pub fn request(&self) -> u8 {
+        let n = self.0.load(Ordering::Relaxed).saturating_add(1);
+        self.0.store(n, Ordering::Relaxed);
+        n
+    }
+
+    /// How many times the stop was asked for.
+    pub fn requests(&self) -> u8 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Asked at least once: stop gracefully.
+    pub fn is_requested(&self) -> bool {
+        self.requests() >= 1
+    }
+
+    /// Asked twice or more: end now.
+    pub fn is_urgent(&self) -> bool {
+        self.requests() >= 2
+    }
+}
 
 /// Why a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StopReason {
     /// The planned duration elapsed.
     Duration,
-    /// Ctrl-C, SIGTERM or the caller's stop flag.
+    /// Ctrl-C, SIGTERM or the caller's [`Stop`]: the stop ran its course.
     Interrupted,
+    /// Asked to stop a second time: ended at once, in-flight transactions counted as pending.
+    Quit,
 }
 
 impl StopReason {
@@ -35,11 +67,19 @@ impl StopReason {
         match self {
             StopReason::Duration => "duration elapsed",
             StopReason::Interrupted => "interrupted",
+            StopReason::Quit => "interrupted twice: quit at once",
         }
+    }
+
+    /// True when the user (or the caller) cut the run short.
+    pub fn interrupted(self) -> bool {
+        self != StopReason::Duration
     }
 }
 
-/// The merged numbers of one second of the run, as the reporter sees them.
+/// The merged numbers of one second of the run, as the reporter sees them; the last one of a
+/// run holds what ended after its last whole second (the stop's tail, a partial second), so
+/// the intervals add up to the run's totals.
 pub struct Interval<'a> {
     /// Seconds since the start.
     pub t_s: f64,
@@ -58,12 +98,13 @@ pub struct RunResult {
     pub reason: StopReason,
 }
 
-/// Runs `plan` against `target` until its duration elapses or `interrupt` is set, calling
-/// `on_interval` once a second with the merged numbers of that second.
+/// Runs `plan` against `target` until its duration elapses or `interrupt` asks it to stop,
+/// calling `on_interval` once a second with the merged numbers of that second, and once at
+/// the end with the partial last one.
 pub fn run(
     plan: &Plan,
     target: SocketAddr,
-    interrupt: &AtomicBool,
+    interrupt: &Stop,
     mut on_interval: impl FnMut(Interval<'_>),
 ) -> Result<RunResult, String> {
     let workers = plan.cores.max(1).min(plan.ids.len().max(1) as usize);
@@ -86,6 +127,7 @@ pub fn run(
     let plan = Arc::new(plan.clone());
     let clock = Clock::start();
     let stop = Arc::new(AtomicBool::new(false));
+    let quit = Arc::new(AtomicBool::new(false));
     let (tx, rx) = channel::unbounded::<Msg>();
     // Interval snapshots go back to the workers once merged (a few spare per worker).
     let (spent_tx, spent_rx) = channel::bounded::<Box<Snapshot>>(2 * workers + 2);
@@ -103,6 +145,7 @@ pub fn run(
             default_ip,
             clock,
             stop: stop.clone(),
+            quit: quit.clone(),
             tx: tx.clone(),
             go: go_rx,
             core: (!cores.is_empty()).then(|| cores[index % cores.len()]),
@@ -147,9 +190,17 @@ pub fn run(
     let mut done = 0;
     let mut failure = None;
     let mut final_gauges = crate::stats::Gauges::default();
+    // What ended after the last whole second every worker reported: the stop's tail.
+    let mut tail = Snapshot::default();
+    let mut last_tick = 0;
     while done < workers {
+        if interrupt.is_urgent() && reason != Some(StopReason::Quit) {
+            reason = Some(StopReason::Quit);
+            stop.store(true, Ordering::Relaxed);
+            quit.store(true, Ordering::Relaxed);
+        }
         if reason.is_none() {
-            if interrupt.load(Ordering::Relaxed) {
+            if interrupt.is_requested() {
                 reason = Some(StopReason::Interrupted);
             } else if clock.now() >= deadline {
                 reason = Some(StopReason::Duration);
@@ -176,6 +227,7 @@ pub fn run(
                         break;
                     }
                     let (tick, (_, snap)) = first.remove_entry();
+                    last_tick = tick;
                     // Gauges summed into the total here are replaced by the final ones.
                     total.merge(&snap);
                     on_interval(Interval {
@@ -188,7 +240,7 @@ pub fn run(
             Ok(Msg::Done { snap, .. }) => {
                 done += 1;
                 final_gauges = final_gauges.plus(snap.gauges);
-                total.merge(&snap);
+                tail.merge(&snap);
             }
             Ok(Msg::Failed(w, e)) => {
                 failure = Some(format!("worker {w}: {e}"));
@@ -200,11 +252,18 @@ pub fn run(
         }
     }
     let elapsed = clock.now().since(t0).to_duration();
-    // Intervals some worker never completed (it finished first) still count in the totals.
+    // Intervals some worker never completed (it finished first) count in the tail, which is
+    // reported as one last (partial) second, so the seconds add up to the totals.
     for (_, (_, snap)) in pending {
-        total.merge(&snap);
+        tail.merge(&snap);
     }
+    tail.gauges = final_gauges;
+    total.merge(&tail);
     total.gauges = final_gauges;
+    on_interval(Interval {
+        t_s: (last_tick + 1) as f64,
+        snap: &tail,
+    });
     stop_all(gos, handles);
     if let Some(f) = failure {
         return Err(f);

@@ -106,6 +106,8 @@ mod tests {
             p50_us: 500,
             p99_us: 900,
             broke: (!held).then(|| "p99 <too high>".into()),
+            interrupted: false,
+            unanswered: false,
         };
         let o = Outcome {
             dimension: Dimension::Rate,

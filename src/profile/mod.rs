@@ -153,6 +153,11 @@ pub struct Profile {
     pub shard: Option<String>,
     /// Write a self-contained HTML report with charts here.
     pub report: Option<PathBuf>,
+    /// Stream a per-second time series as CSV here, flushed every second.
+    pub csv: Option<PathBuf>,
+    /// Objectives the run is judged by, e.g. `["register.p99<=50ms", "failures<=0.1%"]`
+    /// (syntax in [`crate::verdict`]); flags add to these and replace one on the same metric.
+    pub slo: Option<Vec<String>>,
 }
 
 impl Profile {
@@ -201,6 +206,8 @@ impl Profile {
             hdr_log,
             shard,
             report,
+            csv,
+            slo,
         } = top;
         Profile {
             target: target.or(self.target),
@@ -232,6 +239,14 @@ impl Profile {
             hdr_log: hdr_log.or(self.hdr_log),
             shard: shard.or(self.shard),
             report: report.or(self.report),
+            csv: csv.or(self.csv),
+            slo: match (self.slo, slo) {
+                (Some(mut base), Some(top)) => {
+                    base.extend(top);
+                    Some(base)
+                }
+                (base, top) => top.or(base),
+            },
         }
     }
 }
@@ -277,6 +292,11 @@ pub struct Plan {
     pub shard: Option<(u64, u64)>,
     /// HTML report path.
     pub report: Option<PathBuf>,
+    /// Per-second CSV path.
+    pub csv: Option<PathBuf>,
+    /// The objectives given (profile, then flags, settled); empty means the defaults
+    /// ([`crate::verdict::or_default`]).
+    pub objectives: Vec<crate::verdict::Objective>,
 }
 
 fn share(key: &str, v: Option<f64>, default: f64) -> Result<u32, PlanError> {
@@ -473,7 +493,21 @@ impl Profile {
             hdr_log: self.hdr_log.clone(),
             shard,
             report: self.report.clone(),
+            csv: self.csv.clone(),
+            objectives: self.objectives()?,
         })
+    }
+
+    /// The objectives given (profile then flags), parsed and settled.
+    fn objectives(&self) -> Result<Vec<crate::verdict::Objective>, PlanError> {
+        let mut given = Vec::new();
+        for text in self.slo.iter().flatten() {
+            given.push(text.parse().map_err(|message| PlanError {
+                key: "slo".into(),
+                message,
+            })?);
+        }
+        Ok(crate::verdict::settle(given))
     }
 }
 

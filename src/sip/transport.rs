@@ -12,6 +12,14 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// The lowercase name users write and reports show: `udp` or `tcp`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+
     /// The Via protocol token: `SIP/2.0/UDP ` or `SIP/2.0/TCP ` (with the trailing space).
     pub fn via_prefix(self) -> &'static [u8] {
         match self {

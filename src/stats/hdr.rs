@@ -34,7 +34,7 @@ impl HdrLog {
         Ok(HdrLog { out, serializer })
     }
 
-    /// Appends the histograms of one interval (kinds with samples only).
+    /// Appends the histograms of one interval (kinds with samples only) and flushes them.
     pub fn write_interval(
         &mut self,
         start: Duration,
@@ -52,7 +52,8 @@ impl HdrLog {
             w.write_histogram(h, start, length, tag)
                 .map_err(|e| io::Error::other(format!("{e}")))?;
         }
-        Ok(())
+        // Every finished second reaches the file, even if the process is killed later.
+        self.out.flush()
     }
 
     /// Flushes the file.

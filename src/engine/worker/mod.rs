@@ -62,6 +62,9 @@ pub struct Setup {
     pub clock: Clock,
     /// Set when the run must stop (ramp ends, cameras unregister).
     pub stop: Arc<AtomicBool>,
+    /// Set when the run must end at once (a second interrupt): in-flight transactions are
+    /// abandoned, nothing more is sent.
+    pub quit: Arc<AtomicBool>,
     /// Reports to the reporter.
     pub tx: Sender<Msg>,
     /// The start time, sent once every worker is ready.
@@ -104,6 +107,7 @@ struct Worker {
     target: SocketAddr,
     clock: Clock,
     stop: Arc<AtomicBool>,
+    quit: Arc<AtomicBool>,
     tx: Sender<Msg>,
     cams: Vec<Camera>,
     out: Outbox,
@@ -154,6 +158,7 @@ impl Worker {
             target: s.target,
             clock: s.clock,
             stop: s.stop.clone(),
+            quit: s.quit.clone(),
             tx: s.tx.clone(),
             io: Io {
                 poll,
@@ -240,6 +245,13 @@ impl Worker {
                     // The grace period runs from the last stop sent.
                     grace_end = now + Span::from_duration(self.plan.grace);
                 }
+            }
+            if self.quit.load(Ordering::Relaxed) {
+                for slot in 0..self.next_start {
+                    self.call(slot, None, |c, now, env| c.handle_abort(now, env));
+                }
+                self.finish();
+                return;
             }
             let stopping_all = stopping.is_some() && next_stop == self.next_start;
             if stopping_all && now >= next_check {

@@ -1,0 +1,81 @@
+//! `gbswarm serve` in the foreground: says where it listens, a counters line each second if
+//! asked, a summary at the end.
+
+/// `gbswarm serve` until Ctrl-C / SIGTERM: says where it listens, optionally a counters line
+/// each second, a summary at the end.
+pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), String> {
+    let interrupt = super::interrupt::flag()?;
+    let listen = cfg.listen;
+    let cores = cfg.cores;
+    let realm = cfg.registrar.realm.clone();
+    let mode = match &cfg.registrar.passwords {
+        crate::server::registrar::Passwords::Shared(_) => "one shared password".to_string(),
+        crate::server::registrar::Passwords::PerDevice(m) => {
+            format!("{} device passwords", m.len())
+        }
+    };
+    // Every TCP device holds a descriptor: take all the kernel allows.
+    let nofile = crate::net::limits::raise_nofile();
+    let handle =
+        crate::server::start(cfg).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    eprintln!(
+        "gbswarm serve: listening on {} (UDP and TCP{}), {cores} worker(s), realm {realm}, {mode}, up to {nofile} descriptors",
+        handle.local_addr(),
+        if handle.local_addr().ip().is_loopback() {
+            ", loopback only"
+        } else {
+            ""
+        }
+    );
+    let mut last = crate::server::registrar::Stats::default();
+    while !interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        if every_second {
+            let (st, (registered, online)) = handle.stats();
+            let reqs: u64 = st.requests.iter().sum::<u64>() - last.requests.iter().sum::<u64>();
+            eprintln!(
+                "registered {registered} online {online} | requests/s {reqs} (REGISTER {} MESSAGE {}) | 200 {} 401 {} 403 {} | dropped {} replays {} | service p50 {} µs p99 {} µs",
+                st.requests[0] - last.requests[0],
+                st.requests[1] - last.requests[1],
+                st.response(200),
+                st.response(401),
+                st.response(403),
+                st.dropped_malformed,
+                st.replays,
+                st.service_us.value_at_quantile(0.5),
+                st.service_us.value_at_quantile(0.99)
+            );
+            last = st;
+        }
+    }
+    let (_, (registered, online)) = handle.stats();
+    let st = handle.stop();
+    let codes: Vec<String> = st
+        .responses
+        .iter()
+        .map(|(c, n)| format!("{c}:{n}"))
+        .collect();
+    println!(
+        "gbswarm serve: {} requests (REGISTER {}, MESSAGE {}, OPTIONS {}, other {}); responses {}; registrations {}, unregistrations {}, keepalives {}, redirects {}; catalog queries {} answered {} ({} items); dropped malformed {}, replays {}, refused connections {}; service time p50 {} µs p99 {} µs max {} µs; {registered} registered, {online} online at exit",
+        st.requests.iter().sum::<u64>(),
+        st.requests[0],
+        st.requests[1],
+        st.requests[2],
+        st.requests[3],
+        codes.join(" "),
+        st.registrations,
+        st.unregistrations,
+        st.keepalives,
+        st.redirects,
+        st.queries_sent,
+        st.catalog_responses,
+        st.catalog_items,
+        st.dropped_malformed,
+        st.replays,
+        st.refused_connections,
+        st.service_us.value_at_quantile(0.5),
+        st.service_us.value_at_quantile(0.99),
+        st.service_us.max()
+    );
+    Ok(())
+}
