@@ -420,6 +420,7 @@ mod tests {
                 latency: Span::from_micros(500 + i),
                 lag: Span::ZERO,
                 retransmits: 0,
+                redirected: false,
             });
             s.record(&Record {
                 kind: TxnKind::Keepalive,
@@ -427,6 +428,7 @@ mod tests {
                 latency: Span::from_micros(300 + i / 2),
                 lag: Span::ZERO,
                 retransmits: 0,
+                redirected: false,
             });
         }
         s.record(&Record {
@@ -435,6 +437,7 @@ mod tests {
             latency: Span::from_micros(0),
             lag: Span::ZERO,
             retransmits: 10,
+            redirected: false,
         });
         s.gauges.registered = 1000;
         s.gauges.started = 1000;

@@ -397,6 +397,7 @@ mod tests {
                 latency: Span::from_micros(400 + i * 3 + offset),
                 lag: Span::ZERO,
                 retransmits: (i % 7 == 0) as u8,
+                redirected: false,
             });
         }
         s.record(&Record {
@@ -405,6 +406,7 @@ mod tests {
             latency: Span::from_micros(900),
             lag: Span::ZERO,
             retransmits: 0,
+            redirected: false,
         });
         s.record(&Record {
             kind: TxnKind::Keepalive,
@@ -412,6 +414,7 @@ mod tests {
             latency: Span::from_micros(0),
             lag: Span::ZERO,
             retransmits: 3,
+            redirected: false,
         });
         s.record(&Record {
             kind: TxnKind::Keepalive,
@@ -419,6 +422,7 @@ mod tests {
             latency: Span::from_micros(0),
             lag: Span::ZERO,
             retransmits: 0,
+            redirected: false,
         });
         s.counters.online = 500;
         s.gauges = Gauges {
