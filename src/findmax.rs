@@ -5,6 +5,10 @@
 //! then the interval between the last load that held and the first that broke is bisected
 //! until it is narrower than the requested precision. Each step is a fresh run whose first
 //! seconds (warm-up) are left out of the measurement.
+//!
+//! A registration a 302 sends on to another server is one transaction that ends there: it
+//! counts as held or failed by its final answer (timed from when it was due), never as a
+//! rejection for the 302, so a redirecting platform is measured like any other.
 
 use crate::camera::TxnKind;
 use crate::engine;
@@ -73,6 +77,8 @@ pub struct Step {
     pub measured: u64,
     /// Of those, answered 2xx.
     pub ok: u64,
+    /// Of those, redirected by a 302 and ended at the server it named (counted by that end).
+    pub redirected: u64,
     /// Rejected, timed out or lost to transport errors.
     pub failures: u64,
     /// Of the failures, timeouts.
@@ -192,6 +198,7 @@ impl Search {
             load,
             measured,
             ok: k.succeeded(),
+            redirected: k.redirected,
             failures,
             timeouts: k.timeouts,
             p50_us: k.latency.value_at_quantile(0.5),
@@ -385,6 +392,7 @@ mod tests {
                 held,
                 measured: 100,
                 ok: if held { 100 } else { 90 },
+                redirected: 0,
                 failures: if held { 0 } else { 10 },
                 timeouts: 0,
                 p50_us: 500,

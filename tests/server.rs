@@ -1,5 +1,8 @@
 //! `gbswarm serve` over real loopback sockets: whole fleets from the engine over UDP and TCP,
-//! the 302 flow between two registrars, and hostile input (garbage, oversize, slow drip).
+//! the 302 flow between two registrars (and what `gbswarm run` reports of it), and hostile
+//! input (garbage, oversize, slow drip).
+
+mod peers;
 
 use gbswarm::camera::{Transport, TxnKind};
 use gbswarm::engine;
@@ -115,8 +118,14 @@ fn redirect_302_to_server_a() {
     let at_redirector = redirector.stop();
     let at_a = a.stop();
     let reg = r.total.kind(TxnKind::Register);
-    assert_eq!(reg.status(302), 100, "{reg:?}");
-    assert_eq!(reg.succeeded(), 100, "then registered at A");
+    // One transaction per camera, from its due time to the 200 at A, marked redirected: the
+    // 302 is neither a status of its own nor a rejection.
+    assert_eq!(
+        (reg.total(), reg.succeeded(), reg.redirected),
+        (100, 100, 100),
+        "{reg:?}"
+    );
+    assert_eq!((reg.rejected(), reg.status(302)), (0, 0), "{reg:?}");
     assert_eq!(at_redirector.redirects, 100);
     assert_eq!(at_redirector.keepalives, 0);
     assert!(at_a.keepalives >= 100, "keepalives go to A");
@@ -511,4 +520,73 @@ fn a_client_that_pipelines_and_reads_late_and_slowly_gets_every_answer_in_order(
     assert_eq!(options_answer(&mut stream, "after"), "after");
     let st = server.stop();
     assert_eq!(st.requests[2], sent as u64 + 1);
+}
+
+/// `gbswarm serve --listen 127.0.0.1:0 ARGS` as its own process (stopped on drop), and the
+/// address it names on stderr once listening.
+fn serve_process(dir: &std::path::Path, args: &[&str]) -> (peers::Peer, SocketAddr) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gbswarm"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--cores", "1"])
+        .args(args);
+    let peer = peers::Peer::spawn("serve", cmd, dir);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let err = peers::read(&dir.join("serve.err"));
+        if let Some(a) = err
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        {
+            return (peer, a);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not start: {err}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn run_against_serve_redirect_to_reports_redirects_and_no_rejections() {
+    // What a user runs and reads: `gbswarm run` against `gbswarm serve --redirect-to A`.
+    let a = serve(None, "34020000002000000002");
+    let dir = peers::TempDir::new("redirect-report");
+    let to = format!("34020000002000000002@{}", a.local_addr());
+    let (mut redirector, addr) = serve_process(dir.path(), &["--redirect-to", &to]);
+    let json = dir.path().join("run.json");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_gbswarm"))
+        .args(["run", "--target", &addr.to_string(), "--cameras", "40"])
+        .args(["--rate", "100", "--duration", "2s", "--cores", "1"])
+        .args(["--heartbeat", "1h", "--grace", "2s", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    redirector.stop();
+    let at_a = a.stop();
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        text.contains("register        sent 40 = ok 40 + rejected 0 + timed out 0"),
+        "{text}"
+    );
+    assert!(text.contains("statuses 200:40; redirected 40"), "{text}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let reg = &v["kinds"]["register"];
+    assert_eq!(
+        (reg["sent"].as_u64(), reg["ok"].as_u64()),
+        (Some(40), Some(40)),
+        "{reg}"
+    );
+    assert_eq!(
+        (reg["rejected"].as_u64(), reg["redirected"].as_u64()),
+        (Some(0), Some(40))
+    );
+    assert!(reg["statuses"].get("302").is_none(), "{reg}");
+    assert_eq!(at_a.registrations, 40);
 }

@@ -104,8 +104,13 @@ fn a_302_from_the_real_registrar_sends_the_fleet_to_server_a() {
     sim.start_all(10 * MS);
     sim.run_until(T0 + 600 * S);
     let t = &sim.net.tally;
-    assert_eq!(t.get(TxnKind::Register, Outcome::Status(302)), u64::from(N));
+    // One transaction per camera, ended by A's 200 and marked redirected; the 302 is none.
+    assert_eq!(t.get(TxnKind::Register, Outcome::Status(302)), 0);
     assert_eq!(t.get(TxnKind::Register, Outcome::Status(200)), u64::from(N));
+    assert_eq!(
+        (t.total(TxnKind::Register), t.redirected),
+        (u64::from(N), u64::from(N))
+    );
     assert_eq!(sim.servers[0].stats().redirects, u64::from(N));
     assert_eq!(sim.servers[0].stats().keepalives, 0);
     assert!(
@@ -124,4 +129,30 @@ fn a_302_from_the_real_registrar_sends_the_fleet_to_server_a() {
             .iter()
             .all(|c| c.is_registered() && c.redirect().is_some())
     );
+}
+
+#[test]
+fn a_423_from_the_real_registrar_is_asked_again_with_its_min_expires() {
+    const N: u32 = 10;
+    let mut c = camera_cfg();
+    c.expires = 30;
+    let reg = registrar(Config {
+        min_expires: 120,
+        ..Config::new(id("34020000002000000001"), "12345678")
+    });
+    let mut sim = Sim::with_server(c, id("34020000001320000001"), N, reg);
+    sim.start_all(10 * MS);
+    sim.run_until(T0 + 250 * S);
+    // Asked 30 s, told 120: asked again at once in the same flow (one record each); granted
+    // 120 s, refreshed at 102 and 204 s asking 120, never too brief again.
+    let t = &sim.net.tally;
+    assert_eq!(t.get(TxnKind::Register, Outcome::Status(200)), u64::from(N));
+    assert_eq!(t.total(TxnKind::Register), u64::from(N));
+    assert_eq!(
+        t.get(TxnKind::Refresh, Outcome::Status(200)),
+        2 * u64::from(N)
+    );
+    assert_eq!(t.total(TxnKind::Refresh), 2 * u64::from(N));
+    assert_eq!(sim.servers[0].stats().response(423), u64::from(N));
+    assert!(sim.cams.iter().all(|c| c.is_registered()));
 }

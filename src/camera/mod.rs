@@ -154,7 +154,8 @@ impl TxnKind {
 /// How a transaction ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
-    /// A final response with this status code (2xx = success; 302 = redirected).
+    /// A final response with this status code (2xx = success). A 302 that was followed is
+    /// not an outcome (see [`Record::redirected`]); one that could not be is.
     Status(u16),
     /// No final response in time (Timer F, or a keepalive still unanswered at the next tick).
     Timeout,
@@ -180,6 +181,10 @@ pub struct Record {
     pub lag: Span,
     /// UDP retransmissions sent.
     pub retransmits: u8,
+    /// The request was redirected (a 302 followed to the server it names) and ended there:
+    /// one transaction, timed from when the first request was due. A 302 that could not be
+    /// followed is no redirect but this record's final status.
+    pub redirected: bool,
 }
 
 /// Where to send bytes.

@@ -101,6 +101,7 @@ mod tests {
             held,
             measured: 100,
             ok: if held { 100 } else { 90 },
+            redirected: 0,
             failures: if held { 0 } else { 10 },
             timeouts: 0,
             p50_us: 500,

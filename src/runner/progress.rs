@@ -208,6 +208,7 @@ mod tests {
                 outcome: Outcome::Status(code),
                 latency: Span::from_micros(1500),
                 lag: Span::ZERO,
+                redirected: false,
                 retransmits: 0,
             });
         }

@@ -99,6 +99,11 @@ impl<'b, 'h> Message<'b, 'h> {
         parse_decimal(self.header(HeaderKind::Expires)?)
     }
 
+    /// Min-Expires in seconds: the shortest expiry a registrar accepts (a 423's floor).
+    pub fn min_expires(&self) -> Option<u32> {
+        parse_decimal(self.header(HeaderKind::MinExpires)?)
+    }
+
     /// Max-Forwards.
     pub fn max_forwards(&self) -> Option<u32> {
         parse_decimal(self.header(HeaderKind::MaxForwards)?)

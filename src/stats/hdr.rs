@@ -84,6 +84,7 @@ mod tests {
                     latency: Span::from_micros(100 + i),
                     lag: Span::ZERO,
                     retransmits: 0,
+                    redirected: false,
                 });
                 s.record(&Record {
                     kind: TxnKind::Keepalive,
@@ -91,6 +92,7 @@ mod tests {
                     latency: Span::from_micros(50 + i),
                     lag: Span::ZERO,
                     retransmits: 0,
+                    redirected: false,
                 });
             }
             log.write_interval(Duration::from_secs(t), Duration::from_secs(1), &s)

@@ -379,6 +379,7 @@ mod tests {
                 latency: Span::from_micros(500 + i),
                 lag: Span::ZERO,
                 retransmits: 0,
+                redirected: false,
             });
             s.record(&Record {
                 kind: TxnKind::Keepalive,
@@ -386,6 +387,7 @@ mod tests {
                 latency: Span::from_micros(300 + i / 2),
                 lag: Span::ZERO,
                 retransmits: 0,
+                redirected: false,
             });
         }
         s.record(&Record {
@@ -394,6 +396,7 @@ mod tests {
             latency: Span::from_micros(0),
             lag: Span::ZERO,
             retransmits: 10,
+            redirected: false,
         });
         s.gauges.registered = 1000;
         s.gauges.started = 1000;

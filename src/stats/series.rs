@@ -319,6 +319,7 @@ mod tests {
                 outcome: Outcome::Status(200),
                 latency: Span::from_micros(l),
                 lag: Span::ZERO,
+                redirected: false,
                 retransmits: 0,
             });
         }
@@ -327,6 +328,7 @@ mod tests {
             outcome: Outcome::Timeout,
             latency: Span::from_secs(32),
             lag: Span::ZERO,
+            redirected: false,
             retransmits: 6,
         });
         s.gauges.registered = registered;

@@ -124,6 +124,7 @@ impl KindStats {
     /// Adds one finished transaction.
     pub fn record(&mut self, r: &Record) {
         self.retransmits += u64::from(r.retransmits);
+        self.redirected += u64::from(r.redirected);
         let us = |s: crate::clock::Span| s.as_micros().clamp(1, MAX_LATENCY_US);
         self.lag.saturating_record(us(r.lag));
         match r.outcome {
@@ -334,6 +335,7 @@ mod tests {
             latency: Span::from_micros(latency_us),
             lag: Span::ZERO,
             retransmits: 1,
+            redirected: false,
         }
     }
 
@@ -360,6 +362,29 @@ mod tests {
         let k = a.kind(TxnKind::Keepalive);
         assert_eq!((k.abandoned, k.transport_errors, k.total()), (1, 1, 2));
         assert_eq!(r.latency.min(), 50);
+    }
+
+    #[test]
+    fn a_followed_redirect_is_no_rejection() {
+        let mut a = Snapshot::default();
+        let mut redirected = rec(TxnKind::Register, Outcome::Status(200), 8_000);
+        redirected.redirected = true;
+        a.record(&redirected);
+        a.record(&rec(TxnKind::Register, Outcome::Status(200), 4_000));
+        let r = a.kind(TxnKind::Register);
+        assert_eq!((r.total(), r.succeeded(), r.rejected()), (2, 2, 0));
+        assert_eq!((r.redirected, r.status(302), r.latency.len()), (1, 0, 2));
+        // A 302 that could not be followed is a final status like any other.
+        let mut b = Snapshot::default();
+        b.record(&rec(TxnKind::Register, Outcome::Status(302), 3_000));
+        a.merge(&b);
+        let r = a.kind(TxnKind::Register);
+        assert_eq!(
+            (r.total(), r.rejected(), r.status(302), r.redirected),
+            (3, 1, 1, 1)
+        );
+        a.clear();
+        assert_eq!(a.kind(TxnKind::Register).redirected, 0);
     }
 
     #[test]

@@ -7,12 +7,15 @@
 //! - `info`: `target`, `transport`, `cameras`, `cores`, `duration_s`, `stop_reason`,
 //!   `cpu_s` (whole process, user + system), `peak_rss_bytes`, `shard` (`"K/N"` or null)
 //! - `kinds`: an object keyed by `register`, `refresh`, `unregister`, `keepalive`,
-//!   `query_response` (only kinds that happened), each with `sent`, `ok` (2xx), `statuses`
-//!   (status code → count, every final response), `timeouts`, `transport_errors`,
-//!   `pending_at_stop`, `retransmits`, `latency_us` (`count` timed, `p50`, `p90`, `p99`,
-//!   `p99_9`, `max`, `mean`) and `histogram`: the latency histogram in µs as an HdrHistogram
-//!   V2 deflate-compressed, base64-encoded blob (the format HdrHistogram tools read).
-//!   `sent = ok + rejected (non-2xx statuses) + timeouts + transport_errors + pending_at_stop`.
+//!   `query_response` (only kinds that happened), each with `sent`, `ok` (2xx), `rejected`
+//!   (non-2xx), `statuses` (status code → count, every final response, 2xx included),
+//!   `redirected` (transactions that followed a 302 and ended at the server it named; each is
+//!   also counted once by its final outcome there, so a followed 302 is in no status and is
+//!   never a rejection), `timeouts`, `transport_errors`, `pending_at_stop`, `retransmits`,
+//!   `latency_us` (`count` timed, `p50`, `p90`, `p99`, `p99_9`, `max`, `mean`) and
+//!   `histogram`: the latency histogram in µs as an HdrHistogram V2 deflate-compressed,
+//!   base64-encoded blob (the format HdrHistogram tools read).
+//!   `sent = ok + rejected + timeouts + transport_errors + pending_at_stop`.
 //! - `counters`: `online`, `offline` (transitions), `stray`, `malformed`, `queries`,
 //!   `queries_refused`, `request_retransmits`, `unrouted`, `send_errors`
 //! - `gauges` (at the end): `cameras`, `started`, `registered`, `stopped`
@@ -151,6 +154,13 @@ pub fn render_text(info: &RunInfo, total: &Snapshot) -> String {
             st.abandoned,
             st.total() as f64 / info.duration_s.max(1e-9)
         );
+        let _ = writeln!(
+            s,
+            "{:<15} statuses {}; redirected {}",
+            "",
+            status_breakdown(st),
+            st.redirected
+        );
     }
     let c = &total.counters;
     let g = &total.gauges;
@@ -184,6 +194,21 @@ pub fn render_text(info: &RunInfo, total: &Snapshot) -> String {
             .unwrap_or_default()
     );
     s
+}
+
+/// Every final status of a kind with its count (`200:98 403:2`), `none` if there was none. A
+/// followed 302 is not among them: the transaction is counted by where it ended.
+fn status_breakdown(st: &KindStats) -> String {
+    let codes: Vec<String> = st
+        .statuses
+        .iter()
+        .map(|(c, n)| format!("{c}:{n}"))
+        .collect();
+    if codes.is_empty() {
+        "none".into()
+    } else {
+        codes.join(" ")
+    }
 }
 
 /// Encodes a histogram as base64 of its V2 deflate serialization.
@@ -220,7 +245,9 @@ fn kind_json(st: &KindStats) -> Value {
     json!({
         "sent": st.total(),
         "ok": st.succeeded(),
+        "rejected": st.rejected(),
         "statuses": statuses,
+        "redirected": st.redirected,
         "timeouts": st.timeouts,
         "transport_errors": st.transport_errors,
         "pending_at_stop": st.abandoned,
@@ -300,6 +327,7 @@ pub fn from_json(v: &Value) -> Result<(RunInfo, Snapshot), String> {
             }
             st.statuses.sort_unstable();
         }
+        st.redirected = u(kv, "redirected");
         st.timeouts = u(kv, "timeouts");
         st.transport_errors = u(kv, "transport_errors");
         st.abandoned = u(kv, "pending_at_stop");
@@ -391,6 +419,7 @@ mod tests {
                 latency: Span::from_micros(400 + i * 3 + offset),
                 lag: Span::ZERO,
                 retransmits: (i % 7 == 0) as u8,
+                redirected: false,
             });
         }
         s.record(&Record {
@@ -399,6 +428,7 @@ mod tests {
             latency: Span::from_micros(900),
             lag: Span::ZERO,
             retransmits: 0,
+            redirected: false,
         });
         s.record(&Record {
             kind: TxnKind::Keepalive,
@@ -406,6 +436,7 @@ mod tests {
             latency: Span::from_micros(0),
             lag: Span::ZERO,
             retransmits: 3,
+            redirected: false,
         });
         s.record(&Record {
             kind: TxnKind::Keepalive,
@@ -413,6 +444,7 @@ mod tests {
             latency: Span::from_micros(0),
             lag: Span::ZERO,
             retransmits: 0,
+            redirected: false,
         });
         s.counters.online = 500;
         s.gauges = Gauges {
@@ -449,6 +481,41 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("p99.9 ms") && t.contains("mean ms"));
+        assert!(t.contains("statuses 200:500 403:1; redirected 0"), "{t}");
+        assert!(t.contains("statuses none; redirected 0"), "{t}");
+    }
+
+    #[test]
+    fn redirects_are_reported_apart_from_rejections() {
+        let mut s = Snapshot::default();
+        let mut r = Record {
+            kind: TxnKind::Register,
+            outcome: Outcome::Status(200),
+            latency: Span::from_micros(8_000),
+            lag: Span::ZERO,
+            retransmits: 0,
+            redirected: true,
+        };
+        for _ in 0..3 {
+            s.record(&r);
+        }
+        // One 302 that could not be followed: a final status, so a rejection.
+        r.outcome = Outcome::Status(302);
+        r.redirected = false;
+        s.record(&r);
+        let t = render_text(&info(), &s);
+        assert!(t.contains("sent 4 = ok 3 + rejected 1 (302:1) +"), "{t}");
+        assert!(t.contains("statuses 200:3 302:1; redirected 3"), "{t}");
+        let v = to_json(&info(), &s, &[]);
+        let k = &v["kinds"]["register"];
+        assert_eq!((k["sent"].as_u64(), k["ok"].as_u64()), (Some(4), Some(3)));
+        assert_eq!(
+            (k["rejected"].as_u64(), k["redirected"].as_u64()),
+            (Some(1), Some(3))
+        );
+        assert_eq!(k["statuses"]["200"], 3);
+        let (_, back) = from_json(&v).unwrap();
+        assert_eq!(back.kind(TxnKind::Register).redirected, 3);
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub struct Script {
     pub retry_after: Option<u32>,
     /// Answer authenticated REGISTERs with 302 to this server.
     pub redirect_to: Option<(SocketAddr, DeviceId)>,
+    /// Answer a REGISTER asking for less than this (and not 0) with 423 and this as
+    /// Min-Expires, before any challenge (as the real registrar does).
+    pub min_expires: Option<u32>,
     /// Queries to send right after a device registers on a new Call-ID (`Catalog`,
     /// `DeviceInfo`, ...).
     pub queries: Vec<&'static str>,
@@ -55,6 +58,7 @@ impl Default for Script {
             reject: None,
             retry_after: None,
             redirect_to: None,
+            min_expires: None,
             queries: Vec::new(),
             silent: false,
             ignore_keepalives: false,
@@ -72,6 +76,8 @@ pub struct Seen {
     pub authorized: u64,
     /// REGISTERs with wrong credentials.
     pub bad_auth: u64,
+    /// REGISTERs answered 423 Interval Too Brief.
+    pub too_brief: u64,
     /// Accepted registrations and refreshes (200 sent, Expires > 0).
     pub registrations: u64,
     /// Accepted unregistrations.
@@ -200,6 +206,21 @@ impl ScriptedServer {
         let call_id = m.call_id().unwrap_or(b"").to_vec();
         let expires = gbreg::expiry(m).unwrap_or(gbreg::DEFAULT_EXPIRES);
         let known = self.known_calls.contains(&call_id);
+        if let Some(min) = self.script.min_expires
+            && expires != 0
+            && expires < min
+        {
+            self.seen.too_brief += 1;
+            self.reply(
+                m,
+                423,
+                |w| {
+                    w.header_u64(b"Min-Expires", u64::from(min));
+                },
+                out,
+            );
+            return;
+        }
         let Some(auth) = m.authorization() else {
             if self.script.refresh_without_challenge && known && expires > 0 {
                 self.accept(m, expires, out);

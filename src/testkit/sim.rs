@@ -62,6 +62,8 @@ pub struct Tally {
     counts: Vec<((TxnKind, Outcome), u64)>,
     /// Sum of retransmissions over all records.
     pub retransmits: u64,
+    /// Records of transactions that followed a 302 (each also counted by its outcome).
+    pub redirected: u64,
 }
 
 impl Tally {
@@ -90,6 +92,7 @@ impl Tally {
             None => self.counts.push((key, 1)),
         }
         self.retransmits += u64::from(r.retransmits);
+        self.redirected += u64::from(r.redirected);
     }
 }
 

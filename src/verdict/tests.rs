@@ -10,6 +10,7 @@ fn run(register_ms: &[u64], failures: u64, timeouts: u64) -> Snapshot {
             outcome: Outcome::Status(200),
             latency: Span::from_millis(ms),
             lag: Span::from_millis(1),
+            redirected: false,
             retransmits: 0,
         });
     }
@@ -19,6 +20,7 @@ fn run(register_ms: &[u64], failures: u64, timeouts: u64) -> Snapshot {
             outcome: Outcome::Status(403),
             latency: Span::from_millis(1),
             lag: Span::ZERO,
+            redirected: false,
             retransmits: 0,
         });
     }
@@ -28,6 +30,7 @@ fn run(register_ms: &[u64], failures: u64, timeouts: u64) -> Snapshot {
             outcome: Outcome::Timeout,
             latency: Span::from_secs(32),
             lag: Span::ZERO,
+            redirected: false,
             retransmits: 6,
         });
     }

@@ -33,12 +33,12 @@ impl Camera {
             self.misses = self.misses.saturating_add(1);
         }
         if self.hb.active {
-            Self::finish(&mut self.hb, Outcome::Timeout, now, env);
+            self.end(Slot::Hb, Outcome::Timeout, now, env);
         }
         if self.misses >= env.cfg.heartbeat_misses.max(1) {
             self.misses = 0;
             if self.reg.active {
-                Self::finish(&mut self.reg, Outcome::Abandoned, now, env);
+                self.end(Slot::Reg, Outcome::Abandoned, now, env);
             }
             self.go_offline(now, 0, env);
             return;

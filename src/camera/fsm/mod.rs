@@ -1,9 +1,10 @@
 //! The camera state machine: its state, the events it takes (the `handle_*` methods), the one
 //! wake-up it reports ([`Camera::poll_timeout`]), and the sending and bookkeeping every flow
 //! shares. What an event sets off lives beside it, one job per file: the registration flow
-//! (`register`: digest auth, refresh, redirect, unregister, retries with backoff), keepalives
-//! with miss counting (`keepalive`), requests from the platform and the answers to its queries
-//! (`platform`), and the responses to the camera's own requests (`responses`).
+//! (`register`: digest auth, 423 Min-Expires, refresh, redirect, unregister, retries with
+//! backoff), keepalives with miss counting (`keepalive`), requests from the platform and the
+//! answers to its queries (`platform`), and the responses to the camera's own requests
+//! (`responses`).
 //!
 //! Nothing here touches a socket or reads a clock: time comes in as `now`, everything goes
 //! out through the [`Outbox`](super::Outbox) in [`Env`].
@@ -68,6 +69,10 @@ const STALE_RETRIED: u16 = 64;
 const UNREG_OK: u16 = 128;
 /// The REGISTER in flight carries credentials.
 const AUTHED: u16 = 256;
+/// The registration flow in flight followed a 302.
+const REDIRECTED: u16 = 512;
+/// The registration flow in flight was answered 423 once and asked again for more.
+const EXPIRY_RAISED: u16 = 1024;
 
 /// Which transaction slot a response belongs to.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -179,7 +184,12 @@ pub struct Camera {
     counter: u32,
     hb_sn: u32,
     granted: u32,
+    /// The expiry a 423 named as the registrar's floor (0: none); asked instead of a shorter
+    /// configured one until the camera leaves that registrar.
+    min_expires: u32,
     flow_due: Time,
+    /// When the registration flow's first request went out ([`Time::MAX`] before that).
+    flow_sent: Time,
     wake: Time,
     hb_next: Time,
     reg: Txn,
@@ -211,7 +221,9 @@ impl Camera {
             counter: 0,
             hb_sn: 0,
             granted: 0,
+            min_expires: 0,
             flow_due: Time::ZERO,
+            flow_sent: Time::MAX,
             wake: Time::ZERO,
             hb_next: Time::ZERO,
             reg: Txn::IDLE,
@@ -350,7 +362,7 @@ impl Camera {
         }
         let purpose = self.purpose;
         if self.reg.active {
-            Self::finish(&mut self.reg, Outcome::TransportError, now, env);
+            self.end(Slot::Reg, Outcome::TransportError, now, env);
         }
         self.end_txns(&[Slot::Hb, Slot::Query], Outcome::TransportError, now, env);
         if purpose == Purpose::Unregister && self.phase != Phase::Registered {
@@ -389,7 +401,7 @@ impl Camera {
             return;
         }
         if self.reg.active {
-            Self::finish(&mut self.reg, Outcome::Abandoned, now, env);
+            self.end(Slot::Reg, Outcome::Abandoned, now, env);
         } else if self.phase == Phase::Connecting {
             self.record_flow(now, Outcome::Abandoned, env);
         }
@@ -493,15 +505,24 @@ impl Camera {
         }
     }
 
-    /// Ends a transaction with one record.
-    fn finish(t: &mut Txn, outcome: Outcome, now: Time, env: &mut Env<'_>) {
+    /// Ends the transaction in `slot` with one record. A registration counts as one
+    /// transaction over all its legs (challenge, 423, 302): its lag runs to the flow's first
+    /// request.
+    fn end(&mut self, slot: Slot, outcome: Outcome, now: Time, env: &mut Env<'_>) {
+        let (flow_sent, redirected) = (self.flow_sent, self.flags & REDIRECTED != 0);
+        let t = self.txn(slot);
+        let (sent, redirected) = match slot {
+            Slot::Reg => (flow_sent.min(t.sent()), redirected),
+            Slot::Hb | Slot::Query => (t.sent(), false),
+        };
         env.out.pool.release(t.buf);
         env.out.records.push(Record {
             kind: t.kind,
             outcome,
             latency: now.since(t.due),
-            lag: t.sent().since(t.due).min(now.since(t.due)),
+            lag: sent.since(t.due).min(now.since(t.due)),
             retransmits: t.retx,
+            redirected,
         });
         *t = Txn::IDLE;
     }
@@ -559,9 +580,8 @@ impl Camera {
     /// Ends every transaction in flight among `slots` with `outcome`.
     fn end_txns(&mut self, slots: &[Slot], outcome: Outcome, now: Time, env: &mut Env<'_>) {
         for &slot in slots {
-            let t = self.txn(slot);
-            if t.active {
-                Self::finish(t, outcome, now, env);
+            if self.txn(slot).active {
+                self.end(slot, outcome, now, env);
             }
         }
     }

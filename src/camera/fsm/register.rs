@@ -1,29 +1,46 @@
 //! The registration flow: the REGISTER, the digest challenge and its answer (a stale nonce
-//! retried once), the refresh at its share of the granted expiry, a 302 redirect, the
-//! unregister at stop, and what a failure leads to: back off and register again (at the
-//! configured server), or stop.
+//! retried once), a 423's Min-Expires asked for at once, a 302 followed to the server it
+//! names, the refresh at its share of the granted expiry, the unregister at stop, and what a
+//! failure leads to: back off and register again (at the configured server), or stop.
+//!
+//! A flow is one transaction however many legs it takes (challenge, 423, 302): one record,
+//! timed from when the flow was due, with the retransmissions of every leg; a followed 302
+//! marks the record [`redirected`](crate::camera::Record::redirected) and is no outcome.
 //!
 //! It never decides when a flow begins — the events in the parent module do — and never runs
 //! keepalives or queries; going offline or stopping only ends those still in flight.
 
 use super::{
-    AUTHED, CONN_OPEN, Camera, FAULT_PENDING, HB_ANSWERED, Phase, Purpose, REGISTERED,
-    STALE_RETRIED, STOPPING, Slot, UNREG_OK,
+    AUTHED, CONN_OPEN, Camera, EXPIRY_RAISED, FAULT_PENDING, HB_ANSWERED, Phase, Purpose,
+    REDIRECTED, REGISTERED, STALE_RETRIED, STOPPING, Slot, UNREG_OK,
 };
 use crate::camera::request::{Ids, Target, request_uri, write_register};
 use crate::camera::transaction::Txn;
-use crate::camera::{Action, Env, Outcome, Record, Transport};
+use crate::camera::{Action, Env, Outcome, Record, RedirectId, Transport};
 use crate::clock::{Span, Time};
 use crate::gb::register as gbreg;
 use crate::sip::{AuthParams, Message, digest};
 
 impl Camera {
+    /// Begins a registration flow for `purpose`, due at `flow_due` (set by the caller).
     pub(super) fn start_flow(&mut self, purpose: Purpose, now: Time, env: &mut Env<'_>) {
         self.purpose = purpose;
+        self.flow_sent = Time::MAX;
+        self.flags &= !(REDIRECTED | EXPIRY_RAISED);
         if purpose == Purpose::Initial {
-            self.reg_gen = self.reg_gen.wrapping_add(1);
-            self.reg_cseq = 0;
+            self.new_call();
         }
+        self.open_leg(now, env);
+    }
+
+    /// A new Call-ID for the registrations that follow (CSeq from 1).
+    fn new_call(&mut self) {
+        self.reg_gen = self.reg_gen.wrapping_add(1);
+        self.reg_cseq = 0;
+    }
+
+    /// Sends the flow's next REGISTER, asking for a connection first if TCP has none.
+    fn open_leg(&mut self, now: Time, env: &mut Env<'_>) {
         if env.cfg.transport == Transport::Tcp && self.flags & CONN_OPEN == 0 {
             if self.phase != Phase::Connecting {
                 env.out.actions.push(Action::Connect);
@@ -79,7 +96,7 @@ impl Camera {
         let expires = if self.purpose == Purpose::Unregister {
             0
         } else {
-            env.cfg.expires
+            self.asked(env)
         };
         let ids = Ids {
             index: self.index,
@@ -95,7 +112,7 @@ impl Camera {
             self.flags &= !AUTHED;
         }
         let (buf, udp) = Self::transmit(env);
-        let retx = self.reg.retx;
+        let (kind, retx) = (self.reg.kind, self.reg.retx);
         self.reg = Txn::start(
             self.purpose.kind(),
             self.flow_due,
@@ -104,10 +121,26 @@ impl Camera {
             buf,
             udp,
         );
-        if challenge.is_some() {
-            // The whole flow counts as one transaction: carry the first leg's retransmissions.
+        if self.flow_sent == Time::MAX {
+            self.flow_sent = now;
+        } else {
+            // The whole flow counts as one transaction: carry its kind (a refresh redirected
+            // stays a refresh) and the earlier legs' retransmissions.
+            self.reg.kind = kind;
             self.reg.retx = retx;
         }
+    }
+
+    /// The expiry a REGISTER asks for: the configured one, or a 423's larger floor.
+    fn asked(&self, env: &Env<'_>) -> u32 {
+        env.cfg.expires.max(self.min_expires)
+    }
+
+    /// Ends the REGISTER leg in flight without a record: the flow goes on with another.
+    fn end_leg(&mut self, env: &mut Env<'_>) {
+        env.out.pool.release(self.reg.buf);
+        self.reg.buf = None;
+        self.reg.active = false;
     }
 
     pub(super) fn register_response(
@@ -128,16 +161,14 @@ impl Camera {
                         if authed {
                             self.flags |= STALE_RETRIED;
                         }
-                        env.out.pool.release(self.reg.buf);
-                        self.reg.buf = None;
-                        self.reg.active = false;
+                        self.end_leg(env);
                         self.send_register(now, Some(&ch), env);
                     }
                     _ => self.txn_failed(Slot::Reg, Outcome::Status(code), 0, now, env),
                 }
             }
             200..=299 => {
-                Self::finish(&mut self.reg, Outcome::Status(code), now, env);
+                self.end(Slot::Reg, Outcome::Status(code), now, env);
                 self.flags &= !STALE_RETRIED;
                 if self.purpose == Purpose::Unregister {
                     self.flags |= UNREG_OK;
@@ -165,22 +196,25 @@ impl Camera {
                     self.handle_stop(now, env);
                 }
             }
+            // One redirect per flow: a 302 from the server a 302 named, a Contact that names
+            // no server, or a worker out of room for targets, fails with its status.
             302 if self.purpose != Purpose::Unregister && self.redirect.is_none() => {
                 let target = gbreg::redirect_target(msg);
-                let index = target.and_then(|(a, id)| env.out.redirects.intern(a, id));
-                match index {
-                    Some(i) => {
-                        Self::finish(&mut self.reg, Outcome::Status(302), now, env);
-                        self.redirect = Some(i);
-                        self.flags &= !REGISTERED;
-                        if self.flags & CONN_OPEN != 0 {
-                            env.out.actions.push(Action::Close);
-                            self.flags &= !CONN_OPEN;
-                        }
-                        self.flow_due = now;
-                        self.start_flow(Purpose::Initial, now, env);
-                    }
+                match target.and_then(|(a, id)| env.out.redirects.intern(a, id)) {
+                    Some(to) => self.follow_redirect(to, now, env),
                     None => self.txn_failed(Slot::Reg, Outcome::Status(302), 0, now, env),
+                }
+            }
+            // RFC 3261 10.2.8: ask again at once for at least Min-Expires, once per flow.
+            423 if self.purpose != Purpose::Unregister && self.flags & EXPIRY_RAISED == 0 => {
+                match msg.min_expires().filter(|&m| m > self.asked(env)) {
+                    Some(floor) => {
+                        self.flags |= EXPIRY_RAISED;
+                        self.min_expires = floor;
+                        self.end_leg(env);
+                        self.send_register(now, None, env);
+                    }
+                    None => self.txn_failed(Slot::Reg, Outcome::Status(423), 0, now, env),
                 }
             }
             _ => {
@@ -190,14 +224,38 @@ impl Camera {
         }
     }
 
-    /// Records a registration flow that ended before any request was sent.
+    /// Registers with the server a 302 named, in the same flow: a new Call-ID there,
+    /// challenged afresh, over a new connection if TCP.
+    fn follow_redirect(&mut self, to: RedirectId, now: Time, env: &mut Env<'_>) {
+        self.end_leg(env);
+        self.redirect = Some(to);
+        self.min_expires = 0;
+        self.flags |= REDIRECTED;
+        self.flags &= !(REGISTERED | EXPIRY_RAISED | STALE_RETRIED);
+        if self.flags & CONN_OPEN != 0 {
+            env.out.actions.push(Action::Close);
+            self.flags &= !CONN_OPEN;
+        }
+        self.purpose = Purpose::Initial;
+        self.new_call();
+        self.open_leg(now, env);
+    }
+
+    /// Records a registration flow that ended with no request in flight: none sent yet (the
+    /// whole latency is lag), or between legs (waiting for a connection to a 302's server).
     pub(super) fn record_flow(&mut self, now: Time, outcome: Outcome, env: &mut Env<'_>) {
+        let (kind, retransmits) = if self.flow_sent == Time::MAX {
+            (self.purpose.kind(), 0)
+        } else {
+            (self.reg.kind, self.reg.retx)
+        };
         env.out.records.push(Record {
-            kind: self.purpose.kind(),
+            kind,
             outcome,
             latency: now.since(self.flow_due),
-            lag: now.since(self.flow_due),
-            retransmits: 0,
+            lag: self.flow_sent.min(now).since(self.flow_due),
+            retransmits,
+            redirected: self.flags & REDIRECTED != 0,
         });
     }
 
@@ -221,6 +279,7 @@ impl Camera {
         self.queue.clear();
         self.misses = 0;
         self.redirect = None;
+        self.min_expires = 0;
         if self.flags & CONN_OPEN != 0 {
             env.out.actions.push(Action::Close);
             self.flags &= !CONN_OPEN;

@@ -48,7 +48,7 @@ impl Camera {
             Slot::Reg => self.register_response(now, code, msg, env),
             Slot::Hb => {
                 let kind_ok = (200..300).contains(&code);
-                Self::finish(&mut self.hb, Outcome::Status(code), now, env);
+                self.end(Slot::Hb, Outcome::Status(code), now, env);
                 if kind_ok {
                     self.flags |= HB_ANSWERED;
                     self.misses = 0;
@@ -58,7 +58,7 @@ impl Camera {
                 }
             }
             Slot::Query => {
-                Self::finish(&mut self.q, Outcome::Status(code), now, env);
+                self.end(Slot::Query, Outcome::Status(code), now, env);
                 let more = (200..300).contains(&code)
                     && self.queue.front().is_some_and(|(k, _)| {
                         k == QueryKind::Catalog
@@ -85,7 +85,7 @@ impl Camera {
         now: Time,
         env: &mut Env<'_>,
     ) {
-        Self::finish(self.txn(slot), outcome, now, env);
+        self.end(slot, outcome, now, env);
         match slot {
             Slot::Reg => self.flow_failed(now, retry_after, env),
             Slot::Hb => {}

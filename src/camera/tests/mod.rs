@@ -1,5 +1,6 @@
 //! Every device behaviour, one area per file: registration, the transport under the
-//! transactions, 302 redirects, keepalives, platform queries and stopping. A test drives one
+//! transactions, 302 redirects, 423 and Min-Expires, keepalives, platform queries and
+//! stopping. A test drives one
 //! camera by hand ([`Bench1`], each call returning what it sent) or a fleet in simulated time
 //! against the scripted registrar ([`Sim`]). This file holds what they share — the time
 //! constants, configs, [`Bench1`], message field readers — and the camera's size budget.
@@ -7,6 +8,7 @@
 //! Nothing here opens a socket or reads a clock: every test is deterministic.
 
 mod keepalive;
+mod min_expires;
 mod queries;
 mod redirect;
 mod registration;
@@ -80,6 +82,21 @@ fn field(raw: &[u8], f: impl FnOnce(&crate::sip::Message<'_, '_>) -> Option<Stri
         .unwrap()
         .unwrap();
     f(&m).unwrap_or_default()
+}
+
+/// A response with `code` to the request `req`, with `headers` added.
+fn answer(req: &[u8], code: u16, headers: &[(&str, &str)]) -> Vec<u8> {
+    let mut h = [Header::EMPTY; 40];
+    let m = parse_datagram(req, &mut h, &Limits::default())
+        .unwrap()
+        .unwrap();
+    let mut out = Vec::new();
+    let mut w = crate::sip::response_to(&mut out, &m, code, Some(b"srv"), None);
+    for (name, value) in headers {
+        w.header(name.as_bytes(), value.as_bytes());
+    }
+    w.finish(b"");
+    out
 }
 
 /// Bytes as text.

@@ -51,7 +51,8 @@ fn register_with_qop_auth_keeps_call_id_and_bumps_cseq() {
             outcome: Outcome::Status(200),
             latency: 5 * MS,
             lag: Span::ZERO,
-            retransmits: 0
+            retransmits: 0,
+            redirected: false,
         }]
     );
 }
