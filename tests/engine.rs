@@ -195,15 +195,24 @@ fn hung_server_leaves_unregisters_pending_after_grace() {
     p.duration = span(2_000);
     p.expires = span(3_600_000);
     p.heartbeat = span(60_000);
-    p.grace = span(700);
+    // A whole second of the grace falls inside the run: the unanswered show in flight.
+    p.grace = span(1_500);
     let plan = p.plan().unwrap();
     let interrupt = Stop::default();
-    let result = engine::run(&plan, responder.addr(), &interrupt, |_| {
+    let (mut retransmissions, mut most_in_flight) = (0, 0);
+    let result = engine::run(&plan, responder.addr(), &interrupt, |iv| {
         responder.set_silent(true);
+        retransmissions += iv.snap.counters.retransmissions;
+        most_in_flight = most_in_flight.max(iv.snap.gauges.in_flight);
     })
     .unwrap();
     let unreg = result.total.kind(TxnKind::Unregister);
     assert_eq!(result.total.kind(TxnKind::Register).succeeded(), 5);
+    // The live count (as sent, second by second) agrees with what the ended transactions
+    // booked, and the unanswered were seen in flight.
+    let booked: u64 = result.total.kinds.iter().map(|k| k.retransmits).sum();
+    assert_eq!(retransmissions, booked);
+    assert!(most_in_flight > 0);
     assert_eq!(
         (unreg.total(), unreg.succeeded(), unreg.abandoned),
         (5, 0, 5),
