@@ -249,3 +249,41 @@ fn the_csv_keeps_every_finished_second_after_kill_9() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn find_max_interrupted_mid_step_marks_it_and_exits_130() {
+    let mut child = gbswarm()
+        .args([
+            "find-max", "--start", "20", "--step", "10m", "--warmup", "1s", "--cores", "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    wait_for(&rx, &mut seen, |s| {
+        s.contains("started the embedded registrar")
+    });
+    // The signal handler is installed before the registrar starts.
+    signal(&child, "-INT");
+    let status = child.wait().unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    assert_eq!(status.code(), Some(130), "{seen}\n{out}");
+    assert!(out.contains("| 20 | interrupted |"), "{out}");
+    assert!(out.contains("interrupted before any step held"), "{out}");
+    assert!(seen.contains("step: load 20 -> interrupted"), "{seen}");
+}
