@@ -307,6 +307,22 @@ fn share(key: &str, v: Option<f64>, default: f64) -> Result<u32, PlanError> {
     Ok((v * 1000.0).round() as u32)
 }
 
+/// Resolves `HOST:PORT` (an IP address or a name such as `localhost`) to one socket address,
+/// the first IPv4 one when the name has several, so `localhost` means the same address to a
+/// `serve --listen` and a `run --target`. The error says why, for the user.
+pub fn resolve(text: &str) -> Result<SocketAddr, String> {
+    let addrs: Vec<SocketAddr> = text
+        .to_socket_addrs()
+        .map_err(|e| format!("`{text}` is not a reachable host:port ({e})"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("`{text}` resolves to no address"))
+}
+
 /// Expands `127.0.0.1-127.0.0.8` (last octet/segment range) or a single address.
 fn parse_ips(items: &[String]) -> Result<Vec<IpAddr>, PlanError> {
     let mut out = Vec::new();
@@ -345,14 +361,17 @@ impl Profile {
         let target = match &self.target {
             None => None,
             Some(t) => {
-                let mut addrs = t.to_socket_addrs().map_err(|e| PlanError {
+                let addr = resolve(t).map_err(|message| PlanError {
                     key: "target".into(),
-                    message: format!("`{t}` is not a reachable host:port ({e})"),
+                    message,
                 })?;
-                match addrs.next() {
-                    Some(a) => Some(a),
-                    None => return bad("target", format!("`{t}` resolves to no address")),
+                if addr.port() == 0 {
+                    return bad(
+                        "target",
+                        format!("`{t}`: port 0 is not a port a server listens on; give its port"),
+                    );
                 }
+                Some(addr)
             }
         };
         let server_id: DeviceId = match &self.server_id {

@@ -174,3 +174,27 @@ fn defaults_match_the_field() {
     assert_eq!(plan.ids.get(0).unwrap().to_string(), "34020000001320000001");
     assert_eq!(plan.ramp, Ramp::Rate(100.0));
 }
+
+#[test]
+fn a_target_needs_a_port_and_may_be_a_name() {
+    let at = |t: &str| {
+        Profile {
+            target: Some(t.into()),
+            ..Default::default()
+        }
+        .plan()
+    };
+    let e = at("127.0.0.1:0").unwrap_err();
+    assert_eq!(e.key, "target");
+    assert!(e.message.contains("port 0"), "{}", e.message);
+    // `localhost` is the IPv4 loopback for `run --target` and `serve --listen` alike.
+    assert_eq!(
+        at("localhost:5060").unwrap().target,
+        Some("127.0.0.1:5060".parse().unwrap())
+    );
+    assert_eq!(
+        resolve("localhost:0").unwrap(),
+        "127.0.0.1:0".parse().unwrap()
+    );
+    assert!(resolve("localhost").is_err());
+}
