@@ -25,6 +25,7 @@ fn invalid_flags_name_the_key_and_exit_2() {
         (&["run", "--local-ip", "1.2.3"][..], "local-ip"),
         (&["run", "--target", "127.0.0.1:0"][..], "target"),
         (&["find-max", "--target", "127.0.0.1:0"][..], "target"),
+        (&["run", "--first-id", "99999999999"][..], "first-id"),
     ] {
         let (code, err) = stderr_of(args);
         assert_eq!(code, Some(2), "{args:?}: {err}");
