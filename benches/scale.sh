@@ -73,8 +73,11 @@ for _ in range(1000):
 EOF
 )
 addr=127.0.0.1:$port
+# Several serve processes share the port on purpose; one alone refuses a port already held.
+share=""
+[ "$procs" -gt 1 ] && share=--reuse-port
 for i in $(seq 0 $(( procs - 1 ))); do
-  "$bin" serve --listen "$addr" --cores 1 >"$work/serve$i.out" 2>"$work/serve$i.err" &
+  "$bin" serve --listen "$addr" --cores 1 $share >"$work/serve$i.out" 2>"$work/serve$i.err" &
   serve_pids+=($!)
 done
 for _ in $(seq 100); do

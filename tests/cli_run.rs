@@ -23,6 +23,9 @@ fn invalid_flags_name_the_key_and_exit_2() {
         (&["run", "--server-id", "12"][..], "server-id"),
         (&["run", "--retry-jitter", "3"][..], "retry-jitter"),
         (&["run", "--local-ip", "1.2.3"][..], "local-ip"),
+        (&["run", "--target", "127.0.0.1:0"][..], "target"),
+        (&["find-max", "--target", "127.0.0.1:0"][..], "target"),
+        (&["run", "--first-id", "99999999999"][..], "first-id"),
     ] {
         let (code, err) = stderr_of(args);
         assert_eq!(code, Some(2), "{args:?}: {err}");

@@ -2,7 +2,8 @@
 
 use super::Error;
 use crate::camera::Transport;
-use crate::profile::{Plan, Profile, Span};
+use crate::profile::{Plan, PlanError, Profile, Span};
+use clap::builder::BoolishValueParser;
 use std::path::PathBuf;
 
 /// Flags of `gbswarm run`; each mirrors a profile key.
@@ -35,12 +36,25 @@ pub struct RunArgs {
     /// Transport: udp or tcp [default: udp].
     #[arg(long, value_parser = parse_transport)]
     transport: Option<Transport>,
-    /// New registrations per second during the ramp-up [default: 100].
+    /// New registrations per second during the ramp-up [default: 100]. Given here, it also
+    /// turns off a profile's `burst = true` (flags win over the profile); with --burst it is
+    /// refused.
     #[arg(long, value_name = "PER_SEC")]
     rate: Option<f64>,
-    /// Start every camera at once (a flash crowd after a platform restart).
-    #[arg(long)]
-    burst: bool,
+    /// Start every camera at once (a flash crowd after a platform restart). --burst=false
+    /// (or --no-burst) turns a profile's `burst = true` off.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = BoolishValueParser::new()
+    )]
+    burst: Option<bool>,
+    /// Ramp up at the rate even if the profile says `burst = true` (same as --burst=false).
+    #[arg(long, conflicts_with = "burst")]
+    no_burst: bool,
     /// Run length, e.g. 30s, 5m, 1h [default: 60s].
     #[arg(long, value_name = "SPAN")]
     duration: Option<Span>,
@@ -81,9 +95,21 @@ pub struct RunArgs {
     /// Source addresses to spread sockets over: a list or a range like 127.0.0.1-127.0.0.8.
     #[arg(long, value_name = "IPS", num_args = 1.., value_delimiter = ',')]
     local_ip: Option<Vec<String>>,
-    /// Do not unregister the cameras when stopping.
-    #[arg(long)]
-    no_unregister: bool,
+    /// Do not unregister the cameras when stopping. --no-unregister=false (or --unregister)
+    /// turns a profile's `no-unregister = true` off.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = BoolishValueParser::new()
+    )]
+    no_unregister: Option<bool>,
+    /// Unregister the cameras when stopping even if the profile says `no-unregister = true`
+    /// (same as --no-unregister=false).
+    #[arg(long, conflicts_with = "no_unregister")]
+    unregister: bool,
     /// Time allowed for unregistrations to complete after the last one is sent. The stop
     /// unregisters cameras at the ramp `--rate` (all at once with `--burst`), faster if that
     /// would take longer than this grace [default: 10s].
@@ -122,6 +148,14 @@ pub struct RunArgs {
 impl RunArgs {
     /// The plan to run: the `--profile` file (if any) with these flags laid over it, validated.
     pub fn plan(self) -> Result<Plan, Error> {
+        if let (Some(true), Some(rate)) = (self.burst, self.rate) {
+            return Err(Error::Plan(PlanError {
+                key: "rate".into(),
+                message: format!(
+                    "--rate {rate} and --burst contradict each other (--burst starts every camera at once): give one"
+                ),
+            }));
+        }
         let (profile_path, flags) = self.into_profile();
         let base = match profile_path {
             Some(p) => Profile::load(&p)?,
@@ -148,7 +182,12 @@ impl RunArgs {
             cameras: self.cameras,
             transport: self.transport,
             rate: self.rate,
-            burst: self.burst.then_some(true),
+            // A rate given as a flag overrides a profile's burst, as flags override keys.
+            burst: if self.no_burst {
+                Some(false)
+            } else {
+                self.burst.or(self.rate.map(|_| false))
+            },
             duration: self.duration,
             expires: self.expires,
             heartbeat: self.heartbeat,
@@ -162,7 +201,11 @@ impl RunArgs {
             cores: self.cores,
             cameras_per_socket: self.cameras_per_socket,
             local_ip: self.local_ip,
-            no_unregister: self.no_unregister.then_some(true),
+            no_unregister: if self.unregister {
+                Some(false)
+            } else {
+                self.no_unregister
+            },
             grace: self.grace,
             json: self.json,
             hdr_log: self.hdr_log,
@@ -180,5 +223,83 @@ fn parse_transport(s: &str) -> Result<Transport, String> {
         "udp" => Ok(Transport::Udp),
         "tcp" => Ok(Transport::Tcp),
         _ => Err(format!("`{s}` is not a transport (use udp or tcp)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::{Cli, Command};
+    use crate::profile::{Plan, Ramp};
+    use clap::Parser;
+
+    fn plan(args: &[&str]) -> Result<Plan, crate::cli::Error> {
+        let cli = Cli::try_parse_from(["gbswarm", "run"].iter().chain(args))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        let Command::Run(run) = cli.command else {
+            unreachable!()
+        };
+        run.plan()
+    }
+
+    fn profile(name: &str, text: &str) -> String {
+        let path = std::env::temp_dir().join(format!("gbswarm-{}-{name}", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn flags_turn_a_profiles_booleans_off() {
+        let crowd = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/flash-crowd.toml");
+        assert_eq!(plan(&["--profile", crowd]).unwrap().ramp, Ramp::Burst);
+        for off in [&["--no-burst"][..], &["--burst=false"], &["--burst=no"]] {
+            let args = [&["--profile", crowd][..], off].concat();
+            assert_eq!(plan(&args).unwrap().ramp, Ramp::Rate(100.0), "{off:?}");
+        }
+        // A rate on the command line wins over the profile's burst, as every flag does.
+        let p = plan(&["--profile", crowd, "--rate", "250"]).unwrap();
+        assert_eq!(
+            (p.ramp, p.stop_ramp),
+            (Ramp::Rate(250.0), Ramp::Rate(250.0))
+        );
+        assert_eq!(plan(&["--burst"]).unwrap().ramp, Ramp::Burst);
+        assert_eq!(plan(&["--burst=true"]).unwrap().ramp, Ramp::Burst);
+
+        let keep = profile("keep.toml", "no-unregister = true\n");
+        assert!(
+            !plan(&["--profile", &keep])
+                .unwrap()
+                .camera
+                .unregister_on_stop
+        );
+        for on in ["--unregister", "--no-unregister=false"] {
+            let p = plan(&["--profile", &keep, on]).unwrap();
+            assert!(p.camera.unregister_on_stop, "{on}");
+        }
+        assert!(
+            !plan(&["--no-unregister"])
+                .unwrap()
+                .camera
+                .unregister_on_stop
+        );
+        std::fs::remove_file(keep).unwrap();
+    }
+
+    #[test]
+    fn contradictory_ramp_flags_are_refused_with_exit_2() {
+        let e = plan(&["--burst", "--rate", "5"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert_eq!(
+            e.to_string(),
+            "gbswarm: invalid `rate`: --rate 5 and --burst contradict each other (--burst starts every camera at once): give one"
+        );
+        for args in [
+            &["run", "--burst", "--no-burst"][..],
+            &["run", "--unregister", "--no-unregister"],
+            &["run", "--burst=maybe"],
+        ] {
+            let e = Cli::try_parse_from(std::iter::once("gbswarm").chain(args.iter().copied()))
+                .unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{args:?}");
+        }
     }
 }

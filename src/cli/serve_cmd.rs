@@ -2,17 +2,28 @@
 
 use super::Error;
 use crate::gb::DeviceId;
+use crate::net::listen::Conflict;
 use crate::profile::Span;
 use crate::server::ServeConfig;
 use crate::server::registrar::{Config, Passwords, Redirect};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Flags of `gbswarm serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Address for UDP and TCP.
-    #[arg(long, default_value = "127.0.0.1:5060")]
-    listen: std::net::SocketAddr,
+    /// Address for UDP and TCP, HOST:PORT (an IP address or a name such as localhost; port 0
+    /// picks a free port). Refused when another process already holds the port, unless
+    /// --reuse-port.
+    #[arg(long, default_value = "127.0.0.1:5060", value_name = "HOST:PORT")]
+    listen: String,
+    /// Share the port with other processes that hold it with SO_REUSEPORT, such as other
+    /// `gbswarm serve --reuse-port` processes: for running several serve processes on one
+    /// port on purpose, the kernel spreading devices over them. Without it, a port another
+    /// process holds is refused (exit status 3), since sharing it would silently take part of
+    /// that process's traffic.
+    #[arg(long)]
+    reuse_port: bool,
     /// Worker threads [default: all cores].
     #[arg(long)]
     cores: Option<usize>,
@@ -83,6 +94,17 @@ impl ServeArgs {
             key,
             message,
         };
+        let listen = crate::profile::resolve(&self.listen).map_err(|e| bad("listen", e))?;
+        if self.min_expires.0 > self.max_expires.0 {
+            return Err(bad(
+                "min-expires",
+                format!(
+                    "--min-expires {} s is above --max-expires {} s: the shortest expiry accepted cannot exceed the longest granted",
+                    self.min_expires.0.as_secs(),
+                    self.max_expires.0.as_secs()
+                ),
+            ));
+        }
         let server_id = self
             .server_id
             .parse::<DeviceId>()
@@ -106,7 +128,7 @@ impl ServeArgs {
             }
         }
         Ok(ServeConfig {
-            listen: self.listen,
+            listen,
             cores: self
                 .cores
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
@@ -138,9 +160,130 @@ impl ServeArgs {
         })
     }
 
-    /// Runs the registrar until Ctrl-C / SIGTERM, then prints a summary.
+    /// Runs the registrar until Ctrl-C / SIGTERM, then prints a summary. A port another
+    /// process holds (without `--reuse-port`), or an address that cannot be bound, is an
+    /// [`Error::CannotRun`].
     pub fn execute(self) -> Result<(), Error> {
         let cfg = self.config()?;
+        claim(cfg.listen, self.reuse_port)?;
         crate::runner::serve(cfg, self.stats).map_err(Error::failed("serve"))
+    }
+}
+
+/// Refuses `listen` when another process holds its port (see [`crate::net::listen::probe`]),
+/// saying what to do.
+fn claim(listen: SocketAddr, reuse_port: bool) -> Result<(), Error> {
+    let port = listen.port();
+    let message = match crate::net::listen::probe(listen, reuse_port) {
+        Ok(()) => return Ok(()),
+        Err(Conflict::Other(e)) => format!("cannot listen on {listen}: {e}"),
+        Err(Conflict::Held {
+            transports,
+            joinable: true,
+        }) => format!(
+            "cannot listen on {listen}: {transports} port {port} is already held by another process (another `gbswarm serve`?), which would silently share its traffic with this one; stop it or choose another port with --listen, or give every serve process on this port --reuse-port to run them side by side on purpose"
+        ),
+        Err(Conflict::Held { transports, .. }) => format!(
+            "cannot listen on {listen}: {transports} port {port} is already held by another process that does not share it{}; stop it or choose another port with --listen",
+            if reuse_port {
+                " (no SO_REUSEPORT), so --reuse-port cannot join it"
+            } else {
+                ""
+            }
+        ),
+    };
+    Err(Error::CannotRun {
+        command: "serve",
+        message,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::{Cli, Command, Error, ServeArgs, run};
+    use clap::Parser;
+
+    fn args(args: &[&str]) -> Cli {
+        Cli::try_parse_from(["gbswarm", "serve"].iter().chain(args))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    fn serve(a: &[&str]) -> Box<ServeArgs> {
+        let Command::Serve(s) = args(a).command else {
+            unreachable!()
+        };
+        s
+    }
+
+    #[test]
+    fn expiry_bounds_the_wrong_way_round_are_refused_naming_both_flags() {
+        let e = serve(&["--min-expires", "3600s", "--max-expires", "60s"])
+            .config()
+            .unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert_eq!(
+            e.to_string(),
+            "gbswarm serve: invalid `min-expires`: --min-expires 3600 s is above --max-expires 60 s: the shortest expiry accepted cannot exceed the longest granted"
+        );
+        let cfg = serve(&["--min-expires", "60s", "--max-expires", "60s"])
+            .config()
+            .unwrap();
+        assert_eq!(
+            (cfg.registrar.min_expires, cfg.registrar.max_expires),
+            (60, 60)
+        );
+    }
+
+    #[test]
+    fn listen_takes_a_host_name() {
+        let cfg = serve(&["--listen", "localhost:5060"]).config().unwrap();
+        assert_eq!(cfg.listen, "127.0.0.1:5060".parse().unwrap());
+        let e = serve(&["--listen", "localhost"]).config().unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.to_string()
+                .starts_with("gbswarm serve: invalid `listen`: `localhost` is not"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_port_another_server_holds_is_refused_with_exit_3() {
+        // Another server's SO_REUSEPORT sockets, held by this test until it ends.
+        let (addr, held) = crate::net::listen::bind("127.0.0.1:0".parse().unwrap(), 1).unwrap();
+        let e = run(args(&["--listen", &addr.to_string()])).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::CannotRun {
+                    command: "serve",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.exit_code(), 3);
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "gbswarm serve: could not run: cannot listen on {addr}: UDP and TCP port {} is already held by another process (another `gbswarm serve`?), which would silently share its traffic with this one; stop it or choose another port with --listen, or give every serve process on this port --reuse-port to run them side by side on purpose",
+                addr.port()
+            )
+        );
+        drop(held);
+
+        // A holder that does not share its port cannot be joined even with --reuse-port.
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = udp.local_addr().unwrap().to_string();
+        let e = run(args(&["--listen", &addr, "--reuse-port"])).unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+        let text = e.to_string();
+        assert!(
+            text.contains("UDP")
+                && text.contains(
+                    "does not share it (no SO_REUSEPORT), so --reuse-port cannot join it"
+                ),
+            "{text}"
+        );
     }
 }

@@ -51,6 +51,85 @@ fn free_port(listen: SocketAddr) -> io::Result<SocketAddr> {
     Ok(addr)
 }
 
+/// What stands in the way of listening on a fixed port (see [`probe`]).
+#[derive(Debug)]
+pub enum Conflict {
+    /// Another socket holds the port.
+    Held {
+        /// On which transports: `"UDP"`, `"TCP"` or `"UDP and TCP"`.
+        transports: &'static str,
+        /// Whether an SO_REUSEPORT bind would have joined the holder and split the traffic
+        /// with it (another `gbswarm serve`, or any server of this user that set
+        /// SO_REUSEPORT); false when the holder does not share its port at all.
+        joinable: bool,
+    },
+    /// The address cannot be bound for another reason (not a local address, a privileged
+    /// port).
+    Other(io::Error),
+}
+
+/// Checks, before [`bind`], that `listen` can be bound as a server wants it. With `share`
+/// false, no other socket may hold its port on UDP or TCP: exclusive probe binds (UDP without
+/// SO_REUSEADDR and SO_REUSEPORT; TCP with SO_REUSEADDR only, so connections of an earlier
+/// server left in TIME_WAIT do not count but a listener does) are refused by any holder,
+/// SO_REUSEPORT or not, on the same address or a wildcard one, where [`bind`]'s SO_REUSEPORT
+/// sockets would quietly join a holder of the same user and take part of its traffic. With
+/// `share` true, the port may be shared with SO_REUSEPORT sockets but not with a holder that
+/// refuses sharing. Port 0 always passes (`bind` picks a port nobody holds). The probes are
+/// closed before returning; a process that binds the port between this check and `bind` is
+/// not seen.
+pub fn probe(listen: SocketAddr, share: bool) -> Result<(), Conflict> {
+    if listen.port() == 0 {
+        return Ok(());
+    }
+    let shared = |ty, proto| socket(listen, ty, proto).map(drop);
+    let exclusive = |ty: Type, proto| -> io::Result<()> {
+        let s = Socket::new(Domain::for_address(listen), ty, Some(proto))?;
+        s.set_reuse_address(ty == Type::STREAM)?;
+        s.bind(&listen.into())
+    };
+    let try_both = |bind: &dyn Fn(Type, Protocol) -> io::Result<()>| {
+        [
+            bind(Type::DGRAM, Protocol::UDP),
+            bind(Type::STREAM, Protocol::TCP),
+        ]
+    };
+    let held = |results: [io::Result<()>; 2]| -> Result<[bool; 2], Conflict> {
+        let mut held = [false; 2];
+        for (h, r) in held.iter_mut().zip(results) {
+            match r {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse => *h = true,
+                Err(e) => return Err(Conflict::Other(e)),
+            }
+        }
+        Ok(held)
+    };
+    let transports = |held: [bool; 2]| match held {
+        [true, true] => "UDP and TCP",
+        [true, false] => "UDP",
+        _ => "TCP",
+    };
+    let joined = held(try_both(&shared))?;
+    if joined.contains(&true) {
+        return Err(Conflict::Held {
+            transports: transports(joined),
+            joinable: false,
+        });
+    }
+    if share {
+        return Ok(());
+    }
+    let alone = held(try_both(&exclusive))?;
+    if alone.contains(&true) {
+        return Err(Conflict::Held {
+            transports: transports(alone),
+            joinable: true,
+        });
+    }
+    Ok(())
+}
+
 /// Binds `workers` pairs of a UDP socket and a TCP listener on `listen` and returns the
 /// address actually bound. With port 0 the port is one that exclusive probes found no socket
 /// holding (a plain SO_REUSEPORT bind of port 0 may share another server's port); if another
@@ -100,5 +179,70 @@ mod tests {
             assert_eq!(b.udp.local_addr().unwrap(), addr);
             assert_eq!(b.tcp.local_addr().unwrap(), addr);
         }
+    }
+
+    fn held(r: Result<(), Conflict>) -> (&'static str, bool) {
+        match r {
+            Err(Conflict::Held {
+                transports,
+                joinable,
+            }) => (transports, joinable),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn probe_sees_a_server_that_sharing_would_join() {
+        let (addr, bound) = bind("127.0.0.1:0".parse().unwrap(), 2).unwrap();
+        assert_eq!(held(probe(addr, false)), ("UDP and TCP", true));
+        // With sharing asked for, it may join them, as it would have before the probe.
+        assert!(probe(addr, true).is_ok());
+        drop(bound);
+        // Port 0 has nothing to check: `bind` picks a port nobody holds.
+        assert!(probe("127.0.0.1:0".parse().unwrap(), false).is_ok());
+    }
+
+    #[test]
+    fn probe_sees_holders_that_do_not_share() {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = udp.local_addr().unwrap();
+        for share in [false, true] {
+            let (transports, joinable) = held(probe(addr, share));
+            assert!(transports.contains("UDP") && !joinable, "{transports}");
+        }
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = tcp.local_addr().unwrap();
+        for share in [false, true] {
+            let (transports, joinable) = held(probe(addr, share));
+            assert!(transports.contains("TCP") && !joinable, "{transports}");
+        }
+    }
+
+    /// A server restarted on its port must not be refused for the connections its previous
+    /// run closed (TIME_WAIT and FIN_WAIT2 sockets still carry the port).
+    #[test]
+    fn closed_connections_of_an_earlier_server_do_not_hold_the_port() {
+        use std::io::Read;
+        let (addr, bound) = bind("127.0.0.1:0".parse().unwrap(), 1).unwrap();
+        let mut client = std::net::TcpStream::connect(addr).unwrap();
+        let accepted = loop {
+            match bound[0].tcp.accept() {
+                Ok((s, _)) => break s,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                Err(e) => panic!("{e}"),
+            }
+        };
+        // The server closes first, so its side of the connection lingers on the port.
+        drop(accepted);
+        assert_eq!(client.read(&mut [0; 1]).unwrap(), 0);
+        drop(client);
+        drop(bound);
+        let strict = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+        assert_eq!(
+            strict.bind(&addr.into()).unwrap_err().kind(),
+            io::ErrorKind::AddrInUse,
+            "the closed connection still carries the port"
+        );
+        assert!(probe(addr, false).is_ok());
     }
 }

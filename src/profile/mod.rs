@@ -307,6 +307,69 @@ fn share(key: &str, v: Option<f64>, default: f64) -> Result<u32, PlanError> {
     Ok((v * 1000.0).round() as u32)
 }
 
+/// The camera IDs, or the key to blame (`id-prefix`, `first-id` or `cameras`) with what fits.
+fn id_range(
+    prefix: Option<&str>,
+    first_id: Option<u64>,
+    cameras: u64,
+) -> Result<IdRange, PlanError> {
+    let prefix = prefix.unwrap_or("3402000000132");
+    if prefix.len() > 20 || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+        return bad(
+            "id-prefix",
+            format!("`{prefix}` is not 0 to 20 digits (a camera ID has 20)"),
+        );
+    }
+    let width = 20 - prefix.len() as u32;
+    // 10^19 - 1 is the largest for an empty prefix and fits a u64.
+    let max = 10u64.checked_pow(width).map_or(u64::MAX, |span| span - 1);
+    let first = first_id.unwrap_or(1);
+    let after = format!(
+        "after the {}-digit id-prefix `{prefix}` a camera number has at most {width} digits (0 to {max})",
+        prefix.len()
+    );
+    if first > max {
+        if first_id.is_none() {
+            return bad(
+                "id-prefix",
+                format!(
+                    "`{prefix}` has 20 digits and leaves none for the camera number: use at most 19"
+                ),
+            );
+        }
+        return bad("first-id", format!("{first} does not fit: {after}"));
+    }
+    let room = max - first + 1;
+    if cameras > room {
+        return bad(
+            "cameras",
+            format!(
+                "{cameras} cameras from first-id {first} do not fit: {after}, so at most {room} cameras"
+            ),
+        );
+    }
+    IdRange::new(prefix, first, cameras).map_err(|e| PlanError {
+        key: "id-prefix".into(),
+        message: format!("`{prefix}` with first-id {first} and {cameras} cameras: {e}"),
+    })
+}
+
+/// Resolves `HOST:PORT` (an IP address or a name such as `localhost`) to one socket address,
+/// the first IPv4 one when the name has several, so `localhost` means the same address to a
+/// `serve --listen` and a `run --target`. The error says why, for the user.
+pub fn resolve(text: &str) -> Result<SocketAddr, String> {
+    let addrs: Vec<SocketAddr> = text
+        .to_socket_addrs()
+        .map_err(|e| format!("`{text}` is not a reachable host:port ({e})"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("`{text}` resolves to no address"))
+}
+
 /// Expands `127.0.0.1-127.0.0.8` (last octet/segment range) or a single address.
 fn parse_ips(items: &[String]) -> Result<Vec<IpAddr>, PlanError> {
     let mut out = Vec::new();
@@ -345,14 +408,17 @@ impl Profile {
         let target = match &self.target {
             None => None,
             Some(t) => {
-                let mut addrs = t.to_socket_addrs().map_err(|e| PlanError {
+                let addr = resolve(t).map_err(|message| PlanError {
                     key: "target".into(),
-                    message: format!("`{t}` is not a reachable host:port ({e})"),
+                    message,
                 })?;
-                match addrs.next() {
-                    Some(a) => Some(a),
-                    None => return bad("target", format!("`{t}` resolves to no address")),
+                if addr.port() == 0 {
+                    return bad(
+                        "target",
+                        format!("`{t}`: port 0 is not a port a server listens on; give its port"),
+                    );
                 }
+                Some(addr)
             }
         };
         let server_id: DeviceId = match &self.server_id {
@@ -418,15 +484,7 @@ impl Profile {
         if cameras == 0 || cameras > u64::from(u32::MAX) {
             return bad("cameras", "must be between 1 and 4294967295");
         }
-        let prefix = self.id_prefix.as_deref().unwrap_or("3402000000132");
-        let ids =
-            IdRange::new(prefix, self.first_id.unwrap_or(1), cameras).map_err(|e| PlanError {
-                key: "id-prefix".into(),
-                message: format!(
-                    "`{prefix}` with first-id {} and {cameras} cameras: {e}",
-                    self.first_id.unwrap_or(1)
-                ),
-            })?;
+        let ids = id_range(self.id_prefix.as_deref(), self.first_id, cameras)?;
         let shard = match &self.shard {
             None => None,
             Some(text) => {

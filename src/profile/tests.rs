@@ -174,3 +174,80 @@ fn defaults_match_the_field() {
     assert_eq!(plan.ids.get(0).unwrap().to_string(), "34020000001320000001");
     assert_eq!(plan.ramp, Ramp::Rate(100.0));
 }
+
+#[test]
+fn camera_numbers_that_do_not_fit_blame_the_key_that_was_given() {
+    let cases: &[(Profile, &str, &str)] = &[
+        (
+            Profile {
+                first_id: Some(99_999_999_999),
+                ..Default::default()
+            },
+            "first-id",
+            "99999999999 does not fit: after the 13-digit id-prefix `3402000000132` a camera number has at most 7 digits (0 to 9999999)",
+        ),
+        (
+            Profile {
+                first_id: Some(9_999_990),
+                ..Default::default()
+            },
+            "cameras",
+            "100 cameras from first-id 9999990 do not fit: after the 13-digit id-prefix `3402000000132` a camera number has at most 7 digits (0 to 9999999), so at most 10 cameras",
+        ),
+        (
+            Profile {
+                id_prefix: Some("34020000001320000".into()),
+                cameras: Some(1000),
+                ..Default::default()
+            },
+            "cameras",
+            "1000 cameras from first-id 1 do not fit: after the 17-digit id-prefix `34020000001320000` a camera number has at most 3 digits (0 to 999), so at most 999 cameras",
+        ),
+        (
+            Profile {
+                id_prefix: Some("3402x".into()),
+                ..Default::default()
+            },
+            "id-prefix",
+            "`3402x` is not 0 to 20 digits (a camera ID has 20)",
+        ),
+    ];
+    for (p, key, message) in cases {
+        let e = p.plan().unwrap_err();
+        assert_eq!((e.key.as_str(), e.message.as_str()), (*key, *message));
+    }
+    // What the messages say fits does fit.
+    let edge = Profile {
+        first_id: Some(9_999_990),
+        cameras: Some(10),
+        ..Default::default()
+    };
+    assert_eq!(
+        edge.plan().unwrap().ids.get(9).unwrap().to_string(),
+        "34020000001329999999"
+    );
+}
+
+#[test]
+fn a_target_needs_a_port_and_may_be_a_name() {
+    let at = |t: &str| {
+        Profile {
+            target: Some(t.into()),
+            ..Default::default()
+        }
+        .plan()
+    };
+    let e = at("127.0.0.1:0").unwrap_err();
+    assert_eq!(e.key, "target");
+    assert!(e.message.contains("port 0"), "{}", e.message);
+    // `localhost` is the IPv4 loopback for `run --target` and `serve --listen` alike.
+    assert_eq!(
+        at("localhost:5060").unwrap().target,
+        Some("127.0.0.1:5060".parse().unwrap())
+    );
+    assert_eq!(
+        resolve("localhost:0").unwrap(),
+        "127.0.0.1:0".parse().unwrap()
+    );
+    assert!(resolve("localhost").is_err());
+}

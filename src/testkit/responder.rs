@@ -56,8 +56,28 @@ impl Service for Switched {
 impl Responder {
     /// Starts a responder on `127.0.0.1`, a free port, UDP and TCP.
     pub fn start(id: DeviceId, script: Script) -> io::Result<Responder> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), id, script)
+    }
+
+    /// Starts a responder on `listen`, UDP and TCP (port 0: a free port). A port another
+    /// process holds is refused with [`io::ErrorKind::AddrInUse`] rather than shared.
+    pub fn start_on(listen: SocketAddr, id: DeviceId, script: Script) -> io::Result<Responder> {
+        use crate::net::listen::{Conflict, probe};
+        match probe(listen, false) {
+            Ok(()) => {}
+            Err(Conflict::Other(e)) => return Err(e),
+            Err(Conflict::Held { transports, .. }) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!(
+                        "{transports} port {} is held by another process",
+                        listen.port()
+                    ),
+                ));
+            }
+        }
         let silent = Arc::new(AtomicBool::new(false));
-        let (addr, bound) = crate::net::listen::bind(SocketAddr::from(([127, 0, 0, 1], 0)), 1)?;
+        let (addr, bound) = crate::net::listen::bind(listen, 1)?;
         let cfg = HostConfig {
             name: "gbswarm-responder",
             ..HostConfig::default()
