@@ -166,7 +166,8 @@ impl ServeArgs {
     pub fn execute(self) -> Result<(), Error> {
         let cfg = self.config()?;
         claim(cfg.listen, self.reuse_port)?;
-        crate::runner::serve(cfg, self.stats).map_err(Error::failed("serve"))
+        let served = crate::runner::serve(cfg, self.stats);
+        Error::from_run("serve", served.map(|()| crate::runner::Ending::Held))
     }
 }
 

@@ -1,10 +1,12 @@
 //! `gbswarm serve` in the foreground: says where it listens, a counters line each second if
 //! asked, a summary at the end.
 
+use super::Failure;
+
 /// `gbswarm serve` until Ctrl-C / SIGTERM: says where it listens, optionally a counters line
-/// each second, a summary at the end.
-pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), String> {
-    let interrupt = super::interrupt::flag()?;
+/// each second, a summary at the end. A registrar that cannot bind could not run.
+pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), Failure> {
+    let interrupt = super::interrupt::flag().map_err(Failure::Failed)?;
     let listen = cfg.listen;
     let cores = cfg.cores;
     let realm = cfg.registrar.realm.clone();
@@ -16,8 +18,8 @@ pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), 
     };
     // Every TCP device holds a descriptor: take all the kernel allows.
     let nofile = crate::net::limits::raise_nofile();
-    let handle =
-        crate::server::start(cfg).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let handle = crate::server::start(cfg)
+        .map_err(|e| Failure::CannotRun(format!("cannot listen on {listen}: {e}")))?;
     eprintln!(
         "gbswarm serve: listening on {} (UDP and TCP{}), {cores} worker(s), realm {realm}, {mode}, up to {nofile} descriptors",
         handle.local_addr(),
