@@ -569,5 +569,7 @@ impl Profile {
     }
 }
 
+pub mod settings;
+
 #[cfg(test)]
 mod tests;
