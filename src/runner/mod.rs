@@ -201,6 +201,8 @@ pub fn run(plan: &Plan) -> Result<Ending, Failure> {
         cpu: crate::stats::CpuTime::now().since(&cpu0),
         peak_rss_bytes: crate::stats::peak_rss_bytes(),
         shard: plan.shard.map(|(k, n)| format!("{k}/{n}")),
+        settings: crate::profile::settings::of(plan),
+        ..crate::stats::summary::RunInfo::stamp(plan.camera.run_id, started)
     };
     let judgements = crate::verdict::judge_all(&crate::verdict::or_default(&plan.objectives), t);
     let refused = answered(t) == 0 && t.kinds.iter().any(|k| k.transport_errors > 0);
