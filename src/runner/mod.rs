@@ -239,18 +239,7 @@ pub fn run(plan: &Plan) -> Result<Ending, Failure> {
         sink.write(&text).map_err(Failure::Failed)?;
     }
     if let Some((path, mut file)) = outputs.report.take() {
-        let facts = vec![
-            ("target".to_string(), info.target.clone()),
-            ("cameras".to_string(), info.cameras.to_string()),
-            ("transport".to_string(), info.transport.clone()),
-            ("duration".to_string(), format!("{:.1} s", info.duration_s)),
-            ("stopped".to_string(), info.stop_reason.clone()),
-            (
-                "cpu".to_string(),
-                format!("{:.2} s", info.cpu.total().as_secs_f64()),
-            ),
-        ];
-        let html = crate::stats::html::render_run("gbswarm run", &facts, t, &timeline);
+        let html = crate::stats::html::render_run("gbswarm run", &info, t, &timeline);
         std::io::Write::write_all(&mut file, html.as_bytes())
             .map_err(|e| Failure::Failed(format!("cannot write {}: {e}", path.display())))?;
     }
