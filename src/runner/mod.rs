@@ -382,29 +382,3 @@ fn target_or_embedded(
     );
     Ok((h.local_addr(), Some(h)))
 }
-
-/// `gbswarm merge`: adds the JSON reports of several runs (the shards of one fleet) exactly,
-/// prints the merged report and optionally writes it as JSON.
-pub fn merge(
-    inputs: &[std::path::PathBuf],
-    json_out: Option<&std::path::Path>,
-) -> Result<(), String> {
-    let mut reports = Vec::new();
-    for p in inputs {
-        let text =
-            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-        let v: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", p.display()))?;
-        reports.push(
-            crate::stats::summary::from_json(&v).map_err(|e| format!("{}: {e}", p.display()))?,
-        );
-    }
-    let (info, total) = crate::stats::summary::merge(&reports);
-    print!("{}", crate::stats::summary::render_text(&info, &total));
-    if let Some(path) = json_out {
-        let v = crate::stats::summary::to_json(&info, &total, &[]);
-        let text = serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?;
-        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
-    Ok(())
-}
