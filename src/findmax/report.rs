@@ -63,11 +63,13 @@ pub fn render_html(title: &str, o: &Outcome) -> String {
              <code>--max</code> (or <code>--max-steps</code>) to find where it breaks.</p>"
         );
     }
+    // Redirects only where a step had some: most servers never send a 302.
+    let redirects = o.steps.iter().any(|s| s.redirected > 0);
     let rows: Vec<Vec<String>> = o
         .steps
         .iter()
         .map(|s| {
-            vec![
+            let mut row = vec![
                 s.load.to_string(),
                 if s.interrupted {
                     "interrupted"
@@ -79,29 +81,27 @@ pub fn render_html(title: &str, o: &Outcome) -> String {
                 .into(),
                 s.measured.to_string(),
                 s.ok.to_string(),
+            ];
+            if redirects {
+                row.push(s.redirected.to_string());
+            }
+            row.extend([
                 s.failures.to_string(),
                 s.timeouts.to_string(),
                 format!("{:.2}", s.p50_us as f64 / 1000.0),
                 format!("{:.2}", s.p99_us as f64 / 1000.0),
                 s.broke.clone().unwrap_or_default(),
-            ]
+            ]);
+            row
         })
         .collect();
+    let mut head = vec![unit, "held", "measured", "ok"];
+    if redirects {
+        head.push("redirected");
+    }
+    head.extend(["failures", "timeouts", "p50 ms", "p99 ms", "why it broke"]);
     body.push_str("<h2>Steps, in the order run</h2>\n");
-    body.push_str(&table(
-        &[
-            unit,
-            "held",
-            "measured",
-            "ok",
-            "failures",
-            "timeouts",
-            "p50 ms",
-            "p99 ms",
-            "why it broke",
-        ],
-        &rows,
-    ));
+    body.push_str(&table(&head, &rows));
     // An interrupted step measured a part of its window: not a point against load.
     let mut steps: Vec<&Step> = o.steps.iter().filter(|s| !s.interrupted).collect();
     steps.sort_by(|a, b| a.load.total_cmp(&b.load));
@@ -221,7 +221,9 @@ mod tests {
         assert!(html.starts_with("<!doctype html>"));
         assert!(html.contains("Highest load that held: <b>40000 registrations/s</b>"));
         assert!(html.contains("<td>p99 &lt;too high&gt;</td>"));
-        assert!(html.contains("<th>registrations/s</th>"));
+        assert!(html.contains(
+            "<th>registrations/s</th><th>held</th><th>measured</th><th>ok</th><th>failures</th>"
+        ));
         assert!(
             !html.contains("may hold more"),
             "a step broke: the answer is bounded"
@@ -278,5 +280,14 @@ mod tests {
         assert!(html.contains("<b>Interrupted</b>: the search did not finish"));
         assert!(html.contains("<td>interrupted</td>"));
         assert!(!html.contains("may hold more"));
+        // Redirects get a column when a step had some.
+        let mut redirected = step(2.0, true);
+        redirected.redirected = 7;
+        let html = render_html(
+            "t",
+            &outcome(Dimension::Rate, Some(2.0), 4.0, vec![redirected]),
+        );
+        assert!(html.contains("<th>ok</th><th>redirected</th><th>failures</th>"));
+        assert!(html.contains("<td>100</td><td>7</td><td>0</td>"));
     }
 }
