@@ -20,11 +20,17 @@ fn main() {
     // take that repository's commit. (`.git` is a file in a worktree, a directory otherwise.)
     let commit = if Path::new(".git").exists() {
         // HEAD, the branch it points to and packed-refs: whichever moves on a commit or a
-        // checkout. A path that does not exist is left out (cargo would rerun every build).
+        // checkout. A branch only in packed-refs (after `git gc`) gets its file on the next
+        // commit: then its directory is watched. A path that does not exist is left out
+        // (cargo would rerun the script on every build).
         let mut watch = vec![git(&["rev-parse", "--git-path", "HEAD"])];
         watch.push(git(&["rev-parse", "--git-path", "packed-refs"]));
-        if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
-            watch.push(git(&["rev-parse", "--git-path", &branch]));
+        if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"])
+            && let Some(file) = git(&["rev-parse", "--git-path", &branch])
+        {
+            let packed = !Path::new(&file).exists();
+            let dir = Path::new(&file).parent().map(|d| d.display().to_string());
+            watch.push(if packed { dir } else { Some(file) });
         }
         for p in watch.into_iter().flatten() {
             if Path::new(&p).exists() {
