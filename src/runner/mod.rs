@@ -239,7 +239,12 @@ pub fn run(plan: &Plan) -> Result<Ending, Failure> {
         sink.write(&text).map_err(Failure::Failed)?;
     }
     if let Some((path, mut file)) = outputs.report.take() {
-        let html = crate::stats::html::render_run("gbswarm run", &info, t, &timeline);
+        let rows: Vec<crate::stats::html::VerdictRow<'_>> = judgements
+            .iter()
+            .filter(|_| !refused)
+            .map(|j| (j.objective.text.as_str(), j.held, j.measured.as_str()))
+            .collect();
+        let html = crate::stats::html::render_judged("gbswarm run", &info, t, &timeline, &rows);
         std::io::Write::write_all(&mut file, html.as_bytes())
             .map_err(|e| Failure::Failed(format!("cannot write {}: {e}", path.display())))?;
     }

@@ -12,7 +12,7 @@ mod chart;
 mod run;
 
 pub(crate) use chart::{Chart, Rule, Series};
-pub use run::render_run;
+pub use run::{VerdictRow, render_judged, render_run};
 
 /// Series colours, in the order of [`TxnKind::ALL`](crate::camera::TxnKind::ALL).
 pub(crate) const COLORS: [&str; 5] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"];

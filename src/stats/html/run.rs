@@ -418,6 +418,20 @@ fn over_time(total: &Snapshot, timeline: &[Second]) -> String {
 /// The report of a run (or of merged shards): `info` says what ran, `total` the whole run,
 /// `timeline` each second.
 pub fn render_run(title: &str, info: &RunInfo, total: &Snapshot, timeline: &[Second]) -> String {
+    render_judged(title, info, total, timeline, &[])
+}
+
+/// One objective as the report shows it: as written, whether it held, what was measured.
+pub type VerdictRow<'a> = (&'a str, bool, &'a str);
+
+/// [`render_run`] with the run's objectives and whether each held, first on the page.
+pub fn render_judged(
+    title: &str,
+    info: &RunInfo,
+    total: &Snapshot,
+    timeline: &[Second],
+    verdict: &[VerdictRow<'_>],
+) -> String {
     let mut body = String::new();
     let _ = writeln!(
         body,
@@ -431,6 +445,29 @@ pub fn render_run(title: &str, info: &RunInfo, total: &Snapshot, timeline: &[Sec
             .map(|d| format!(", started {d} on {}", esc(&info.host)))
             .unwrap_or_default()
     );
+    if !verdict.is_empty() {
+        let missed = verdict.iter().filter(|(_, held, _)| !held).count();
+        let _ = writeln!(
+            body,
+            "<h2>Verdict</h2>\n<p><b>{}</b> (the exit status is 1 if one is missed).</p>",
+            if missed == 0 {
+                "Every objective held".to_string()
+            } else {
+                format!("{missed} of {} objectives missed", verdict.len())
+            }
+        );
+        let rows: Vec<Vec<String>> = verdict
+            .iter()
+            .map(|(o, held, measured)| {
+                vec![
+                    (*o).to_string(),
+                    if *held { "held" } else { "MISSED" }.to_string(),
+                    (*measured).to_string(),
+                ]
+            })
+            .collect();
+        body.push_str(&super::table(&["objective", "verdict", "measured"], &rows));
+    }
     body.push_str("<h2>Run</h2>\n");
     body.push_str(&about(info));
     body.push_str("<h2>Settings</h2>\n");

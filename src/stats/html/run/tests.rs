@@ -203,3 +203,26 @@ fn a_merged_report_lists_each_run_and_its_cpu() {
     assert!(html.contains("<td>all</td>"));
     assert!(html.contains("<td>cpu</td><td>2.00 s (user 2.00, system 0.00)</td>"));
 }
+
+#[test]
+fn the_verdict_comes_first_with_every_objective() {
+    let total = Snapshot::default();
+    let html = render_judged(
+        "r",
+        &info(),
+        &total,
+        &[],
+        &[
+            ("register.p99<=50ms", true, "1.20 ms"),
+            ("timeouts==0", false, "3"),
+        ],
+    );
+    let verdict = html.find("<h2>Verdict</h2>").expect("a verdict section");
+    assert!(verdict < html.find("<h2>Run</h2>").unwrap());
+    assert!(html.contains("1 of 2 objectives missed"), "{html}");
+    assert!(
+        html.contains("<td>timeouts==0</td><td>MISSED</td><td>3</td>"),
+        "{html}"
+    );
+    assert!(!render_run("r", &info(), &total, &[]).contains("Verdict"));
+}
