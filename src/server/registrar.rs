@@ -313,9 +313,9 @@ impl Registrar {
                 let ha1 = digest::ha1(alg, dev.as_bytes(), &QStr::new(realm), p.as_bytes());
                 digest::verify(&auth, b"REGISTER", &ha1)
             });
-        if !verified {
+        let Some(alg) = offered.filter(|_| verified) else {
             return (self.answer(msg, 403, source, out), None);
-        }
+        };
         // Replays: a nonce count must grow within a nonce (qop=auth); without qop a nonce may
         // be used once per registration (Call-ID). A retransmission of the accepted request
         // itself (same Call-ID and CSeq) is answered again.
@@ -338,6 +338,7 @@ impl Registrar {
             self.stats.replays += 1;
             return (self.challenge(msg, now, false, source, out), None);
         }
+        self.stats.digest[alg.index()] += 1;
         if asked == 0 {
             s.registry.with(&dev, |m| m.remove(&dev));
             self.stats.unregistrations += 1;

@@ -68,6 +68,16 @@ impl Algorithm {
         Algorithm::SHA512_256_SESS,
     ];
 
+    /// Its position in [`Algorithm::ALL`] (for counters kept per algorithm).
+    pub const fn index(self) -> usize {
+        let h = match self.hash {
+            Hash::Md5 => 0,
+            Hash::Sha256 => 2,
+            Hash::Sha512_256 => 4,
+        };
+        h + self.sess as usize
+    }
+
     const fn new(hash: Hash, sess: bool) -> Algorithm {
         Algorithm { hash, sess }
     }

@@ -190,7 +190,11 @@ impl Camera {
                 let granted = gbreg::granted(msg, &self.id, &env.local)
                     .filter(|&g| g > 0)
                     .unwrap_or(self.asked(env));
-                let until = now.as_secs().saturating_add(u64::from(granted));
+                // Rounded up: a binding a second past its lapse is unregistered needlessly,
+                // never one still held left behind.
+                let until = (now + Span::from_secs(u64::from(granted)))
+                    .as_millis()
+                    .div_ceil(1000);
                 self.bound_until_s = u32::try_from(until).unwrap_or(u32::MAX);
                 if !self.is_registered() {
                     self.flags |= REGISTERED | HB_ANSWERED;

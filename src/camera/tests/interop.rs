@@ -364,3 +364,19 @@ fn a_lapsed_binding_is_not_unregistered() {
     assert!(sim.cams[0].is_stopped() && !sim.cams[0].unregistered());
     assert_eq!(sim.net.tally.total(TxnKind::Unregister), 0);
 }
+
+#[test]
+fn a_binding_in_its_last_second_is_unregistered() {
+    // Granted 2 s: registered at 4 ms, refreshed at 1.704 s (85%), held until 3.708 s. A
+    // stop at 3.1 s unregisters it (the lapse is kept rounded up to whole seconds, never
+    // down).
+    let mut c = cfg();
+    c.expires = 2;
+    let mut sim = sim(1, c, Script::default());
+    sim.start_all(Span::ZERO);
+    sim.run_until(T0 + 3100 * MS);
+    assert_eq!(sim.net.tally.get(TxnKind::Refresh, Outcome::Status(200)), 1);
+    sim.stop_all();
+    sim.run_until(T0 + 4 * S);
+    assert!(sim.cams[0].unregistered());
+}

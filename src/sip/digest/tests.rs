@@ -148,7 +148,8 @@ fn sha512_256_and_the_sess_forms() {
 
 #[test]
 fn algorithm_names() {
-    for alg in Algorithm::ALL {
+    for (i, alg) in Algorithm::ALL.into_iter().enumerate() {
+        assert_eq!(alg.index(), i);
         assert_eq!(Algorithm::parse(alg.name().as_bytes()), Some(alg));
         assert_eq!(alg.name().to_lowercase().parse::<Algorithm>(), Ok(alg));
     }
