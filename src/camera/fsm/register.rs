@@ -246,6 +246,7 @@ impl Camera {
         self.end_leg(env);
         self.redirect = Some(to);
         self.min_expires = 0;
+        env.out.credentials.forget(self.index);
         self.flags |= REDIRECTED;
         self.flags &= !(REGISTERED | EXPIRY_RAISED | STALE_RETRIED);
         if self.flags & CONN_OPEN != 0 {
