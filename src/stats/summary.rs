@@ -24,7 +24,8 @@
 //!   base64-encoded blob (the format HdrHistogram tools read).
 //!   `sent = ok + rejected + timeouts + transport_errors + pending_at_stop`.
 //! - `counters`: `online`, `offline` (transitions), `stray`, `malformed`, `queries`,
-//!   `queries_refused`, `request_retransmits`, `unrouted`, `send_errors`
+//!   `queries_refused`, `request_retransmits`, `unrouted`, `send_errors`,
+//!   `unanswerable_challenges` (401/407 with no Digest challenge of a supported algorithm)
 //! - `gauges` (at the end): `cameras`, `started`, `registered`, `stopped`
 //! - `timeline`: one entry per second: `t_s`; `kinds` (only kinds with something in that
 //!   second) each with `ok`, `redirected`, `rejected`, `timeouts`, `transport_errors`,
@@ -165,6 +166,13 @@ pub fn render_text(info: &RunInfo, total: &Snapshot) -> String {
         total.unrouted,
         total.send_errors
     );
+    if c.unanswerable_challenges > 0 {
+        let _ = writeln!(
+            s,
+            "challenges not answered: {} (no Digest challenge with a supported algorithm: MD5, SHA-256, SHA-512-256 or their -sess forms; each ended its transaction with the challenge's 401/407)",
+            c.unanswerable_challenges
+        );
+    }
     let cpu = info.cpu.total().as_secs_f64();
     let _ = writeln!(
         s,
@@ -270,6 +278,7 @@ pub fn to_json(info: &RunInfo, total: &Snapshot, timeline: &[Second]) -> Value {
             "online": c.online, "offline": c.offline, "stray": c.stray, "malformed": c.malformed,
             "queries": c.queries, "queries_refused": c.queries_refused,
             "request_retransmits": c.request_retransmits, "retransmissions": c.retransmissions,
+            "unanswerable_challenges": c.unanswerable_challenges,
             "unrouted": total.unrouted,
             "send_errors": total.send_errors,
         },
@@ -323,6 +332,7 @@ pub fn from_json(v: &Value) -> Result<(RunInfo, Snapshot), String> {
         queries_refused: u(&c, "queries_refused"),
         request_retransmits: u(&c, "request_retransmits"),
         retransmissions: u(&c, "retransmissions"),
+        unanswerable_challenges: u(&c, "unanswerable_challenges"),
     };
     snap.unrouted = u(&c, "unrouted");
     snap.send_errors = u(&c, "send_errors");

@@ -14,13 +14,19 @@ impl Camera {
     pub(super) fn send_keepalive(&mut self, due: Time, now: Time, env: &mut Env<'_>) {
         self.hb_sn = self.hb_sn.wrapping_add(1);
         self.flags &= !(HB_ANSWERED | FAULT_PENDING);
+        self.write_keepalive_body(env);
+        self.send_message(Slot::Hb, TxnKind::Keepalive, due, now, env);
+    }
+
+    /// The keepalive body with the current SN into `env.out.body` (also for sending it again
+    /// with credentials).
+    pub(super) fn write_keepalive_body(&self, env: &mut Env<'_>) {
         if self.is_faulty() {
             let faulty = [self.id.channel(1, env.cfg.channels.max(1))];
             manscdp::write_keepalive(&mut env.out.body, self.hb_sn, &self.id, &faulty);
         } else {
             manscdp::write_keepalive(&mut env.out.body, self.hb_sn, &self.id, &[]);
         }
-        self.send_message(Slot::Hb, TxnKind::Keepalive, due, now, env);
     }
 
     pub(super) fn keepalive_tick(&mut self, now: Time, env: &mut Env<'_>) {
