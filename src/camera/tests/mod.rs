@@ -1,6 +1,6 @@
 //! Every device behaviour, one area per file: registration, the transport under the
-//! transactions, 302 redirects, 423 and Min-Expires, keepalives, platform queries and
-//! stopping. A test drives one
+//! transactions, 302 redirects, 423 and Min-Expires, keepalives, platform queries, stopping,
+//! and what a record's latency, schedule lag and service time mean (`lag`). A test drives one
 //! camera by hand ([`Bench1`], each call returning what it sent) or a fleet in simulated time
 //! against the scripted registrar ([`Sim`]). This file holds what they share — the time
 //! constants, configs, [`Bench1`], message field readers — and the camera's size budget.
@@ -9,6 +9,7 @@
 
 mod interop;
 mod keepalive;
+mod lag;
 mod min_expires;
 mod queries;
 mod redirect;
