@@ -23,6 +23,13 @@
 //!   `histogram`: the latency histogram in µs as an HdrHistogram V2 deflate-compressed,
 //!   base64-encoded blob (the format HdrHistogram tools read).
 //!   `sent = ok + rejected + timeouts + transport_errors + pending_at_stop`.
+//!   Latency runs from when a request was *due* to its final answer (what a user of the server
+//!   sees, corrected for coordinated omission) and splits in two, each with the same summary
+//!   and a blob: `service_us` and `service_histogram`, the service time from the first request
+//!   sent to the final answer (the server's part; answered transactions, like latency), and
+//!   `lag_us` and `lag_histogram`, the schedule lag from due to the first request sent (the
+//!   generator's own; every transaction that ended, the whole wait if nothing was sent).
+//!   Reports written before these were added read back with both empty.
 //! - `counters`: `online`, `offline` (transitions), `stray`, `malformed`, `queries`,
 //!   `queries_refused`, `request_retransmits`, `unrouted`, `send_errors`,
 //!   `unanswerable_challenges` (401/407 with no Digest challenge of a supported algorithm)
@@ -111,6 +118,7 @@ pub fn render_text(info: &RunInfo, total: &Snapshot) -> String {
             if h.is_empty() { 0.0 } else { h.mean() / 1000.0 },
         );
     }
+    render_split(&mut s, total);
     s.push('\n');
     for k in TxnKind::ALL {
         let st = total.kind(k);
@@ -204,6 +212,47 @@ fn status_breakdown(st: &KindStats) -> String {
     }
 }
 
+/// The second table: per kind, the latency from due beside its two parts, service time and
+/// schedule lag, so a slow generator cannot pass for a slow server.
+fn render_split(s: &mut String, total: &Snapshot) {
+    let groups = [
+        ("latency from due, ms", "(what a user sees)"),
+        ("service time, ms", "(sent→answer)"),
+        ("schedule lag, ms", "(due→sent, the generator's)"),
+    ];
+    s.push('\n');
+    for line in [0, 1] {
+        let mut l = format!("{:<15}", "");
+        for (title, note) in groups {
+            let _ = write!(l, " | {:<26}", if line == 0 { title } else { note });
+        }
+        let _ = writeln!(s, "{}", l.trim_end());
+    }
+    let _ = write!(s, "{:<15}", "kind");
+    for _ in groups {
+        let _ = write!(s, " | {:>8} {:>8} {:>8}", "p50", "p99", "max");
+    }
+    s.push('\n');
+    for k in TxnKind::ALL {
+        let st = total.kind(k);
+        if st.total() == 0 {
+            continue;
+        }
+        let _ = write!(s, "{:<15}", k.as_str());
+        for h in [&st.latency, &st.service, &st.lag] {
+            let max = if h.is_empty() { 0 } else { h.max() };
+            let _ = write!(
+                s,
+                " | {:>8.2} {:>8.2} {:>8.2}",
+                ms(quantile(h, 0.5)),
+                ms(quantile(h, 0.99)),
+                ms(max)
+            );
+        }
+        s.push('\n');
+    }
+}
+
 /// Encodes a histogram as base64 of its V2 deflate serialization.
 pub fn histogram_to_base64(h: &Histogram<u64>) -> String {
     let mut bytes = Vec::new();
@@ -228,6 +277,19 @@ pub fn histogram_from_base64(s: &str) -> Result<Histogram<u64>, String> {
     Ok(out)
 }
 
+/// A histogram's summary in µs: `count`, `p50`, `p90`, `p99`, `p99_9`, `max`, `mean`.
+fn summary_json(h: &Histogram<u64>) -> Value {
+    json!({
+        "count": h.len(),
+        "p50": quantile(h, 0.5),
+        "p90": quantile(h, 0.9),
+        "p99": quantile(h, 0.99),
+        "p99_9": quantile(h, 0.999),
+        "max": if h.is_empty() { 0 } else { h.max() },
+        "mean": if h.is_empty() { 0.0 } else { h.mean() },
+    })
+}
+
 fn kind_json(st: &KindStats) -> Value {
     let h = &st.latency;
     let statuses: Map<String, Value> = st
@@ -245,16 +307,12 @@ fn kind_json(st: &KindStats) -> Value {
         "transport_errors": st.transport_errors,
         "pending_at_stop": st.abandoned,
         "retransmits": st.retransmits,
-        "latency_us": {
-            "count": h.len(),
-            "p50": quantile(h, 0.5),
-            "p90": quantile(h, 0.9),
-            "p99": quantile(h, 0.99),
-            "p99_9": quantile(h, 0.999),
-            "max": if h.is_empty() { 0 } else { h.max() },
-            "mean": if h.is_empty() { 0.0 } else { h.mean() },
-        },
+        "latency_us": summary_json(h),
         "histogram": histogram_to_base64(h),
+        "service_us": summary_json(&st.service),
+        "service_histogram": histogram_to_base64(&st.service),
+        "lag_us": summary_json(&st.lag),
+        "lag_histogram": histogram_to_base64(&st.lag),
     })
 }
 
@@ -309,6 +367,16 @@ pub fn from_json(v: &Value) -> Result<(RunInfo, Snapshot), String> {
         st.latency =
             histogram_from_base64(kv.get("histogram").and_then(Value::as_str).unwrap_or(""))
                 .map_err(|e| format!("{}: {e}", k.as_str()))?;
+        // Absent from reports written before they were added: read as empty.
+        for (key, h) in [
+            ("service_histogram", &mut st.service),
+            ("lag_histogram", &mut st.lag),
+        ] {
+            if let Some(b64) = kv.get(key).and_then(Value::as_str) {
+                *h =
+                    histogram_from_base64(b64).map_err(|e| format!("{} {key}: {e}", k.as_str()))?;
+            }
+        }
         if let Some(statuses) = kv.get("statuses").and_then(Value::as_object) {
             for (code, n) in statuses {
                 let code: u16 = code.parse().map_err(|_| format!("bad status `{code}`"))?;
@@ -382,7 +450,7 @@ mod tests {
                 kind: TxnKind::Register,
                 outcome: Outcome::Status(200),
                 latency: Span::from_micros(400 + i * 3 + offset),
-                lag: Span::ZERO,
+                lag: Span::from_micros(i % 50),
                 retransmits: (i % 7 == 0) as u8,
                 redirected: false,
             });
@@ -399,7 +467,7 @@ mod tests {
             kind: TxnKind::Keepalive,
             outcome: Outcome::Timeout,
             latency: Span::from_micros(0),
-            lag: Span::ZERO,
+            lag: Span::from_micros(700),
             retransmits: 3,
             redirected: false,
         });
@@ -448,6 +516,48 @@ mod tests {
         assert!(t.contains("p99.9 ms") && t.contains("mean ms"));
         assert!(t.contains("statuses 200:500 403:1; redirected 0"), "{t}");
         assert!(t.contains("statuses none; redirected 0"), "{t}");
+        for label in [
+            "latency from due, ms",
+            "(what a user sees)",
+            "service time, ms",
+            "(sent→answer)",
+            "schedule lag, ms",
+            "(due→sent, the generator's)",
+        ] {
+            assert!(t.contains(label), "{label}: {t}");
+        }
+    }
+
+    #[test]
+    fn text_splits_latency_into_service_and_lag() {
+        let mut s = Snapshot::default();
+        s.record(&Record {
+            kind: TxnKind::Keepalive,
+            outcome: Outcome::Status(200),
+            latency: Span::from_micros(1200),
+            lag: Span::from_micros(1000),
+            retransmits: 0,
+            redirected: false,
+        });
+        let t = render_text(&info(), &s);
+        let row = t
+            .lines()
+            .find(|l| l.starts_with("keepalive") && l.matches('|').count() == 3)
+            .unwrap_or_else(|| panic!("{t}"));
+        let cells: Vec<String> = row
+            .split('|')
+            .map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        assert_eq!(
+            cells,
+            [
+                "keepalive",
+                "1.20 1.20 1.20",
+                "0.20 0.20 0.20",
+                "1.00 1.00 1.00"
+            ],
+            "{t}"
+        );
     }
 
     #[test]
@@ -504,6 +614,18 @@ mod tests {
         }
         assert_eq!(ra.statuses, rb.statuses);
         assert_eq!(ra.retransmits, rb.retransmits);
+        // Service time and lag come back exactly too.
+        for (ha, hb) in [(&ra.service, &rb.service), (&ra.lag, &rb.lag)] {
+            assert_eq!(ha.len(), rb.latency.len());
+            for q in [0.0, 0.5, 0.99, 1.0] {
+                assert_eq!(ha.value_at_quantile(q), hb.value_at_quantile(q));
+            }
+        }
+        assert_eq!(v["kinds"]["register"]["lag_us"]["max"], 49);
+        assert_eq!(v["kinds"]["register"]["service_us"]["count"], 501);
+        assert_eq!(v["kinds"]["keepalive"]["lag_us"]["max"], 700);
+        assert_eq!(v["kinds"]["keepalive"]["service_us"]["count"], 0);
+        assert_eq!(b.kind(TxnKind::Keepalive).lag.len(), 2);
         assert_eq!(b.kind(TxnKind::Keepalive).timeouts, 1);
         // Merging two shards adds histograms, not percentiles.
         let c = sample(1000);
@@ -518,6 +640,28 @@ mod tests {
             both.value_at_quantile(0.99)
         );
         assert_eq!(m.gauges.cameras, 1000);
+        let mut lags = a.kind(TxnKind::Register).lag.clone();
+        lags.add(&c.kind(TxnKind::Register).lag).unwrap();
+        assert_eq!(mr.lag.len(), lags.len());
+        assert_eq!(mr.lag.value_at_quantile(0.9), lags.value_at_quantile(0.9));
         assert!(from_json(&json!({"schema": "other"})).is_err());
+    }
+
+    #[test]
+    fn a_report_without_service_and_lag_reads_them_as_empty() {
+        let a = sample(0);
+        let mut v = to_json(&info(), &a, &[]);
+        for kv in v["kinds"].as_object_mut().unwrap().values_mut() {
+            let kv = kv.as_object_mut().unwrap();
+            for key in ["service_us", "service_histogram", "lag_us", "lag_histogram"] {
+                kv.remove(key);
+            }
+        }
+        let (_, b) = from_json(&v).unwrap();
+        let r = b.kind(TxnKind::Register);
+        assert_eq!(r.latency.len(), 501);
+        assert!(r.service.is_empty() && r.lag.is_empty());
+        v["kinds"]["register"]["lag_histogram"] = json!("not base64!");
+        assert!(from_json(&v).unwrap_err().contains("lag_histogram"));
     }
 }
