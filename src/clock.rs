@@ -58,6 +58,18 @@ impl Time {
     pub const fn minus(self, span: Span) -> Time {
         Time(self.0.saturating_sub(span.0))
     }
+
+    /// The first whole multiple of `step` at or after `self` (`self` for a zero step; the last
+    /// multiple below [`Time::MAX`] where the next would overflow).
+    pub const fn round_up(self, step: Span) -> Time {
+        if step.0 == 0 {
+            return self;
+        }
+        match self.0.checked_next_multiple_of(step.0) {
+            Some(t) => Time(t),
+            None => Time(self.0 / step.0 * step.0),
+        }
+    }
 }
 
 impl Span {
@@ -245,6 +257,18 @@ mod tests {
         assert_eq!(Span::from_micros(999).permille(1), Span::ZERO);
         assert_eq!(Span::from_secs_f64(1.5), Span::from_millis(1500));
         assert_eq!(Span::from_secs_f64(-1.0), Span::ZERO);
+        let step = Span::from_micros(250);
+        assert_eq!(
+            Time::from_micros(1001).round_up(step),
+            Time::from_micros(1250)
+        );
+        assert_eq!(
+            Time::from_micros(1250).round_up(step),
+            Time::from_micros(1250)
+        );
+        assert_eq!(Time::ZERO.round_up(step), Time::ZERO);
+        assert_eq!(t.round_up(Span::ZERO), t);
+        assert!(Time::MAX.round_up(step) <= Time::MAX);
     }
 
     #[test]
