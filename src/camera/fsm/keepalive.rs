@@ -9,6 +9,7 @@ use super::{Camera, FAULT_PENDING, HB_ANSWERED, Slot};
 use crate::camera::{Env, Outcome, TxnKind};
 use crate::clock::Time;
 use crate::gb::manscdp;
+use crate::timer::on_tick;
 
 impl Camera {
     pub(super) fn send_keepalive(&mut self, due: Time, now: Time, env: &mut Env<'_>) {
@@ -33,7 +34,7 @@ impl Camera {
         let due = self.hb_next;
         let interval = env.cfg.heartbeat();
         while self.hb_next <= now {
-            self.hb_next += interval;
+            self.hb_next = on_tick(self.hb_next + interval);
         }
         if self.flags & HB_ANSWERED == 0 {
             self.misses = self.misses.saturating_add(1);

@@ -114,7 +114,10 @@ enum Slot {
 /// 3. **Then the timer is re-armed from [`poll_timeout`](Self::poll_timeout)**: the camera's
 ///    one next wake-up, replacing any earlier one; `None` disarms it. A `handle_timeout`
 ///    earlier than asked for does nothing; a late one delays retransmissions and shows in the
-///    latencies.
+///    latencies, as schedule lag. The transactions the camera starts on its own (keepalives,
+///    refreshes, retries) are due on whole ticks of the [timer wheel](crate::timer::TICK), so
+///    a host that wakes when its wheel says sends them on time and those due in one tick
+///    together.
 /// 4. **`now` never goes back** from one call to the next: deadlines, retries and latencies
 ///    are measured on it. (A start's `due` may be earlier than its `now`; latency counts from
 ///    `due`.)

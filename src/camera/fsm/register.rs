@@ -21,6 +21,7 @@ use crate::clock::{Span, Time};
 use crate::gb::register as gbreg;
 use crate::sip::Message;
 use crate::sip::digest::{self, Chosen};
+use crate::timer::on_tick;
 
 impl Camera {
     /// Begins a registration flow for `purpose`, due at `flow_due` (set by the caller).
@@ -200,11 +201,11 @@ impl Camera {
                     self.flags |= REGISTERED | HB_ANSWERED;
                     self.misses = 0;
                     env.out.counters.online += 1;
-                    self.hb_next = now + env.cfg.heartbeat();
+                    self.hb_next = on_tick(now + env.cfg.heartbeat());
                 }
                 let refresh = Span::from_secs(u64::from(granted))
                     .permille(env.cfg.refresh_permille.clamp(1, 1000));
-                self.wake = now + refresh.max(Span::from_millis(1));
+                self.wake = on_tick(now + refresh.max(Span::from_millis(1)));
                 self.phase = Phase::Registered;
                 if self.flags & STOPPING != 0 {
                     // A stop arrived while this flow was being set up; unregister now.
@@ -319,7 +320,7 @@ impl Camera {
         } else {
             Span::ZERO
         };
-        self.wake = now + base + jitter;
+        self.wake = on_tick(now + base + jitter);
         self.phase = Phase::Backoff;
     }
 

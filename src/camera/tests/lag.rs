@@ -1,8 +1,9 @@
 //! What a record's three times mean: latency from when the request was due (what a user of the
 //! server sees), schedule lag from then to the first send (the generator's own), and service
 //! time from the first send to the final answer (`latency - lag`, the server's part): a host
-//! that fires a timer late, a flow with two round trips, a flow that never sent anything, and
-//! the simulation's hosts firing on time.
+//! that fires a timer late, a flow with two round trips, a flow that never sent anything, a
+//! challenge the camera cannot answer; and the due times the camera sets falling on the timer
+//! wheel's ticks, so a host that fires with its wheel sends on time.
 //!
 //! Never about when requests are due (`registration`, `keepalive`) or retransmission timing
 //! (`transport`).
@@ -187,4 +188,60 @@ fn a_challenge_it_cannot_answer_lags_only_to_the_first_send() {
         (r.kind, r.outcome, r.latency, r.lag),
         (TxnKind::Register, Outcome::Status(401), 1200 * US, 200 * US)
     );
+}
+
+#[test]
+fn a_host_that_fires_with_the_wheel_sends_on_time_and_service_is_the_round_trips() {
+    let mut c = cfg();
+    c.expires = 100;
+    let mut sim = sim(3, c, Script::default());
+    // A delay off the wheel's ticks, so answers arrive between them; the keepalives and
+    // refreshes they schedule are still due on ticks, where the wheel fires them.
+    sim.net.delay = 1337 * US;
+    let rtt = 2 * sim.net.delay;
+    sim.start_all(7 * MS);
+    sim.run_until(T0 + 200 * S);
+    let mut seen = [0; 3];
+    for (_, _, r) in &sim.net.records {
+        assert_eq!(r.outcome, Outcome::Status(200), "{r:?}");
+        let service = r.latency - r.lag;
+        let (i, round_trips) = match r.kind {
+            // A challenge and its answer: two round trips.
+            TxnKind::Register => (0, 2),
+            // At 85 s and 170 s, challenged too.
+            TxnKind::Refresh => (1, 2),
+            TxnKind::Keepalive => (2, 1),
+            _ => panic!("{r:?}"),
+        };
+        assert_eq!((r.lag, service), (Span::ZERO, round_trips * rtt), "{r:?}");
+        seen[i] += 1;
+    }
+    assert_eq!(seen, [3, 6, 9]);
+}
+
+#[test]
+fn due_times_the_camera_sets_fall_on_ticks() {
+    let mut c = cfg();
+    c.expires = 100;
+    c.retry_jitter_permille = 200;
+    let (mut b, mut srv) = bench(c);
+    // Registered at an odd microsecond: the keepalive and the refresh are due on ticks.
+    let at = T0 + 1_234_567 * US;
+    register_at(&mut b, &mut srv, at);
+    let on_tick = crate::timer::on_tick;
+    let keepalive = at + 60 * S;
+    assert_eq!(b.cam.poll_timeout(), Some(on_tick(keepalive)));
+    assert!(on_tick(keepalive) > keepalive && on_tick(keepalive) < keepalive + TICK);
+    let sent = b.call(|c, env| c.handle_timeout(on_tick(keepalive), env));
+    let ok = answer(&mut srv, on_tick(keepalive), &sent[0]);
+    b.call(|c, env| c.handle_message(on_tick(keepalive) + 333 * US, &ok, env));
+    // The refresh at 85 s comes before the next keepalive.
+    assert_eq!(b.cam.poll_timeout(), Some(on_tick(at + 85 * S)));
+    // The network fails at an odd time: the retry (interval plus jitter) is due on a tick.
+    let failed = at + 61 * S + 777 * US;
+    b.call(|c, env| c.handle_transport_error(failed, env));
+    assert!(!b.cam.is_registered());
+    let retry = b.cam.poll_timeout().unwrap();
+    assert!(retry >= failed + 60 * S, "{retry:?}");
+    assert_eq!(on_tick(retry), retry);
 }

@@ -21,6 +21,7 @@ use super::*;
 use crate::clock::{Span, Time};
 use crate::sip::{Header, Limits, parse_datagram};
 use crate::testkit::{Script, Sim, camera_addr};
+use crate::timer::TICK;
 
 const T0: Time = Time::ZERO;
 const S: Span = Span::from_secs(1);

@@ -1,6 +1,9 @@
 //! One worker: a pinned thread with its own mio loop, its shard of cameras, its timer wheel,
 //! its sockets and its stats. It only moves bytes and fires timers; every protocol decision is
 //! the cameras'. Once a second it hands its interval's numbers to the reporter.
+//!
+//! Due times (the ramp's, the stop's, the cameras' own) fall on the wheel's ticks, so the
+//! wheel fires them at their due time and all those of one tick share a wake-up.
 
 mod receive;
 
@@ -12,7 +15,7 @@ use crate::net::udp;
 use crate::profile::{Plan, Ramp};
 use crate::stats::Snapshot;
 use crate::stats::snapshot::counters_since;
-use crate::timer::TimerWheel;
+use crate::timer::{TimerWheel, on_tick};
 use crossbeam::channel::{Receiver, Sender};
 use mio::{Events, Interest, Poll, Token};
 use std::io;
@@ -195,28 +198,31 @@ impl Worker {
         self.clock.now()
     }
 
-    /// When camera slot `j` is due to start.
+    /// When camera slot `j` is due to start: on the ramp, rounded up to the wheel's tick like
+    /// every due time the cameras set themselves, so the starts of one tick go out together.
     fn due(&self, j: usize) -> Time {
-        match self.plan.ramp {
+        on_tick(match self.plan.ramp {
             Ramp::Burst => self.t0,
             Ramp::Rate(r) => {
                 let k = (j * self.workers + self.index) as f64;
                 self.t0 + Span::from_secs_f64(k / r)
             }
-        }
+        })
     }
 
     /// When the `j`-th of this worker's cameras is told to stop, for a stop that began at
     /// `since`, on the plan's stop schedule.
     fn stop_due(&self, since: Time, j: usize) -> Time {
-        since
-            + stop_offset(
-                j,
-                self.workers,
-                self.plan.stop_ramp,
-                self.next_start * self.workers,
-                self.plan.grace,
-            )
+        on_tick(
+            since
+                + stop_offset(
+                    j,
+                    self.workers,
+                    self.plan.stop_ramp,
+                    self.next_start * self.workers,
+                    self.plan.grace,
+                ),
+        )
     }
 
     fn run(&mut self, t0: Time) {
