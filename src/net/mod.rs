@@ -1,10 +1,12 @@
 //! The socket layer both peers share: client UDP sockets and TCP connections for the camera
 //! host (the generator's workers), listeners and the server host loop for the registrar and
-//! the test responder, and the descriptor and port checks a large fleet needs.
+//! the test responder, the descriptor and port checks a large fleet needs, and the alarm that
+//! wakes a host's poll on time.
 //!
 //! Everything that touches a socket lives here or in the two hosts that call it; the sans-IO
 //! cores above it (camera, registrar) never do. Nothing here parses SIP beyond framing.
 
+pub mod alarm;
 pub mod host;
 pub mod limits;
 pub mod listen;

@@ -2,8 +2,12 @@
 //! its sockets and its stats. It only moves bytes and fires timers; every protocol decision is
 //! the cameras'. Once a second it hands its interval's numbers to the reporter.
 //!
-//! Due times (the ramp's, the stop's, the cameras' own) fall on the wheel's ticks, so the
-//! wheel fires them at their due time and all those of one tick share a wake-up.
+//! It wakes when its next timer is due, to the microsecond rather than the poll timeout's
+//! rounded-up millisecond: an [`Alarm`] (a timerfd in the same poll) is set for the next
+//! wake-up, and the timeout stays as a backstop. A late wake-up would be counted in every
+//! timer-started transaction's latency from its due time. Due times (the ramp's, the stop's,
+//! the cameras' own) fall on the wheel's ticks, so the wheel fires them at their due time and
+//! all those of one tick share a wake-up.
 
 mod receive;
 
@@ -11,6 +15,7 @@ use super::io::{Io, pick_ip};
 use crate::camera::driver::{Fleet, Host};
 use crate::camera::{Camera, CameraConfig, Env, Outbox, Transport};
 use crate::clock::{Clock, Span, Time};
+use crate::net::alarm::Alarm;
 use crate::net::udp;
 use crate::profile::{Plan, Ramp};
 use crate::stats::Snapshot;
@@ -80,6 +85,8 @@ pub struct Setup {
 }
 
 const MAX_STARTS_PER_TURN: usize = 2000;
+/// The poll token of the worker's [`Alarm`] (socket tokens are slot or socket indices).
+const ALARM: Token = Token(usize::MAX);
 
 /// Runs a worker to completion on the current thread.
 pub fn run(setup: Setup) {
@@ -115,6 +122,9 @@ struct Worker {
     cams: Vec<Camera>,
     out: Outbox,
     io: Io,
+    /// Wakes the poll on time; `None` if the kernel would not give one (the poll timeout,
+    /// whole milliseconds rounded up, then decides alone).
+    alarm: Option<Alarm>,
     first_id: u128,
     spent: Receiver<Box<Snapshot>>,
     counters_seen: crate::camera::Counters,
@@ -154,6 +164,7 @@ impl Worker {
             }
         }
         let first_id = plan.ids.get(0).map_or(0, |id| id.number());
+        let alarm = Alarm::new(poll.registry(), ALARM, &s.clock).ok();
         let n = cams.len();
         Ok(Worker {
             index: s.index,
@@ -181,6 +192,7 @@ impl Worker {
             cfg,
             cams,
             out: Outbox::default(),
+            alarm,
             first_id,
             spent: s.spent.clone(),
             counters_seen: crate::camera::Counters::default(),
@@ -294,6 +306,11 @@ impl Worker {
                 wake = wake.min(self.stop_due(since, next_stop));
             }
             let now = self.now();
+            if let Some(alarm) = &mut self.alarm
+                && alarm.wake_by(wake, now).is_err()
+            {
+                self.alarm = None;
+            }
             let timeout = wake.since(now).min(Span::from_millis(100)).to_duration();
             if let Err(e) = self.io.poll.poll(&mut events, Some(timeout))
                 && e.kind() != io::ErrorKind::Interrupted
@@ -304,7 +321,7 @@ impl Worker {
                 return;
             }
             self.ready.clear();
-            for ev in events.iter() {
+            for ev in events.iter().filter(|e| e.token() != ALARM) {
                 self.ready.push((
                     ev.token(),
                     ev.is_readable(),
