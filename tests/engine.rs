@@ -63,6 +63,20 @@ fn full_lifecycle(transport: Transport, cameras_per_socket: u32) {
         ka.succeeded() + ka.abandoned,
         "keepalives in flight at the stop are pending, nothing else"
     );
+    // Every answered transaction is timed three ways: latency from due, its service time,
+    // and every ended one its schedule lag; service never exceeds latency.
+    for st in [reg, refresh, unreg, ka] {
+        let answered = st.succeeded() + st.rejected();
+        assert_eq!((st.latency.len(), st.service.len()), (answered, answered));
+        assert_eq!(st.lag.len(), st.total());
+        for q in [0.5, 0.99, 1.0] {
+            let (s, l) = (
+                st.service.value_at_quantile(q),
+                st.latency.value_at_quantile(q),
+            );
+            assert!(s <= l, "q {q}: service {s} µs > latency {l} µs");
+        }
+    }
     // The report and the responder agree.
     assert_eq!(seen.registrations, reg.succeeded() + refresh.succeeded());
     assert_eq!(seen.unregistrations, unreg.succeeded());
