@@ -47,14 +47,9 @@ impl Alarm {
             TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
         )?;
         registry.register(&mut SourceFd(&fd.as_raw_fd()), token, Interest::READABLE)?;
-        // The host clock's now between two monotonic readings: its zero to well under a µs.
-        let before = nanos(clock_gettime(ClockId::Monotonic));
-        let now = clock.now();
-        let after = nanos(clock_gettime(ClockId::Monotonic));
-        let mid = before + (after - before.min(after)) / 2;
         Ok(Alarm {
             fd,
-            zero_ns: mid.saturating_sub(now.as_micros().saturating_mul(1000)),
+            zero_ns: zero_ns(clock),
             armed: Time::MAX,
         })
     }
@@ -90,6 +85,24 @@ impl Alarm {
         self.armed = at;
         Ok(())
     }
+}
+
+/// The monotonic clock's reading at `clock`'s zero, never below the true one: a reading of
+/// `clock` taken between two monotonic readings (the closest pair of a few tries), counted
+/// back from the later one. An alarm armed with it never goes off before its time by `clock`,
+/// and late by no more than that pair's gap and a microsecond.
+fn zero_ns(clock: &Clock) -> u64 {
+    let mut best = (u64::MAX, 0);
+    for _ in 0..3 {
+        let before = nanos(clock_gettime(ClockId::Monotonic));
+        let now = clock.now().as_micros().saturating_mul(1000);
+        let after = nanos(clock_gettime(ClockId::Monotonic));
+        let gap = after.saturating_sub(before);
+        if gap < best.0 {
+            best = (gap, after.saturating_sub(now));
+        }
+    }
+    best.1
 }
 
 /// A monotonic reading in nanoseconds (it never is negative).
