@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 use worker::Msg;
 
@@ -126,7 +126,9 @@ pub fn run(
         crate::net::udp::route_source(target).map_err(|e| format!("no route to {target}: {e}"))?;
     let plan = Arc::new(plan.clone());
     let clock = Clock::start();
-    let stop = Arc::new(AtomicBool::new(false));
+    // When the stop began (µs on the run's clock), or `u64::MAX` while running: the stop's
+    // schedule, and the unregistrations' due times, count from it.
+    let stop = Arc::new(AtomicU64::new(u64::MAX));
     let quit = Arc::new(AtomicBool::new(false));
     let (tx, rx) = channel::unbounded::<Msg>();
     // Interval snapshots go back to the workers once merged (a few spare per worker).
@@ -196,17 +198,17 @@ pub fn run(
     while done < workers {
         if interrupt.is_urgent() && reason != Some(StopReason::Quit) {
             reason = Some(StopReason::Quit);
-            stop.store(true, Ordering::Relaxed);
+            begin_stop(&stop, clock.now());
             quit.store(true, Ordering::Relaxed);
         }
         if reason.is_none() {
             if interrupt.is_requested() {
                 reason = Some(StopReason::Interrupted);
+                begin_stop(&stop, clock.now());
             } else if clock.now() >= deadline {
                 reason = Some(StopReason::Duration);
-            }
-            if reason.is_some() {
-                stop.store(true, Ordering::Relaxed);
+                // Due at the deadline, however late this loop noticed it.
+                begin_stop(&stop, deadline);
             }
         }
         match rx.recv_timeout(Duration::from_millis(50)) {
@@ -244,7 +246,7 @@ pub fn run(
             }
             Ok(Msg::Failed(w, e)) => {
                 failure = Some(format!("worker {w}: {e}"));
-                stop.store(true, Ordering::Relaxed);
+                begin_stop(&stop, clock.now());
             }
             Ok(Msg::Ready(_)) => {}
             Err(channel::RecvTimeoutError::Timeout) => {}
@@ -273,4 +275,14 @@ pub fn run(
         elapsed,
         reason: reason.unwrap_or(StopReason::Duration),
     })
+}
+
+/// Tells the workers the stop began at `at` (the first time only).
+fn begin_stop(stop: &AtomicU64, at: Time) {
+    let _ = stop.compare_exchange(
+        u64::MAX,
+        at.as_micros(),
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
 }

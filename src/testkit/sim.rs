@@ -331,7 +331,7 @@ impl<S: SimServer> Sim<S> {
     /// Stops every camera now.
     pub fn stop_all(&mut self) {
         for i in 0..self.cams.len() as u32 {
-            self.with_cam(i, |c, now, env| c.handle_stop(now, env));
+            self.with_cam(i, |c, now, env| c.handle_stop(now, now, env));
         }
     }
 

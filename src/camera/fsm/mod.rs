@@ -398,8 +398,9 @@ impl Camera {
     }
 
     /// Stops the camera: unregisters if the registrar holds its binding, online or not (and
-    /// configured to), then stops.
-    pub fn handle_stop(&mut self, now: Time, env: &mut Env<'_>) {
+    /// configured to), then stops. `due` is when the host's stop schedule made this camera's
+    /// stop due (its unregister's latency counts from there); `now` if it has none.
+    pub fn handle_stop(&mut self, now: Time, due: Time, env: &mut Env<'_>) {
         if self.phase == Phase::Stopped || self.flags & STOPPING != 0 {
             return;
         }
@@ -421,7 +422,8 @@ impl Camera {
         // Every camera the registrar holds a binding of is unregistered, online or not (one
         // that went offline keeps its binding there until it expires).
         if self.holds_binding(now) && env.cfg.unregister_on_stop {
-            self.flow_due = now;
+            // The unregister's latency counts from when the stop's schedule made it due.
+            self.flow_due = due.min(now);
             self.flags &= !STALE_RETRIED;
             self.start_flow(Purpose::Unregister, now, env);
         } else {

@@ -210,7 +210,7 @@ impl Camera {
                 if self.flags & STOPPING != 0 {
                     // A stop arrived while this flow was being set up; unregister now.
                     self.flags &= !STOPPING;
-                    self.handle_stop(now, env);
+                    self.handle_stop(now, now, env);
                 }
             }
             // One redirect per flow: a 302 from the server a 302 named, a Contact that names

@@ -245,3 +245,46 @@ fn due_times_the_camera_sets_fall_on_ticks() {
     assert!(retry >= failed + 60 * S, "{retry:?}");
     assert_eq!(on_tick(retry), retry);
 }
+
+/// Answers what the camera sent at `at` until its transaction ends, each answer arriving
+/// `rtt` after the request it answers.
+fn settle(
+    b: &mut Bench1,
+    srv: &mut ScriptedServer,
+    mut sent: Vec<Vec<u8>>,
+    mut at: Time,
+    rtt: Span,
+) {
+    while let Some(req) = sent.first() {
+        let reply = answer(srv, at, req);
+        at = at + rtt;
+        sent = b.call(|c, env| c.handle_message(at, &reply, env));
+    }
+}
+
+#[test]
+fn an_unregister_sent_after_its_stop_was_due_is_lag() {
+    let (mut b, mut srv) = bench(cfg());
+    register_at(&mut b, &mut srv, T0);
+    // The stop's schedule made this camera due at T0 + 10 s; its host got to it 2 ms later,
+    // and the registrar challenges the unregister too (two round trips of 250 µs).
+    let due = T0 + 10 * S;
+    let late = due + 2000 * US;
+    let sent = b.call(|c, env| c.handle_stop(late, due, env));
+    assert_eq!(sent.len(), 1, "the unregister");
+    settle(&mut b, &mut srv, sent, late, 250 * US);
+    let (r, [latency, service, lag]) = one_record(&b);
+    assert_eq!(
+        (r.kind, r.outcome),
+        (TxnKind::Unregister, Outcome::Status(200))
+    );
+    assert_eq!((latency, service, lag), (2500, 500, 2000));
+    // A due time in the future is no excuse: latency never counts from after the send.
+    let (mut b, mut srv) = bench(cfg());
+    register_at(&mut b, &mut srv, T0);
+    let now = T0 + 5 * S;
+    let sent = b.call(|c, env| c.handle_stop(now, now + 3 * S, env));
+    settle(&mut b, &mut srv, sent, now, 50 * US);
+    let (_, [latency, service, lag]) = one_record(&b);
+    assert_eq!((latency, service, lag), (100, 100, 1));
+}

@@ -26,7 +26,7 @@ use mio::{Events, Interest, Poll, Token};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// What a worker tells the reporter.
@@ -68,8 +68,9 @@ pub struct Setup {
     pub default_ip: IpAddr,
     /// The clock all workers share (one zero, one Unix time at it).
     pub clock: Clock,
-    /// Set when the run must stop (ramp ends, cameras unregister).
-    pub stop: Arc<AtomicBool>,
+    /// When the run's stop began (µs on the clock; `u64::MAX` while running): the ramp ends
+    /// and cameras unregister on the stop's schedule, due from that instant.
+    pub stop: Arc<AtomicU64>,
     /// Set when the run must end at once (a second interrupt): in-flight transactions are
     /// abandoned, nothing more is sent.
     pub quit: Arc<AtomicBool>,
@@ -116,7 +117,7 @@ struct Worker {
     cfg: CameraConfig,
     target: SocketAddr,
     clock: Clock,
-    stop: Arc<AtomicBool>,
+    stop: Arc<AtomicU64>,
     quit: Arc<AtomicBool>,
     tx: Sender<Msg>,
     cams: Vec<Camera>,
@@ -248,14 +249,16 @@ impl Worker {
         let mut next_check = Time::ZERO;
         loop {
             let now = self.now();
-            if stopping.is_none() && self.stop.load(Ordering::Relaxed) {
-                stopping = Some(now);
+            let stop_at = self.stop.load(Ordering::Relaxed);
+            if stopping.is_none() && stop_at != u64::MAX {
+                stopping = Some(Time::from_micros(stop_at).min(now));
             }
             if let Some(since) = stopping
                 && next_stop < self.next_start
             {
                 while next_stop < self.next_start && self.stop_due(since, next_stop) <= now {
-                    self.call(next_stop, None, |c, now, env| c.handle_stop(now, env));
+                    let due = self.stop_due(since, next_stop);
+                    self.call(next_stop, None, |c, now, env| c.handle_stop(now, due, env));
                     next_stop += 1;
                 }
                 self.drain_refused();
