@@ -36,7 +36,9 @@ pub struct ServeArgs {
     /// The password every device uses.
     #[arg(long, default_value = "12345678", conflicts_with = "passwords")]
     password: String,
-    /// A file of `device-id password` lines (`#` comments): only these devices may register.
+    /// A device file, the format `run --devices` reads (`device-id,password[,channels[,transport]]`
+    /// or `device-id password` lines, `#` comments): only these devices may register, each with
+    /// its own password (channels and transport are ignored here).
     #[arg(long, value_name = "FILE")]
     passwords: Option<PathBuf>,
     /// Shortest expiry accepted; below it: 423 Interval Too Brief.
