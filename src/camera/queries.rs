@@ -84,19 +84,23 @@ impl QueryQueue {
     }
 }
 
-/// Writes the Response body for `kind` into `out`; returns true if more Catalog pages follow.
+/// Writes camera `index`'s Response body for `kind` into `out`; returns true if more Catalog
+/// pages follow.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn write_response(
     out: &mut Vec<u8>,
     cfg: &CameraConfig,
+    index: u32,
     id: &DeviceId,
     kind: QueryKind,
     sn: u32,
     page: u16,
     unix_ms: u64,
 ) -> bool {
+    let channels = cfg.channels_of(index);
     match kind {
         QueryKind::Catalog => {
-            let total = cfg.channels;
+            let total = channels;
             let per = cfg.catalog_page.max(1);
             let first = u32::from(page).saturating_mul(per);
             let last = first.saturating_add(per).min(total);
@@ -106,7 +110,7 @@ pub(crate) fn write_response(
             last < total
         }
         QueryKind::DeviceInfo => {
-            manscdp::write_device_info(out, sn, id, cfg.channels);
+            manscdp::write_device_info(out, sn, id, channels);
             false
         }
         QueryKind::DeviceStatus => {

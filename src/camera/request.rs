@@ -79,7 +79,7 @@ fn start_request<'v>(
         uri_len += n;
     }
     let mut w = Writer::request(buf, method, &uri[..uri_len]);
-    let transport: &[u8] = match cfg.transport {
+    let transport: &[u8] = match cfg.transport_of(ids.index) {
         Transport::Udp => b"UDP",
         Transport::Tcp => b"TCP",
     };

@@ -30,7 +30,13 @@ pub struct RunArgs {
     /// Number after the prefix of the first camera [default: 1].
     #[arg(long, value_name = "N")]
     first_id: Option<u64>,
-    /// Number of cameras [default: 100].
+    /// Per-device identities: a CSV file of `device-id,password[,channels[,transport]]` rows
+    /// (`#` comments; the format `serve --passwords` reads), one camera per row with its own
+    /// ID and password (and channel count and transport where given), in place of --id-prefix,
+    /// --first-id and --password; --cameras N takes the first N rows; --shard splits the rows.
+    #[arg(long, value_name = "FILE")]
+    devices: Option<PathBuf>,
+    /// Number of cameras [default: 100; with --devices, every row].
     #[arg(long, short = 'n', value_name = "N")]
     cameras: Option<u64>,
     /// Transport: udp or tcp [default: udp].
@@ -179,6 +185,7 @@ impl RunArgs {
             password: self.password,
             id_prefix: self.id_prefix,
             first_id: self.first_id,
+            devices: self.devices,
             cameras: self.cameras,
             transport: self.transport,
             rate: self.rate,

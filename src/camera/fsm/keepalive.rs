@@ -15,7 +15,7 @@ impl Camera {
         self.hb_sn = self.hb_sn.wrapping_add(1);
         self.flags &= !(HB_ANSWERED | FAULT_PENDING);
         if self.is_faulty() {
-            let faulty = [self.id.channel(1, env.cfg.channels.max(1))];
+            let faulty = [self.id.channel(1, env.cfg.channels_of(self.index).max(1))];
             manscdp::write_keepalive(&mut env.out.body, self.hb_sn, &self.id, &faulty);
         } else {
             manscdp::write_keepalive(&mut env.out.body, self.hb_sn, &self.id, &[]);
