@@ -210,6 +210,8 @@ fn one_file_for_run_devices_and_serve_passwords() {
         file,
         "--min-expires",
         "1s",
+        "--gb-version",
+        "2016",
     ])
     .stdout(Stdio::piped())
     .stderr(Stdio::piped())
@@ -228,6 +230,7 @@ fn one_file_for_run_devices_and_serve_passwords() {
         let line = line.unwrap();
         if let Some(rest) = line.split("listening on ").nth(1) {
             assert!(line.contains(&format!("{N} device passwords")), "{line}");
+            assert!(line.contains("GB/T 28181-2016 (X-GB-Ver 2.0)"), "{line}");
             addr = Some(rest.split(' ').next().unwrap().to_string());
             break;
         }
@@ -252,6 +255,8 @@ fn one_file_for_run_devices_and_serve_passwords() {
         "1s",
         "--grace",
         "3s",
+        "--gb-version",
+        "2022",
     ])
     .output()
     .unwrap();
@@ -276,6 +281,9 @@ fn one_file_for_run_devices_and_serve_passwords() {
         summary.contains(&format!("registrations {N}, unregistrations {N}")),
         "{summary}"
     );
+    // Every REGISTER of the 2022 cameras declared 3.0, and the registrar counted them so.
+    assert!(summary.contains("REGISTER X-GB-Ver: 3.0 ×"), "{summary}");
+    assert!(!summary.contains("none ×"), "{summary}");
 }
 
 #[test]

@@ -239,7 +239,13 @@ fn the_registrar_answers_without_allocating_once_warm() {
         .collect();
     let keepalive = {
         let mut body = Vec::new();
-        gbswarm::gb::manscdp::write_keepalive(&mut body, 1, &DEV.parse().unwrap(), &[]);
+        gbswarm::gb::manscdp::write_keepalive(
+            &mut body,
+            gbswarm::gb::Charset::Gb2312,
+            1,
+            &DEV.parse().unwrap(),
+            &[],
+        );
         let mut b = Vec::new();
         let mut w = Writer::request(
             &mut b,
@@ -306,4 +312,23 @@ Call-ID: q1\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n";
         black_box(route());
     }
     assert_eq!(allocs() - before, 0);
+}
+
+#[test]
+fn a_catalog_page_with_a_chinese_channel_name_does_not_allocate_once_warm() {
+    use gbswarm::gb::{Charset, DeviceId, manscdp};
+    let dev: DeviceId = "34020000001320000001".parse().unwrap();
+    let mut out = Vec::new();
+    let page = |out: &mut Vec<u8>, charset| {
+        let items = (1..21u32).map(|i| (i, dev.channel(i, 20)));
+        manscdp::write_catalog(out, charset, "东门摄像机", 1, &dev, 20, items);
+    };
+    for charset in [Charset::Gb18030, Charset::Gb2312] {
+        page(&mut out, charset);
+        let before = allocs();
+        for _ in 0..10 {
+            page(&mut out, charset);
+        }
+        assert_eq!(allocs() - before, 0, "{charset:?}");
+    }
 }

@@ -25,7 +25,7 @@ pub use fsm::Camera;
 pub use transaction::{T1, T2, TIMER_F};
 
 use crate::clock::{Span, Time};
-use crate::gb::{DeviceId, Devices, Ids};
+use crate::gb::{DeviceId, Devices, GbVersion, Ids};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -59,6 +59,13 @@ pub struct CameraConfig {
     pub heartbeat_misses: u8,
     /// Channels listed in a Catalog response.
     pub channels: u32,
+    /// What the channels are called in a Catalog response: this text and the channel's number
+    /// (`Camera 1`); written in the charset of `gb_version`.
+    pub channel_name: String,
+    /// The GB/T 28181 edition the cameras follow: 2022 sends `X-GB-Ver: 3.0` on every
+    /// REGISTER; the charset bodies declare and are written in is GB2312 (2016) or GB18030
+    /// (2022).
+    pub gb_version: GbVersion,
     /// Most Catalog items per response message.
     pub catalog_page: u32,
     /// Thousandths of the fleet that report a faulty sub-device in every keepalive.
@@ -95,6 +102,8 @@ impl CameraConfig {
             heartbeat_ms: 60_000,
             heartbeat_misses: 3,
             channels: 1,
+            channel_name: "Camera".into(),
+            gb_version: GbVersion::V2016,
             catalog_page: 20,
             fault_permille: 0,
             unregister_on_stop: true,

@@ -2,7 +2,7 @@
 //! derives from its index instead of storing.
 
 use super::{Env, Transport};
-use crate::gb::DeviceId;
+use crate::gb::{DeviceId, GbVersion};
 use crate::sip::write::{push_addr, push_hex, push_name_addr};
 use crate::sip::{Method, Writer};
 
@@ -150,6 +150,9 @@ pub(crate) fn write_register(
         ids,
     );
     w.header_with(b"Contact", |b| push_name_addr(b, id.as_bytes(), &env.local));
+    if env.cfg.gb_version == GbVersion::V2022 {
+        w.header(crate::gb::version::HEADER, GbVersion::V2022.header_value());
+    }
     if authed {
         w.header(b"Authorization", &out.auth);
     }

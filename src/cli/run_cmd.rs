@@ -85,6 +85,14 @@ pub struct RunArgs {
     /// Channels per camera listed in Catalog answers [default: 1].
     #[arg(long, value_name = "N")]
     channels: Option<u32>,
+    /// What channels are called in Catalog answers: this text and the channel number, in the
+    /// charset of --gb-version (e.g. 摄像机) [default: Camera].
+    #[arg(long, value_name = "TEXT")]
+    channel_name: Option<String>,
+    /// The GB/T 28181 edition the cameras follow: 2016, or 2022 (`X-GB-Ver: 3.0` on every
+    /// REGISTER, GB18030 bodies instead of GB2312) [default: 2016].
+    #[arg(long, value_name = "2016|2022")]
+    gb_version: Option<u16>,
     /// Most Catalog items per answer message [default: 20].
     #[arg(long, value_name = "N")]
     catalog_page: Option<u32>,
@@ -203,6 +211,8 @@ impl RunArgs {
             retry_jitter: self.retry_jitter,
             refresh_at: self.refresh_at,
             channels: self.channels,
+            channel_name: self.channel_name,
+            gb_version: self.gb_version,
             catalog_page: self.catalog_page,
             fault_share: self.fault_share,
             cores: self.cores,

@@ -136,6 +136,12 @@ pub struct Profile {
     pub refresh_at: Option<f64>,
     /// Channels per camera listed in Catalog answers.
     pub channels: Option<u32>,
+    /// What channels are called in Catalog answers (`NAME 1`, `NAME 2`, ...); any text, written
+    /// in the charset of `gb-version`.
+    pub channel_name: Option<String>,
+    /// The GB/T 28181 edition: 2016 or 2022 (`X-GB-Ver: 3.0` on every REGISTER, GB18030
+    /// bodies).
+    pub gb_version: Option<u16>,
     /// Catalog items per answer message.
     pub catalog_page: Option<u32>,
     /// Share of cameras reporting a faulty sub-device (0 to 1).
@@ -201,6 +207,8 @@ impl Profile {
             retry_jitter,
             refresh_at,
             channels,
+            channel_name,
+            gb_version,
             catalog_page,
             fault_share,
             cores,
@@ -235,6 +243,8 @@ impl Profile {
             retry_jitter: retry_jitter.or(self.retry_jitter),
             refresh_at: refresh_at.or(self.refresh_at),
             channels: channels.or(self.channels),
+            channel_name: channel_name.or(self.channel_name),
+            gb_version: gb_version.or(self.gb_version),
             catalog_page: catalog_page.or(self.catalog_page),
             fault_share: fault_share.or(self.fault_share),
             cores: cores.or(self.cores),
@@ -461,6 +471,27 @@ impl Profile {
         }
         camera.fault_permille = share("fault-share", self.fault_share, 0.0)?;
         camera.channels = self.channels.unwrap_or(1);
+        if let Some(name) = &self.channel_name {
+            if name.trim().is_empty()
+                || name.chars().count() > 64
+                || name.chars().any(char::is_control)
+            {
+                return bad(
+                    "channel-name",
+                    format!(
+                        "`{name}` is not a channel name: 1 to 64 characters, no control characters"
+                    ),
+                );
+            }
+            camera.channel_name = name.clone();
+        }
+        if let Some(year) = self.gb_version {
+            camera.gb_version =
+                crate::gb::GbVersion::parse(&year.to_string()).ok_or_else(|| PlanError {
+                    key: "gb-version".into(),
+                    message: format!("{year} is not a GB/T 28181 edition (use 2016 or 2022)"),
+                })?;
+        }
         camera.catalog_page = self.catalog_page.unwrap_or(20);
         if camera.catalog_page == 0 {
             return bad("catalog-page", "must be at least 1");

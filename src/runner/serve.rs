@@ -10,6 +10,7 @@ pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), 
     let listen = cfg.listen;
     let cores = cfg.cores;
     let realm = cfg.registrar.realm.clone();
+    let edition = cfg.registrar.gb_version;
     let mode = match &cfg.registrar.passwords {
         crate::server::registrar::Passwords::Shared(_) => "one shared password".to_string(),
         crate::server::registrar::Passwords::PerDevice(m) => {
@@ -21,13 +22,15 @@ pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), 
     let handle = crate::server::start(cfg)
         .map_err(|e| Failure::CannotRun(format!("cannot listen on {listen}: {e}")))?;
     eprintln!(
-        "gbswarm serve: listening on {} (UDP and TCP{}), {cores} worker(s), realm {realm}, {mode}, up to {nofile} descriptors",
+        "gbswarm serve: listening on {} (UDP and TCP{}), {cores} worker(s), realm {realm}, {mode}, GB/T 28181-{} (X-GB-Ver {}), up to {nofile} descriptors",
         handle.local_addr(),
         if handle.local_addr().ip().is_loopback() {
             ", loopback only"
         } else {
             ""
-        }
+        },
+        edition.year(),
+        String::from_utf8_lossy(edition.header_value())
     );
     let mut last = crate::server::registrar::Stats::default();
     while !interrupt.load(std::sync::atomic::Ordering::Relaxed) {
@@ -58,7 +61,7 @@ pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), 
         .map(|(c, n)| format!("{c}:{n}"))
         .collect();
     println!(
-        "gbswarm serve: {} requests (REGISTER {}, MESSAGE {}, OPTIONS {}, other {}); responses {}; registrations {}, unregistrations {}, keepalives {}, redirects {}; catalog queries {} answered {} ({} items); dropped malformed {}, replays {}, refused connections {}; service time p50 {} µs p99 {} µs max {} µs; {registered} registered, {online} online at exit",
+        "gbswarm serve: {} requests (REGISTER {}, MESSAGE {}, OPTIONS {}, other {}); responses {}; registrations {}, unregistrations {}, keepalives {}, redirects {}; catalog queries {} answered {} ({} items); REGISTER X-GB-Ver: {}; dropped malformed {}, replays {}, refused connections {}; service time p50 {} µs p99 {} µs max {} µs; {registered} registered, {online} online at exit",
         st.requests.iter().sum::<u64>(),
         st.requests[0],
         st.requests[1],
@@ -72,6 +75,7 @@ pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), 
         st.queries_sent,
         st.catalog_responses,
         st.catalog_items,
+        st.gb_versions_text(),
         st.dropped_malformed,
         st.replays,
         st.refused_connections,

@@ -14,11 +14,12 @@ impl Camera {
     pub(super) fn send_keepalive(&mut self, due: Time, now: Time, env: &mut Env<'_>) {
         self.hb_sn = self.hb_sn.wrapping_add(1);
         self.flags &= !(HB_ANSWERED | FAULT_PENDING);
+        let charset = env.cfg.gb_version.charset();
         if self.is_faulty() {
             let faulty = [self.id.channel(1, env.cfg.channels_of(self.index).max(1))];
-            manscdp::write_keepalive(&mut env.out.body, self.hb_sn, &self.id, &faulty);
+            manscdp::write_keepalive(&mut env.out.body, charset, self.hb_sn, &self.id, &faulty);
         } else {
-            manscdp::write_keepalive(&mut env.out.body, self.hb_sn, &self.id, &[]);
+            manscdp::write_keepalive(&mut env.out.body, charset, self.hb_sn, &self.id, &[]);
         }
         self.send_message(Slot::Hb, TxnKind::Keepalive, due, now, env);
     }
