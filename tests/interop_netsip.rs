@@ -59,6 +59,12 @@ fn run(
         target: Some(format!("127.0.0.1:{}", ns.port)),
         devices: Some(devices),
         transport: Some(transport),
+        // The TCP runs are GB/T 28181-2022 devices (`X-GB-Ver: 3.0` on every REGISTER).
+        gb_version: Some(if transport == Transport::Tcp {
+            2022
+        } else {
+            2016
+        }),
         rate: Some(40.0),
         duration: Some(Span(Duration::from_secs(5))),
         expires: Some(Span(Duration::from_secs(expires_s))),
