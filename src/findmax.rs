@@ -32,6 +32,16 @@ pub enum Dimension {
     Fleet,
 }
 
+impl Dimension {
+    /// The unit of its load: `registrations/s` or `cameras`.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Dimension::Rate => "registrations/s",
+            Dimension::Fleet => "cameras",
+        }
+    }
+}
+
 /// The service-level objective a step must meet.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Slo {
@@ -105,6 +115,9 @@ pub struct Outcome {
     pub slo: Slo,
     /// The highest load that held, if any did.
     pub best: Option<f64>,
+    /// The highest load the search could try (`--max`): a `best` there may not be the
+    /// server's limit.
+    pub max: f64,
     /// Every step in the order run.
     pub steps: Vec<Step>,
 }
@@ -293,6 +306,7 @@ impl Search {
             dimension: self.dimension,
             slo: self.slo,
             best: held,
+            max: self.max,
             steps,
         })
     }
@@ -300,10 +314,7 @@ impl Search {
 
 /// The steps as a markdown table, for stdout and the README.
 pub fn table(o: &Outcome) -> String {
-    let unit = match o.dimension {
-        Dimension::Rate => "registrations/s",
-        Dimension::Fleet => "cameras",
-    };
+    let unit = o.dimension.unit();
     let mut s = format!(
         "| {unit} | held | measured | ok | failures | timeouts | p50 ms | p99 ms | why it broke |\n|---|---|---|---|---|---|---|---|---|\n"
     );

@@ -1,7 +1,8 @@
-//! Parsing a REGISTER and reading every accessor allocates nothing; so does answering a
-//! challenge, or a request that failed to parse, into a buffer that has already grown; and so
-//! does the registrar core answering refreshes, keepalives, challenges and bad requests once
-//! its buffers are warm.
+//! Parsing a REGISTER and reading every accessor allocates nothing; so does choosing among
+//! several challenges and answering one (MD5, SHA-256, SHA-512-256, `-sess`), verifying an
+//! answer, or answering a request that failed to parse, into a buffer that has already grown;
+//! and so does the registrar core answering refreshes, keepalives, challenges and bad requests
+//! once its buffers are warm, offering MD5 or SHA-256 and MD5.
 
 use gbswarm::gb::Manscdp;
 use gbswarm::sip::{
@@ -142,6 +143,61 @@ fn answering_a_challenge_into_a_warm_buffer_does_not_allocate() {
 }
 
 #[test]
+fn choosing_answering_and_verifying_every_algorithm_does_not_allocate() {
+    use digest::Algorithm;
+    // A 407 with four Proxy-Authenticate challenges: unsupported, then SHA-256 first.
+    let mut resp = b"SIP/2.0 407 Proxy Authentication Required\r\nCSeq: 1 MESSAGE\r\n".to_vec();
+    for alg in ["SHA-1", "SHA-256", "MD5", "SHA-512-256-sess"] {
+        resp.extend_from_slice(
+            format!("Proxy-Authenticate: Digest realm=\"3402000000\", nonce=\"n0nce\", qop=\"auth\", algorithm={alg}\r\n").as_bytes(),
+        );
+    }
+    resp.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    let mut h = [Header::EMPTY; 16];
+    let m = parse_datagram(&resp, &mut h, &Limits::default())
+        .unwrap()
+        .unwrap();
+    let mut auth = Vec::with_capacity(1024);
+    let uri = b"sip:34020000002000000001@3402000000";
+    let user = b"34020000001320000004";
+    let round = |auth: &mut Vec<u8>, alg: Option<Algorithm>| {
+        let chosen = digest::choose(&m).unwrap();
+        assert_eq!(chosen.answer_header(), b"Proxy-Authorization");
+        // The chosen one, or the same challenge under another algorithm.
+        let mut challenge = chosen.params;
+        let name = alg.map(Algorithm::name);
+        if let Some(n) = name {
+            challenge.algorithm = Some(gbswarm::sip::QStr::new(n.as_bytes()));
+        }
+        let alg = alg.unwrap_or(chosen.algorithm);
+        auth.clear();
+        digest::write_authorization(
+            auth,
+            &challenge,
+            user,
+            b"12345678",
+            b"MESSAGE",
+            uri,
+            2,
+            b"cn",
+        )
+        .unwrap();
+        let a = gbswarm::sip::AuthParams::parse(auth).unwrap();
+        let realm = gbswarm::sip::QStr::new(b"3402000000");
+        let ha1 = digest::ha1(alg, user, &realm, b"12345678");
+        assert!(digest::verify(&a, b"MESSAGE", &ha1));
+        black_box(a);
+    };
+    round(&mut auth, None);
+    let before = allocs();
+    round(&mut auth, None);
+    for alg in Algorithm::ALL {
+        round(&mut auth, Some(alg));
+    }
+    assert_eq!(allocs() - before, 0);
+}
+
+#[test]
 fn answering_a_bad_request_into_a_warm_buffer_does_not_allocate() {
     // A line without a colon makes the REGISTER unparsable; its dialog headers stay good.
     let mut bad = b"Bad header line\r\n".to_vec();
@@ -190,6 +246,15 @@ fn register_from(dev: &str, cseq: u64, auth: Option<&[u8]>) -> Vec<u8> {
 
 #[test]
 fn the_registrar_answers_without_allocating_once_warm() {
+    for digest in [
+        vec![digest::Algorithm::MD5],
+        vec![digest::Algorithm::SHA256, digest::Algorithm::MD5],
+    ] {
+        registrar_answers_without_allocating_once_warm(digest);
+    }
+}
+
+fn registrar_answers_without_allocating_once_warm(digest: Vec<digest::Algorithm>) {
     use gbswarm::clock::Time;
     use gbswarm::net::Service;
     use gbswarm::server::registrar::{Config, Registrar};
@@ -199,6 +264,7 @@ fn the_registrar_answers_without_allocating_once_warm() {
     let cfg = Config {
         query_catalog: true,
         via_host: "127.0.0.1:5060".into(),
+        digest,
         ..Config::new("34020000002000000001".parse().unwrap(), "12345678")
     };
     let mut r = Registrar::new(cfg, std::sync::Arc::new(Registry::new(4)), [5; 16]);
@@ -216,7 +282,8 @@ fn the_registrar_answers_without_allocating_once_warm() {
     let ch = parse_datagram(&challenge, &mut h, &Limits::default())
         .unwrap()
         .unwrap();
-    let ch = ch.challenge().unwrap();
+    // The camera's choice: the first challenge (SHA-256 when offered first).
+    let ch = digest::choose(&ch).unwrap().params;
     let answer = |nc: u32| {
         let mut a = Vec::new();
         let uri = b"sip:34020000002000000001@3402000000";

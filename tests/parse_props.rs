@@ -43,11 +43,15 @@ fn exercise(m: &Message<'_, '_>) {
         m.retry_after(),
         m.date(),
     );
+    let _ = digest::choose(m);
     for a in [m.challenge(), m.authorization()].into_iter().flatten() {
         let mut out = Vec::new();
         let _ =
             digest::write_authorization(&mut out, &a, b"u", b"p", b"REGISTER", b"sip:x", 1, b"c");
-        let _ = digest::verify(&a, b"REGISTER", &[b'0'; 32]);
+        for alg in digest::Algorithm::ALL {
+            let ha1 = digest::ha1(alg, b"u", &gbswarm::sip::QStr::new(b"r"), b"p");
+            let _ = digest::verify(&a, b"REGISTER", &ha1);
+        }
         if let Some(r) = a.realm {
             r.write_to(&mut out);
             let _ = r.eq_bytes(b"x");

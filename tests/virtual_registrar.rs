@@ -156,3 +156,47 @@ fn a_423_from_the_real_registrar_is_asked_again_with_its_min_expires() {
     assert_eq!(sim.servers[0].stats().response(423), u64::from(N));
     assert!(sim.cams.iter().all(|c| c.is_registered()));
 }
+
+#[test]
+fn the_registrar_offering_sha256_then_md5_is_answered_with_sha256() {
+    use gbswarm::sip::digest::Algorithm;
+    const N: u32 = 20;
+    for (offered, qop) in [
+        (vec![Algorithm::SHA256, Algorithm::MD5], true),
+        (vec![Algorithm::SHA512_256_SESS], true),
+        (vec![Algorithm::SHA256_SESS], false),
+    ] {
+        let reg = registrar(Config {
+            digest: offered.clone(),
+            qop,
+            ..Config::new(id("34020000002000000001"), "12345678")
+        });
+        let mut sim = Sim::with_server(camera_cfg(), id("34020000001320000001"), N, reg);
+        sim.start_all(10 * MS);
+        // Past a refresh (at 3060 s), challenged again after the 300 s nonce went stale.
+        sim.run_until(T0 + 3100 * S);
+        sim.stop_all();
+        sim.run_until(T0 + 3110 * S);
+        let t = &sim.net.tally;
+        let what = format!("{offered:?} qop {qop}");
+        for kind in [TxnKind::Register, TxnKind::Refresh, TxnKind::Unregister] {
+            assert_eq!(
+                t.get(kind, Outcome::Status(200)),
+                u64::from(N),
+                "{what} {kind:?}"
+            );
+            assert_eq!(t.total(kind), u64::from(N), "{what} {kind:?}");
+        }
+        let st = sim.servers[0].stats();
+        assert_eq!(st.response(403), 0, "{what}");
+        // Every answer (registration, refresh, unregistration) used the first challenge.
+        for alg in Algorithm::ALL {
+            let n = if alg == offered[0] {
+                3 * u64::from(N)
+            } else {
+                0
+            };
+            assert_eq!(st.digest_answers(alg), n, "{what} {alg}");
+        }
+    }
+}

@@ -16,10 +16,14 @@ fuzz_target!(|data: &[u8]| {
             let _ = (n.tag(), n.user(), n.expires());
         }
         let _ = (m.expires(), m.content_length(), m.retry_after());
+        let _ = digest::choose(&m);
         for a in [m.challenge(), m.authorization()].into_iter().flatten() {
             let mut out = Vec::new();
             let _ = digest::write_authorization(&mut out, &a, b"u", b"p", b"REGISTER", b"sip:x", 1, b"c");
-            let _ = digest::verify(&a, b"REGISTER", &[b'0'; 32]);
+            for alg in digest::Algorithm::ALL {
+                let ha1 = digest::ha1(alg, b"u", &gbswarm::sip::QStr::new(b"r"), b"p");
+                let _ = digest::verify(&a, b"REGISTER", &ha1);
+            }
         }
         let _ = Manscdp::parse(m.body);
     }

@@ -12,6 +12,7 @@
 //! timer, time never going back) are written on [`Camera`], with an example;
 //! [`driver::Fleet`] keeps them for every host.
 
+pub mod credentials;
 pub mod driver;
 mod fsm;
 pub mod pool;
@@ -281,6 +282,10 @@ pub struct Counters {
     /// UDP request retransmissions sent, counted as they are sent (a transaction's
     /// [`Record::retransmits`] is booked only when it ends).
     pub retransmissions: u64,
+    /// 401/407 challenges the camera could not answer: no Digest challenge with a supported
+    /// algorithm (MD5, SHA-256, SHA-512-256, or their `-sess` forms), realm and nonce. The
+    /// transaction ends with the challenge's status; this says why.
+    pub unanswerable_challenges: u64,
 }
 
 /// A 302 target interned in a worker's [`Redirects`] (its index plus one, so a camera's
@@ -336,6 +341,8 @@ pub struct Outbox {
     pub pool: pool::BufPool,
     /// Interned 302 targets.
     pub redirects: Redirects,
+    /// Challenges to the cameras' MESSAGEs, reused by their next ones.
+    pub credentials: credentials::Credentials,
     pub(crate) msg: Vec<u8>,
     pub(crate) body: Vec<u8>,
     pub(crate) auth: Vec<u8>,

@@ -57,6 +57,33 @@ fn push_request_uri(out: &mut Vec<u8>, t: &Target<'_>) {
     out.extend_from_slice(t.host);
 }
 
+/// A Request-URI (`sip:` + 20-digit ID + `@` + host) on the stack: hosts are bounded by 64.
+pub(crate) struct UriBuf {
+    bytes: [u8; 96],
+    len: usize,
+}
+
+impl UriBuf {
+    /// The Request-URI of a request to `t`.
+    pub fn new(t: &Target<'_>) -> UriBuf {
+        let mut u = UriBuf {
+            bytes: [0; 96],
+            len: 0,
+        };
+        for part in [&b"sip:"[..], t.server_id.as_bytes(), b"@", t.host] {
+            let n = part.len().min(u.bytes.len() - u.len);
+            u.bytes[u.len..u.len + n].copy_from_slice(&part[..n]);
+            u.len += n;
+        }
+        u
+    }
+
+    /// The URI's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
 /// Writes the common request headers: Via, From, To, Call-ID, CSeq, Max-Forwards, User-Agent.
 fn start_request<'v>(
     buf: &'v mut Vec<u8>,
@@ -70,15 +97,8 @@ fn start_request<'v>(
     // A REGISTER's To is the device itself (its address of record); a MESSAGE goes to the
     // server.
     let to_server = method != Method::Register;
-    // "sip:" + 20-digit ID + "@" + host: assembled on the stack (hosts are bounded by 64).
-    let mut uri = [0u8; 96];
-    let mut uri_len = 0;
-    for part in [&b"sip:"[..], t.server_id.as_bytes(), b"@", t.host] {
-        let n = part.len().min(uri.len() - uri_len);
-        uri[uri_len..uri_len + n].copy_from_slice(&part[..n]);
-        uri_len += n;
-    }
-    let mut w = Writer::request(buf, method, &uri[..uri_len]);
+    let uri = UriBuf::new(t);
+    let mut w = Writer::request(buf, method, uri.as_bytes());
     let transport: &[u8] = match cfg.transport_of(ids.index) {
         Transport::Udp => b"UDP",
         Transport::Tcp => b"TCP",
@@ -130,14 +150,15 @@ fn start_request<'v>(
     w
 }
 
-/// Writes a REGISTER into `env.out.msg` (with `env.out.auth` as Authorization if `authed`).
+/// Writes a REGISTER into `env.out.msg`, with `env.out.auth` as the value of the header named
+/// `auth` (`Authorization` or `Proxy-Authorization`) if given.
 pub(crate) fn write_register(
     env: &mut Env<'_>,
     id: &DeviceId,
     t: &Target<'_>,
     ids: &Ids,
     expires: u32,
-    authed: bool,
+    auth: Option<&[u8]>,
 ) {
     let out = &mut *env.out;
     let mut w = start_request(
@@ -153,15 +174,22 @@ pub(crate) fn write_register(
     if env.cfg.gb_version == GbVersion::V2022 {
         w.header(crate::gb::version::HEADER, GbVersion::V2022.header_value());
     }
-    if authed {
-        w.header(b"Authorization", &out.auth);
+    if let Some(name) = auth {
+        w.header(name, &out.auth);
     }
     w.header_u64(b"Expires", u64::from(expires));
     w.finish(b"");
 }
 
-/// Writes a MESSAGE carrying `env.out.body` (MANSCDP) into `env.out.msg`.
-pub(crate) fn write_message(env: &mut Env<'_>, id: &DeviceId, t: &Target<'_>, ids: &Ids) {
+/// Writes a MESSAGE carrying `env.out.body` (MANSCDP) into `env.out.msg`, with `env.out.auth`
+/// as the value of the header named `auth` if given.
+pub(crate) fn write_message(
+    env: &mut Env<'_>,
+    id: &DeviceId,
+    t: &Target<'_>,
+    ids: &Ids,
+    auth: Option<&[u8]>,
+) {
     let out = &mut *env.out;
     let mut w = start_request(
         &mut out.msg,
@@ -172,14 +200,11 @@ pub(crate) fn write_message(env: &mut Env<'_>, id: &DeviceId, t: &Target<'_>, id
         t,
         ids,
     );
+    if let Some(name) = auth {
+        w.header(name, &out.auth);
+    }
     w.header(b"Content-Type", crate::gb::manscdp::CONTENT_TYPE);
     w.finish(&out.body);
-}
-
-/// The Request-URI a REGISTER to `t` carries (the digest `uri`), into `out`.
-pub(crate) fn request_uri(out: &mut Vec<u8>, t: &Target<'_>) {
-    out.clear();
-    push_request_uri(out, t);
 }
 
 #[cfg(test)]

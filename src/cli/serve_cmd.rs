@@ -56,6 +56,16 @@ pub struct ServeArgs {
     /// Challenge without qop=auth (plain RFC 2069-style digest).
     #[arg(long)]
     no_qop: bool,
+    /// Digest algorithms offered, in order of preference, one challenge each (md5, md5-sess,
+    /// sha-256, sha-256-sess, sha-512-256, sha-512-256-sess); an answer with another is
+    /// refused (403).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "md5",
+        value_name = "ALG,..."
+    )]
+    digest: Vec<String>,
     /// Answer MESSAGEs from unregistered devices with 200 instead of 403.
     #[arg(long)]
     allow_unregistered: bool,
@@ -128,6 +138,18 @@ impl ServeArgs {
                 crate::server::load_passwords(path).map_err(|e| bad("passwords", e))?,
             ),
         };
+        let mut digest = Vec::new();
+        for name in &self.digest {
+            let alg = name
+                .parse::<crate::sip::digest::Algorithm>()
+                .map_err(|e| bad("digest", e))?;
+            if !digest.contains(&alg) {
+                digest.push(alg);
+            }
+        }
+        if digest.is_empty() {
+            return Err(bad("digest", "no algorithm given".into()));
+        }
         let mut redirect = Vec::new();
         for t in &self.redirect_to {
             let parsed = t
@@ -157,6 +179,7 @@ impl ServeArgs {
                 heartbeat_ms: self.heartbeat.0.as_millis() as u64,
                 heartbeat_misses: self.heartbeat_misses,
                 qop: !self.no_qop,
+                digest,
                 allow_unregistered: self.allow_unregistered,
                 redirect: (!redirect.is_empty()).then_some(Redirect {
                     targets: redirect,
@@ -246,6 +269,27 @@ mod tests {
         assert_eq!(
             (cfg.registrar.min_expires, cfg.registrar.max_expires),
             (60, 60)
+        );
+    }
+
+    #[test]
+    fn digest_takes_algorithms_in_order() {
+        use crate::sip::digest::Algorithm;
+        let cfg = serve(&[]).config().unwrap();
+        assert_eq!(cfg.registrar.digest, [Algorithm::MD5]);
+        let cfg = serve(&["--digest", "sha-256,MD5,sha-256"])
+            .config()
+            .unwrap();
+        assert_eq!(cfg.registrar.digest, [Algorithm::SHA256, Algorithm::MD5]);
+        let cfg = serve(&["--digest", "SHA-512-256-sess"]).config().unwrap();
+        assert_eq!(cfg.registrar.digest, [Algorithm::SHA512_256_SESS]);
+        let e = serve(&["--digest", "md5,sha-1"]).config().unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.to_string().starts_with(
+                "gbswarm serve: invalid `digest`: `sha-1` is not a digest algorithm gbswarm supports (MD5, MD5-sess, SHA-256"
+            ),
+            "{e}"
         );
     }
 

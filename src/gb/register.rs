@@ -8,7 +8,7 @@
 use super::version::Charset;
 use super::{DeviceId, manscdp};
 use crate::sip::write::{push_name_addr, push_sip_uri, push_u64};
-use crate::sip::{Message, Method, Transport, Uri, Writer};
+use crate::sip::{HeaderKind, Message, Method, NameAddr, Transport, Uri, Writer};
 use std::net::{IpAddr, SocketAddr};
 
 /// Expiry a device asks for when a REGISTER names none (GB28181 and RFC 3261 default).
@@ -23,6 +23,44 @@ pub fn device_of(msg: &Message<'_, '_>) -> Option<DeviceId> {
 /// the Expires header (RFC 3261 10.2.1.1, 10.3).
 pub fn expiry(msg: &Message<'_, '_>) -> Option<u32> {
     msg.contact().and_then(|c| c.expires()).or(msg.expires())
+}
+
+/// The expiry a 2xx to REGISTER grants device `id`, whose Contact is `contact`: the `expires`
+/// of its own binding among the Contacts listed (a registrar lists every binding of the
+/// address of record, other devices' and other addresses' included: RFC 3261 10.2.4), else
+/// the Expires header. Its own binding is the Contact with its user and address; failing
+/// that, the only Contact with its user (a registrar that rewrote the address).
+pub fn granted(msg: &Message<'_, '_>, id: &DeviceId, contact: &SocketAddr) -> Option<u32> {
+    let mut by_user = None;
+    let mut users = 0;
+    for v in msg.values(HeaderKind::Contact) {
+        let Some(c) = NameAddr::parse(v) else {
+            continue;
+        };
+        let Some(uri) = Uri::parse(c.uri).filter(|u| u.user == Some(id.as_bytes())) else {
+            continue;
+        };
+        let host = std::str::from_utf8(uri.host_port.host).unwrap_or("");
+        let ip = host.trim_start_matches('[').trim_end_matches(']').parse();
+        if ip == Ok(contact.ip()) && uri.host_port.port.unwrap_or(5060) == contact.port() {
+            return c.expires().or(msg.expires());
+        }
+        users += 1;
+        by_user = c.expires();
+    }
+    by_user.filter(|_| users == 1).or(msg.expires())
+}
+
+/// True when a MESSAGE carries MANSCDP: its Content-Type is `Application/MANSCDP+xml` in any
+/// letter case, parameters aside. Only such a MESSAGE is a keepalive, a query or an answer; any
+/// other is refused with 415 and [`manscdp::CONTENT_TYPE`] as `Accept`.
+pub fn is_manscdp(msg: &Message<'_, '_>) -> bool {
+    msg.content_type().is_some_and(|v| {
+        let media = v.split(|&b| b == b';').next().unwrap_or(b"");
+        media
+            .trim_ascii()
+            .eq_ignore_ascii_case(manscdp::CONTENT_TYPE)
+    })
 }
 
 /// Adds the Contact and Expires of a 302 that sends a device to server `id` at `addr`

@@ -598,5 +598,7 @@ impl Profile {
 }
 
 mod ids;
+pub mod settings;
+
 #[cfg(test)]
 mod tests;

@@ -201,6 +201,8 @@ pub fn run(plan: &Plan) -> Result<Ending, Failure> {
         cpu: crate::stats::CpuTime::now().since(&cpu0),
         peak_rss_bytes: crate::stats::peak_rss_bytes(),
         shard: plan.shard.map(|(k, n)| format!("{k}/{n}")),
+        settings: crate::profile::settings::of(plan),
+        ..crate::stats::summary::RunInfo::stamp(plan.camera.run_id, started)
     };
     let judgements = crate::verdict::judge_all(&crate::verdict::or_default(&plan.objectives), t);
     let refused = answered(t) == 0 && t.kinds.iter().any(|k| k.transport_errors > 0);
@@ -237,18 +239,12 @@ pub fn run(plan: &Plan) -> Result<Ending, Failure> {
         sink.write(&text).map_err(Failure::Failed)?;
     }
     if let Some((path, mut file)) = outputs.report.take() {
-        let facts = vec![
-            ("target".to_string(), info.target.clone()),
-            ("cameras".to_string(), info.cameras.to_string()),
-            ("transport".to_string(), info.transport.clone()),
-            ("duration".to_string(), format!("{:.1} s", info.duration_s)),
-            ("stopped".to_string(), info.stop_reason.clone()),
-            (
-                "cpu".to_string(),
-                format!("{:.2} s", info.cpu.total().as_secs_f64()),
-            ),
-        ];
-        let html = crate::stats::html::render_run("gbswarm run", &facts, t, &timeline);
+        let rows: Vec<crate::stats::html::VerdictRow<'_>> = judgements
+            .iter()
+            .filter(|_| !refused)
+            .map(|j| (j.objective.text.as_str(), j.held, j.measured.as_str()))
+            .collect();
+        let html = crate::stats::html::render_judged("gbswarm run", &info, t, &timeline, &rows);
         std::io::Write::write_all(&mut file, html.as_bytes())
             .map_err(|e| Failure::Failed(format!("cannot write {}: {e}", path.display())))?;
     }
@@ -396,30 +392,4 @@ fn target_or_embedded(
         plan.camera.domain
     );
     Ok((h.local_addr(), Some(h)))
-}
-
-/// `gbswarm merge`: adds the JSON reports of several runs (the shards of one fleet) exactly,
-/// prints the merged report and optionally writes it as JSON.
-pub fn merge(
-    inputs: &[std::path::PathBuf],
-    json_out: Option<&std::path::Path>,
-) -> Result<(), String> {
-    let mut reports = Vec::new();
-    for p in inputs {
-        let text =
-            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-        let v: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", p.display()))?;
-        reports.push(
-            crate::stats::summary::from_json(&v).map_err(|e| format!("{}: {e}", p.display()))?,
-        );
-    }
-    let (info, total) = crate::stats::summary::merge(&reports);
-    print!("{}", crate::stats::summary::render_text(&info, &total));
-    if let Some(path) = json_out {
-        let v = crate::stats::summary::to_json(&info, &total, &[]);
-        let text = serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?;
-        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
-    Ok(())
 }

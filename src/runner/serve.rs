@@ -11,6 +11,12 @@ pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), 
     let cores = cfg.cores;
     let realm = cfg.registrar.realm.clone();
     let edition = cfg.registrar.gb_version;
+    let algorithms: Vec<&str> = cfg
+        .registrar
+        .algorithms()
+        .iter()
+        .map(|a| a.name())
+        .collect();
     let mode = match &cfg.registrar.passwords {
         crate::server::registrar::Passwords::Shared(_) => "one shared password".to_string(),
         crate::server::registrar::Passwords::PerDevice(m) => {
@@ -22,13 +28,14 @@ pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), 
     let handle = crate::server::start(cfg)
         .map_err(|e| Failure::CannotRun(format!("cannot listen on {listen}: {e}")))?;
     eprintln!(
-        "gbswarm serve: listening on {} (UDP and TCP{}), {cores} worker(s), realm {realm}, {mode}, GB/T 28181-{} (X-GB-Ver {}), up to {nofile} descriptors",
+        "gbswarm serve: listening on {} (UDP and TCP{}), {cores} worker(s), realm {realm}, digest {}, {mode}, GB/T 28181-{} (X-GB-Ver {}), up to {nofile} descriptors",
         handle.local_addr(),
         if handle.local_addr().ip().is_loopback() {
             ", loopback only"
         } else {
             ""
         },
+        algorithms.join(", "),
         edition.year(),
         String::from_utf8_lossy(edition.header_value())
     );
@@ -60,8 +67,13 @@ pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), 
         .iter()
         .map(|(c, n)| format!("{c}:{n}"))
         .collect();
+    let digest: Vec<String> = crate::sip::digest::Algorithm::ALL
+        .iter()
+        .filter(|a| st.digest_answers(**a) > 0)
+        .map(|a| format!("{a}:{}", st.digest_answers(*a)))
+        .collect();
     println!(
-        "gbswarm serve: {} requests (REGISTER {}, MESSAGE {}, OPTIONS {}, other {}); responses {}; registrations {}, unregistrations {}, keepalives {}, redirects {}; catalog queries {} answered {} ({} items); REGISTER X-GB-Ver: {}; dropped malformed {}, replays {}, refused connections {}; service time p50 {} µs p99 {} µs max {} µs; {registered} registered, {online} online at exit",
+        "gbswarm serve: {} requests (REGISTER {}, MESSAGE {}, OPTIONS {}, other {}); responses {}; registrations {}, unregistrations {}, keepalives {}, redirects {}; digest answers {}; catalog queries {} answered {} ({} items); REGISTER X-GB-Ver: {}; dropped malformed {}, replays {}, refused connections {}; service time p50 {} µs p99 {} µs max {} µs; {registered} registered, {online} online at exit",
         st.requests.iter().sum::<u64>(),
         st.requests[0],
         st.requests[1],
@@ -72,6 +84,11 @@ pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), 
         st.unregistrations,
         st.keepalives,
         st.redirects,
+        if digest.is_empty() {
+            "none".to_string()
+        } else {
+            digest.join(" ")
+        },
         st.queries_sent,
         st.catalog_responses,
         st.catalog_items,

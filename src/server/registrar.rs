@@ -16,8 +16,9 @@ use crate::gb::register::{self as gbreg, QueryFrom};
 use crate::gb::version::Declared;
 use crate::gb::{DeviceId, GbVersion, Manscdp, Root};
 use crate::net::{After, HostEvent, Service};
+use crate::sip::digest::{self, Algorithm};
 use crate::sip::write::push_u64;
-use crate::sip::{Batch, Message, Method, QStr, Transport, Writer, digest, response_to};
+use crate::sip::{Batch, Message, Method, QStr, Transport, Writer, response_to};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,6 +61,9 @@ pub struct Config {
     pub heartbeat_misses: u32,
     /// Challenge with qop=auth.
     pub qop: bool,
+    /// Digest algorithms offered, in order of preference: one `WWW-Authenticate` each, with
+    /// the same nonce (RFC 8760 3); an answer with any other algorithm is refused (403).
+    pub digest: Vec<Algorithm>,
     /// Answer MESSAGEs from unregistered devices 200 instead of 403.
     pub allow_unregistered: bool,
     /// Redirect mode.
@@ -77,7 +81,7 @@ pub struct Config {
 
 impl Config {
     /// A registrar for `server_id` with one shared `password`, realm = the ID's domain, and
-    /// the field defaults: expiry 60 s to 1 h, 60 s keepalives with 3 misses, qop=auth,
+    /// the field defaults: expiry 60 s to 1 h, 60 s keepalives with 3 misses, qop=auth, MD5,
     /// 5-minute nonces, no redirect, no catalog queries, GB/T 28181-2022 (`X-GB-Ver: 3.0`).
     pub fn new(server_id: DeviceId, password: &str) -> Config {
         Config {
@@ -89,12 +93,23 @@ impl Config {
             heartbeat_ms: 60_000,
             heartbeat_misses: 3,
             qop: true,
+            digest: vec![Algorithm::MD5],
             allow_unregistered: false,
             redirect: None,
             nonce_ttl_s: 300,
             query_catalog: false,
             via_host: String::new(),
             gb_version: GbVersion::V2022,
+        }
+    }
+
+    /// The digest algorithms offered, in order: [`digest`](Self::digest), or MD5 if it is
+    /// empty.
+    pub fn algorithms(&self) -> &[Algorithm] {
+        if self.digest.is_empty() {
+            &[Algorithm::MD5]
+        } else {
+            &self.digest
         }
     }
 }
@@ -228,9 +243,12 @@ impl Registrar {
         out.push_with(|b| {
             let mut w = response_to(b, msg, 401, Some(b"gbs"), Some(&source));
             gb_ver(&mut w, &s.cfg);
-            w.header_with(b"WWW-Authenticate", |b| {
-                digest::write_challenge(b, s.cfg.realm.as_bytes(), &nonce, None, s.cfg.qop, stale)
-            });
+            for &alg in s.cfg.algorithms() {
+                w.header_with(b"WWW-Authenticate", |b| {
+                    let realm = s.cfg.realm.as_bytes();
+                    digest::write_challenge(b, realm, &nonce, None, s.cfg.qop, stale, alg)
+                });
+            }
             w.finish(b"");
         });
         401
@@ -306,15 +324,16 @@ impl Registrar {
             Passwords::Shared(p) => Some(p.as_str()),
             Passwords::PerDevice(m) => m.get(&dev).map(String::as_str),
         };
+        let offered = Algorithm::of(&auth).filter(|a| s.cfg.algorithms().contains(a));
         let verified = realm_ok
             && user_ok
-            && password.is_some_and(|p| {
-                let ha1 = digest::ha1(dev.as_bytes(), &QStr::new(realm), p.as_bytes());
+            && offered.zip(password).is_some_and(|(alg, p)| {
+                let ha1 = digest::ha1(alg, dev.as_bytes(), &QStr::new(realm), p.as_bytes());
                 digest::verify(&auth, b"REGISTER", &ha1)
             });
-        if !verified {
+        let Some(alg) = offered.filter(|_| verified) else {
             return (self.answer(msg, 403, source, out), None);
-        }
+        };
         // Replays: a nonce count must grow within a nonce (qop=auth); without qop a nonce may
         // be used once per registration (Call-ID). A retransmission of the accepted request
         // itself (same Call-ID and CSeq) is answered again.
@@ -337,6 +356,7 @@ impl Registrar {
             self.stats.replays += 1;
             return (self.challenge(msg, now, false, source, out), None);
         }
+        self.stats.digest[alg.index()] += 1;
         if asked == 0 {
             s.registry.with(&dev, |m| m.remove(&dev));
             self.stats.unregistrations += 1;
@@ -405,16 +425,20 @@ impl Registrar {
         out: &mut Batch,
     ) -> u16 {
         let s = &*self.shared;
+        // Only a MANSCDP MESSAGE is a keepalive or an answer, and only it shows presence.
+        let manscdp = gbreg::is_manscdp(msg);
         let registered = gbreg::device_of(msg).is_some_and(|d| {
             s.registry.with(&d, |m| match m.get_mut(&d) {
                 Some(e) if now < e.expires_at => {
-                    e.last_seen = now;
+                    if manscdp {
+                        e.last_seen = now;
+                    }
                     true
                 }
                 _ => false,
             })
         });
-        let body = Manscdp::parse(msg.body);
+        let body = Manscdp::parse(msg.body).filter(|_| manscdp);
         let keepalive = body.is_some_and(|x| x.root == Root::Notify && x.cmd_type == b"Keepalive");
         if body.is_some_and(|x| x.root == Root::Response && x.cmd_type == b"Catalog") {
             self.stats.catalog_responses += 1;
@@ -422,6 +446,14 @@ impl Registrar {
         }
         if !registered && !s.cfg.allow_unregistered {
             return self.answer(msg, 403, source, out);
+        }
+        if !manscdp {
+            out.push_with(|b| {
+                let mut w = response_to(b, msg, 415, Some(b"gbs"), Some(&source));
+                w.header(b"Accept", crate::gb::manscdp::CONTENT_TYPE);
+                w.finish(b"");
+            });
+            return 415;
         }
         if keepalive && registered {
             self.stats.keepalives += 1;

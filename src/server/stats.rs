@@ -2,6 +2,7 @@
 //! interval (swapped for a cleared one, nothing shared while counting); the server merges them
 //! exactly. Never locks, never reads a clock.
 
+use crate::sip::digest::Algorithm;
 use crossbeam::channel::{Receiver, Sender};
 
 /// Counters of one worker (merged for reports).
@@ -23,6 +24,9 @@ pub struct Stats {
     pub dropped_malformed: u64,
     /// Replayed credentials refused.
     pub replays: u64,
+    /// Digest answers accepted, per algorithm in [`Algorithm::ALL`] order (replays and wrong
+    /// passwords excluded).
+    pub digest: [u64; 6],
     /// TCP connections refused over the limit.
     pub refused_connections: u64,
     /// Catalog queries sent (with `query_catalog`).
@@ -49,6 +53,7 @@ impl Default for Stats {
             redirects: 0,
             dropped_malformed: 0,
             replays: 0,
+            digest: [0; 6],
             refused_connections: 0,
             queries_sent: 0,
             catalog_responses: 0,
@@ -86,6 +91,9 @@ impl Stats {
         self.redirects += o.redirects;
         self.dropped_malformed += o.dropped_malformed;
         self.replays += o.replays;
+        for (a, b) in self.digest.iter_mut().zip(o.digest) {
+            *a += b;
+        }
         self.refused_connections += o.refused_connections;
         self.queries_sent += o.queries_sent;
         self.catalog_responses += o.catalog_responses;
@@ -117,6 +125,7 @@ impl Stats {
             redirects,
             dropped_malformed,
             replays,
+            digest,
             refused_connections,
             queries_sent,
             catalog_responses,
@@ -126,6 +135,7 @@ impl Stats {
         } = self;
         *requests = [0; 4];
         *gb_versions = [0; 4];
+        *digest = [0; 6];
         responses.clear();
         for n in [
             registrations,
@@ -161,6 +171,11 @@ impl Stats {
         } else {
             seen.join(", ")
         }
+    }
+
+    /// Digest answers accepted with `alg`.
+    pub fn digest_answers(&self, alg: Algorithm) -> u64 {
+        self.digest[alg.index()]
     }
 
     /// Responses with this code.

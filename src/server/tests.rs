@@ -356,6 +356,172 @@ mod registrar_core {
         assert_eq!(handle(&mut open, NOW, &ka, &mut st).0, 200);
     }
 
+    /// Answers the challenge of `resp` naming `alg` (with nonce count 1), in the header
+    /// `header`, as a REGISTER with CSeq `cseq`.
+    fn register_answering(resp: &[u8], alg: digest::Algorithm, header: &str, cseq: u32) -> Vec<u8> {
+        let mut h = [Header::EMPTY; 32];
+        let m = parse_datagram(resp, &mut h, &Limits::default())
+            .unwrap()
+            .unwrap();
+        let ch = m
+            .challenges(false)
+            .find(|c| digest::Algorithm::of(c) == Some(alg))
+            .unwrap_or_else(|| m.challenge().unwrap());
+        // The same challenge with the algorithm asked for (to answer one not offered).
+        let mut forced = Vec::new();
+        digest::write_challenge(
+            &mut forced,
+            ch.realm.unwrap().raw(),
+            ch.nonce.unwrap().raw(),
+            None,
+            ch.offers_qop_auth(),
+            false,
+            alg,
+        );
+        let ch = AuthParams::parse(&forced).unwrap();
+        let mut a = Vec::new();
+        let uri = b"sip:34020000002000000001@3402000000";
+        digest::write_authorization(
+            &mut a,
+            &ch,
+            DEV.as_bytes(),
+            b"12345678",
+            b"REGISTER",
+            uri,
+            1,
+            b"cn",
+        )
+        .unwrap();
+        String::from_utf8(register(DEV, cseq, 3600, Some(&a)))
+            .unwrap()
+            .replace("Authorization:", &format!("{header}:"))
+            .into_bytes()
+    }
+
+    #[test]
+    fn one_challenge_per_algorithm_offered_in_order() {
+        use digest::Algorithm;
+        let mut r = registrar(Config {
+            digest: vec![
+                Algorithm::SHA256,
+                Algorithm::MD5,
+                Algorithm::SHA512_256_SESS,
+            ],
+            ..cfg()
+        });
+        let mut st = Stats::default();
+        let (code, ch) = handle(&mut r, NOW, &register(DEV, 1, 3600, None), &mut st);
+        assert_eq!(code, 401);
+        let mut h = [Header::EMPTY; 32];
+        let m = parse_datagram(&ch, &mut h, &Limits::default())
+            .unwrap()
+            .unwrap();
+        let offered: Vec<_> = m.challenges(false).collect();
+        let algs: Vec<_> = offered.iter().map(Algorithm::of).collect();
+        assert_eq!(
+            algs,
+            [
+                Some(Algorithm::SHA256),
+                Some(Algorithm::MD5),
+                Some(Algorithm::SHA512_256_SESS)
+            ]
+        );
+        assert!(
+            offered.iter().all(|c| c.nonce == offered[0].nonce),
+            "one nonce"
+        );
+        // The camera's choice is the first.
+        assert_eq!(digest::choose(&m).unwrap().algorithm, Algorithm::SHA256);
+        // Each offered algorithm is accepted (a fresh nonce each, so no replay), in
+        // Authorization or Proxy-Authorization.
+        let mut cseq = 2;
+        for (alg, header) in [
+            (Algorithm::SHA256, "Authorization"),
+            (Algorithm::MD5, "Proxy-Authorization"),
+            (Algorithm::SHA512_256_SESS, "Authorization"),
+        ] {
+            let (_, ch) = handle(&mut r, NOW, &register(DEV, cseq, 3600, None), &mut st);
+            let req = register_answering(&ch, alg, header, cseq + 1);
+            assert_eq!(
+                handle(&mut r, NOW + 1, &req, &mut st).0,
+                200,
+                "{alg} {header}"
+            );
+            cseq += 2;
+        }
+        // One not offered is refused, however right.
+        let (_, ch) = handle(&mut r, NOW, &register(DEV, cseq, 3600, None), &mut st);
+        let req = register_answering(&ch, Algorithm::SHA256_SESS, "Authorization", cseq + 1);
+        assert_eq!(handle(&mut r, NOW + 1, &req, &mut st).0, 403);
+        assert_eq!(st.registrations, 3);
+    }
+
+    /// A MESSAGE from `DEV` with this Content-Type and a keepalive body.
+    fn keepalive_typed(content_type: &str) -> Vec<u8> {
+        let mut body = Vec::new();
+        crate::gb::manscdp::write_keepalive(
+            &mut body,
+            crate::gb::Charset::Gb2312,
+            1,
+            &DEV.parse().unwrap(),
+            &[],
+        );
+        let mut ka = Vec::new();
+        let mut w = Writer::request(
+            &mut ka,
+            Method::Message,
+            b"sip:34020000002000000001@3402000000",
+        );
+        w.header(b"Via", b"SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bK2")
+            .header(b"From", format!("<sip:{DEV}@3402000000>;tag=2").as_bytes())
+            .header(b"To", b"<sip:34020000002000000001@3402000000>")
+            .header(b"Call-ID", b"k1")
+            .header(b"CSeq", b"1 MESSAGE")
+            .header(b"Content-Type", content_type.as_bytes());
+        w.finish(&body);
+        ka
+    }
+
+    #[test]
+    fn a_message_that_is_not_manscdp_gets_415_with_accept() {
+        let mut r = registrar(cfg());
+        let mut st = Stats::default();
+        let (_, ch) = handle(&mut r, NOW, &register(DEV, 1, 3600, None), &mut st);
+        let auth = answer(&ch, DEV, "12345678", 1);
+        handle(&mut r, NOW, &register(DEV, 2, 3600, Some(&auth)), &mut st);
+        // baresip's text/plain MESSAGE (a keepalive body, even): not a keepalive.
+        let (code, resp) = handle(&mut r, NOW + 1, &keepalive_typed("text/plain"), &mut st);
+        assert_eq!(code, 415);
+        let text = String::from_utf8_lossy(&resp).into_owned();
+        assert!(
+            text.contains("Accept: Application/MANSCDP+xml\r\n"),
+            "{text}"
+        );
+        let no_type = String::from_utf8(keepalive_typed("x"))
+            .unwrap()
+            .replace("Content-Type: x\r\n", "");
+        assert_eq!(handle(&mut r, NOW + 2, no_type.as_bytes(), &mut st).0, 415);
+        assert_eq!(st.keepalives, 0);
+        assert_eq!(st.response(415), 2);
+        // Any letter case, with parameters: a keepalive.
+        for ct in [
+            "application/manscdp+xml",
+            "APPLICATION/MANSCDP+XML;charset=GB2312",
+        ] {
+            assert_eq!(
+                handle(&mut r, NOW + 3, &keepalive_typed(ct), &mut st).0,
+                200,
+                "{ct}"
+            );
+        }
+        assert_eq!(st.keepalives, 2);
+        // From an unknown device, the 403 comes first.
+        let stranger = String::from_utf8(keepalive_typed("text/plain"))
+            .unwrap()
+            .replace(DEV, "34020000001320000999");
+        assert_eq!(handle(&mut r, NOW + 4, stranger.as_bytes(), &mut st).0, 403);
+    }
+
     #[test]
     fn redirect_by_hash_or_round_robin() {
         let a: (DeviceId, SocketAddr) = (

@@ -142,6 +142,21 @@ impl<'b, 'h> Message<'b, 'h> {
         AuthParams::parse(v)
     }
 
+    /// Every challenge of one kind, in order: the `Proxy-Authenticate` headers (`proxy`) or the
+    /// `WWW-Authenticate` ones, one challenge per header (RFC 3261 20.44, 20.28); headers
+    /// without a scheme are skipped. [`crate::sip::digest::choose`] picks the one to answer.
+    pub fn challenges(&self, proxy: bool) -> impl Iterator<Item = AuthParams<'b>> + use<'b, 'h> {
+        let kind = if proxy {
+            HeaderKind::ProxyAuthenticate
+        } else {
+            HeaderKind::WwwAuthenticate
+        };
+        self.headers
+            .iter()
+            .filter(move |h| h.kind == kind)
+            .filter_map(|h| AuthParams::parse(h.value))
+    }
+
     /// The Authorization (or Proxy-Authorization) credentials of a request.
     pub fn authorization(&self) -> Option<AuthParams<'b>> {
         let v = self

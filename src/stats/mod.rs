@@ -5,6 +5,8 @@ pub mod cpu;
 pub mod handover;
 pub mod hdr;
 pub mod html;
+pub mod info;
+pub mod merge;
 pub mod series;
 pub mod snapshot;
 pub mod summary;

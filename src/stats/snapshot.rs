@@ -265,6 +265,7 @@ impl Snapshot {
         s.request_retransmits += c.request_retransmits;
         s.queries_refused += c.queries_refused;
         s.retransmissions += c.retransmissions;
+        s.unanswerable_challenges += c.unanswerable_challenges;
     }
 
     /// Empties the snapshot for reuse, keeping its histograms' memory (a fresh one costs
@@ -314,6 +315,10 @@ pub fn counters_since(now: &Counters, before: &Counters) -> Counters {
             - before.request_retransmits.min(now.request_retransmits),
         queries_refused: now.queries_refused - before.queries_refused.min(now.queries_refused),
         retransmissions: now.retransmissions - before.retransmissions.min(now.retransmissions),
+        unanswerable_challenges: now.unanswerable_challenges
+            - before
+                .unanswerable_challenges
+                .min(now.unanswerable_challenges),
     }
 }
 

@@ -5,7 +5,14 @@
 //! JSON schema `gbswarm.run/1` (fields are only ever added, never renamed or removed):
 //! - `schema`: `"gbswarm.run/1"`
 //! - `info`: `target`, `transport`, `cameras`, `cores`, `duration_s`, `stop_reason`,
-//!   `cpu_s` (whole process, user + system), `peak_rss_bytes`, `shard` (`"K/N"` or null)
+//!   `cpu_s` (whole process, user + system) with `cpu_user_s` and `cpu_system_s`,
+//!   `peak_rss_bytes`, `shard` (`"K/N"` or null), `run_id` (8 hex digits, random per run,
+//!   the start of every Call-ID), `started_unix_s` and `started` (UTC, `…Z`), `host`,
+//!   `version` and `commit` (of gbswarm), `settings` (every setting of the run as
+//!   `{"key", "value"}` in profile-key names, in order: `jq '.info.settings | from_entries'`),
+//!   `shards` (a merged report's runs, each with `shard`, `run_id`, `host`, `cameras`,
+//!   `duration_s`, `started_unix_s`, `cpu_s`, `cpu_user_s`, `cpu_system_s`; empty for a run).
+//!   Written by [`RunInfo::to_json`].
 //! - `kinds`: an object keyed by `register`, `refresh`, `unregister`, `keepalive`,
 //!   `query_response` (only kinds that happened), each with `sent`, `ok` (2xx), `rejected`
 //!   (non-2xx), `statuses` (status code → count, every final response, 2xx included),
@@ -17,7 +24,8 @@
 //!   base64-encoded blob (the format HdrHistogram tools read).
 //!   `sent = ok + rejected + timeouts + transport_errors + pending_at_stop`.
 //! - `counters`: `online`, `offline` (transitions), `stray`, `malformed`, `queries`,
-//!   `queries_refused`, `request_retransmits`, `unrouted`, `send_errors`
+//!   `queries_refused`, `request_retransmits`, `unrouted`, `send_errors`,
+//!   `unanswerable_challenges` (401/407 with no Digest challenge of a supported algorithm)
 //! - `gauges` (at the end): `cameras`, `started`, `registered`, `stopped`
 //! - `timeline`: one entry per second: `t_s`; `kinds` (only kinds with something in that
 //!   second) each with `ok`, `redirected`, `rejected`, `timeouts`, `transport_errors`,
@@ -27,38 +35,16 @@
 //!   `registered`, `registering`, `stopped`, `in_flight`). Written by
 //!   [`Second::to_json`](super::series::Second::to_json).
 
+pub use super::info::{RunInfo, ShardInfo};
 use super::series::Second;
 use super::snapshot::{KindStats, new_histogram};
-use super::{CpuTime, Gauges, Snapshot};
+use super::{Gauges, Snapshot};
 use crate::camera::{Counters, TxnKind};
 use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use serde_json::{Map, Value, json};
 use std::fmt::Write as _;
-
-/// Facts about a run shown with its numbers.
-#[derive(Clone, Debug, Default)]
-pub struct RunInfo {
-    /// Where the load went.
-    pub target: String,
-    /// `udp` or `tcp`.
-    pub transport: String,
-    /// Fleet size of this process.
-    pub cameras: u64,
-    /// Worker threads.
-    pub cores: usize,
-    /// From the start to the last worker's end, seconds.
-    pub duration_s: f64,
-    /// Why it stopped.
-    pub stop_reason: String,
-    /// CPU of the whole process.
-    pub cpu: CpuTime,
-    /// Peak RSS, if known.
-    pub peak_rss_bytes: Option<u64>,
-    /// `K/N` for a shard.
-    pub shard: Option<String>,
-}
 
 fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
@@ -180,6 +166,13 @@ pub fn render_text(info: &RunInfo, total: &Snapshot) -> String {
         total.unrouted,
         total.send_errors
     );
+    if c.unanswerable_challenges > 0 {
+        let _ = writeln!(
+            s,
+            "challenges not answered: {} (no Digest challenge with a supported algorithm: MD5, SHA-256, SHA-512-256 or their -sess forms; each ended its transaction with the challenge's 401/407)",
+            c.unanswerable_challenges
+        );
+    }
     let cpu = info.cpu.total().as_secs_f64();
     let _ = writeln!(
         s,
@@ -279,17 +272,13 @@ pub fn to_json(info: &RunInfo, total: &Snapshot, timeline: &[Second]) -> Value {
     let timeline: Vec<Value> = timeline.iter().map(Second::to_json).collect();
     json!({
         "schema": "gbswarm.run/1",
-        "info": {
-            "target": info.target, "transport": info.transport, "cameras": info.cameras,
-            "cores": info.cores, "duration_s": info.duration_s, "stop_reason": info.stop_reason,
-            "cpu_s": info.cpu.total().as_secs_f64(), "peak_rss_bytes": info.peak_rss_bytes,
-            "shard": info.shard,
-        },
+        "info": info.to_json(),
         "kinds": kinds,
         "counters": {
             "online": c.online, "offline": c.offline, "stray": c.stray, "malformed": c.malformed,
             "queries": c.queries, "queries_refused": c.queries_refused,
             "request_retransmits": c.request_retransmits, "retransmissions": c.retransmissions,
+            "unanswerable_challenges": c.unanswerable_challenges,
             "unrouted": total.unrouted,
             "send_errors": total.send_errors,
         },
@@ -343,6 +332,7 @@ pub fn from_json(v: &Value) -> Result<(RunInfo, Snapshot), String> {
         queries_refused: u(&c, "queries_refused"),
         request_retransmits: u(&c, "request_retransmits"),
         retransmissions: u(&c, "retransmissions"),
+        unanswerable_challenges: u(&c, "unanswerable_challenges"),
     };
     snap.unrouted = u(&c, "unrouted");
     snap.send_errors = u(&c, "send_errors");
@@ -355,53 +345,28 @@ pub fn from_json(v: &Value) -> Result<(RunInfo, Snapshot), String> {
         registering: u(&g, "registering"),
         in_flight: u(&g, "in_flight"),
     };
-    let i = v.get("info").cloned().unwrap_or(Value::Null);
-    let s = |key: &str| i.get(key).and_then(Value::as_str).unwrap_or("").to_string();
-    let info = RunInfo {
-        target: s("target"),
-        transport: s("transport"),
-        cameras: u(&i, "cameras"),
-        cores: u(&i, "cores") as usize,
-        duration_s: i.get("duration_s").and_then(Value::as_f64).unwrap_or(0.0),
-        stop_reason: s("stop_reason"),
-        cpu: CpuTime {
-            user: std::time::Duration::from_secs_f64(
-                i.get("cpu_s")
-                    .and_then(Value::as_f64)
-                    .unwrap_or(0.0)
-                    .max(0.0),
-            ),
-            system: std::time::Duration::ZERO,
-        },
-        peak_rss_bytes: i.get("peak_rss_bytes").and_then(Value::as_u64),
-        shard: i.get("shard").and_then(Value::as_str).map(String::from),
-    };
+    let info = RunInfo::from_json(v.get("info").unwrap_or(&Value::Null));
     Ok((info, snap))
 }
 
+/// Reads the `timeline` of a JSON report (empty if it has none).
+pub fn timeline_from_json(v: &Value) -> Result<Vec<Second>, String> {
+    v.get("timeline")
+        .and_then(Value::as_array)
+        .map_or(Ok(Vec::new()), |t| {
+            t.iter().map(Second::from_json).collect()
+        })
+}
+
 /// Merges several reports exactly: histograms and counts added, gauges summed (the shards
-/// of one fleet), durations the longest.
+/// of one fleet); the infos as [`RunInfo::merge`] does.
 pub fn merge(reports: &[(RunInfo, Snapshot)]) -> (RunInfo, Snapshot) {
-    let mut info = RunInfo {
-        stop_reason: "merged".into(),
-        ..RunInfo::default()
-    };
+    let infos: Vec<&RunInfo> = reports.iter().map(|(i, _)| i).collect();
     let mut total = Snapshot::default();
-    let mut targets: Vec<String> = Vec::new();
-    for (i, s) in reports {
+    for (_, s) in reports {
         total.merge(s);
-        info.cameras += i.cameras;
-        info.cores += i.cores;
-        info.duration_s = info.duration_s.max(i.duration_s);
-        info.cpu.user += i.cpu.user;
-        info.cpu.system += i.cpu.system;
-        info.transport = i.transport.clone();
-        if !targets.contains(&i.target) {
-            targets.push(i.target.clone());
-        }
     }
-    info.target = targets.join(", ");
-    (info, total)
+    (RunInfo::merge(&infos), total)
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@ use crate::clock::Time;
 use crate::gb::register::{self as gbreg, QueryFrom};
 use crate::gb::{DeviceId, Manscdp, Root, manscdp};
 use crate::net::{After, Service};
-use crate::sip::{Batch, Message, Method, QStr, Transport, Writer, digest, response_to};
+use crate::sip::digest::{self, Algorithm};
+use crate::sip::{Batch, HeaderKind, Message, Method, QStr, Transport, Writer, response_to};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
@@ -44,6 +45,26 @@ pub struct Script {
     pub ignore_keepalives: bool,
     /// Keep per-device observations (`register_times`, `last_sn`); off in benches.
     pub per_device: bool,
+    /// The challenge's status: 401 (`WWW-Authenticate`, answered in `Authorization`) or 407
+    /// (`Proxy-Authenticate`, answered in `Proxy-Authorization`, as ejabberd); credentials in
+    /// the other header are not looked at.
+    pub challenge_code: u16,
+    /// One challenge per entry, in order, each naming this `algorithm` (`""`: none, which
+    /// means MD5). Unsupported names (`SHA-1`) can be listed; answers must use one listed.
+    pub algorithms: Vec<&'static str>,
+    /// Challenge MESSAGEs too (keepalives and query answers), as a plain SIP registrar that
+    /// authenticates every request does.
+    pub challenge_messages: bool,
+    /// Other bindings of the address of record listed in the 200 OK before the device's own:
+    /// `(Contact URI, expires)`.
+    pub other_bindings: Vec<(String, u32)>,
+    /// List the device's own binding (its Contact with `;expires=`) in the 200 OK.
+    pub own_binding: bool,
+    /// Put the granted expiry in an Expires header of the 200 OK.
+    pub expires_header: bool,
+    /// Answer keepalives with this status instead of 200 (405, 404: a registrar that does
+    /// not take MESSAGE, or does not know the device).
+    pub keepalive_status: Option<u16>,
 }
 
 impl Default for Script {
@@ -63,6 +84,13 @@ impl Default for Script {
             silent: false,
             ignore_keepalives: false,
             per_device: true,
+            challenge_code: 401,
+            algorithms: vec!["MD5"],
+            challenge_messages: false,
+            other_bindings: Vec::new(),
+            own_binding: false,
+            expires_header: true,
+            keepalive_status: None,
         }
     }
 }
@@ -98,6 +126,27 @@ pub struct Seen {
     pub last_sn: HashMap<DeviceId, u32>,
     /// Input that did not parse.
     pub malformed: u64,
+    /// MESSAGEs challenged (with `challenge_messages`).
+    pub message_challenges: u64,
+    /// MESSAGEs with valid credentials.
+    pub message_authorized: u64,
+    /// MESSAGEs with valid credentials reusing a nonce (nonce count above 1).
+    pub nonce_reuses: u64,
+    /// Credentials in the header the challenge did not ask for (Authorization after a 407,
+    /// Proxy-Authorization after a 401), ignored.
+    pub wrong_auth_header: u64,
+    /// MESSAGEs that are not MANSCDP (answered 415).
+    pub not_manscdp: u64,
+}
+
+/// What a request's credentials turned out to be.
+enum Creds {
+    /// None, or in the wrong header.
+    Missing,
+    /// Wrong: 403.
+    Bad,
+    /// Good, with this nonce count (0 without qop).
+    Good(u32),
 }
 
 /// An in-memory GB28181 registrar following a [`Script`].
@@ -221,45 +270,23 @@ impl ScriptedServer {
             );
             return;
         }
-        let Some(auth) = m.authorization() else {
-            if self.script.refresh_without_challenge && known && expires > 0 {
-                self.accept(m, expires, out);
+        let creds = self.credentials(m, b"REGISTER", &dev);
+        match creds {
+            Creds::Missing => {
+                if self.script.refresh_without_challenge && known && expires > 0 {
+                    self.accept(m, expires, out);
+                    return;
+                }
+                self.seen.challenges += 1;
+                self.challenge(m, out);
                 return;
             }
-            self.seen.challenges += 1;
-            self.nonce += 1;
-            let mut nonce = Vec::new();
-            crate::sip::write::push_hex(&mut nonce, self.nonce, 16);
-            let mut ch = Vec::new();
-            let opaque = self.script.opaque.then_some(&b"0paque"[..]);
-            digest::write_challenge(
-                &mut ch,
-                self.script.realm.as_bytes(),
-                &nonce,
-                opaque,
-                self.script.qop,
-                false,
-            );
-            self.reply(
-                m,
-                401,
-                |w| {
-                    w.header(b"WWW-Authenticate", &ch);
-                },
-                out,
-            );
-            return;
-        };
-        let ha1 = digest::ha1(
-            dev.as_bytes(),
-            &QStr::new(self.script.realm.as_bytes()),
-            self.script.password.as_bytes(),
-        );
-        let opaque_ok = !self.script.opaque || auth.opaque.is_some_and(|o| o.eq_bytes(b"0paque"));
-        if !digest::verify(&auth, b"REGISTER", &ha1) || !opaque_ok {
-            self.seen.bad_auth += 1;
-            self.reply(m, 403, |_| {}, out);
-            return;
+            Creds::Bad => {
+                self.seen.bad_auth += 1;
+                self.reply(m, 403, |_| {}, out);
+                return;
+            }
+            Creds::Good(_) => {}
         }
         self.seen.authorized += 1;
         if let Some(code) = self.script.reject {
@@ -319,19 +346,150 @@ impl ScriptedServer {
     fn accept(&mut self, m: &Message<'_, '_>, asked: u32, out: &mut Batch) {
         self.seen.registrations += 1;
         let granted = self.script.grant.unwrap_or(asked);
+        let own = m
+            .contact()
+            .map(|c| c.uri)
+            .filter(|_| self.script.own_binding);
+        let (others, expires_header) = (&self.script.other_bindings, self.script.expires_header);
+        out.push_with(|b| {
+            let mut w = response_to(b, m, 200, Some(b"srv"), None);
+            let bindings = others.iter().map(|(uri, e)| (uri.as_bytes(), *e));
+            for (uri, e) in bindings.chain(own.map(|u| (u, granted))) {
+                w.header_with(b"Contact", |b| {
+                    b.push(b'<');
+                    b.extend_from_slice(uri);
+                    b.extend_from_slice(b">;expires=");
+                    crate::sip::write::push_u64(b, u64::from(e));
+                });
+            }
+            if expires_header {
+                w.header_u64(b"Expires", u64::from(granted));
+            }
+            w.header(b"Date", b"2026-11-23T23:16:12.123");
+            w.finish(b"");
+        });
+    }
+
+    /// A 401 (or 407) with one challenge per scripted algorithm, all with a fresh nonce.
+    fn challenge(&mut self, m: &Message<'_, '_>, out: &mut Batch) {
+        self.nonce += 1;
+        let mut nonce = Vec::new();
+        crate::sip::write::push_hex(&mut nonce, self.nonce, 16);
+        let opaque = self.script.opaque.then_some(&b"0paque"[..]);
+        let proxy = self.script.challenge_code == 407;
+        let name: &[u8] = if proxy {
+            b"Proxy-Authenticate"
+        } else {
+            b"WWW-Authenticate"
+        };
+        let mut values = Vec::new();
+        for &alg in &self.script.algorithms {
+            let mut ch = Vec::new();
+            let realm = self.script.realm.as_bytes();
+            digest::write_challenge(
+                &mut ch,
+                realm,
+                &nonce,
+                opaque,
+                self.script.qop,
+                false,
+                Algorithm::MD5,
+            );
+            // Rewrite the algorithm as scripted (any name, or none).
+            ch.truncate(ch.len() - b", algorithm=MD5".len());
+            if !alg.is_empty() {
+                ch.extend_from_slice(b", algorithm=");
+                ch.extend_from_slice(alg.as_bytes());
+            }
+            values.push(ch);
+        }
+        let code = self.script.challenge_code;
         self.reply(
             m,
-            200,
+            code,
             |w| {
-                w.header_u64(b"Expires", u64::from(granted));
-                w.header(b"Date", b"2026-11-23T23:16:12.123");
+                for v in &values {
+                    w.header(name, v);
+                }
             },
             out,
         );
     }
 
+    /// Reads and checks the credentials of `m` for `method`, in the header the scripted
+    /// challenge asks for, with an algorithm it offered.
+    fn credentials(&mut self, m: &Message<'_, '_>, method: &[u8], dev: &DeviceId) -> Creds {
+        let (asked, other) = if self.script.challenge_code == 407 {
+            (HeaderKind::ProxyAuthorization, HeaderKind::Authorization)
+        } else {
+            (HeaderKind::Authorization, HeaderKind::ProxyAuthorization)
+        };
+        let Some(auth) = m.header(asked).and_then(crate::sip::AuthParams::parse) else {
+            if m.header(other).is_some() {
+                self.seen.wrong_auth_header += 1;
+            }
+            return Creds::Missing;
+        };
+        let offered = Algorithm::of(&auth).filter(|a| {
+            self.script
+                .algorithms
+                .iter()
+                .any(|o| Algorithm::parse(o.as_bytes()).unwrap_or(Algorithm::MD5) == *a)
+        });
+        let realm = QStr::new(self.script.realm.as_bytes());
+        let password = self.script.password.as_bytes();
+        let opaque_ok = !self.script.opaque || auth.opaque.is_some_and(|o| o.eq_bytes(b"0paque"));
+        let good = offered.is_some_and(|alg| {
+            let ha1 = digest::ha1(alg, dev.as_bytes(), &realm, password);
+            digest::verify(&auth, method, &ha1)
+        });
+        if !good || !opaque_ok {
+            return Creds::Bad;
+        }
+        let nc = auth.nc.and_then(|n| {
+            let s = std::str::from_utf8(n.raw()).ok()?;
+            u32::from_str_radix(s, 16).ok()
+        });
+        Creds::Good(nc.unwrap_or(0))
+    }
+
     fn message(&mut self, m: &Message<'_, '_>, out: &mut Batch) {
+        if !gbreg::is_manscdp(m) {
+            self.seen.not_manscdp += 1;
+            self.reply(
+                m,
+                415,
+                |w| {
+                    w.header(b"Accept", manscdp::CONTENT_TYPE);
+                },
+                out,
+            );
+            return;
+        }
+        if self.script.challenge_messages {
+            let dev = gbreg::device_of(m);
+            let creds = match dev {
+                Some(d) => self.credentials(m, b"MESSAGE", &d),
+                None => Creds::Bad,
+            };
+            match creds {
+                Creds::Missing => {
+                    self.seen.message_challenges += 1;
+                    self.challenge(m, out);
+                    return;
+                }
+                Creds::Bad => {
+                    self.reply(m, 403, |_| {}, out);
+                    return;
+                }
+                Creds::Good(nc) => {
+                    self.seen.message_authorized += 1;
+                    self.seen.nonce_reuses += u64::from(nc > 1);
+                }
+            }
+        }
         let x = Manscdp::parse(m.body);
+        let mut code = 200;
         match x {
             Some(x) if x.root == Root::Notify && x.cmd_type == b"Keepalive" => {
                 self.seen.keepalives += 1;
@@ -347,6 +505,7 @@ impl ScriptedServer {
                 if self.script.ignore_keepalives {
                     return;
                 }
+                code = self.script.keepalive_status.unwrap_or(200);
             }
             Some(x) if x.root == Root::Response => {
                 self.seen.query_responses += 1;
@@ -356,6 +515,6 @@ impl ScriptedServer {
             }
             _ => {}
         }
-        self.reply(m, 200, |_| {}, out);
+        self.reply(m, code, |_| {}, out);
     }
 }

@@ -14,6 +14,13 @@ impl Camera {
     pub(super) fn send_keepalive(&mut self, due: Time, now: Time, env: &mut Env<'_>) {
         self.hb_sn = self.hb_sn.wrapping_add(1);
         self.flags &= !(HB_ANSWERED | FAULT_PENDING);
+        self.write_keepalive_body(env);
+        self.send_message(Slot::Hb, TxnKind::Keepalive, due, now, env);
+    }
+
+    /// The keepalive body with the current SN into `env.out.body` (also for sending it again
+    /// with credentials), declaring and written in the edition's charset.
+    pub(super) fn write_keepalive_body(&self, env: &mut Env<'_>) {
         let charset = env.cfg.gb_version.charset();
         if self.is_faulty() {
             let faulty = [self.id.channel(1, env.cfg.channels_of(self.index).max(1))];
@@ -21,7 +28,6 @@ impl Camera {
         } else {
             manscdp::write_keepalive(&mut env.out.body, charset, self.hb_sn, &self.id, &[]);
         }
-        self.send_message(Slot::Hb, TxnKind::Keepalive, due, now, env);
     }
 
     pub(super) fn keepalive_tick(&mut self, now: Time, env: &mut Env<'_>) {

@@ -9,6 +9,7 @@
 //! Nothing here touches a socket or reads a clock: time comes in as `now`, everything goes
 //! out through the [`Outbox`](super::Outbox) in [`Env`].
 
+mod challenge;
 mod keepalive;
 mod platform;
 mod register;
@@ -73,6 +74,10 @@ const AUTHED: u16 = 256;
 const REDIRECTED: u16 = 512;
 /// The registration flow in flight was answered 423 once and asked again for more.
 const EXPIRY_RAISED: u16 = 1024;
+/// The keepalive in flight answers a challenge (one per keepalive).
+const HB_AUTHED: u16 = 2048;
+/// The query answer in flight answers a challenge (one per answer).
+const Q_AUTHED: u16 = 4096;
 
 /// Which transaction slot a response belongs to.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -150,7 +155,7 @@ enum Slot {
 ///
 /// // The registrar's 401 challenge, written with the crate's SIP writer.
 /// let mut www = Vec::new();
-/// digest::write_challenge(&mut www, b"3402000000", b"n0nce", None, true, false);
+/// digest::write_challenge(&mut www, b"3402000000", b"n0nce", None, true, false, digest::Algorithm::MD5);
 /// let mut challenge = Vec::new();
 /// let mut w = response_to(&mut challenge, &req, 401, Some(b"srv"), None);
 /// w.header(b"WWW-Authenticate", &www);
@@ -166,7 +171,8 @@ enum Slot {
 ///     .unwrap()
 ///     .unwrap();
 /// let auth = answer.authorization().expect("an Authorization header");
-/// let ha1 = digest::ha1(cam.id().as_bytes(), &auth.realm.unwrap(), cfg.password_of(0));
+/// let (realm, password) = (auth.realm.unwrap(), cfg.password_of(0));
+/// let ha1 = digest::ha1(digest::Algorithm::MD5, cam.id().as_bytes(), &realm, password);
 /// assert!(digest::verify(&auth, b"REGISTER", &ha1));
 /// // The flow is one transaction, still in flight: no record yet, and the timer moves to the
 /// // answer's first retransmission.
@@ -183,7 +189,10 @@ pub struct Camera {
     reg_cseq: u32,
     counter: u32,
     hb_sn: u32,
-    granted: u32,
+    /// When the registrar's binding of this camera lapses, in whole seconds of host time (0:
+    /// none held): set by a 2xx to REGISTER, cleared by a successful unregister. The stop
+    /// unregisters a camera that holds one, online or not.
+    bound_until_s: u32,
     /// The expiry a 423 named as the registrar's floor (0: none); asked instead of a shorter
     /// configured one until the camera leaves that registrar.
     min_expires: u32,
@@ -220,7 +229,7 @@ impl Camera {
             reg_cseq: 0,
             counter: 0,
             hb_sn: 0,
-            granted: 0,
+            bound_until_s: 0,
             min_expires: 0,
             flow_due: Time::ZERO,
             flow_sent: Time::MAX,
@@ -385,7 +394,8 @@ impl Camera {
         }
     }
 
-    /// Stops the camera: unregisters if registered (and configured to), then stops.
+    /// Stops the camera: unregisters if the registrar holds its binding, online or not (and
+    /// configured to), then stops.
     pub fn handle_stop(&mut self, now: Time, env: &mut Env<'_>) {
         if self.phase == Phase::Stopped || self.flags & STOPPING != 0 {
             return;
@@ -405,7 +415,9 @@ impl Camera {
         } else if self.phase == Phase::Connecting {
             self.record_flow(now, Outcome::Abandoned, env);
         }
-        if self.is_registered() && env.cfg.unregister_on_stop {
+        // Every camera the registrar holds a binding of is unregistered, online or not (one
+        // that went offline keeps its binding there until it expires).
+        if self.holds_binding(now) && env.cfg.unregister_on_stop {
             self.flow_due = now;
             self.flags &= !STALE_RETRIED;
             self.start_flow(Purpose::Unregister, now, env);
@@ -547,9 +559,11 @@ impl Camera {
     }
 
     /// Sends a MESSAGE carrying `env.out.body` as a new transaction in `slot` (a keepalive or
-    /// a query answer), due at `due`.
+    /// a query answer), due at `due`; with credentials when a registrar challenged this
+    /// camera's MESSAGEs before (see [`crate::camera::credentials`]).
     fn send_message(&mut self, slot: Slot, kind: TxnKind, due: Time, now: Time, env: &mut Env<'_>) {
         self.counter = self.counter.wrapping_add(1);
+        self.flags &= !Self::authed_flag(slot);
         let mut host = [0u8; 64];
         let (sid, host_len) = self.target(env, &mut host);
         let target = Target {
@@ -563,7 +577,8 @@ impl Camera {
             call_kind: b'm',
             cseq: self.counter,
         };
-        write_message(env, &self.id, &target, &ids);
+        let auth = self.reuse_credentials(&target, env);
+        write_message(env, &self.id, &target, &ids, auth);
         let (buf, udp) = self.transmit(env);
         *self.txn(slot) = Txn::start(kind, due, now, self.counter, buf, udp);
     }

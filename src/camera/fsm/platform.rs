@@ -91,11 +91,17 @@ impl Camera {
     }
 
     pub(super) fn next_query(&mut self, now: Time, env: &mut Env<'_>) {
-        if self.q.active {
+        if self.q.active || !self.write_query_body(now, env) {
             return;
         }
+        self.send_message(Slot::Query, TxnKind::QueryResponse, now, now, env);
+    }
+
+    /// The answer to the query at the front of the queue (its current page) into
+    /// `env.out.body`; false when none is queued.
+    pub(super) fn write_query_body(&self, now: Time, env: &mut Env<'_>) -> bool {
         let Some((kind, sn)) = self.queue.front() else {
-            return;
+            return false;
         };
         let unix_ms = env.cfg.unix_ms(now);
         write_response(
@@ -108,6 +114,6 @@ impl Camera {
             self.queue.page,
             unix_ms,
         );
-        self.send_message(Slot::Query, TxnKind::QueryResponse, now, now, env);
+        true
     }
 }

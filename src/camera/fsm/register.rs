@@ -14,12 +14,13 @@ use super::{
     AUTHED, CONN_OPEN, Camera, EXPIRY_RAISED, FAULT_PENDING, HB_ANSWERED, Phase, Purpose,
     REDIRECTED, REGISTERED, STALE_RETRIED, STOPPING, Slot, UNREG_OK,
 };
-use crate::camera::request::{Ids, Target, request_uri, write_register};
+use crate::camera::request::{Ids, Target, UriBuf, write_register};
 use crate::camera::transaction::Txn;
 use crate::camera::{Action, Env, Outcome, Record, RedirectId, Transport};
 use crate::clock::{Span, Time};
 use crate::gb::register as gbreg;
-use crate::sip::{AuthParams, Message, digest};
+use crate::sip::Message;
+use crate::sip::digest::{self, Chosen};
 
 impl Camera {
     /// Begins a registration flow for `purpose`, due at `flow_due` (set by the caller).
@@ -28,6 +29,9 @@ impl Camera {
         self.flow_sent = Time::MAX;
         self.flags &= !(REDIRECTED | EXPIRY_RAISED);
         if purpose == Purpose::Initial {
+            // Registering afresh: at the configured server (a 302 target that failed us was
+            // kept only while its binding might be unregistered).
+            self.redirect = None;
             self.new_call();
         }
         self.open_leg(now, env);
@@ -51,11 +55,12 @@ impl Camera {
         self.send_register(now, None, env);
     }
 
-    /// Sends a REGISTER for the current purpose, answering `challenge` if given.
+    /// Sends a REGISTER for the current purpose, answering `challenge` if given (in
+    /// `Proxy-Authorization` for a 407's `Proxy-Authenticate`, RFC 3261 22.3).
     pub(super) fn send_register(
         &mut self,
         now: Time,
-        challenge: Option<&AuthParams<'_>>,
+        challenge: Option<&Chosen<'_>>,
         env: &mut Env<'_>,
     ) {
         self.phase = Phase::Flow;
@@ -68,27 +73,25 @@ impl Camera {
             host: &host[..host_len],
         };
         if let Some(ch) = challenge {
-            let r = self.next_rand();
-            let mut cn = [0u8; 8];
-            for (i, c) in cn.iter_mut().enumerate() {
-                *c = b"0123456789abcdef"[((r >> (28 - 4 * i)) & 0xf) as usize];
-            }
+            let cn = self.cnonce();
+            let uri = UriBuf::new(&target);
             let out = &mut *env.out;
-            request_uri(&mut out.body, &target);
             out.auth.clear();
             let answered = digest::write_authorization(
                 &mut out.auth,
-                ch,
+                &ch.params,
                 self.id.as_bytes(),
                 env.cfg.password_of(self.index),
                 b"REGISTER",
-                &out.body,
+                uri.as_bytes(),
                 1,
                 &cn,
             );
             if answered.is_err() {
-                // A challenge we cannot answer ends the flow as rejected.
-                self.record_flow(now, Outcome::Status(401), env);
+                // A challenge we cannot answer ends the flow as rejected, saying why.
+                out.counters.unanswerable_challenges += 1;
+                let code = if ch.proxy { 407 } else { 401 };
+                self.record_flow(now, Outcome::Status(code), env);
                 self.flow_failed(now, 0, env);
                 return;
             }
@@ -105,7 +108,8 @@ impl Camera {
             call_kind: b'r',
             cseq: self.reg_cseq,
         };
-        write_register(env, &self.id, &target, &ids, expires, challenge.is_some());
+        let auth = challenge.map(Chosen::answer_header);
+        write_register(env, &self.id, &target, &ids, expires, auth);
         if challenge.is_some() {
             self.flags |= AUTHED;
         } else {
@@ -152,34 +156,46 @@ impl Camera {
     ) {
         let authed = self.flags & AUTHED != 0;
         match code {
-            401 | 407 => {
-                let ch = msg.challenge();
-                let stale_retry =
-                    ch.is_some_and(|c| c.is_stale()) && self.flags & STALE_RETRIED == 0;
-                match ch {
-                    Some(ch) if !authed || stale_retry => {
+            401 | 407 => match digest::choose(msg) {
+                Ok(ch) => {
+                    let stale_retry = ch.params.is_stale() && self.flags & STALE_RETRIED == 0;
+                    if !authed || stale_retry {
                         if authed {
                             self.flags |= STALE_RETRIED;
                         }
                         self.end_leg(env);
                         self.send_register(now, Some(&ch), env);
+                    } else {
+                        self.txn_failed(Slot::Reg, Outcome::Status(code), 0, now, env);
                     }
-                    _ => self.txn_failed(Slot::Reg, Outcome::Status(code), 0, now, env),
                 }
-            }
+                Err(_) => {
+                    // Counted by name so the report says why this 401/407 was final.
+                    env.out.counters.unanswerable_challenges += 1;
+                    self.txn_failed(Slot::Reg, Outcome::Status(code), 0, now, env);
+                }
+            },
             200..=299 => {
                 self.end(Slot::Reg, Outcome::Status(code), now, env);
                 self.flags &= !STALE_RETRIED;
                 if self.purpose == Purpose::Unregister {
                     self.flags |= UNREG_OK;
                     self.flags &= !REGISTERED;
+                    self.bound_until_s = 0;
                     self.stop_finish(now, env);
                     return;
                 }
-                let granted = gbreg::expiry(msg)
+                // This camera's own binding among those listed (RFC 3261 10.2.4), else
+                // Expires, else what it asked for.
+                let granted = gbreg::granted(msg, &self.id, &env.local)
                     .filter(|&g| g > 0)
-                    .unwrap_or(env.cfg.expires);
-                self.granted = granted;
+                    .unwrap_or(self.asked(env));
+                // Rounded up: a binding a second past its lapse is unregistered needlessly,
+                // never one still held left behind.
+                let until = (now + Span::from_secs(u64::from(granted)))
+                    .as_millis()
+                    .div_ceil(1000);
+                self.bound_until_s = u32::try_from(until).unwrap_or(u32::MAX);
                 if !self.is_registered() {
                     self.flags |= REGISTERED | HB_ANSWERED;
                     self.misses = 0;
@@ -230,6 +246,7 @@ impl Camera {
         self.end_leg(env);
         self.redirect = Some(to);
         self.min_expires = 0;
+        env.out.credentials.forget(self.index);
         self.flags |= REDIRECTED;
         self.flags &= !(REGISTERED | EXPIRY_RAISED | STALE_RETRIED);
         if self.flags & CONN_OPEN != 0 {
@@ -278,7 +295,12 @@ impl Camera {
         self.end_txns(&[Slot::Hb, Slot::Query], Outcome::Abandoned, now, env);
         self.queue.clear();
         self.misses = 0;
-        self.redirect = None;
+        env.out.credentials.forget(self.index);
+        if !self.holds_binding(now) {
+            // Back to the configured server next time; a 302 target that holds this
+            // camera's binding is kept until then, for the stop's unregister.
+            self.redirect = None;
+        }
         self.min_expires = 0;
         if self.flags & CONN_OPEN != 0 {
             env.out.actions.push(Action::Close);
@@ -310,10 +332,18 @@ impl Camera {
         );
         self.queue.clear();
         self.flags &= !REGISTERED;
+        env.out.credentials.forget(self.index);
         if self.flags & CONN_OPEN != 0 {
             env.out.actions.push(Action::Close);
             self.flags &= !CONN_OPEN;
         }
         self.phase = Phase::Stopped;
+    }
+
+    /// True while the registrar holds a binding of this camera, as far as it knows: a 2xx
+    /// granted one that has not lapsed and was not unregistered. Going offline does not end
+    /// it (the registrar keeps it until it expires).
+    pub(super) fn holds_binding(&self, now: Time) -> bool {
+        now.as_secs() < u64::from(self.bound_until_s)
     }
 }

@@ -4,8 +4,8 @@
 //! transaction slot.
 //!
 //! It never starts a flow of its own: a REGISTER's answer goes to the registration flow, a
-//! keepalive's only clears its misses (and sends a pending fault report), a query answer's
-//! moves the query queue on.
+//! challenge to a MESSAGE to `challenge`, a keepalive's answer only clears its misses (and
+//! sends a pending fault report), a query answer's moves the query queue on.
 
 use super::{Camera, FAULT_PENDING, HB_ANSWERED, Slot};
 use crate::camera::queries::QueryKind;
@@ -42,6 +42,12 @@ impl Camera {
         };
         if code < 200 {
             self.txn(slot).provisional(now);
+            return;
+        }
+        if matches!(code, 401 | 407)
+            && slot != Slot::Reg
+            && self.message_challenged(slot, msg, now, env)
+        {
             return;
         }
         match slot {

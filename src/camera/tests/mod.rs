@@ -8,6 +8,7 @@
 //! Nothing here opens a socket or reads a clock: every test is deterministic.
 
 mod gb_version;
+mod interop;
 mod keepalive;
 mod min_expires;
 mod queries;
