@@ -141,14 +141,30 @@ impl Search {
                 (cameras, Duration::from_secs_f64(ramp_s) + measured)
             }
         };
-        let first = self.base.ids.get(0).ok_or("empty ID range")?;
-        let prefix = first.to_string();
-        // Keep the prefix of the base range; restart numbering at its first ID.
-        let width = 7;
-        let (head, tail) = prefix.split_at(20 - width);
-        let first_n: u64 = tail.parse().map_err(|_| "bad first ID")?;
-        plan.ids = crate::gb::IdRange::new(head, first_n, cameras.max(1))
-            .map_err(|e| format!("{cameras} cameras do not fit the ID range: {e}"))?;
+        let ids = match self.base.ids.devices() {
+            // A device file: its first rows, as many as the step needs.
+            Some(d) if cameras <= d.len() as u64 => {
+                crate::gb::Ids::Listed(std::sync::Arc::new(d.slice(0, cameras.max(1) as usize)))
+            }
+            Some(d) => {
+                return Err(format!(
+                    "this step needs {cameras} cameras, but the device file lists {}",
+                    d.len()
+                ));
+            }
+            None => {
+                let first = self.base.ids.get(0).ok_or("empty ID range")?;
+                let prefix = first.to_string();
+                // Keep the prefix of the base range; restart numbering at its first ID.
+                let width = 7;
+                let (head, tail) = prefix.split_at(20 - width);
+                let first_n: u64 = tail.parse().map_err(|_| "bad first ID")?;
+                crate::gb::IdRange::new(head, first_n, cameras.max(1))
+                    .map_err(|e| format!("{cameras} cameras do not fit the ID range: {e}"))?
+                    .into()
+            }
+        };
+        plan.set_ids(ids);
         plan.duration = duration;
         // Steps end at once: a stop paced like the ramp would double every step's length, and
         // nothing after the measured window is measured.
@@ -157,9 +173,10 @@ impl Search {
         let limit = crate::net::limits::raise_nofile()
             .saturating_sub(512)
             .max(1000);
-        let needed = cameras.div_ceil(u64::from(plan.cameras_per_socket.max(1)));
-        if needed > limit && plan.camera.transport == crate::camera::Transport::Udp {
-            plan.cameras_per_socket = cameras.div_ceil(limit) as u32;
+        let (udp, _) = plan.transport_counts();
+        let needed = udp.div_ceil(u64::from(plan.cameras_per_socket.max(1)));
+        if needed > limit {
+            plan.cameras_per_socket = udp.div_ceil(limit) as u32;
         }
         Ok(plan)
     }

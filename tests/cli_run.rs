@@ -26,6 +26,8 @@ fn invalid_flags_name_the_key_and_exit_2() {
         (&["run", "--target", "127.0.0.1:0"][..], "target"),
         (&["find-max", "--target", "127.0.0.1:0"][..], "target"),
         (&["run", "--first-id", "99999999999"][..], "first-id"),
+        (&["run", "--gb-version", "2019"][..], "gb-version"),
+        (&["run", "--channel-name", " "][..], "channel-name"),
     ] {
         let (code, err) = stderr_of(args);
         assert_eq!(code, Some(2), "{args:?}: {err}");
@@ -70,6 +72,9 @@ fn help_explains_run() {
         "--hdr-log",
         "--cameras-per-socket",
         "--local-ip",
+        "--devices",
+        "--gb-version",
+        "--channel-name",
     ] {
         assert!(help.contains(flag), "{flag} missing from help");
     }

@@ -26,6 +26,12 @@ fn run_against_kamailio(transport: Transport) {
         target: Some(format!("127.0.0.1:{}", k.port)),
         cameras: Some(cameras),
         transport: Some(transport),
+        // The TCP run is GB/T 28181-2022 devices (`X-GB-Ver: 3.0` on every REGISTER).
+        gb_version: Some(if transport == Transport::Tcp {
+            2022
+        } else {
+            2016
+        }),
         rate: Some(300.0),
         duration: Some(Span(Duration::from_secs(5))),
         expires: Some(Span(Duration::from_secs(3))),

@@ -306,7 +306,13 @@ fn registrar_answers_without_allocating_once_warm(digest: Vec<digest::Algorithm>
         .collect();
     let keepalive = {
         let mut body = Vec::new();
-        gbswarm::gb::manscdp::write_keepalive(&mut body, 1, &DEV.parse().unwrap(), &[]);
+        gbswarm::gb::manscdp::write_keepalive(
+            &mut body,
+            gbswarm::gb::Charset::Gb2312,
+            1,
+            &DEV.parse().unwrap(),
+            &[],
+        );
         let mut b = Vec::new();
         let mut w = Writer::request(
             &mut b,
@@ -346,4 +352,50 @@ fn registrar_answers_without_allocating_once_warm(digest: Vec<digest::Algorithm>
     }
     assert_eq!(allocs() - before, 0);
     assert_eq!(r.stats().keepalives, 100);
+}
+
+#[test]
+fn routing_a_platform_query_by_a_device_file_does_not_allocate() {
+    use gbswarm::gb::{Devices, Ids};
+    let text: String = (1..=1000)
+        .map(|i| format!("3402000000132{i:07},pw-{i}\n"))
+        .collect();
+    let ids = Ids::Listed(std::sync::Arc::new(Devices::parse(&text).unwrap()));
+    let query = b"MESSAGE sip:34020000001320000777@10.0.0.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 10.0.0.2:5060;rport;branch=z9hG4bK1\r\n\
+From: <sip:34020000002000000001@3402000000>;tag=1\r\n\
+To: <sip:34020000001320000777@3402000000>\r\n\
+Call-ID: q1\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n";
+    let route = || {
+        let mut h = [Header::EMPTY; 16];
+        let m = parse_datagram(query, &mut h, &Limits::default())
+            .unwrap()
+            .unwrap();
+        gbswarm::camera::addressed_index(&m, &ids)
+    };
+    assert_eq!(route(), Some(776), "row 777 is fleet index 776");
+    let before = allocs();
+    for _ in 0..100 {
+        black_box(route());
+    }
+    assert_eq!(allocs() - before, 0);
+}
+
+#[test]
+fn a_catalog_page_with_a_chinese_channel_name_does_not_allocate_once_warm() {
+    use gbswarm::gb::{Charset, DeviceId, manscdp};
+    let dev: DeviceId = "34020000001320000001".parse().unwrap();
+    let mut out = Vec::new();
+    let page = |out: &mut Vec<u8>, charset| {
+        let items = (1..21u32).map(|i| (i, dev.channel(i, 20)));
+        manscdp::write_catalog(out, charset, "东门摄像机", 1, &dev, 20, items);
+    };
+    for charset in [Charset::Gb18030, Charset::Gb2312] {
+        page(&mut out, charset);
+        let before = allocs();
+        for _ in 0..10 {
+            page(&mut out, charset);
+        }
+        assert_eq!(allocs() - before, 0, "{charset:?}");
+    }
 }

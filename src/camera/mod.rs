@@ -26,8 +26,9 @@ pub use fsm::Camera;
 pub use transaction::{T1, T2, TIMER_F};
 
 use crate::clock::{Span, Time};
-use crate::gb::DeviceId;
+use crate::gb::{DeviceId, Devices, GbVersion, Ids};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Transport a camera uses to reach its server (the wire's own [`crate::sip::Transport`]).
 pub use crate::sip::Transport;
@@ -59,6 +60,13 @@ pub struct CameraConfig {
     pub heartbeat_misses: u8,
     /// Channels listed in a Catalog response.
     pub channels: u32,
+    /// What the channels are called in a Catalog response: this text and the channel's number
+    /// (`Camera 1`); written in the charset of `gb_version`.
+    pub channel_name: String,
+    /// The GB/T 28181 edition the cameras follow: 2022 sends `X-GB-Ver: 3.0` on every
+    /// REGISTER; the charset bodies declare and are written in is GB2312 (2016) or GB18030
+    /// (2022).
+    pub gb_version: GbVersion,
     /// Most Catalog items per response message.
     pub catalog_page: u32,
     /// Thousandths of the fleet that report a faulty sub-device in every keepalive.
@@ -72,6 +80,12 @@ pub struct CameraConfig {
     /// Wall-clock time (Unix ms) at the host clock's zero, for DeviceTime in answers (see
     /// [`CameraConfig::unix_ms`]).
     pub epoch_unix_ms: u64,
+    /// Per-device identities (`run --devices`), by camera index: each camera's own password,
+    /// and its channel count and transport where the file gives them. None: every camera
+    /// uses `password`, `channels` and `transport`. Read them through
+    /// [`password_of`](Self::password_of), [`channels_of`](Self::channels_of) and
+    /// [`transport_of`](Self::transport_of), never the shared fields directly.
+    pub identities: Option<Arc<Devices>>,
 }
 
 impl CameraConfig {
@@ -89,13 +103,42 @@ impl CameraConfig {
             heartbeat_ms: 60_000,
             heartbeat_misses: 3,
             channels: 1,
+            channel_name: "Camera".into(),
+            gb_version: GbVersion::V2016,
             catalog_page: 20,
             fault_permille: 0,
             unregister_on_stop: true,
             run_id: 1,
             user_agent: concat!("gbswarm/", env!("CARGO_PKG_VERSION")).into(),
             epoch_unix_ms: 0,
+            identities: None,
         }
+    }
+
+    /// The password camera `index` authenticates with: its own from the device file, or the
+    /// fleet's.
+    pub fn password_of(&self, index: u32) -> &[u8] {
+        self.identities
+            .as_deref()
+            .and_then(|d| d.password(index as usize))
+            .unwrap_or(&self.password)
+            .as_bytes()
+    }
+
+    /// The channels camera `index` lists: its own from the device file, or the fleet's.
+    pub fn channels_of(&self, index: u32) -> u32 {
+        self.identities
+            .as_deref()
+            .and_then(|d| d.channels(index as usize))
+            .unwrap_or(self.channels)
+    }
+
+    /// The transport camera `index` uses: its own from the device file, or the fleet's.
+    pub fn transport_of(&self, index: u32) -> Transport {
+        self.identities
+            .as_deref()
+            .and_then(|d| d.transport(index as usize))
+            .unwrap_or(self.transport)
     }
 
     /// The keepalive interval (at least a millisecond).
@@ -341,13 +384,14 @@ pub struct Env<'a> {
 }
 
 /// Which camera (by fleet index) a message from the network is for: a response carries the
-/// index in its Via branch; a request names the device in its Request-URI. `first` is the
-/// number of the fleet's first device ID. Used to share one socket among many cameras.
-pub fn addressed_index(msg: &crate::sip::Message<'_, '_>, first: u128) -> Option<u32> {
+/// index in its Via branch; a request names the device in its Request-URI, looked up in the
+/// fleet's `ids` (a range, or a device file's sorted index; no allocation). Used to share one
+/// socket among many cameras.
+pub fn addressed_index(msg: &crate::sip::Message<'_, '_>, ids: &Ids) -> Option<u32> {
     if msg.is_request() {
         let uri = crate::sip::Uri::parse(msg.request_uri()?)?;
         let id = DeviceId::parse(uri.user?).ok()?;
-        u32::try_from(id.number().checked_sub(first)?).ok()
+        u32::try_from(ids.index_of(&id)?).ok()
     } else {
         let (index, _) = request::parse_branch(msg.via()?.branch()?)?;
         Some(index)

@@ -84,39 +84,45 @@ impl QueryQueue {
     }
 }
 
-/// Writes the Response body for `kind` into `out`; returns true if more Catalog pages follow.
+/// Writes camera `index`'s Response body for `kind` into `out`; returns true if more Catalog
+/// pages follow.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn write_response(
     out: &mut Vec<u8>,
     cfg: &CameraConfig,
+    index: u32,
     id: &DeviceId,
     kind: QueryKind,
     sn: u32,
     page: u16,
     unix_ms: u64,
 ) -> bool {
+    let channels = cfg.channels_of(index);
+    let charset = cfg.gb_version.charset();
     match kind {
         QueryKind::Catalog => {
-            let total = cfg.channels;
+            let total = channels;
             let per = cfg.catalog_page.max(1);
             let first = u32::from(page).saturating_mul(per);
             let last = first.saturating_add(per).min(total);
             let per_device = total.max(1);
             let items = (first..last).map(|i| (i + 1, id.channel(i + 1, per_device)));
-            manscdp::write_catalog(out, sn, id, total, items);
+            manscdp::write_catalog(out, charset, &cfg.channel_name, sn, id, total, items);
             last < total
         }
         QueryKind::DeviceInfo => {
-            manscdp::write_device_info(out, sn, id, cfg.channels);
+            manscdp::write_device_info(out, charset, sn, id, channels);
             false
         }
         QueryKind::DeviceStatus => {
             let t = crate::gb::time::DateTime::new(unix_ms, false);
-            manscdp::write_device_status(out, sn, id, t.as_bytes());
+            manscdp::write_device_status(out, charset, sn, id, t.as_bytes());
             false
         }
         QueryKind::ConfigDownload => {
             manscdp::write_config_download(
                 out,
+                charset,
                 sn,
                 id,
                 cfg.expires,

@@ -2,7 +2,7 @@
 //! derives from its index instead of storing.
 
 use super::{Env, Transport};
-use crate::gb::DeviceId;
+use crate::gb::{DeviceId, GbVersion};
 use crate::sip::write::{push_addr, push_hex, push_name_addr};
 use crate::sip::{Method, Writer};
 
@@ -99,7 +99,7 @@ fn start_request<'v>(
     let to_server = method != Method::Register;
     let uri = UriBuf::new(t);
     let mut w = Writer::request(buf, method, uri.as_bytes());
-    let transport: &[u8] = match cfg.transport {
+    let transport: &[u8] = match cfg.transport_of(ids.index) {
         Transport::Udp => b"UDP",
         Transport::Tcp => b"TCP",
     };
@@ -171,6 +171,9 @@ pub(crate) fn write_register(
         ids,
     );
     w.header_with(b"Contact", |b| push_name_addr(b, id.as_bytes(), &env.local));
+    if env.cfg.gb_version == GbVersion::V2022 {
+        w.header(crate::gb::version::HEADER, GbVersion::V2022.header_value());
+    }
     if let Some(name) = auth {
         w.header(name, &out.auth);
     }

@@ -30,7 +30,13 @@ pub struct RunArgs {
     /// Number after the prefix of the first camera [default: 1].
     #[arg(long, value_name = "N")]
     first_id: Option<u64>,
-    /// Number of cameras [default: 100].
+    /// Per-device identities: a CSV file of `device-id,password[,channels[,transport]]` rows
+    /// (`#` comments; the format `serve --passwords` reads), one camera per row with its own
+    /// ID and password (and channel count and transport where given), in place of --id-prefix,
+    /// --first-id and --password; --cameras N takes the first N rows; --shard splits the rows.
+    #[arg(long, value_name = "FILE")]
+    devices: Option<PathBuf>,
+    /// Number of cameras [default: 100; with --devices, every row].
     #[arg(long, short = 'n', value_name = "N")]
     cameras: Option<u64>,
     /// Transport: udp or tcp [default: udp].
@@ -79,6 +85,14 @@ pub struct RunArgs {
     /// Channels per camera listed in Catalog answers [default: 1].
     #[arg(long, value_name = "N")]
     channels: Option<u32>,
+    /// What channels are called in Catalog answers: this text and the channel number, in the
+    /// charset of --gb-version (e.g. 摄像机) [default: Camera].
+    #[arg(long, value_name = "TEXT")]
+    channel_name: Option<String>,
+    /// The GB/T 28181 edition the cameras follow: 2016, or 2022 (`X-GB-Ver: 3.0` on every
+    /// REGISTER, GB18030 bodies instead of GB2312) [default: 2016].
+    #[arg(long, value_name = "2016|2022")]
+    gb_version: Option<u16>,
     /// Most Catalog items per answer message [default: 20].
     #[arg(long, value_name = "N")]
     catalog_page: Option<u32>,
@@ -179,6 +193,7 @@ impl RunArgs {
             password: self.password,
             id_prefix: self.id_prefix,
             first_id: self.first_id,
+            devices: self.devices,
             cameras: self.cameras,
             transport: self.transport,
             rate: self.rate,
@@ -196,6 +211,8 @@ impl RunArgs {
             retry_jitter: self.retry_jitter,
             refresh_at: self.refresh_at,
             channels: self.channels,
+            channel_name: self.channel_name,
+            gb_version: self.gb_version,
             catalog_page: self.catalog_page,
             fault_share: self.fault_share,
             cores: self.cores,

@@ -1,7 +1,7 @@
 //! `gbswarm serve`: the registrar's flags and how they become a [`ServeConfig`].
 
 use super::Error;
-use crate::gb::DeviceId;
+use crate::gb::{DeviceId, GbVersion};
 use crate::net::listen::Conflict;
 use crate::profile::Span;
 use crate::server::ServeConfig;
@@ -36,7 +36,9 @@ pub struct ServeArgs {
     /// The password every device uses.
     #[arg(long, default_value = "12345678", conflicts_with = "passwords")]
     password: String,
-    /// A file of `device-id password` lines (`#` comments): only these devices may register.
+    /// A device file, the format `run --devices` reads (`device-id,password[,channels[,transport]]`
+    /// or `device-id password` lines, `#` comments): only these devices may register, each with
+    /// its own password (channels and transport are ignored here).
     #[arg(long, value_name = "FILE")]
     passwords: Option<PathBuf>,
     /// Shortest expiry accepted; below it: 423 Interval Too Brief.
@@ -94,6 +96,17 @@ pub struct ServeArgs {
     /// Print a line of counters every second.
     #[arg(long)]
     stats: bool,
+    /// The GB/T 28181 edition to answer as: every answer to a REGISTER carries `X-GB-Ver:
+    /// 3.0` (2022) or `2.0` (2016), and queries declare GB18030 or GB2312. The editions the
+    /// devices declared are counted either way.
+    #[arg(long, value_name = "2016|2022", default_value = "2022", value_parser = parse_gb_version)]
+    gb_version: GbVersion,
+}
+
+/// `2016` or `2022`.
+pub(crate) fn parse_gb_version(s: &str) -> Result<GbVersion, String> {
+    GbVersion::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a GB/T 28181 edition (use 2016 or 2022)"))
 }
 
 impl ServeArgs {
@@ -175,6 +188,7 @@ impl ServeArgs {
                 nonce_ttl_s: self.nonce_ttl.0.as_secs(),
                 query_catalog: self.query_catalog,
                 via_host: String::new(),
+                gb_version: self.gb_version,
             },
             tcp_idle: self.tcp_idle.0,
             tcp_partial: std::time::Duration::from_secs(10),

@@ -20,7 +20,8 @@ use std::sync::Arc;
 pub struct Io {
     /// The worker's poll instance.
     pub poll: Poll,
-    /// UDP sockets; camera slot `j` uses socket `j / cps`.
+    /// UDP sockets; camera slot `j` uses socket [`Io::udp_socket`] (`j / cps` unless a device
+    /// file mixes transports).
     pub udp: Vec<UdpSock>,
     /// TCP connection of each camera slot.
     pub tcp: Vec<Option<Conn>>,
@@ -35,8 +36,12 @@ pub struct Io {
     pub refused: Vec<usize>,
     /// Cameras per UDP socket.
     pub cps: usize,
-    /// UDP or TCP.
-    pub transport: Transport,
+    /// When a device file mixes transports: each slot's rank among the UDP slots
+    /// ([`NOT_UDP`] for a TCP camera), and the slot of each rank. Empty when every camera
+    /// uses the fleet's transport.
+    pub udp_rank: Vec<u32>,
+    /// See `udp_rank`.
+    pub udp_slots: Vec<u32>,
     /// Source addresses to spread connections over.
     pub plan: Arc<Plan>,
     /// Source address when the plan names none.
@@ -46,6 +51,24 @@ pub struct Io {
     pub index: usize,
     /// See `index`.
     pub workers: usize,
+}
+
+/// A slot's [`Io::udp_rank`] when its camera uses TCP.
+pub const NOT_UDP: u32 = u32::MAX;
+
+/// The ranks of a worker's slots among its UDP slots and the slots of the ranks (see
+/// [`Io::udp_rank`]), when the transports are mixed; empty otherwise.
+pub fn udp_ranks(transports: impl Iterator<Item = Transport>) -> (Vec<u32>, Vec<u32>) {
+    let (mut rank, mut slots) = (Vec::new(), Vec::new());
+    for (slot, t) in transports.enumerate() {
+        if t == Transport::Udp {
+            rank.push(slots.len() as u32);
+            slots.push(slot as u32);
+        } else {
+            rank.push(NOT_UDP);
+        }
+    }
+    (rank, slots)
 }
 
 /// The source address of socket or connection number `n`: the plan's list round-robin, or
@@ -59,12 +82,43 @@ pub fn pick_ip(plan: &Plan, default_ip: IpAddr, n: usize) -> IpAddr {
 }
 
 impl Io {
+    /// The transport of camera `slot` (fleet camera `slot * workers + index`).
+    pub fn transport(&self, slot: usize) -> Transport {
+        self.plan
+            .camera
+            .transport_of((slot * self.workers + self.index) as u32)
+    }
+
+    /// The UDP socket of camera `slot`; none for a TCP camera.
+    pub fn udp_socket(&self, slot: usize) -> Option<usize> {
+        if self.udp_rank.is_empty() {
+            (self.transport(slot) == Transport::Udp).then_some(slot / self.cps)
+        } else {
+            let r = *self.udp_rank.get(slot)?;
+            (r != NOT_UDP).then_some(r as usize / self.cps)
+        }
+    }
+
+    /// The camera on UDP socket `s` when sockets are not shared (`cps == 1`).
+    pub fn udp_only_slot(&self, s: usize) -> Option<usize> {
+        if self.udp_slots.is_empty() {
+            Some(s)
+        } else {
+            self.udp_slots.get(s).map(|&j| j as usize)
+        }
+    }
+
+    /// The poll token of camera `slot`'s TCP connection: numbered after the UDP sockets'.
+    pub fn tcp_token(&self, slot: usize) -> Token {
+        Token(self.udp.len() + slot)
+    }
+
     /// The address camera `slot` sends from (Via and Contact).
     pub fn local(&self, slot: usize) -> SocketAddr {
-        match self.transport {
+        match self.transport(slot) {
             Transport::Udp => self
-                .udp
-                .get(slot / self.cps)
+                .udp_socket(slot)
+                .and_then(|s| self.udp.get(s))
                 .map_or(SocketAddr::new(self.default_ip, 0), |s| s.local),
             Transport::Tcp => self
                 .tcp
@@ -75,7 +129,7 @@ impl Io {
     }
 
     fn send_udp(&mut self, slot: usize, dest: SocketAddr, bytes: &[u8]) {
-        let Some(s) = self.udp.get_mut(slot / self.cps) else {
+        let Some(s) = self.udp_socket(slot).and_then(|s| self.udp.get_mut(s)) else {
             return;
         };
         let r = match s.peer {
@@ -97,9 +151,10 @@ impl Io {
     }
 
     fn send_tcp(&mut self, slot: usize, bytes: &[u8]) {
+        let token = self.tcp_token(slot);
         match self.tcp.get_mut(slot).and_then(Option::as_mut) {
             Some(c) if c.connected => {
-                if c.send_via(self.poll.registry(), Token(slot), true, bytes)
+                if c.send_via(self.poll.registry(), token, true, bytes)
                     .is_err()
                 {
                     self.snap.send_errors += 1;
@@ -117,7 +172,7 @@ impl Host for Io {
     }
 
     fn transmit(&mut self, slot: usize, dest: SocketAddr, bytes: &[u8]) {
-        match self.transport {
+        match self.transport(slot) {
             Transport::Udp => self.send_udp(slot, dest, bytes),
             Transport::Tcp => self.send_tcp(slot, bytes),
         }
@@ -135,7 +190,7 @@ impl Host for Io {
         match tcp::connect(ip, server) {
             Ok(mut c) => {
                 let interest = Interest::READABLE | Interest::WRITABLE;
-                if c.register(self.poll.registry(), Token(slot), interest)
+                if c.register(self.poll.registry(), self.tcp_token(slot), interest)
                     .is_ok()
                 {
                     if let Some(g) = self.generation.get_mut(slot) {

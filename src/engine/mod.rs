@@ -7,7 +7,6 @@
 pub mod io;
 pub mod worker;
 
-use crate::camera::Transport;
 use crate::clock::{Clock, Span, Time};
 use crate::profile::Plan;
 use crate::stats::Snapshot;
@@ -108,20 +107,10 @@ pub fn run(
     mut on_interval: impl FnMut(Interval<'_>),
 ) -> Result<RunResult, String> {
     let workers = plan.cores.max(1).min(plan.ids.len().max(1) as usize);
-    let sockets = match plan.camera.transport {
-        Transport::Udp => plan
-            .ids
-            .len()
-            .div_ceil(u64::from(plan.cameras_per_socket.max(1))),
-        Transport::Tcp => plan.ids.len(),
-    };
-    crate::net::limits::check(
-        sockets,
-        plan.camera.transport == Transport::Tcp,
-        &plan.local_ips,
-        plan.cameras_per_socket,
-    )
-    .map_err(|e| e.to_string())?;
+    let (udp, tcp) = plan.transport_counts();
+    let sockets = udp.div_ceil(u64::from(plan.cameras_per_socket.max(1))) + tcp;
+    crate::net::limits::check(sockets, tcp > 0, &plan.local_ips, plan.cameras_per_socket)
+        .map_err(|e| e.to_string())?;
     let default_ip =
         crate::net::udp::route_source(target).map_err(|e| format!("no route to {target}: {e}"))?;
     let plan = Arc::new(plan.clone());

@@ -158,6 +158,16 @@ impl std::str::FromStr for DeviceId {
     }
 }
 
+/// `(start, len)` of slice `k` of `n` (0-based) of `count` items: contiguous, disjoint,
+/// covering, sizes differing by at most one (the first `count % n` slices one longer).
+pub fn shard_bounds(count: u64, k: u64, n: u64) -> (u64, u64) {
+    let n = n.max(1);
+    let k = k.min(n - 1);
+    let base = count / n;
+    let extra = count % n;
+    (k * base + k.min(extra), base + u64::from(k < extra))
+}
+
 /// `count` consecutive IDs: a fixed digit prefix and a zero-padded number after it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IdRange {
@@ -207,16 +217,17 @@ impl IdRange {
 
     /// The sub-range of shard `k` of `n` (0-based): disjoint, covering, sizes differing by ≤ 1.
     pub fn shard(&self, k: u64, n: u64) -> IdRange {
-        let n = n.max(1);
-        let k = k.min(n - 1);
-        let base = self.count / n;
-        let extra = self.count % n;
-        let start = k * base + k.min(extra);
-        let len = base + u64::from(k < extra);
+        let (start, len) = shard_bounds(self.count, k, n);
         IdRange {
             first: self.first + u128::from(start),
             count: len,
         }
+    }
+
+    /// The index of `id` in the range, if it is in it.
+    pub fn index_of(&self, id: &DeviceId) -> Option<u64> {
+        let i = u64::try_from(id.number().checked_sub(self.first)?).ok()?;
+        (i < self.count).then_some(i)
     }
 
     /// Iterates over the IDs in order.

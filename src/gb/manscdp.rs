@@ -5,14 +5,13 @@
 //! tag, which is both zero-copy and robust to the whitespace and encodings devices use.
 
 use super::id::DeviceId;
+use super::version::Charset;
 use crate::sip::bytes::parse_decimal;
 use crate::sip::names::same;
 use crate::sip::write::push_u64;
 
 /// The `Content-Type` GB28181 uses for MANSCDP bodies.
 pub const CONTENT_TYPE: &[u8] = b"Application/MANSCDP+xml";
-
-const XML_DECL: &[u8] = b"<?xml version=\"1.0\" encoding=\"GB2312\"?>\r\n";
 
 /// The root element of a MANSCDP body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,9 +136,18 @@ fn tag_u64(out: &mut Vec<u8>, name: &[u8], value: u64) {
     out.extend_from_slice(b">\r\n");
 }
 
-fn open_root(out: &mut Vec<u8>, root: &[u8], cmd: &[u8], sn: u32, device: &DeviceId) {
+fn open_root(
+    out: &mut Vec<u8>,
+    charset: Charset,
+    root: &[u8],
+    cmd: &[u8],
+    sn: u32,
+    device: &DeviceId,
+) {
     out.clear();
-    out.extend_from_slice(XML_DECL);
+    out.extend_from_slice(b"<?xml version=\"1.0\" encoding=\"");
+    out.extend_from_slice(charset.label());
+    out.extend_from_slice(b"\"?>\r\n");
     out.push(b'<');
     out.extend_from_slice(root);
     out.extend_from_slice(b">\r\n");
@@ -154,9 +162,16 @@ fn close_root(out: &mut Vec<u8>, root: &[u8]) {
     out.extend_from_slice(b">\r\n");
 }
 
-/// Writes a Keepalive notify; `faults` lists sub-devices reported faulty in `<Info>`.
-pub fn write_keepalive(out: &mut Vec<u8>, sn: u32, device: &DeviceId, faults: &[DeviceId]) {
-    open_root(out, b"Notify", b"Keepalive", sn, device);
+/// Writes a Keepalive notify declaring `charset`; `faults` lists sub-devices reported faulty
+/// in `<Info>`.
+pub fn write_keepalive(
+    out: &mut Vec<u8>,
+    charset: Charset,
+    sn: u32,
+    device: &DeviceId,
+    faults: &[DeviceId],
+) {
+    open_root(out, charset, b"Notify", b"Keepalive", sn, device);
     tag(out, b"Status", b"OK");
     if !faults.is_empty() {
         out.extend_from_slice(b"<Info>\r\n");
@@ -169,8 +184,8 @@ pub fn write_keepalive(out: &mut Vec<u8>, sn: u32, device: &DeviceId, faults: &[
 }
 
 /// Writes a query (`Catalog`, `DeviceInfo`, ...) as a platform sends it.
-pub fn write_query(out: &mut Vec<u8>, cmd: &[u8], sn: u32, device: &DeviceId) {
-    open_root(out, b"Query", cmd, sn, device);
+pub fn write_query(out: &mut Vec<u8>, charset: Charset, cmd: &[u8], sn: u32, device: &DeviceId) {
+    open_root(out, charset, b"Query", cmd, sn, device);
     if cmd == b"ConfigDownload" {
         tag(out, b"ConfigType", b"BasicParam");
     }
@@ -178,15 +193,18 @@ pub fn write_query(out: &mut Vec<u8>, cmd: &[u8], sn: u32, device: &DeviceId) {
 }
 
 /// Writes one Catalog response message holding `channels` (a slice of the full list of
-/// `sum_num` channels, so a large catalog can span several messages).
+/// `sum_num` channels, so a large catalog can span several messages), each named `name` and
+/// its number (`Camera 1`), the text encoded in `charset` (which the body declares).
 pub fn write_catalog(
     out: &mut Vec<u8>,
+    charset: Charset,
+    name: &str,
     sn: u32,
     device: &DeviceId,
     sum_num: u32,
     channels: impl ExactSizeIterator<Item = (u32, DeviceId)>,
 ) {
-    open_root(out, b"Response", b"Catalog", sn, device);
+    open_root(out, charset, b"Response", b"Catalog", sn, device);
     tag_u64(out, b"SumNum", u64::from(sum_num));
     out.extend_from_slice(b"<DeviceList Num=\"");
     push_u64(out, channels.len() as u64);
@@ -194,7 +212,9 @@ pub fn write_catalog(
     for (index, ch) in channels {
         out.extend_from_slice(b"<Item>\r\n");
         tag(out, b"DeviceID", ch.as_bytes());
-        out.extend_from_slice(b"<Name>Camera ");
+        out.extend_from_slice(b"<Name>");
+        charset.push_xml_text(out, name);
+        out.push(b' ');
         push_u64(out, u64::from(index));
         out.extend_from_slice(b"</Name>\r\n");
         tag(out, b"Manufacturer", b"gbswarm");
@@ -215,8 +235,14 @@ pub fn write_catalog(
 }
 
 /// Writes a DeviceInfo response.
-pub fn write_device_info(out: &mut Vec<u8>, sn: u32, device: &DeviceId, channels: u32) {
-    open_root(out, b"Response", b"DeviceInfo", sn, device);
+pub fn write_device_info(
+    out: &mut Vec<u8>,
+    charset: Charset,
+    sn: u32,
+    device: &DeviceId,
+    channels: u32,
+) {
+    open_root(out, charset, b"Response", b"DeviceInfo", sn, device);
     tag(out, b"DeviceName", b"gbswarm camera");
     tag(out, b"Result", b"OK");
     tag(out, b"Manufacturer", b"gbswarm");
@@ -227,8 +253,14 @@ pub fn write_device_info(out: &mut Vec<u8>, sn: u32, device: &DeviceId, channels
 }
 
 /// Writes a DeviceStatus response; `device_time` is `YYYY-MM-DDThh:mm:ss`.
-pub fn write_device_status(out: &mut Vec<u8>, sn: u32, device: &DeviceId, device_time: &[u8]) {
-    open_root(out, b"Response", b"DeviceStatus", sn, device);
+pub fn write_device_status(
+    out: &mut Vec<u8>,
+    charset: Charset,
+    sn: u32,
+    device: &DeviceId,
+    device_time: &[u8],
+) {
+    open_root(out, charset, b"Response", b"DeviceStatus", sn, device);
     tag(out, b"Result", b"OK");
     tag(out, b"Online", b"ONLINE");
     tag(out, b"Status", b"OK");
@@ -242,13 +274,14 @@ pub fn write_device_status(out: &mut Vec<u8>, sn: u32, device: &DeviceId, device
 /// Writes a ConfigDownload response with the BasicParam block.
 pub fn write_config_download(
     out: &mut Vec<u8>,
+    charset: Charset,
     sn: u32,
     device: &DeviceId,
     expires: u32,
     heartbeat_interval: u32,
     heartbeat_count: u32,
 ) {
-    open_root(out, b"Response", b"ConfigDownload", sn, device);
+    open_root(out, charset, b"Response", b"ConfigDownload", sn, device);
     tag(out, b"Result", b"OK");
     out.extend_from_slice(b"<BasicParam>\r\n");
     tag(out, b"Name", b"gbswarm camera");
@@ -273,7 +306,13 @@ mod tests {
     fn keepalive_round_trip() {
         let dev = id("34020000001320000003");
         let mut out = Vec::new();
-        write_keepalive(&mut out, 42, &dev, &[id("34020000001310000001")]);
+        write_keepalive(
+            &mut out,
+            Charset::Gb2312,
+            42,
+            &dev,
+            &[id("34020000001310000001")],
+        );
         let m = Manscdp::parse(&out).unwrap();
         assert_eq!(m.root, Root::Notify);
         assert_eq!(m.cmd_type, b"Keepalive");
@@ -284,7 +323,8 @@ mod tests {
             Some(&b"<DeviceID>34020000001310000001</DeviceID>"[..])
         );
         assert!(out.starts_with(b"<?xml version=\"1.0\" encoding=\"GB2312\"?>"));
-        write_keepalive(&mut out, 43, &dev, &[]);
+        write_keepalive(&mut out, Charset::Gb18030, 43, &dev, &[]);
+        assert!(out.starts_with(b"<?xml version=\"1.0\" encoding=\"GB18030\"?>"));
         assert!(element(&out, b"Info").is_none());
     }
 
@@ -293,7 +333,7 @@ mod tests {
         let dev = id("34020000001320000003");
         let mut out = Vec::new();
         let chans = (1..4u32).map(|i| (i, dev.channel(i, 3)));
-        write_catalog(&mut out, 7, &dev, 5, chans);
+        write_catalog(&mut out, Charset::Gb2312, "Camera", 7, &dev, 5, chans);
         let m = Manscdp::parse(&out).unwrap();
         assert_eq!(
             (m.root, m.cmd_type, m.sn),
@@ -302,20 +342,40 @@ mod tests {
         assert_eq!(element(&out, b"SumNum"), Some(&b"5"[..]));
         assert_eq!(out.windows(6).filter(|w| w == b"<Item>").count(), 3);
         assert!(out.windows(20).any(|w| w == b"<DeviceList Num=\"3\">"));
+        assert_eq!(element(&out, b"Name"), Some(&b"Camera 1"[..]));
+    }
+
+    #[test]
+    fn catalog_names_are_written_in_the_declared_charset() {
+        let dev = id("34020000001320000003");
+        let mut out = Vec::new();
+        // 2022: GB18030, declared and used; 大门 ("main gate").
+        let chans = (1..3u32).map(|i| (i, dev.channel(i, 2)));
+        write_catalog(&mut out, Charset::Gb18030, "大门", 1, &dev, 2, chans);
+        assert!(out.starts_with(b"<?xml version=\"1.0\" encoding=\"GB18030\"?>"));
+        let name = element(&out, b"Name").unwrap();
+        assert_eq!(name, b"\xb4\xf3\xc3\xc5 1");
+        let (text, _, bad) = encoding_rs::GB18030.decode(name);
+        assert_eq!((text.as_ref(), bad), ("大门 1", false));
+        // A warm buffer takes the next page without growing.
+        let cap = out.capacity();
+        let chans = (1..3u32).map(|i| (i, dev.channel(i, 2)));
+        write_catalog(&mut out, Charset::Gb18030, "大门", 2, &dev, 2, chans);
+        assert_eq!(out.capacity(), cap);
     }
 
     #[test]
     fn other_responses_and_queries() {
         let dev = id("34020000001320000003");
         let mut out = Vec::new();
-        write_device_info(&mut out, 1, &dev, 2);
+        write_device_info(&mut out, Charset::Gb2312, 1, &dev, 2);
         assert_eq!(Manscdp::parse(&out).unwrap().cmd_type, b"DeviceInfo");
         assert_eq!(element(&out, b"Channel"), Some(&b"2"[..]));
-        write_device_status(&mut out, 2, &dev, b"2026-11-24T10:00:00");
+        write_device_status(&mut out, Charset::Gb2312, 2, &dev, b"2026-11-24T10:00:00");
         assert_eq!(element(&out, b"Online"), Some(&b"ONLINE"[..]));
-        write_config_download(&mut out, 3, &dev, 3600, 60, 3);
+        write_config_download(&mut out, Charset::Gb2312, 3, &dev, 3600, 60, 3);
         assert_eq!(element(&out, b"HeartBeatInterval"), Some(&b"60"[..]));
-        write_query(&mut out, b"ConfigDownload", 9, &dev);
+        write_query(&mut out, Charset::Gb2312, b"ConfigDownload", 9, &dev);
         let q = Manscdp::parse(&out).unwrap();
         assert_eq!(
             (q.root, q.cmd_type, q.sn),

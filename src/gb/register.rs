@@ -5,6 +5,7 @@
 //! Used by the camera, the registrar and the scripted test registrar alike. Reads parsed
 //! messages and writes into caller-owned buffers; never allocates, never keeps state.
 
+use super::version::Charset;
 use super::{DeviceId, manscdp};
 use crate::sip::write::{push_name_addr, push_sip_uri, push_u64};
 use crate::sip::{HeaderKind, Message, Method, NameAddr, Transport, Uri, Writer};
@@ -95,6 +96,8 @@ pub struct QueryFrom<'a> {
     pub via_host: &'a [u8],
     /// Transport of the Via.
     pub transport: Transport,
+    /// The charset the query body declares (the platform's edition's).
+    pub charset: Charset,
 }
 
 /// Writes a MANSCDP query MESSAGE (`cmd` = `Catalog`, `DeviceInfo`, ...) with serial number
@@ -111,7 +114,7 @@ pub fn write_query(
     addr: &SocketAddr,
 ) {
     body.clear();
-    manscdp::write_query(body, cmd, sn, device);
+    manscdp::write_query(body, from.charset, cmd, sn, device);
     // The Request-URI is written after the XML in the same buffer: no allocation.
     let xml_len = body.len();
     push_sip_uri(body, device.as_bytes(), addr);

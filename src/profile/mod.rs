@@ -5,7 +5,8 @@
 //! a profile fails fast instead of running the wrong load.
 
 use crate::camera::{CameraConfig, Transport};
-use crate::gb::{DeviceId, IdRange};
+use crate::gb::{DeviceId, Ids};
+use ids::{id_range, listed};
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -107,6 +108,10 @@ pub struct Profile {
     pub id_prefix: Option<String>,
     /// Number after the prefix of the first camera.
     pub first_id: Option<u64>,
+    /// A device file (`device-id,password[,channels[,transport]]` rows, see
+    /// [`crate::gb::devices`]): every camera's ID and password, in place of `id-prefix`,
+    /// `first-id` and `password`; `cameras` then takes the first rows.
+    pub devices: Option<PathBuf>,
     /// Fleet size.
     pub cameras: Option<u64>,
     /// `udp` or `tcp`.
@@ -131,6 +136,12 @@ pub struct Profile {
     pub refresh_at: Option<f64>,
     /// Channels per camera listed in Catalog answers.
     pub channels: Option<u32>,
+    /// What channels are called in Catalog answers (`NAME 1`, `NAME 2`, ...); any text, written
+    /// in the charset of `gb-version`.
+    pub channel_name: Option<String>,
+    /// The GB/T 28181 edition: 2016 or 2022 (`X-GB-Ver: 3.0` on every REGISTER, GB18030
+    /// bodies).
+    pub gb_version: Option<u16>,
     /// Catalog items per answer message.
     pub catalog_page: Option<u32>,
     /// Share of cameras reporting a faulty sub-device (0 to 1).
@@ -183,6 +194,7 @@ impl Profile {
             password,
             id_prefix,
             first_id,
+            devices,
             cameras,
             transport,
             rate,
@@ -195,6 +207,8 @@ impl Profile {
             retry_jitter,
             refresh_at,
             channels,
+            channel_name,
+            gb_version,
             catalog_page,
             fault_share,
             cores,
@@ -216,6 +230,7 @@ impl Profile {
             password: password.or(self.password),
             id_prefix: id_prefix.or(self.id_prefix),
             first_id: first_id.or(self.first_id),
+            devices: devices.or(self.devices),
             cameras: cameras.or(self.cameras),
             transport: transport.or(self.transport),
             rate: rate.or(self.rate),
@@ -228,6 +243,8 @@ impl Profile {
             retry_jitter: retry_jitter.or(self.retry_jitter),
             refresh_at: refresh_at.or(self.refresh_at),
             channels: channels.or(self.channels),
+            channel_name: channel_name.or(self.channel_name),
+            gb_version: gb_version.or(self.gb_version),
             catalog_page: catalog_page.or(self.catalog_page),
             fault_share: fault_share.or(self.fault_share),
             cores: cores.or(self.cores),
@@ -267,8 +284,9 @@ pub struct Plan {
     pub target: Option<SocketAddr>,
     /// Behaviour of every camera.
     pub camera: CameraConfig,
-    /// Camera IDs.
-    pub ids: IdRange,
+    /// Camera IDs: a range, or a device file's rows (set both this and
+    /// `camera.identities` through [`Plan::set_ids`]).
+    pub ids: Ids,
     /// Start schedule.
     pub ramp: Ramp,
     /// Schedule of the stop's unregistrations: the ramp's by default, so they offer the
@@ -299,59 +317,40 @@ pub struct Plan {
     pub objectives: Vec<crate::verdict::Objective>,
 }
 
+impl Plan {
+    /// Sets the fleet's IDs, and with a device file each camera's identity (password,
+    /// channels, transport) from the same rows.
+    pub fn set_ids(&mut self, ids: Ids) {
+        self.camera.identities = ids.devices().cloned();
+        self.ids = ids;
+    }
+
+    /// How many cameras use UDP and how many TCP.
+    pub fn transport_counts(&self) -> (u64, u64) {
+        match self.ids.devices() {
+            Some(d) => d.transport_counts(self.camera.transport),
+            None if self.camera.transport == Transport::Tcp => (0, self.ids.len()),
+            None => (self.ids.len(), 0),
+        }
+    }
+
+    /// The transport for reports: `udp`, `tcp`, or both with their counts when a device file
+    /// mixes them.
+    pub fn transport_label(&self) -> String {
+        match self.transport_counts() {
+            (_, 0) => Transport::Udp.as_str().into(),
+            (0, _) => Transport::Tcp.as_str().into(),
+            (udp, tcp) => format!("udp ({udp}) and tcp ({tcp})"),
+        }
+    }
+}
+
 fn share(key: &str, v: Option<f64>, default: f64) -> Result<u32, PlanError> {
     let v = v.unwrap_or(default);
     if !(0.0..=1.0).contains(&v) {
         return bad(key, format!("{v} is not a share between 0 and 1"));
     }
     Ok((v * 1000.0).round() as u32)
-}
-
-/// The camera IDs, or the key to blame (`id-prefix`, `first-id` or `cameras`) with what fits.
-fn id_range(
-    prefix: Option<&str>,
-    first_id: Option<u64>,
-    cameras: u64,
-) -> Result<IdRange, PlanError> {
-    let prefix = prefix.unwrap_or("3402000000132");
-    if prefix.len() > 20 || !prefix.bytes().all(|b| b.is_ascii_digit()) {
-        return bad(
-            "id-prefix",
-            format!("`{prefix}` is not 0 to 20 digits (a camera ID has 20)"),
-        );
-    }
-    let width = 20 - prefix.len() as u32;
-    // 10^19 - 1 is the largest for an empty prefix and fits a u64.
-    let max = 10u64.checked_pow(width).map_or(u64::MAX, |span| span - 1);
-    let first = first_id.unwrap_or(1);
-    let after = format!(
-        "after the {}-digit id-prefix `{prefix}` a camera number has at most {width} digits (0 to {max})",
-        prefix.len()
-    );
-    if first > max {
-        if first_id.is_none() {
-            return bad(
-                "id-prefix",
-                format!(
-                    "`{prefix}` has 20 digits and leaves none for the camera number: use at most 19"
-                ),
-            );
-        }
-        return bad("first-id", format!("{first} does not fit: {after}"));
-    }
-    let room = max - first + 1;
-    if cameras > room {
-        return bad(
-            "cameras",
-            format!(
-                "{cameras} cameras from first-id {first} do not fit: {after}, so at most {room} cameras"
-            ),
-        );
-    }
-    IdRange::new(prefix, first, cameras).map_err(|e| PlanError {
-        key: "id-prefix".into(),
-        message: format!("`{prefix}` with first-id {first} and {cameras} cameras: {e}"),
-    })
 }
 
 /// Resolves `HOST:PORT` (an IP address or a name such as `localhost`) to one socket address,
@@ -472,6 +471,27 @@ impl Profile {
         }
         camera.fault_permille = share("fault-share", self.fault_share, 0.0)?;
         camera.channels = self.channels.unwrap_or(1);
+        if let Some(name) = &self.channel_name {
+            if name.trim().is_empty()
+                || name.chars().count() > 64
+                || name.chars().any(char::is_control)
+            {
+                return bad(
+                    "channel-name",
+                    format!(
+                        "`{name}` is not a channel name: 1 to 64 characters, no control characters"
+                    ),
+                );
+            }
+            camera.channel_name = name.clone();
+        }
+        if let Some(year) = self.gb_version {
+            camera.gb_version =
+                crate::gb::GbVersion::parse(&year.to_string()).ok_or_else(|| PlanError {
+                    key: "gb-version".into(),
+                    message: format!("{year} is not a GB/T 28181 edition (use 2016 or 2022)"),
+                })?;
+        }
         camera.catalog_page = self.catalog_page.unwrap_or(20);
         if camera.catalog_page == 0 {
             return bad("catalog-page", "must be at least 1");
@@ -480,11 +500,18 @@ impl Profile {
         // Call-IDs and tags must not repeat across runs or across the shards of one run.
         camera.run_id = crate::seed::random_u64() as u32;
 
-        let cameras = self.cameras.unwrap_or(100);
-        if cameras == 0 || cameras > u64::from(u32::MAX) {
+        if self.cameras == Some(0) || self.cameras > Some(u64::from(u32::MAX)) {
             return bad("cameras", "must be between 1 and 4294967295");
         }
-        let ids = id_range(self.id_prefix.as_deref(), self.first_id, cameras)?;
+        let ids = match &self.devices {
+            Some(path) => listed(self, path, self.cameras)?,
+            None => Ids::Range(id_range(
+                self.id_prefix.as_deref(),
+                self.first_id,
+                self.cameras.unwrap_or(100),
+            )?),
+        };
+        let cameras = ids.len();
         let shard = match &self.shard {
             None => None,
             Some(text) => {
@@ -536,6 +563,7 @@ impl Profile {
         if self.local_ip.is_some() && local_ips.is_empty() {
             return bad("local-ip", "the list is empty");
         }
+        camera.identities = ids.devices().cloned();
         Ok(Plan {
             target,
             camera,
@@ -569,6 +597,7 @@ impl Profile {
     }
 }
 
+mod ids;
 pub mod settings;
 
 #[cfg(test)]

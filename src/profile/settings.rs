@@ -85,8 +85,23 @@ pub fn of(plan: &Plan) -> Vec<(String, String)> {
         ),
         ("server-id", c.server_id.as_str().to_string()),
         ("domain", c.domain.clone()),
-        ("password", "(not shown)".into()),
-        ("transport", c.transport.as_str().into()),
+        (
+            "devices",
+            ids.devices().map_or_else(
+                || "none".into(),
+                |d| format!("{} rows of a device file (passwords not shown)", d.len()),
+            ),
+        ),
+        (
+            "password",
+            if ids.devices().is_some() {
+                "(one per device, not shown)".into()
+            } else {
+                "(not shown)".into()
+            },
+        ),
+        ("transport", plan.transport_label()),
+        ("gb-version", c.gb_version.year().to_string()),
         ("rate", ramp(*start)),
         ("burst", matches!(start, Ramp::Burst).to_string()),
         ("duration", span_ms(duration.as_millis() as u64)),
@@ -98,6 +113,7 @@ pub fn of(plan: &Plan) -> Vec<(String, String)> {
         ("retry-interval", span_ms(c.retry_interval_ms)),
         ("retry-jitter", share(c.retry_jitter_permille)),
         ("channels", c.channels.to_string()),
+        ("channel-name", c.channel_name.clone()),
         ("catalog-page", c.catalog_page.to_string()),
         ("fault-share", share(c.fault_permille)),
         ("cores", cores.to_string()),

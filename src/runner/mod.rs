@@ -153,7 +153,7 @@ pub fn run(plan: &Plan) -> Result<Ending, Failure> {
     eprintln!(
         "gbswarm: {} cameras over {} to {target}, {} worker(s), for {} s (progress every second{})",
         plan.ids.len(),
-        plan.camera.transport.as_str(),
+        plan.transport_label(),
         plan.cores,
         plan.duration.as_secs_f64(),
         if tty { "" } else { "; a line every 10 s" }
@@ -193,7 +193,7 @@ pub fn run(plan: &Plan) -> Result<Ending, Failure> {
     let interrupted = result.reason.interrupted();
     let info = crate::stats::summary::RunInfo {
         target: target.to_string(),
-        transport: plan.camera.transport.as_str().to_string(),
+        transport: plan.transport_label(),
         cameras: plan.ids.len(),
         cores: plan.cores,
         duration_s: result.elapsed.as_secs_f64(),
@@ -258,9 +258,10 @@ pub fn run(plan: &Plan) -> Result<Ending, Failure> {
         let lost: u64 = t.kinds.iter().map(|k| k.transport_errors).sum();
         return Err(Failure::CannotRun(format!(
             "{target} refused every {} ({lost} transport errors, not one answer): is a SIP server listening there?",
-            match plan.camera.transport {
-                crate::camera::Transport::Udp => "datagram",
-                crate::camera::Transport::Tcp => "connection",
+            match plan.transport_counts() {
+                (_, 0) => "datagram",
+                (0, _) => "connection",
+                _ => "datagram and connection",
             }
         )));
     }
@@ -371,6 +372,11 @@ fn target_or_embedded(
             max_expires: 86_400,
             heartbeat_ms: plan.camera.heartbeat_ms,
             heartbeat_misses: u32::from(plan.camera.heartbeat_misses),
+            // The cameras' own passwords when a device file gives them.
+            passwords: match plan.ids.devices() {
+                Some(d) => crate::server::registrar::Passwords::PerDevice(d.password_map()),
+                None => crate::server::registrar::Passwords::Shared(plan.camera.password.clone()),
+            },
             ..crate::server::registrar::Config::new(plan.camera.server_id, &plan.camera.password)
         },
         tcp_idle: std::time::Duration::from_secs(3600),

@@ -10,6 +10,7 @@ pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), 
     let listen = cfg.listen;
     let cores = cfg.cores;
     let realm = cfg.registrar.realm.clone();
+    let edition = cfg.registrar.gb_version;
     let algorithms: Vec<&str> = cfg
         .registrar
         .algorithms()
@@ -27,14 +28,16 @@ pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), 
     let handle = crate::server::start(cfg)
         .map_err(|e| Failure::CannotRun(format!("cannot listen on {listen}: {e}")))?;
     eprintln!(
-        "gbswarm serve: listening on {} (UDP and TCP{}), {cores} worker(s), realm {realm}, digest {}, {mode}, up to {nofile} descriptors",
+        "gbswarm serve: listening on {} (UDP and TCP{}), {cores} worker(s), realm {realm}, digest {}, {mode}, GB/T 28181-{} (X-GB-Ver {}), up to {nofile} descriptors",
         handle.local_addr(),
         if handle.local_addr().ip().is_loopback() {
             ", loopback only"
         } else {
             ""
         },
-        algorithms.join(", ")
+        algorithms.join(", "),
+        edition.year(),
+        String::from_utf8_lossy(edition.header_value())
     );
     let mut last = crate::server::registrar::Stats::default();
     while !interrupt.load(std::sync::atomic::Ordering::Relaxed) {
@@ -70,7 +73,7 @@ pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), 
         .map(|a| format!("{a}:{}", st.digest_answers(*a)))
         .collect();
     println!(
-        "gbswarm serve: {} requests (REGISTER {}, MESSAGE {}, OPTIONS {}, other {}); responses {}; registrations {}, unregistrations {}, keepalives {}, redirects {}; digest answers {}; catalog queries {} answered {} ({} items); dropped malformed {}, replays {}, refused connections {}; service time p50 {} µs p99 {} µs max {} µs; {registered} registered, {online} online at exit",
+        "gbswarm serve: {} requests (REGISTER {}, MESSAGE {}, OPTIONS {}, other {}); responses {}; registrations {}, unregistrations {}, keepalives {}, redirects {}; digest answers {}; catalog queries {} answered {} ({} items); REGISTER X-GB-Ver: {}; dropped malformed {}, replays {}, refused connections {}; service time p50 {} µs p99 {} µs max {} µs; {registered} registered, {online} online at exit",
         st.requests.iter().sum::<u64>(),
         st.requests[0],
         st.requests[1],
@@ -89,6 +92,7 @@ pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), 
         st.queries_sent,
         st.catalog_responses,
         st.catalog_items,
+        st.gb_versions_text(),
         st.dropped_malformed,
         st.replays,
         st.refused_connections,

@@ -24,32 +24,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Reads `device-id password` lines (`#` starts a comment) into a password map.
+/// Reads a device file (the format of [`crate::gb::devices`], shared with `run --devices`:
+/// `device-id,password[,channels[,transport]]` or `device-id password` lines, `#` comments)
+/// into a password map; errors name the file and the line.
 pub fn load_passwords(
     path: &std::path::Path,
 ) -> Result<std::collections::HashMap<crate::gb::DeviceId, String>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut m = std::collections::HashMap::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        let mut it = line.split_whitespace();
-        let (Some(id), Some(pw), None) = (it.next(), it.next(), it.next()) else {
-            return Err(format!(
-                "{}:{}: expected `device-id password`",
-                path.display(),
-                n + 1
-            ));
-        };
-        let id = id
-            .parse()
-            .map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
-        m.insert(id, pw.to_string());
-    }
-    Ok(m)
+    Ok(crate::gb::Devices::load(path)?.password_map())
 }
 
 /// How to run the registrar.

@@ -13,11 +13,12 @@ use super::stats::Publisher;
 pub use super::stats::Stats;
 use crate::clock::{Span, Time};
 use crate::gb::register::{self as gbreg, QueryFrom};
-use crate::gb::{DeviceId, Manscdp, Root};
+use crate::gb::version::Declared;
+use crate::gb::{DeviceId, GbVersion, Manscdp, Root};
 use crate::net::{After, HostEvent, Service};
 use crate::sip::digest::{self, Algorithm};
 use crate::sip::write::push_u64;
-use crate::sip::{Batch, Message, Method, QStr, Transport, response_to};
+use crate::sip::{Batch, Message, Method, QStr, Transport, Writer, response_to};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -73,12 +74,15 @@ pub struct Config {
     pub query_catalog: bool,
     /// Our `host:port` for the Via of the queries we send.
     pub via_host: String,
+    /// The GB/T 28181 edition we follow: our `X-GB-Ver` on every answer to a REGISTER, and
+    /// the charset of our queries.
+    pub gb_version: GbVersion,
 }
 
 impl Config {
     /// A registrar for `server_id` with one shared `password`, realm = the ID's domain, and
     /// the field defaults: expiry 60 s to 1 h, 60 s keepalives with 3 misses, qop=auth, MD5,
-    /// 5-minute nonces, no redirect, no catalog queries.
+    /// 5-minute nonces, no redirect, no catalog queries, GB/T 28181-2022 (`X-GB-Ver: 3.0`).
     pub fn new(server_id: DeviceId, password: &str) -> Config {
         Config {
             server_id,
@@ -95,6 +99,7 @@ impl Config {
             nonce_ttl_s: 300,
             query_catalog: false,
             via_host: String::new(),
+            gb_version: GbVersion::V2022,
         }
     }
 
@@ -107,6 +112,11 @@ impl Config {
             &self.digest
         }
     }
+}
+
+/// Adds our `X-GB-Ver` to an answer to a REGISTER (GB/T 28181-2022 §9.1.2.1).
+fn gb_ver(w: &mut Writer<'_>, cfg: &Config) {
+    w.header(crate::gb::version::HEADER, cfg.gb_version.header_value());
 }
 
 /// What every worker's registrar shares.
@@ -208,8 +218,13 @@ impl Registrar {
     }
 
     fn answer(&self, msg: &Message<'_, '_>, code: u16, source: SocketAddr, out: &mut Batch) -> u16 {
+        let register = msg.method() == Some(Method::Register);
         out.push_with(|b| {
-            response_to(b, msg, code, Some(b"gbs"), Some(&source)).finish(b"");
+            let mut w = response_to(b, msg, code, Some(b"gbs"), Some(&source));
+            if register {
+                gb_ver(&mut w, &self.shared.cfg);
+            }
+            w.finish(b"");
         });
         code
     }
@@ -227,6 +242,7 @@ impl Registrar {
         let nonce = s.nonces.mint(now.as_secs(), salt, s.cfg.realm.as_bytes());
         out.push_with(|b| {
             let mut w = response_to(b, msg, 401, Some(b"gbs"), Some(&source));
+            gb_ver(&mut w, &s.cfg);
             for &alg in s.cfg.algorithms() {
                 w.header_with(b"WWW-Authenticate", |b| {
                     let realm = s.cfg.realm.as_bytes();
@@ -253,6 +269,7 @@ impl Registrar {
             realm: s.cfg.realm.as_bytes(),
             via_host: s.cfg.via_host.as_bytes(),
             transport,
+            charset: s.cfg.gb_version.charset(),
         };
         gbreg::write_query(
             &mut self.msg,
@@ -283,6 +300,7 @@ impl Registrar {
         if asked != 0 && asked < s.cfg.min_expires {
             out.push_with(|b| {
                 let mut w = response_to(b, msg, 423, Some(b"gbs"), Some(&source));
+                gb_ver(&mut w, &s.cfg);
                 w.header_u64(b"Min-Expires", u64::from(s.cfg.min_expires));
                 w.finish(b"");
             });
@@ -344,6 +362,7 @@ impl Registrar {
             self.stats.unregistrations += 1;
             out.push_with(|b| {
                 let mut w = response_to(b, msg, 200, Some(b"gbs"), Some(&source));
+                gb_ver(&mut w, &s.cfg);
                 w.header(b"Expires", b"0");
                 w.finish(b"");
             });
@@ -361,6 +380,7 @@ impl Registrar {
             let (id, addr) = r.targets[i];
             out.push_with(|b| {
                 let mut w = response_to(b, msg, 302, Some(b"gbs"), Some(&source));
+                gb_ver(&mut w, &s.cfg);
                 gbreg::write_redirect(&mut w, &id, &addr, granted);
                 w.finish(b"");
             });
@@ -383,6 +403,7 @@ impl Registrar {
         let date = crate::gb::time::DateTime::new(s.unix_zero_ms + now.as_millis(), true);
         out.push_with(|b| {
             let mut w = response_to(b, msg, 200, Some(b"gbs"), Some(&source));
+            gb_ver(&mut w, &s.cfg);
             w.header_with(b"Contact", |b| {
                 b.push(b'<');
                 b.extend_from_slice(contact);
@@ -472,6 +493,8 @@ impl Service for Registrar {
         let mut new_device = None;
         let code = match method {
             Method::Register => {
+                let declared = Declared::of(msg.header_named(crate::gb::version::HEADER));
+                self.stats.gb_versions[declared.slot()] += 1;
                 let (code, new) = self.register(now, msg, from, transport, out);
                 new_device = new;
                 code

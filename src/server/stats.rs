@@ -35,6 +35,9 @@ pub struct Stats {
     pub catalog_responses: u64,
     /// See `catalog_responses`.
     pub catalog_items: u64,
+    /// REGISTER requests by the GB/T 28181 edition their `X-GB-Ver` declared, in the slots of
+    /// [`Declared`](crate::gb::version::Declared): 3.0, 2.0, none, other.
+    pub gb_versions: [u64; 4],
     /// Time spent handling each message, µs (measured by the workers).
     pub service_us: hdrhistogram::Histogram<u64>,
 }
@@ -55,6 +58,7 @@ impl Default for Stats {
             queries_sent: 0,
             catalog_responses: 0,
             catalog_items: 0,
+            gb_versions: [0; 4],
             service_us: crate::stats::snapshot::new_histogram(),
         }
     }
@@ -94,6 +98,9 @@ impl Stats {
         self.queries_sent += o.queries_sent;
         self.catalog_responses += o.catalog_responses;
         self.catalog_items += o.catalog_items;
+        for (a, b) in self.gb_versions.iter_mut().zip(o.gb_versions) {
+            *a += b;
+        }
         let _ = self.service_us.add(&o.service_us);
     }
 
@@ -123,9 +130,11 @@ impl Stats {
             queries_sent,
             catalog_responses,
             catalog_items,
+            gb_versions,
             service_us,
         } = self;
         *requests = [0; 4];
+        *gb_versions = [0; 4];
         *digest = [0; 6];
         responses.clear();
         for n in [
@@ -143,6 +152,25 @@ impl Stats {
             *n = 0;
         }
         service_us.reset();
+    }
+
+    /// The REGISTERs whose `X-GB-Ver` said `d`.
+    pub fn gb_version(&self, d: crate::gb::version::Declared) -> u64 {
+        self.gb_versions[d.slot()]
+    }
+
+    /// The editions REGISTERs declared, for a summary: `3.0 ×12, none ×3` (only those seen).
+    pub fn gb_versions_text(&self) -> String {
+        let seen: Vec<String> = crate::gb::version::Declared::ALL
+            .iter()
+            .filter(|d| self.gb_version(**d) > 0)
+            .map(|d| format!("{} ×{}", d.label(), self.gb_version(*d)))
+            .collect();
+        if seen.is_empty() {
+            "none seen".into()
+        } else {
+            seen.join(", ")
+        }
     }
 
     /// Digest answers accepted with `alg`.

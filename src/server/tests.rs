@@ -310,7 +310,13 @@ mod registrar_core {
         let mut r = registrar(cfg());
         let mut st = Stats::default();
         let mut body = Vec::new();
-        crate::gb::manscdp::write_keepalive(&mut body, 1, &DEV.parse().unwrap(), &[]);
+        crate::gb::manscdp::write_keepalive(
+            &mut body,
+            crate::gb::Charset::Gb2312,
+            1,
+            &DEV.parse().unwrap(),
+            &[],
+        );
         let mut ka = Vec::new();
         let mut w = Writer::request(
             &mut ka,
@@ -453,7 +459,13 @@ mod registrar_core {
     /// A MESSAGE from `DEV` with this Content-Type and a keepalive body.
     fn keepalive_typed(content_type: &str) -> Vec<u8> {
         let mut body = Vec::new();
-        crate::gb::manscdp::write_keepalive(&mut body, 1, &DEV.parse().unwrap(), &[]);
+        crate::gb::manscdp::write_keepalive(
+            &mut body,
+            crate::gb::Charset::Gb2312,
+            1,
+            &DEV.parse().unwrap(),
+            &[],
+        );
         let mut ka = Vec::new();
         let mut w = Writer::request(
             &mut ka,

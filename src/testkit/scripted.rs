@@ -333,6 +333,7 @@ impl ScriptedServer {
             realm: self.script.realm.as_bytes(),
             via_host: b"10.0.0.1:5060",
             transport,
+            charset: crate::gb::Charset::Gb2312,
         };
         for q in queries {
             self.query_sn += 1;

@@ -266,11 +266,29 @@ impl<S: SimServer> Sim<S> {
     /// `n` cameras with consecutive IDs from `first`, all targeting `server` at
     /// [`SERVER`](Self::SERVER).
     pub fn with_server(cfg: CameraConfig, first: DeviceId, n: u32, server: S) -> Sim<S> {
-        let cams = (0..n)
-            .map(|i| {
-                let id = DeviceId::from_number(first.number() + u128::from(i)).unwrap_or(first);
-                Camera::new(id, i, &cfg)
-            })
+        let ids = (0..n)
+            .map(|i| DeviceId::from_number(first.number() + u128::from(i)).unwrap_or(first))
+            .collect();
+        Sim::of_ids(cfg, ids, server)
+    }
+
+    /// One camera per row of `cfg.identities` (with its own password, channels and
+    /// transport), all targeting `server`; none without a device table.
+    pub fn with_devices(cfg: CameraConfig, server: S) -> Sim<S> {
+        let ids = cfg
+            .identities
+            .as_deref()
+            .map(|d| d.ids().to_vec())
+            .unwrap_or_default();
+        Sim::of_ids(cfg, ids, server)
+    }
+
+    fn of_ids(cfg: CameraConfig, ids: Vec<DeviceId>, server: S) -> Sim<S> {
+        let n = ids.len() as u32;
+        let cams = ids
+            .into_iter()
+            .zip(0..)
+            .map(|(id, i)| Camera::new(id, i, &cfg))
             .collect();
         Sim {
             servers: vec![server],
@@ -436,7 +454,7 @@ impl<S: SimServer> Sim<S> {
                         c.handle_message(now, &bytes, env)
                     });
                 } else if let Some(server) = self.servers.get_mut(target as usize) {
-                    let transport = self.cfg.transport;
+                    let transport = self.cfg.transport_of(from);
                     let mut replies = std::mem::take(&mut self.replies);
                     replies.clear();
                     let now = self.net.now;

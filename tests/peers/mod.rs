@@ -28,6 +28,27 @@ pub fn have(binary: &str, package: &str) -> bool {
     found
 }
 
+/// True when Perl can load `module`; in CI a missing module fails the test, elsewhere the test
+/// prints SKIPPED.
+pub fn have_perl_module(module: &str, package: &str) -> bool {
+    let found = Command::new("perl")
+        .args([&format!("-M{module}"), "-e", "1"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!(
+                "Perl's {module} is missing in CI: .ci/run must install the Debian package `{package}`"
+            );
+        }
+        eprintln!(
+            "SKIPPED: Perl's {module} not found; install the Debian package `{package}` to run this test"
+        );
+    }
+    found
+}
+
 /// A port free on 127.0.0.1 for both UDP and TCP (at the time of asking), chosen below the
 /// kernel's ephemeral range: a peer restarted on it must not find it taken by some other
 /// test's outgoing connection, which only ever gets an ephemeral port.
@@ -238,5 +259,101 @@ impl Kamailio {
         self.stats()
             .and_then(|s| s.into_iter().find(|(k, _)| k == name).map(|(_, v)| v))
             .unwrap_or(-1)
+    }
+}
+
+/// Net::SIP's Registrar behind its Authorize (tests/peers/netsip-registrar.pl) on a loopback
+/// port, UDP and TCP; stopped by process group on drop.
+pub struct NetSip {
+    pub peer: Peer,
+    pub port: u16,
+    status: PathBuf,
+}
+
+/// What Net::SIP reports about itself (its status file).
+#[derive(Debug, Default)]
+pub struct NetSipStatus {
+    /// Contacts in the Registrar's store after its own expiry pass.
+    pub bindings: i64,
+    /// `(method, count)` of requests its Authorize answered 401.
+    pub challenged: Vec<(String, i64)>,
+    /// `(method, status, count)` of requests answered otherwise.
+    pub answered: Vec<(String, u16, i64)>,
+}
+
+impl NetSipStatus {
+    /// Requests of `method` challenged.
+    pub fn challenged(&self, method: &str) -> i64 {
+        self.challenged
+            .iter()
+            .find(|(m, _)| m == method)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// Requests of `method` answered `status`.
+    pub fn answered(&self, method: &str, status: u16) -> i64 {
+        self.answered
+            .iter()
+            .find(|(m, s, _)| m == method && *s == status)
+            .map_or(0, |(_, _, n)| *n)
+    }
+}
+
+impl NetSip {
+    /// Starts it on `port` with files in `dir`: `auth` is `register` or `all`; expiries
+    /// granted between `min` and `max` s; the passwords of `devices` (a device file).
+    pub fn start(dir: &Path, port: u16, auth: &str, min: u32, max: u32, devices: &Path) -> NetSip {
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/peers/netsip-registrar.pl"
+        );
+        let status = dir.join("netsip.status");
+        let _ = std::fs::remove_file(&status);
+        let mut cmd = Command::new("perl");
+        cmd.arg(script)
+            .arg(port.to_string())
+            .arg(&status)
+            .arg(devices)
+            .args([auth, &min.to_string(), &max.to_string()]);
+        let n = NetSip {
+            peer: Peer::spawn("netsip", cmd, dir),
+            port,
+            status,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !n.status.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "Net::SIP did not come up:\n{}",
+                read(&dir.join("netsip.err"))
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        n
+    }
+
+    /// Its numbers now (rewritten by it every 100 ms).
+    pub fn status(&self) -> NetSipStatus {
+        let mut s = NetSipStatus::default();
+        for line in read(&self.status).lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            match f.as_slice() {
+                ["bindings", n] => s.bindings = n.parse().unwrap_or(-1),
+                ["challenged", m, n] => s.challenged.push((m.to_string(), n.parse().unwrap_or(-1))),
+                ["answered", m, code, n] => s.answered.push((
+                    m.to_string(),
+                    code.parse().unwrap_or(0),
+                    n.parse().unwrap_or(-1),
+                )),
+                _ => {}
+            }
+        }
+        s
+    }
+
+    /// Its numbers once the next rewrite has happened (after what was sent has been handled).
+    pub fn settled_status(&self) -> NetSipStatus {
+        std::thread::sleep(Duration::from_millis(300));
+        self.status()
     }
 }

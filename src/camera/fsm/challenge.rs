@@ -52,7 +52,7 @@ impl Camera {
             &mut out.auth,
             &r.params,
             self.id.as_bytes(),
-            env.cfg.password.as_bytes(),
+            env.cfg.password_of(self.index),
             b"MESSAGE",
             uri.as_bytes(),
             r.nc,
@@ -121,7 +121,7 @@ impl Camera {
             &mut out.auth,
             &ch.params,
             self.id.as_bytes(),
-            env.cfg.password.as_bytes(),
+            env.cfg.password_of(self.index),
             b"MESSAGE",
             uri.as_bytes(),
             1,
@@ -145,7 +145,7 @@ impl Camera {
             cseq: first.branch.wrapping_add(1),
         };
         write_message(env, &self.id, &target, &ids, Some(ch.answer_header()));
-        let (buf, udp) = Self::transmit(env);
+        let (buf, udp) = self.transmit(env);
         let mut t = Txn::start(first.kind, first.due, now, self.counter, buf, udp);
         // One transaction over both requests: the first one's send (the lag) and Timer F,
         // and its retransmissions.

@@ -20,13 +20,14 @@ impl Camera {
     }
 
     /// The keepalive body with the current SN into `env.out.body` (also for sending it again
-    /// with credentials).
+    /// with credentials), declaring and written in the edition's charset.
     pub(super) fn write_keepalive_body(&self, env: &mut Env<'_>) {
+        let charset = env.cfg.gb_version.charset();
         if self.is_faulty() {
-            let faulty = [self.id.channel(1, env.cfg.channels.max(1))];
-            manscdp::write_keepalive(&mut env.out.body, self.hb_sn, &self.id, &faulty);
+            let faulty = [self.id.channel(1, env.cfg.channels_of(self.index).max(1))];
+            manscdp::write_keepalive(&mut env.out.body, charset, self.hb_sn, &self.id, &faulty);
         } else {
-            manscdp::write_keepalive(&mut env.out.body, self.hb_sn, &self.id, &[]);
+            manscdp::write_keepalive(&mut env.out.body, charset, self.hb_sn, &self.id, &[]);
         }
     }
 

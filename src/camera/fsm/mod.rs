@@ -174,7 +174,7 @@ enum Slot {
 ///     .unwrap()
 ///     .unwrap();
 /// let auth = answer.authorization().expect("an Authorization header");
-/// let (realm, password) = (auth.realm.unwrap(), cfg.password.as_bytes());
+/// let (realm, password) = (auth.realm.unwrap(), cfg.password_of(0));
 /// let ha1 = digest::ha1(digest::Algorithm::MD5, cam.id().as_bytes(), &realm, password);
 /// assert!(digest::verify(&auth, b"REGISTER", &ha1));
 /// // The flow is one transaction, still in flight: no record yet, and the timer moves to the
@@ -584,14 +584,14 @@ impl Camera {
         };
         let auth = self.reuse_credentials(&target, env);
         write_message(env, &self.id, &target, &ids, auth);
-        let (buf, udp) = Self::transmit(env);
+        let (buf, udp) = self.transmit(env);
         *self.txn(slot) = Txn::start(kind, due, now, self.counter, buf, udp);
     }
 
     /// Sends the request in `env.out.msg` to the server, keeping a copy for retransmission
     /// over UDP; returns the copy's handle and whether it is UDP.
-    fn transmit(env: &mut Env<'_>) -> (Option<BufId>, bool) {
-        let udp = env.cfg.transport == Transport::Udp;
+    fn transmit(&self, env: &mut Env<'_>) -> (Option<BufId>, bool) {
+        let udp = env.cfg.transport_of(self.index) == Transport::Udp;
         let buf = udp.then(|| env.out.pool.put(&env.out.msg));
         env.out.send_msg(Dest::Server);
         (buf, udp)

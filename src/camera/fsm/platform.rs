@@ -107,6 +107,7 @@ impl Camera {
         write_response(
             &mut env.out.body,
             env.cfg,
+            self.index,
             &self.id,
             kind,
             sn,

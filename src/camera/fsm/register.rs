@@ -46,7 +46,7 @@ impl Camera {
 
     /// Sends the flow's next REGISTER, asking for a connection first if TCP has none.
     fn open_leg(&mut self, now: Time, env: &mut Env<'_>) {
-        if env.cfg.transport == Transport::Tcp && self.flags & CONN_OPEN == 0 {
+        if env.cfg.transport_of(self.index) == Transport::Tcp && self.flags & CONN_OPEN == 0 {
             if self.phase != Phase::Connecting {
                 env.out.actions.push(Action::Connect);
             }
@@ -82,7 +82,7 @@ impl Camera {
                 &mut out.auth,
                 &ch.params,
                 self.id.as_bytes(),
-                env.cfg.password.as_bytes(),
+                env.cfg.password_of(self.index),
                 b"REGISTER",
                 uri.as_bytes(),
                 1,
@@ -116,7 +116,7 @@ impl Camera {
         } else {
             self.flags &= !AUTHED;
         }
-        let (buf, udp) = Self::transmit(env);
+        let (buf, udp) = self.transmit(env);
         let (kind, retx) = (self.reg.kind, self.reg.retx);
         self.reg = Txn::start(
             self.purpose.kind(),

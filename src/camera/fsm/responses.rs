@@ -70,7 +70,7 @@ impl Camera {
                         k == QueryKind::Catalog
                             && (u32::from(self.queue.page) + 1)
                                 .saturating_mul(env.cfg.catalog_page.max(1))
-                                < env.cfg.channels
+                                < env.cfg.channels_of(self.index)
                     });
                 if more {
                     self.queue.page += 1;

@@ -257,7 +257,7 @@ fn settle(
 ) {
     while let Some(req) = sent.first() {
         let reply = answer(srv, at, req);
-        at = at + rtt;
+        at += rtt;
         sent = b.call(|c, env| c.handle_message(at, &reply, env));
     }
 }

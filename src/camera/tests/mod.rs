@@ -7,6 +7,7 @@
 //!
 //! Nothing here opens a socket or reads a clock: every test is deterministic.
 
+mod gb_version;
 mod interop;
 mod keepalive;
 mod lag;

@@ -126,7 +126,6 @@ struct Worker {
     /// Wakes the poll on time; `None` if the kernel would not give one (the poll timeout,
     /// whole milliseconds rounded up, then decides alone).
     alarm: Option<Alarm>,
-    first_id: u128,
     spent: Receiver<Box<Snapshot>>,
     counters_seen: crate::camera::Counters,
     rbuf: Vec<u8>,
@@ -150,9 +149,25 @@ impl Worker {
             .collect();
         let poll = Poll::new()?;
         let cps = plan.cameras_per_socket.max(1) as usize;
+        // A device file that names transports may mix them: UDP sockets for its UDP cameras
+        // only.
+        let (udp_rank, udp_slots) = if cfg
+            .identities
+            .as_ref()
+            .is_some_and(|d| d.names_transports())
+        {
+            crate::engine::io::udp_ranks(shard.iter().map(|&k| cfg.transport_of(k as u32)))
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let udp_cameras = match (udp_rank.is_empty(), cfg.transport) {
+            (false, _) => udp_slots.len(),
+            (true, Transport::Udp) => cams.len(),
+            (true, Transport::Tcp) => 0,
+        };
         let mut udp = Vec::new();
-        if cfg.transport == Transport::Udp {
-            let sockets = cams.len().div_ceil(cps);
+        {
+            let sockets = udp_cameras.div_ceil(cps);
             for i in 0..sockets {
                 let ip = pick_ip(&plan, s.default_ip, s.index + i * s.workers);
                 let connect = (cps == 1).then_some(s.target);
@@ -164,7 +179,6 @@ impl Worker {
                 udp.push(sock);
             }
         }
-        let first_id = plan.ids.get(0).map_or(0, |id| id.number());
         let alarm = Alarm::new(poll.registry(), ALARM, &s.clock).ok();
         let n = cams.len();
         Ok(Worker {
@@ -184,7 +198,8 @@ impl Worker {
                 snap: Box::default(),
                 refused: Vec::new(),
                 cps,
-                transport: cfg.transport,
+                udp_rank,
+                udp_slots,
                 plan: plan.clone(),
                 default_ip: s.default_ip,
                 index: s.index,
@@ -194,7 +209,6 @@ impl Worker {
             cams,
             out: Outbox::default(),
             alarm,
-            first_id,
             spent: s.spent.clone(),
             counters_seen: crate::camera::Counters::default(),
             rbuf: vec![0u8; 65_536],
@@ -334,9 +348,10 @@ impl Worker {
             }
             for i in 0..self.ready.len() {
                 let (token, readable, writable, closed) = self.ready[i];
-                match self.cfg.transport {
-                    Transport::Udp => self.udp_readable(token.0),
-                    Transport::Tcp => self.tcp_event(token.0, readable, writable, closed),
+                // UDP sockets first, then TCP connections (see `Io::tcp_token`).
+                match token.0.checked_sub(self.io.udp.len()) {
+                    None => self.udp_readable(token.0),
+                    Some(slot) => self.tcp_event(slot, readable, writable, closed),
                 }
             }
         }

@@ -6,7 +6,6 @@
 
 use super::Worker;
 use crate::sip::{Header, Limits, Message, Parsed, parse_datagram, parse_stream};
-use mio::Token;
 use std::io::{self, Read};
 
 impl Worker {
@@ -20,7 +19,13 @@ impl Worker {
                     let msg = match parse_datagram(&rbuf[..n], &mut h, &Limits::default()) {
                         Ok(Some(m)) => m,
                         Ok(None) => continue, // a CRLF keep-alive
-                        Err(_) if self.io.cps == 1 && s < self.cams.len() => {
+                        Err(_)
+                            if self.io.cps == 1
+                                && self
+                                    .io
+                                    .udp_only_slot(s)
+                                    .is_some_and(|j| j < self.cams.len()) =>
+                        {
                             self.out.counters.malformed += 1;
                             continue;
                         }
@@ -30,7 +35,7 @@ impl Worker {
                         }
                     };
                     let slot = if self.io.cps == 1 {
-                        Some(s)
+                        self.io.udp_only_slot(s)
                     } else {
                         self.route(&msg)
                     };
@@ -45,8 +50,11 @@ impl Worker {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                    if self.io.cps == 1 && s < self.cams.len() {
-                        self.io.refused.push(s);
+                    if self.io.cps == 1
+                        && let Some(slot) =
+                            self.io.udp_only_slot(s).filter(|&j| j < self.cams.len())
+                    {
+                        self.io.refused.push(slot);
                     }
                 }
                 Err(_) => {
@@ -61,18 +69,19 @@ impl Worker {
 
     /// The local slot of the camera a datagram on a shared socket is for.
     fn route(&self, msg: &Message<'_, '_>) -> Option<usize> {
-        let k = crate::camera::addressed_index(msg, self.first_id)? as usize;
+        let k = crate::camera::addressed_index(msg, &self.plan.ids)? as usize;
         (k % self.workers == self.index).then_some(k / self.workers)
     }
 
     pub(super) fn tcp_event(&mut self, slot: usize, readable: bool, writable: bool, closed: bool) {
+        let token = self.io.tcp_token(slot);
         let Some(c) = self.io.tcp.get_mut(slot).and_then(|c| c.as_mut()) else {
             return;
         };
         if !c.connected {
             match c.finish_connect() {
                 Ok(true) => {
-                    if c.set_interest(self.io.poll.registry(), Token(slot), true)
+                    if c.set_interest(self.io.poll.registry(), token, true)
                         .is_err()
                     {
                         self.io.refused.push(slot);
@@ -91,7 +100,7 @@ impl Worker {
             }
         } else if writable {
             let registry = self.io.poll.registry();
-            if c.flush().is_err() || c.set_interest(registry, Token(slot), true).is_err() {
+            if c.flush().is_err() || c.set_interest(registry, token, true).is_err() {
                 self.io.refused.push(slot);
             }
         }
