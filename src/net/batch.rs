@@ -25,6 +25,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 /// Datagrams per system call, each way.
 pub const BATCH: usize = 32;
 
+/// Up to this many datagrams to send, the call's tables are built this small.
+const SMALL: usize = 8;
+
 /// Bytes of room for each received datagram by default: any UDP payload fits (IPv4's largest
 /// is 65,507 bytes, IPv6's 65,527), so nothing is cut short. Only the pages the kernel writes
 /// become resident, a page or two per slot for SIP.
@@ -328,30 +331,13 @@ impl SendBatch {
         failed: &mut impl FnMut(u32, io::Error),
     ) {
         while at < end {
-            let count = (end - at).min(BATCH);
-            let msg = |k: usize| {
-                let i = self.order.get(at + k).map_or(usize::MAX, |&i| i as usize);
-                (self.msgs.get(i).unwrap_or_default(), self.dest(at + k).to)
+            // The call's tables are arrays on the stack: small ones for the usual few.
+            let r = match end - at {
+                1..=SMALL => self.send_chunk::<SMALL>(fd, at, end),
+                _ => self.send_chunk::<BATCH>(fd, at, end),
             };
-            let addrs: [SocketAddrAny; BATCH] = std::array::from_fn(|k| {
-                if k < count {
-                    msg(k).1.as_any()
-                } else {
-                    NOBODY.as_any()
-                }
-            });
-            let iovs: [[IoSlice<'_>; 1]; BATCH] =
-                std::array::from_fn(|k| [IoSlice::new(if k < count { msg(k).0 } else { &[] })]);
-            let mut controls: [SendAncillaryBuffer<'_, '_, '_>; BATCH] =
-                std::array::from_fn(|_| SendAncillaryBuffer::default());
-            let mut k = 0;
-            let mut hdrs = controls.each_mut().map(|c| {
-                let h = MMsgHdr::new_with_addr(&addrs[k], &iovs[k], c);
-                k += 1;
-                h
-            });
-            match rustix::net::sendmmsg(fd.as_fd(), &mut hdrs[..count], SendFlags::DONTWAIT) {
-                Ok(sent) if sent > 0 => at += sent.min(count),
+            match r {
+                Ok(sent) if sent > 0 => at += sent,
                 Ok(_) => {
                     // Nothing taken and no error: report the first and go on.
                     failed(self.dest(at).tag, io::ErrorKind::WriteZero.into());
@@ -359,10 +345,45 @@ impl SendBatch {
                 }
                 Err(e) => {
                     // The first datagram of the call failed; the others are tried again.
-                    failed(self.dest(at).tag, io::Error::from(e));
+                    failed(self.dest(at).tag, e);
                     at += 1;
                 }
             }
         }
+    }
+
+    /// One `sendmmsg` of up to `N` datagrams from `at` (before `end`) of the send order; how
+    /// many the kernel took.
+    fn send_chunk<const N: usize>(
+        &self,
+        fd: BorrowedFd<'_>,
+        at: usize,
+        end: usize,
+    ) -> io::Result<usize> {
+        let count = (end - at).min(N);
+        let msg = |k: usize| {
+            let i = self.order.get(at + k).map_or(usize::MAX, |&i| i as usize);
+            (self.msgs.get(i).unwrap_or_default(), self.dest(at + k).to)
+        };
+        let none = NOBODY.as_any();
+        let addrs: [SocketAddrAny; N] = std::array::from_fn(|k| {
+            if k < count {
+                msg(k).1.as_any()
+            } else {
+                none.clone()
+            }
+        });
+        let iovs: [[IoSlice<'_>; 1]; N] =
+            std::array::from_fn(|k| [IoSlice::new(if k < count { msg(k).0 } else { &[] })]);
+        let mut controls: [SendAncillaryBuffer<'_, '_, '_>; N] =
+            std::array::from_fn(|_| SendAncillaryBuffer::default());
+        let mut k = 0;
+        let mut hdrs = controls.each_mut().map(|c| {
+            let h = MMsgHdr::new_with_addr(&addrs[k], &iovs[k], c);
+            k += 1;
+            h
+        });
+        let sent = rustix::net::sendmmsg(fd.as_fd(), &mut hdrs[..count], SendFlags::DONTWAIT)?;
+        Ok(sent.min(count))
     }
 }
