@@ -23,8 +23,9 @@ cd "$(dirname "$0")/.."
 rates=${RATES:-5000 20000 40000}
 port=${PORT:-15340}
 cargo build --release --quiet --bin gbswarm --example rusage
-bin=${1:-target/release/gbswarm}
-rusage=target/release/examples/rusage
+target=${CARGO_TARGET_DIR:-target}
+bin=${1:-$target/release/gbswarm}
+rusage=$target/release/examples/rusage
 work=$(mktemp -d)
 serve_wrapper=
 cleanup() {
