@@ -2,7 +2,8 @@
 //! several challenges and answering one (MD5, SHA-256, SHA-512-256, `-sess`), verifying an
 //! answer, or answering a request that failed to parse, into a buffer that has already grown;
 //! and so does the registrar core answering refreshes, keepalives, challenges and bad requests
-//! once its buffers are warm, offering MD5 or SHA-256 and MD5.
+//! once its buffers are warm, offering MD5 or SHA-256 and MD5; and so does batched datagram
+//! I/O (`recvmmsg` and `sendmmsg` over loopback, answers queued per source) in steady state.
 
 use gbswarm::gb::Manscdp;
 use gbswarm::sip::{
@@ -398,4 +399,69 @@ fn a_catalog_page_with_a_chinese_channel_name_does_not_allocate_once_warm() {
         }
         assert_eq!(allocs() - before, 0, "{charset:?}");
     }
+}
+
+#[test]
+fn batched_datagrams_are_received_and_answered_without_allocating_once_warm() {
+    use gbswarm::net::batch::{RecvBatch, SendBatch};
+    use std::net::UdpSocket;
+    use std::os::fd::AsFd;
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    server.set_nonblocking(true).unwrap();
+    let to = server.local_addr().unwrap();
+    let clients: Vec<UdpSocket> = (0..3)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    for c in &clients {
+        c.connect(to).unwrap();
+        c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+    }
+    let mut rb = RecvBatch::default();
+    let mut sendq = SendBatch::new(64);
+    let mut buf = [0u8; 2048];
+    // One round: every client sends 20 keepalives; the server takes them a batch at a time
+    // and answers each into the queue (written in place, as a service writes into its
+    // batch), then sends the answers; every client reads its 20.
+    let mut round = |rb: &mut RecvBatch, sendq: &mut SendBatch| {
+        for _ in 0..20 {
+            for c in &clients {
+                c.send(KEEPALIVE).unwrap();
+            }
+        }
+        let mut got = 0;
+        let start = std::time::Instant::now();
+        while got < 60 && start.elapsed() < std::time::Duration::from_secs(20) {
+            match rb.recv(&server) {
+                Ok(n) => got += n,
+                Err(_) => std::thread::yield_now(),
+            }
+            for d in rb.iter() {
+                sendq.push_with(0, 0, d.from, |out| {
+                    out.push_with(|b| {
+                        b.clear();
+                        b.extend_from_slice(b"SIP/2.0 200 OK\r\n");
+                        b.extend_from_slice(&d.bytes[..40]);
+                    })
+                });
+                if sendq.is_full() {
+                    sendq.flush(|_| Some(server.as_fd()), |_, _| panic!("send"));
+                }
+            }
+        }
+        assert_eq!(got, 60);
+        sendq.flush(|_| Some(server.as_fd()), |_, _| panic!("send"));
+        for c in &clients {
+            for _ in 0..20 {
+                let n = c.recv(&mut buf).unwrap();
+                assert!(buf[..n].starts_with(b"SIP/2.0 200 OK\r\n"));
+            }
+        }
+    };
+    round(&mut rb, &mut sendq);
+    let before = allocs();
+    for _ in 0..5 {
+        round(&mut rb, &mut sendq);
+    }
+    assert_eq!(allocs() - before, 0);
 }

@@ -6,6 +6,7 @@
 use crate::camera::driver::Host;
 use crate::camera::{Record, Transport};
 use crate::clock::Time;
+use crate::net::batch::{BATCH, SendBatch};
 use crate::net::tcp::{self, Conn};
 use crate::net::udp::UdpSock;
 use crate::profile::Plan;
@@ -14,6 +15,7 @@ use crate::timer::TimerWheel;
 use mio::{Interest, Poll, Token};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
 /// Sockets, connections, timers and counters of one worker.
@@ -34,6 +36,9 @@ pub struct Io {
     pub snap: Box<Snapshot>,
     /// Slots whose transport failed during the last calls; they learn it next.
     pub refused: Vec<usize>,
+    /// Datagrams for shared (unconnected) UDP sockets, sent together by
+    /// [`Io::flush_udp`]: one `sendmmsg` per socket and batch instead of a `sendto` each.
+    pub sendq: SendBatch,
     /// Cameras per UDP socket.
     pub cps: usize,
     /// When a device file mixes transports: each slot's rank among the UDP slots
@@ -52,6 +57,10 @@ pub struct Io {
     /// See `index`.
     pub workers: usize,
 }
+
+/// Datagrams queued for shared sockets before they are sent even though the worker is still
+/// busy: a tick's starts or a batch's answers spread over a few sockets.
+pub const SEND_QUEUE: usize = 4 * BATCH;
 
 /// A slot's [`Io::udp_rank`] when its camera uses TCP.
 pub const NOT_UDP: u32 = u32::MAX;
@@ -128,20 +137,53 @@ impl Io {
         }
     }
 
+    /// Sends what is queued for shared sockets; a datagram the kernel refuses counts as a
+    /// send error, or (refused by the peer) as its camera's transport error, as a direct send
+    /// would have.
+    pub fn flush_udp(&mut self) {
+        let Io {
+            sendq,
+            udp,
+            refused,
+            snap,
+            ..
+        } = self;
+        sendq.flush(
+            |s| udp.get(s as usize).map(|u| u.sock.as_fd()),
+            |slot, e| match e.kind() {
+                io::ErrorKind::ConnectionRefused => refused.push(slot as usize),
+                _ => snap.send_errors += 1,
+            },
+        );
+    }
+
     fn send_udp(&mut self, slot: usize, dest: SocketAddr, bytes: &[u8]) {
-        let Some(s) = self.udp_socket(slot).and_then(|s| self.udp.get_mut(s)) else {
+        let Some(i) = self.udp_socket(slot) else {
             return;
         };
-        let r = match s.peer {
-            Some(peer) if peer == dest => s.sock.send(bytes),
-            Some(_) => match s.sock.connect(dest) {
+        let Some(s) = self.udp.get_mut(i) else {
+            return;
+        };
+        let Some(peer) = s.peer else {
+            // A shared socket: queued, and sent with the others (see `flush_udp`). A camera's
+            // own connected socket sends at once: a batch there would hold one camera's
+            // datagrams, and a redirect reconnects it between two of them.
+            self.sendq.push(i as u32, slot as u32, dest, bytes);
+            if self.sendq.is_full() {
+                self.flush_udp();
+            }
+            return;
+        };
+        let r = if peer == dest {
+            s.sock.send(bytes)
+        } else {
+            match s.sock.connect(dest) {
                 Ok(()) => {
                     s.peer = Some(dest);
                     s.sock.send(bytes)
                 }
                 Err(e) => Err(e),
-            },
-            None => s.sock.send_to(bytes, dest),
+            }
         };
         match r {
             Ok(_) => {}

@@ -3,12 +3,15 @@
 //!
 //! It only moves bytes: it frames TCP streams, parses each message once (UDP and TCP alike),
 //! hands it to the service and sends the service's [`Batch`] back through the shared socket
-//! layer — over TCP through each connection's bounded write queue. A connection whose queue
+//! layer — over UDP a batch at a time ([`super::batch`]: the datagrams one `recvmmsg` took are
+//! answered, each to its source, by one `sendmmsg`), over TCP through each connection's bounded
+//! write queue. A connection whose queue
 //! passes [`PAUSE_AT`] is not read until the peer has taken most of it, so a client that
 //! pipelines requests and reads slowly is slowed down, never cut off mid-message. It also
 //! enforces the connection limits (total, half-open per source, idle, slow drip). Every
 //! protocol decision is the service's.
 
+use super::batch::{BATCH, RecvBatch, SendBatch};
 use super::listen::{self, Bound};
 use super::service::{After, HostEvent, Service};
 use super::tcp::{self, Conn};
@@ -18,6 +21,7 @@ use mio::{Events, Interest, Poll, Registry, Token};
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -25,6 +29,10 @@ use std::time::{Duration, Instant};
 
 /// Queued reply bytes at which a connection stops being read until the peer catches up.
 pub const PAUSE_AT: usize = 64 * 1024;
+
+/// UDP answers queued before they are sent even within a batch: a batch's answers are about
+/// one per datagram (two when a registration brings a query).
+const SEND_QUEUE: usize = 4 * BATCH;
 
 const UDP: Token = Token(0);
 const LISTENER: Token = Token(1);
@@ -215,7 +223,7 @@ struct Worker<S> {
     stop: Arc<AtomicBool>,
     poll: Poll,
     peers: Peers,
-    buf: Vec<u8>,
+    sendq: SendBatch,
     out: Batch,
 }
 
@@ -240,13 +248,15 @@ impl<S: Service> Worker<S> {
             stop,
             poll,
             peers: Peers::default(),
-            buf: vec![0u8; 65_536],
+            sendq: SendBatch::new(SEND_QUEUE),
             out: Batch::new(),
         })
     }
 
     fn run(mut self) -> S {
         let mut events = Events::with_capacity(1024);
+        // Made here: its system call headers hold pointers and stay on this thread.
+        let mut rb = RecvBatch::default();
         let mut last_tick = Instant::now();
         let mut last_sweep = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
@@ -258,7 +268,7 @@ impl<S: Service> Worker<S> {
             let now = self.clock.now();
             for ev in events.iter() {
                 match ev.token() {
-                    UDP => self.udp_readable(now),
+                    UDP => self.udp_readable(&mut rb, now),
                     LISTENER => self.accept(),
                     Token(t) => {
                         let slot = t - FIRST_CONN;
@@ -282,33 +292,46 @@ impl<S: Service> Worker<S> {
         self.service
     }
 
-    fn udp_readable(&mut self, now: Time) {
+    /// Takes the socket's datagrams a batch at a time, hands each to the service (a
+    /// truncated one as malformed: its tail is lost) and sends the answers of each batch
+    /// together, each to the datagram's source.
+    fn udp_readable(&mut self, rb: &mut RecvBatch, now: Time) {
+        let Worker {
+            sendq,
+            service,
+            bound,
+            ..
+        } = self;
+        let udp = &bound.udp;
+        // A reply the kernel refuses is lost, as one to a vanished peer would be; the client
+        // retransmits.
+        let send = |q: &mut SendBatch| q.flush(|_| Some(udp.as_fd()), |_, _| {});
         loop {
-            match self.bound.udp.recv_from(&mut self.buf) {
-                Ok((n, from)) => {
-                    self.out.clear();
-                    let t0 = Instant::now();
-                    self.service.handle_datagram(
-                        now,
-                        &self.buf[..n],
-                        from,
-                        Transport::Udp,
-                        &mut self.out,
-                    );
-                    self.served(t0);
-                    for m in self.out.iter() {
-                        let _ = self.bound.udp.send_to(m, from);
-                    }
-                }
+            match rb.recv(udp) {
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(_) => continue,
             }
+            for d in rb.iter() {
+                let t0 = Instant::now();
+                sendq.push_with(0, 0, d.from, |out| {
+                    if d.truncated {
+                        service.handle_malformed(now, d.bytes, d.from, Transport::Udp, out);
+                    } else {
+                        service.handle_datagram(now, d.bytes, d.from, Transport::Udp, out);
+                    }
+                });
+                let micros = (t0.elapsed().as_micros() as u64).max(1);
+                service.host_event(HostEvent::Served { micros });
+                if sendq.is_full() {
+                    send(sendq);
+                }
+            }
+            send(sendq);
+            if rb.drained() {
+                break;
+            }
         }
-    }
-
-    fn served(&mut self, t0: Instant) {
-        let micros = (t0.elapsed().as_micros() as u64).max(1);
-        self.service.host_event(HostEvent::Served { micros });
     }
 
     fn accept(&mut self) {

@@ -7,6 +7,7 @@
 //! cores above it (camera, registrar) never do. Nothing here parses SIP beyond framing.
 
 pub mod alarm;
+pub mod batch;
 pub mod host;
 pub mod limits;
 pub mod listen;

@@ -35,8 +35,11 @@ pub enum HostEvent {
 
 /// A server core driven by a host loop or a simulation.
 ///
-/// Contract: after every `handle_*` the caller sends the batch's messages to `from` over the
-/// same transport, in order, and clears it; `now` never goes back.
+/// Contract: the caller sends the messages a `handle_*` call added to the batch to `from` over
+/// the same transport, in order, before it hands the service anything from the next receive
+/// (a UDP host gathers the answers to one batch of datagrams and sends them together); `now`
+/// never goes back. The batch may hold messages of earlier calls: a service appends to it and
+/// never clears it or reads what it did not write.
 pub trait Service: Send + 'static {
     /// Handles one parsed message (request or response) from `from`.
     fn handle_parsed(

@@ -4,7 +4,8 @@
 use super::Failure;
 
 /// `gbswarm serve` until Ctrl-C / SIGTERM: says where it listens, optionally a counters line
-/// each second, a summary at the end. A registrar that cannot bind could not run.
+/// each second, a summary at the end with the process's CPU time (user and system, from
+/// `getrusage`). A registrar that cannot bind could not run.
 pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), Failure> {
     let interrupt = super::interrupt::flag().map_err(Failure::Failed)?;
     let listen = cfg.listen;
@@ -25,6 +26,7 @@ pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), 
     };
     // Every TCP device holds a descriptor: take all the kernel allows.
     let nofile = crate::net::limits::raise_nofile();
+    let cpu0 = crate::stats::CpuTime::now();
     let handle = crate::server::start(cfg)
         .map_err(|e| Failure::CannotRun(format!("cannot listen on {listen}: {e}")))?;
     eprintln!(
@@ -99,6 +101,15 @@ pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), 
         st.service_us.value_at_quantile(0.5),
         st.service_us.value_at_quantile(0.99),
         st.service_us.max()
+    );
+    let cpu = crate::stats::CpuTime::now().since(&cpu0);
+    let requests = st.requests.iter().sum::<u64>();
+    println!(
+        "gbswarm serve: cpu {:.3} s (user {:.3}, system {:.3}), {:.1} µs per request",
+        cpu.total().as_secs_f64(),
+        cpu.user.as_secs_f64(),
+        cpu.system.as_secs_f64(),
+        cpu.total().as_secs_f64() * 1e6 / requests.max(1) as f64
     );
     Ok(())
 }

@@ -534,12 +534,13 @@ impl Service for Registrar {
         // can still be recovered and validated. A stream that cannot be framed has no message
         // boundary to answer at: it is closed.
         if transport == Transport::Udp {
+            let before = out.len();
             out.push_with(|b| {
                 if !crate::sip::write_bad_request(bytes, Some(&from), b) {
                     b.clear();
                 }
             });
-            if !out.is_empty() {
+            if out.len() > before {
                 self.stats.responded(400);
                 return After::Keep;
             }

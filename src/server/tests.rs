@@ -306,6 +306,41 @@ mod registrar_core {
     }
 
     #[test]
+    fn answers_are_appended_to_a_batch_that_holds_earlier_ones() {
+        // A UDP host gathers the answers to a whole receive batch in one `Batch`: a bad
+        // request must be answered (and counted as answered, not dropped) though the batch
+        // is not empty, and garbage must add nothing.
+        let mut r = registrar(cfg());
+        let broken = String::from_utf8(register(DEV, 1, 3600, None))
+            .unwrap()
+            .replacen("Contact: <sip:dev@127.0.0.1:40000>", "Contact <script>", 1);
+        let mut out = Batch::new();
+        r.handle_datagram(
+            t(NOW),
+            &register(DEV, 1, 3600, None),
+            src(),
+            Transport::Udp,
+            &mut out,
+        );
+        r.handle_datagram(t(NOW), broken.as_bytes(), src(), Transport::Udp, &mut out);
+        r.handle_datagram(t(NOW), b"garbage\r\n\r\n", src(), Transport::Udp, &mut out);
+        let codes: Vec<u16> = out
+            .iter()
+            .map(|m| {
+                let mut h = [Header::EMPTY; 32];
+                let m = parse_datagram(m, &mut h, &Limits::default())
+                    .unwrap()
+                    .unwrap();
+                m.status().unwrap()
+            })
+            .collect();
+        assert_eq!(codes, [401, 400]);
+        let st = r.take_stats();
+        assert_eq!(st.response(400), 1);
+        assert_eq!(st.dropped_malformed, 1);
+    }
+
+    #[test]
     fn keepalives_need_a_registration() {
         let mut r = registrar(cfg());
         let mut st = Stats::default();

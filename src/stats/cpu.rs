@@ -1,6 +1,8 @@
-//! CPU time and memory of this process from the kernel's own accounting (`/proc/self`), so
-//! reports and benches state what work cost rather than guessing from wall time.
+//! CPU time and memory of this process from the kernel's own accounting (`getrusage`, and
+//! `/proc/self` for threads by name and peak memory), so reports and benches state what work
+//! cost rather than guessing from wall time.
 
+use nix::sys::resource::{UsageWho, getrusage};
 use std::time::Duration;
 
 /// User and system CPU time consumed so far by the whole process.
@@ -18,23 +20,15 @@ impl CpuTime {
         self.user + self.system
     }
 
-    /// Reads `/proc/self/stat` (fields 14 and 15, in clock ticks of 10 ms); zero where
-    /// unavailable.
+    /// This process's CPU time so far, from `getrusage(RUSAGE_SELF)` (microseconds); zero
+    /// where unavailable.
     pub fn now() -> CpuTime {
-        let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-            return CpuTime::default();
-        };
-        // The command name (field 2) may contain spaces; fields after its ')' are plain.
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            return CpuTime::default();
-        };
-        let mut f = rest.split_whitespace().skip(11);
-        let tick = |v: Option<&str>| {
-            Duration::from_millis(v.and_then(|s| s.parse::<u64>().ok()).unwrap_or(0) * 10)
-        };
-        let user = tick(f.next());
-        let system = tick(f.next());
-        CpuTime { user, system }
+        usage(UsageWho::RUSAGE_SELF)
+    }
+
+    /// The calling thread's CPU time so far, from `getrusage(RUSAGE_THREAD)`.
+    pub fn this_thread() -> CpuTime {
+        usage(UsageWho::RUSAGE_THREAD)
     }
 
     /// The time spent since `earlier`.
@@ -46,18 +40,23 @@ impl CpuTime {
     }
 }
 
-/// CPU time (user + system) of the calling thread (`/proc/thread-self/stat`).
+/// CPU time (user + system) of the calling thread (`getrusage(RUSAGE_THREAD)`).
 pub fn this_thread_cpu() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/stat")
-        .ok()
-        .and_then(|stat| {
-            let rest = &stat[stat.rfind(')')? + 1..];
-            let mut f = rest.split_whitespace().skip(11);
-            let user: u64 = f.next()?.parse().ok()?;
-            let system: u64 = f.next()?.parse().ok()?;
-            Some(Duration::from_millis((user + system) * 10))
-        })
-        .unwrap_or(Duration::ZERO)
+    CpuTime::this_thread().total()
+}
+
+fn usage(who: UsageWho) -> CpuTime {
+    let Ok(u) = getrusage(who) else {
+        return CpuTime::default();
+    };
+    let d = |t: nix::sys::time::TimeVal| {
+        Duration::from_secs(t.tv_sec().max(0) as u64)
+            + Duration::from_micros(t.tv_usec().max(0) as u64)
+    };
+    CpuTime {
+        user: d(u.user_time()),
+        system: d(u.system_time()),
+    }
 }
 
 /// CPU time (user + system) of this process's threads whose name starts with `prefix`

@@ -11,11 +11,12 @@
 
 mod receive;
 
-use super::io::{Io, pick_ip};
+use super::io::{Io, SEND_QUEUE, pick_ip};
 use crate::camera::driver::{Fleet, Host};
 use crate::camera::{Camera, CameraConfig, Env, Outbox, Transport};
 use crate::clock::{Clock, Span, Time};
 use crate::net::alarm::Alarm;
+use crate::net::batch::{RecvBatch, SendBatch};
 use crate::net::udp;
 use crate::profile::{Plan, Ramp};
 use crate::stats::Snapshot;
@@ -128,7 +129,9 @@ struct Worker {
     alarm: Option<Alarm>,
     spent: Receiver<Box<Snapshot>>,
     counters_seen: crate::camera::Counters,
-    rbuf: Vec<u8>,
+    /// Where UDP datagrams are received, a batch per system call; lent out while its
+    /// datagrams are handled.
+    rb: Option<RecvBatch>,
     fired: Vec<u32>,
     ready: Vec<(Token, bool, bool, bool)>,
     t0: Time,
@@ -197,6 +200,7 @@ impl Worker {
                 wheel: TimerWheel::new(n, Time::ZERO),
                 snap: Box::default(),
                 refused: Vec::new(),
+                sendq: SendBatch::new(SEND_QUEUE),
                 cps,
                 udp_rank,
                 udp_slots,
@@ -211,7 +215,7 @@ impl Worker {
             alarm,
             spent: s.spent.clone(),
             counters_seen: crate::camera::Counters::default(),
-            rbuf: vec![0u8; 65_536],
+            rb: Some(RecvBatch::default()),
             fired: Vec::new(),
             ready: Vec::new(),
             t0: Time::ZERO,
@@ -330,6 +334,7 @@ impl Worker {
             {
                 wake = wake.min(self.stop_due(since, next_stop));
             }
+            self.flush_sends();
             let now = self.now();
             if let Some(alarm) = &mut self.alarm
                 && alarm.wake_by(wake, now).is_err()
@@ -411,6 +416,20 @@ impl Worker {
         fleet.call(&mut self.io, slot, now, local, source, f);
     }
 
+    /// Sends what the cameras queued for shared sockets, before the worker waits: those
+    /// whose datagrams were refused learn it (and what they send then goes out too).
+    fn flush_sends(&mut self) {
+        // A refused camera waits before it sends again, so this ends at once; the bound only
+        // keeps a surprise from spinning.
+        for _ in 0..4 {
+            self.io.flush_udp();
+            if self.io.refused.is_empty() {
+                break;
+            }
+            self.drain_refused();
+        }
+    }
+
     /// Cameras whose transport failed during the last calls learn it now.
     fn drain_refused(&mut self) {
         while let Some(slot) = self.io.refused.pop() {
@@ -456,6 +475,7 @@ impl Worker {
     }
 
     fn finish(&mut self) {
+        self.flush_sends();
         for slot in 0..self.io.tcp.len() {
             self.io.close(slot);
         }

@@ -5,50 +5,32 @@
 //! the protocol.
 
 use super::Worker;
+use crate::net::batch::Datagram;
 use crate::sip::{Header, Limits, Message, Parsed, parse_datagram, parse_stream};
 use std::io::{self, Read};
 
 impl Worker {
+    /// Takes UDP socket `s`'s datagrams a batch at a time (one `recvmmsg` each) and hands
+    /// each to its camera. A shared socket is read until a batch comes back short (the
+    /// kernel had no more); a camera's own connected socket until it would block, so an ICMP
+    /// refusal the kernel holds back after some datagrams still reaches the camera now.
     pub(super) fn udp_readable(&mut self, s: usize) {
-        let mut rbuf = std::mem::take(&mut self.rbuf);
+        let Some(mut rb) = self.rb.take() else {
+            return;
+        };
+        let connected = self.io.udp.get(s).is_some_and(|u| u.peer.is_some());
         while let Some(sock) = self.io.udp.get(s) {
-            match sock.sock.recv_from(&mut rbuf) {
-                Ok((n, from)) => {
-                    // Parsed once here, both to route it and for the camera.
-                    let mut h = [Header::EMPTY; 40];
-                    let msg = match parse_datagram(&rbuf[..n], &mut h, &Limits::default()) {
-                        Ok(Some(m)) => m,
-                        Ok(None) => continue, // a CRLF keep-alive
-                        Err(_)
-                            if self.io.cps == 1
-                                && self
-                                    .io
-                                    .udp_only_slot(s)
-                                    .is_some_and(|j| j < self.cams.len()) =>
-                        {
-                            self.out.counters.malformed += 1;
-                            continue;
-                        }
-                        Err(_) => {
-                            self.io.snap.unrouted += 1;
-                            continue;
-                        }
-                    };
-                    let slot = if self.io.cps == 1 {
-                        self.io.udp_only_slot(s)
-                    } else {
-                        self.route(&msg)
-                    };
-                    match slot.filter(|&j| j < self.cams.len()) {
-                        Some(slot) => {
-                            self.call(slot, Some(from), |c, now, env| {
-                                c.handle_parsed(now, &msg, env)
-                            });
-                        }
-                        None => self.io.snap.unrouted += 1,
+            match rb.recv(&sock.sock) {
+                Ok(_) => {
+                    for d in rb.iter() {
+                        self.datagram(s, d);
+                    }
+                    if rb.drained() && !connected {
+                        break;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
                     if self.io.cps == 1
                         && let Some(slot) =
@@ -63,8 +45,50 @@ impl Worker {
                 }
             }
         }
-        self.rbuf = rbuf;
+        self.rb = Some(rb);
         self.drain_refused();
+    }
+
+    /// Hands one datagram of socket `s` to its camera, parsed once here both to route it and
+    /// for the camera; a truncated one is malformed (its tail is lost).
+    fn datagram(&mut self, s: usize, d: Datagram<'_>) {
+        let mut h = [Header::EMPTY; 40];
+        let parsed = if d.truncated {
+            Err(())
+        } else {
+            parse_datagram(d.bytes, &mut h, &Limits::default()).map_err(|_| ())
+        };
+        let msg = match parsed {
+            Ok(Some(m)) => m,
+            Ok(None) => return, // a CRLF keep-alive
+            Err(())
+                if self.io.cps == 1
+                    && self
+                        .io
+                        .udp_only_slot(s)
+                        .is_some_and(|j| j < self.cams.len()) =>
+            {
+                self.out.counters.malformed += 1;
+                return;
+            }
+            Err(()) => {
+                self.io.snap.unrouted += 1;
+                return;
+            }
+        };
+        let slot = if self.io.cps == 1 {
+            self.io.udp_only_slot(s)
+        } else {
+            self.route(&msg)
+        };
+        match slot.filter(|&j| j < self.cams.len()) {
+            Some(slot) => {
+                self.call(slot, Some(d.from), |c, now, env| {
+                    c.handle_parsed(now, &msg, env)
+                });
+            }
+            None => self.io.snap.unrouted += 1,
+        }
     }
 
     /// The local slot of the camera a datagram on a shared socket is for.
