@@ -15,6 +15,11 @@
 #
 #   benches/batch.sh [GBSWARM]              env: RATES="5000 20000 40000", PORT=15340
 #
+# Both programs pin their one worker to the first CPU they may use, so on one machine they
+# would share a core; here the generator runs on CPU GEN_CPU (default 0) and serve on
+# SERVE_CPU (default 1), as two machines would have them. `GEN_CPU= SERVE_CPU=` (empty)
+# leaves both on the first core.
+#
 # Prints one markdown row per rate and kind: answered, then µs per transaction for the
 # generator (user, system, total) and the registrar (user, system, total). Measure on a quiet
 # machine (the two processes take both cores of a 2-core one); `uptime` is printed first.
@@ -22,6 +27,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rates=${RATES:-5000 20000 40000}
 port=${PORT:-15340}
+gen_cpu=${GEN_CPU-0}
+serve_cpu=${SERVE_CPU-1}
+gen_on=() serve_on=()
+[ -n "$gen_cpu" ] && gen_on=(taskset -c "$gen_cpu")
+[ -n "$serve_cpu" ] && serve_on=(taskset -c "$serve_cpu")
 cargo build --release --quiet --bin gbswarm --example rusage
 target=${CARGO_TARGET_DIR:-target}
 bin=${1:-$target/release/gbswarm}
@@ -41,14 +51,14 @@ trap cleanup EXIT
 # $work/NAME.{run,serve}.cpu ("user system" seconds) and $work/NAME.out (the run's report).
 measure() {
   local name=$1 cameras=$2 rate=$3 duration=$4 heartbeat=$5
-  "$rusage" "$work/$name.serve.cpu" "$bin" serve --listen "127.0.0.1:$port" --cores 1 \
+  "$rusage" "$work/$name.serve.cpu" "${serve_on[@]}" "$bin" serve --listen "127.0.0.1:$port" --cores 1 \
     --min-expires 1s >"$work/$name.serve.out" 2>"$work/$name.serve.err" &
   serve_wrapper=$!
   for _ in $(seq 100); do
     grep -q "listening on" "$work/$name.serve.err" 2>/dev/null && break
     sleep 0.05
   done
-  "$rusage" "$work/$name.run.cpu" "$bin" run --target "127.0.0.1:$port" --cameras "$cameras" \
+  "$rusage" "$work/$name.run.cpu" "${gen_on[@]}" "$bin" run --target "127.0.0.1:$port" --cameras "$cameras" \
     --rate "$rate" --cores 1 --cameras-per-socket 8 --duration "${duration}s" \
     --heartbeat "$heartbeat" --no-unregister --grace 1s >"$work/$name.out" 2>/dev/null || true
   kill -INT $(pgrep -P "$serve_wrapper")
@@ -61,6 +71,7 @@ ok() { # NAME KIND -> transactions of KIND answered 2xx
 }
 
 uptime
+echo "generator on CPU ${gen_cpu:-any}, serve on CPU ${serve_cpu:-any}"
 echo "| rate/s | load | answered | gen user µs | gen system µs | gen µs | serve user µs | serve system µs | serve µs |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for rate in $rates; do
