@@ -109,7 +109,7 @@ cpu() {
 
 # rcvbuf PORT -> the receive buffer the kernel gave the UDP socket bound to PORT (ss: rb)
 rcvbuf() {
-  ss -uampn "sport = :$1" 2>/dev/null | sed -n 's/.*rb\([0-9]*\).*/\1/p' | head -1
+  { ss -uampn "sport = :$1" 2>/dev/null || true; } | sed -n 's/.*rb\([0-9]*\).*/\1/p;T;q'
 }
 
 # Starts a server; sets $addr, $server_pid and $server_pids (the processes to account).
@@ -130,12 +130,12 @@ start_kamailio() {
   for _ in $(seq 100); do [ -s "$work/k.pid" ] && [ -n "$(rcvbuf "$port")" ] && break; sleep 0.05; done
   sleep 0.5 # the workers' start
   kam_main=$(cat "$work/k.pid")
-  server_pids="$kam_main $(pgrep -P "$kam_main" | tr '\n' ' ')"
+  server_pids="$kam_main $(pgrep -P "$kam_main" | tr '\n' ' ' || true)"
   addr=127.0.0.1:$port
 }
 kam_shm_mb() {
   if command -v kamcmd >/dev/null; then
-    kamcmd -s "unix:$work/ctl.sock" core.shmmem 2>/dev/null | awk '$1 == "real_used:" {printf "%.0f", $2 / 1048576}'
+    { kamcmd -s "unix:$work/ctl.sock" core.shmmem 2>/dev/null || true; } | awk '$1 == "real_used:" {printf "%.0f", $2 / 1048576}'
   fi
 }
 
@@ -145,7 +145,7 @@ kam_shm_mb() {
 # took from the machine during a pass: a figure taken while something else ran is suspect.
 my_sid=$(ps -o sid= -p $$ | tr -d ' ')
 others() {
-  cat /proc/[0-9]*/stat 2>/dev/null | awk -v sid="$my_sid" -v skip=" $server_pids " '{
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v sid="$my_sid" -v skip=" $server_pids " '{
     match($0, /.*\) /); split(substr($0, RLENGTH + 1), f, " ")
     if (f[4] != 0 && f[4] != sid && index(skip, " " $1 " ") == 0) print $1, f[12] + f[13] + f[14] + f[15]
   }' >"$1"
