@@ -6,7 +6,9 @@
 #
 #   benches/compare.sh [DEVICES] [RATE ...]      defaults: 20000 devices at 2000 5000 10000/s
 #
-# 1. Efficiency: DEVICES registrations at each RATE; CPU seconds per 10,000 and the ratio.
+# 1. Efficiency: DEVICES registrations at each RATE; CPU seconds per 10,000 and the ratio, of
+#    the total (user + system) and, beside it, of user space alone (each generator's own code;
+#    the system part is mostly the kernel's datagram and wake-up work both pay).
 #    Beside them, the floor: examples/udp_floor exchanging the same four datagrams per
 #    registration with an echo peer and doing nothing else, reacting at once as both
 #    generators do, and again waking at most once a millisecond. No generator on this
@@ -30,8 +32,8 @@ ceiling_rates=${CEILING_RATES:-10000 20000 40000 80000}
 command -v sipp >/dev/null || { echo "sipp not found: apt-get install sip-tester" >&2; exit 1; }
 command -v /usr/bin/time >/dev/null || { echo "/usr/bin/time not found: apt-get install time" >&2; exit 1; }
 cargo build --release --quiet --bin gbswarm --example udp_floor
-bin=target/release/gbswarm
-floor=target/release/examples/udp_floor
+bin=${CARGO_TARGET_DIR:-target}/release/gbswarm
+floor=${CARGO_TARGET_DIR:-target}/release/examples/udp_floor
 work=$(mktemp -d)
 serve_pid=
 echo_pid=
@@ -79,7 +81,7 @@ make_csv() { # DEVICES -> devices.csv (SIPp injection file)
   }' >"$work/devices.csv"
 }
 
-# run_gbswarm RATE DEVICES -> "ok cpu p99_ms wall serve_cpu"
+# run_gbswarm RATE DEVICES -> "ok cpu p99_ms wall serve_cpu user_cpu"
 run_gbswarm() {
   local rate=$1 n=$2 secs cps
   start_serve
@@ -98,11 +100,11 @@ import json, sys
 r = json.load(open(sys.argv[1]))["kinds"]["register"]
 u, s = map(float, open(sys.argv[2]).read().splitlines()[-1].split()[:2])
 print(r["ok"], f"{u + s:.2f}", r["latency_us"]["p99"] / 1000, f"{float(sys.argv[4]) - float(sys.argv[3]):.2f}",
-      open(sys.argv[5]).read().strip())
+      open(sys.argv[5]).read().strip(), f"{u:.2f}")
 EOF
 }
 
-# run_sipp RATE DEVICES -> "ok cpu wall serve_cpu"
+# run_sipp RATE DEVICES -> "ok cpu wall serve_cpu user_cpu"
 run_sipp() {
   local rate=$1 n=$2 port secs
   start_serve
@@ -119,7 +121,7 @@ run_sipp() {
   stop_serve
   local ok
   ok=$(awk -F';' 'NR==1{for(i=1;i<=NF;i++) if($i=="SuccessfulCall(C)") c=i} END{print (c ? $c : 0) + 0}' "$work/s.csv" 2>/dev/null || echo 0)
-  tail -1 "$work/s.time" | awk -v ok="$ok" -v t0="$t0" -v t1="$t1" -v sc="$(cat "$work/serve.cpu")" '{printf "%d %.2f %.2f %s\n", ok, $1 + $2, t1 - t0, sc}'
+  tail -1 "$work/s.time" | awk -v ok="$ok" -v t0="$t0" -v t1="$t1" -v sc="$(cat "$work/serve.cpu")" '{printf "%d %.2f %.2f %s %.2f\n", ok, $1 + $2, t1 - t0, sc, $1}'
 }
 
 # run_floor RATE DEVICES TICK_US -> "ok cpu" (the echo peer must be running at $echo_addr)
@@ -135,20 +137,22 @@ echo_pid=$!
 echo_addr=$(listening_addr "$work/echo.err")
 echo "### Generator efficiency ($devices registrations with digest auth, $(date -u +%F), nproc $(nproc))"
 echo
-echo "| rate/s | gbswarm ok | gbswarm CPU s | gbswarm CPU s / 10k | SIPp ok | SIPp CPU s | SIPp CPU s / 10k | gbswarm / SIPp | floor CPU s / 10k | floor / SIPp | 1 ms-tick floor CPU s / 10k | tick floor / SIPp |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| rate/s | gbswarm ok | gbswarm CPU s | gbswarm CPU s / 10k | SIPp ok | SIPp CPU s | SIPp CPU s / 10k | gbswarm / SIPp | gbswarm user s / 10k | SIPp user s / 10k | user: gbswarm / SIPp | floor CPU s / 10k | floor / SIPp | 1 ms-tick floor CPU s / 10k | tick floor / SIPp |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 make_csv "$devices"
 for rate in $rates; do
-  read -r g_ok g_cpu _ _ _ < <(run_gbswarm "$rate" "$devices")
-  read -r s_ok s_cpu _ _ < <(run_sipp "$rate" "$devices")
+  read -r g_ok g_cpu _ _ _ g_user < <(run_gbswarm "$rate" "$devices")
+  read -r s_ok s_cpu _ _ s_user < <(run_sipp "$rate" "$devices")
   read -r f_ok f_cpu < <(run_floor "$rate" "$devices" 0)
   read -r t_ok t_cpu < <(run_floor "$rate" "$devices" 1000)
-  awk -v r="$rate" -v go="$g_ok" -v gc="$g_cpu" -v so="$s_ok" -v sc="$s_cpu" \
+  awk -v r="$rate" -v go="$g_ok" -v gc="$g_cpu" -v so="$s_ok" -v sc="$s_cpu" -v gu="$g_user" -v su="$s_user" \
       -v fo="$f_ok" -v fc="$f_cpu" -v to="$t_ok" -v tc="$t_cpu" 'BEGIN{
     gp = go > 0 ? gc / go * 10000 : 0; sp = so > 0 ? sc / so * 10000 : 0;
+    gup = go > 0 ? gu / go * 10000 : 0; sup = so > 0 ? su / so * 10000 : 0;
     fp = fo > 0 ? fc / fo * 10000 : 0; tp = to > 0 ? tc / to * 10000 : 0;
-    printf "| %d | %d | %.2f | %.3f | %d | %.2f | %.3f | %.2f | %.3f | %.2f | %.3f | %.2f |\n",
-      r, go, gc, gp, so, sc, sp, (sp > 0 ? gp / sp : 0), fp, (sp > 0 ? fp / sp : 0), tp, (sp > 0 ? tp / sp : 0) }'
+    printf "| %d | %d | %.2f | %.3f | %d | %.2f | %.3f | %.2f | %.3f | %.3f | %.2f | %.3f | %.2f | %.3f | %.2f |\n",
+      r, go, gc, gp, so, sc, sp, (sp > 0 ? gp / sp : 0), gup, sup, (sup > 0 ? gup / sup : 0),
+      fp, (sp > 0 ? fp / sp : 0), tp, (sp > 0 ? tp / sp : 0) }'
 done
 stop_echo
 echo
@@ -164,8 +168,8 @@ s_best=0
 for rate in $ceiling_rates; do
   n=$(( rate * 3 ))
   make_csv "$n"
-  read -r g_ok g_cpu g_p99 _ g_srv < <(run_gbswarm "$rate" "$n")
-  read -r s_ok s_cpu s_wall s_srv < <(run_sipp "$rate" "$n")
+  read -r g_ok g_cpu g_p99 _ g_srv _ < <(run_gbswarm "$rate" "$n")
+  read -r s_ok s_cpu s_wall s_srv _ < <(run_sipp "$rate" "$n")
   g_held=$(awk -v ok="$g_ok" -v n="$n" -v p="$g_p99" 'BEGIN{print (ok * 1000 >= n * 999 && p < 100) ? "yes" : "no"}')
   s_held=$(awk -v ok="$s_ok" -v n="$n" -v w="$s_wall" 'BEGIN{print (ok * 1000 >= n * 999 && w <= 3 + 1.5) ? "yes" : "no"}')
   [ "$g_held" = yes ] && g_best=$rate

@@ -156,11 +156,10 @@ fn wait_for(rx: &mpsc::Receiver<String>, seen: &mut String, pred: impl Fn(&str) 
     }
 }
 
-/// Starts a long run whose stderr lines arrive on the returned channel.
-fn spawn_long(extra: &[&str]) -> (Child, mpsc::Receiver<String>) {
+/// Starts `gbswarm ARGS`, its stderr lines arriving on the returned channel.
+fn spawn(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
     let mut child = gbswarm()
-        .args(["run", "-n", "5", "--duration", "10m", "--cores", "1"])
-        .args(extra)
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -175,6 +174,13 @@ fn spawn_long(extra: &[&str]) -> (Child, mpsc::Receiver<String>) {
         }
     });
     (child, rx)
+}
+
+/// Starts a long run of five cameras, with `extra` flags.
+fn spawn_long(extra: &[&str]) -> (Child, mpsc::Receiver<String>) {
+    let mut args = vec!["run", "-n", "5", "--duration", "10m", "--cores", "1"];
+    args.extend(extra);
+    spawn(&args)
 }
 
 fn signal(child: &Child, sig: &str) {
@@ -252,35 +258,21 @@ fn the_csv_keeps_every_finished_second_after_kill_9() {
 
 #[test]
 fn find_max_interrupted_mid_step_marks_it_and_exits_130() {
-    let mut child = gbswarm()
-        // A step of 2 registrations/s for 10 min plans 1,202 cameras: on shared sockets, so
-        // the test holds a handful of ports, not a thousand.
-        .args([
-            "find-max",
-            "--start",
-            "2",
-            "--step",
-            "10m",
-            "--warmup",
-            "1s",
-            "--cores",
-            "1",
-            "--cameras-per-socket",
-            "100",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let err = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    // A step of 2 registrations/s for 10 min plans 1,202 cameras: on shared sockets, so the
+    // test holds a handful of ports, not a thousand.
+    let (mut child, rx) = spawn(&[
+        "find-max",
+        "--start",
+        "2",
+        "--step",
+        "10m",
+        "--warmup",
+        "1s",
+        "--cores",
+        "1",
+        "--cameras-per-socket",
+        "100",
+    ]);
     let mut seen = String::new();
     wait_for(&rx, &mut seen, |s| {
         s.contains("started the embedded registrar")

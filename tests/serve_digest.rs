@@ -4,41 +4,13 @@
 
 mod peers;
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
-/// `gbswarm serve --listen 127.0.0.1:0 --cores 1 ARGS` as its own process (stopped on drop),
-/// and the address it names on stderr once listening.
-fn serve_process(dir: &std::path::Path, args: &[&str]) -> (peers::Peer, SocketAddr) {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gbswarm"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--cores", "1"])
-        .args(args);
-    let peer = peers::Peer::spawn("serve", cmd, dir);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let err = peers::read(&dir.join("serve.err"));
-        if let Some(a) = err
-            .split("listening on ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        {
-            return (peer, a);
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "serve did not start: {err}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn run_against_serve_digest_sha256_md5_answers_sha256() {
     // `gbswarm serve --digest sha-256,md5` offers two challenges; `gbswarm run` answers the
     // first, over UDP and TCP, registering, refreshing and unregistering.
     for transport in ["udp", "tcp"] {
         let dir = peers::TempDir::new("digest-sha256");
-        let (mut serve, addr) = serve_process(
+        let (mut serve, addr) = peers::serve_process(
             dir.path(),
             &["--digest", "sha-256,md5", "--min-expires", "1s"],
         );

@@ -522,38 +522,13 @@ fn a_client_that_pipelines_and_reads_late_and_slowly_gets_every_answer_in_order(
     assert_eq!(st.requests[2], sent as u64 + 1);
 }
 
-/// `gbswarm serve --listen 127.0.0.1:0 ARGS` as its own process (stopped on drop), and the
-/// address it names on stderr once listening.
-fn serve_process(dir: &std::path::Path, args: &[&str]) -> (peers::Peer, SocketAddr) {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gbswarm"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--cores", "1"])
-        .args(args);
-    let peer = peers::Peer::spawn("serve", cmd, dir);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let err = peers::read(&dir.join("serve.err"));
-        if let Some(a) = err
-            .split("listening on ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        {
-            return (peer, a);
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "serve did not start: {err}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn run_against_serve_redirect_to_reports_redirects_and_no_rejections() {
     // What a user runs and reads: `gbswarm run` against `gbswarm serve --redirect-to A`.
     let a = serve(None, "34020000002000000002");
     let dir = peers::TempDir::new("redirect-report");
     let to = format!("34020000002000000002@{}", a.local_addr());
-    let (mut redirector, addr) = serve_process(dir.path(), &["--redirect-to", &to]);
+    let (mut redirector, addr) = peers::serve_process(dir.path(), &["--redirect-to", &to]);
     let json = dir.path().join("run.json");
     let run = std::process::Command::new(env!("CARGO_BIN_EXE_gbswarm"))
         .args(["run", "--target", &addr.to_string(), "--cameras", "40"])

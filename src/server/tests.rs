@@ -344,27 +344,7 @@ mod registrar_core {
     fn keepalives_need_a_registration() {
         let mut r = registrar(cfg());
         let mut st = Stats::default();
-        let mut body = Vec::new();
-        crate::gb::manscdp::write_keepalive(
-            &mut body,
-            crate::gb::Charset::Gb2312,
-            1,
-            &DEV.parse().unwrap(),
-            &[],
-        );
-        let mut ka = Vec::new();
-        let mut w = Writer::request(
-            &mut ka,
-            Method::Message,
-            b"sip:34020000002000000001@3402000000",
-        );
-        w.header(b"Via", b"SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bK2")
-            .header(b"From", format!("<sip:{DEV}@3402000000>;tag=2").as_bytes())
-            .header(b"To", b"<sip:34020000002000000001@3402000000>")
-            .header(b"Call-ID", b"k1")
-            .header(b"CSeq", b"1 MESSAGE")
-            .header(b"Content-Type", b"Application/MANSCDP+xml");
-        w.finish(&body);
+        let ka = keepalive_typed("Application/MANSCDP+xml");
         assert_eq!(handle(&mut r, NOW, &ka, &mut st).0, 403);
         let (_, ch) = handle(&mut r, NOW, &register(DEV, 1, 3600, None), &mut st);
         handle(

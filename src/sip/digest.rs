@@ -280,7 +280,7 @@ struct Inputs<'a> {
     uri: QStr<'a>,
 }
 
-/// response = H(HA1':nonce[:nc:cnonce:auth]:H(method:uri)), where HA1' is HA1, or for `-sess`
+/// response = H(HA1':nonce\[:nc:cnonce:auth\]:H(method:uri)), where HA1' is HA1, or for `-sess`
 /// H(HA1:nonce:cnonce). `None` when a `-sess` response has no cnonce to bind to.
 fn response(ha1: &Hex, i: &Inputs<'_>) -> Option<Hex> {
     let hash = i.alg.hash;

@@ -175,15 +175,11 @@ impl Second {
             }
             kinds.insert(k.as_str().into(), v);
         }
-        let g = &self.gauges;
         json!({
             "t_s": self.t_s,
             "kinds": kinds,
             "retransmissions": self.retransmissions,
-            "gauges": {
-                "cameras": g.cameras, "started": g.started, "registered": g.registered,
-                "registering": g.registering, "stopped": g.stopped, "in_flight": g.in_flight,
-            },
+            "gauges": self.gauges.to_json(),
         })
     }
 
@@ -222,15 +218,7 @@ impl Second {
                 );
             }
         }
-        let g = v.get("gauges").cloned().unwrap_or(Value::Null);
-        s.gauges = Gauges {
-            cameras: u(&g, "cameras"),
-            started: u(&g, "started"),
-            registered: u(&g, "registered"),
-            registering: u(&g, "registering"),
-            stopped: u(&g, "stopped"),
-            in_flight: u(&g, "in_flight"),
-        };
+        s.gauges = Gauges::from_json(v.get("gauges").unwrap_or(&Value::Null));
         Ok(s)
     }
 }

@@ -208,6 +208,28 @@ impl Gauges {
             .saturating_sub(self.registered + self.stopped + self.registering)
     }
 
+    /// The JSON object reports carry (`cameras`, `started`, `registered`, `registering`,
+    /// `stopped`, `in_flight`).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "cameras": self.cameras, "started": self.started, "registered": self.registered,
+            "registering": self.registering, "stopped": self.stopped, "in_flight": self.in_flight,
+        })
+    }
+
+    /// Reads [`Gauges::to_json`] back; a missing field reads as 0 (older reports).
+    pub fn from_json(v: &serde_json::Value) -> Gauges {
+        let u = |key: &str| v.get(key).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        Gauges {
+            cameras: u("cameras"),
+            started: u("started"),
+            registered: u("registered"),
+            registering: u("registering"),
+            stopped: u("stopped"),
+            in_flight: u("in_flight"),
+        }
+    }
+
     /// Both populations added (the workers of one instant, or the shards of one fleet).
     pub fn plus(self, o: Gauges) -> Gauges {
         Gauges {

@@ -33,7 +33,8 @@
 //! - `counters`: `online`, `offline` (transitions), `stray`, `malformed`, `queries`,
 //!   `queries_refused`, `request_retransmits`, `unrouted`, `send_errors`,
 //!   `unanswerable_challenges` (401/407 with no Digest challenge of a supported algorithm)
-//! - `gauges` (at the end): `cameras`, `started`, `registered`, `stopped`
+//! - `gauges` (at the end): `cameras`, `started`, `registered`, `registering`, `stopped`,
+//!   `in_flight`
 //! - `timeline`: one entry per second: `t_s`; `kinds` (only kinds with something in that
 //!   second) each with `ok`, `redirected`, `rejected`, `timeouts`, `transport_errors`,
 //!   `pending_at_stop`, `retransmits`, and when timed `latency_us` (`p50`, `p90`, `p99`, `max`)
@@ -326,7 +327,6 @@ pub fn to_json(info: &RunInfo, total: &Snapshot, timeline: &[Second]) -> Value {
         }
     }
     let c = &total.counters;
-    let g = &total.gauges;
     let timeline: Vec<Value> = timeline.iter().map(Second::to_json).collect();
     json!({
         "schema": "gbswarm.run/1",
@@ -340,7 +340,7 @@ pub fn to_json(info: &RunInfo, total: &Snapshot, timeline: &[Second]) -> Value {
             "unrouted": total.unrouted,
             "send_errors": total.send_errors,
         },
-        "gauges": { "cameras": g.cameras, "started": g.started, "registered": g.registered, "stopped": g.stopped, "registering": g.registering, "in_flight": g.in_flight },
+        "gauges": total.gauges.to_json(),
         "timeline": timeline,
     })
 }
@@ -404,15 +404,7 @@ pub fn from_json(v: &Value) -> Result<(RunInfo, Snapshot), String> {
     };
     snap.unrouted = u(&c, "unrouted");
     snap.send_errors = u(&c, "send_errors");
-    let g = v.get("gauges").cloned().unwrap_or(Value::Null);
-    snap.gauges = Gauges {
-        cameras: u(&g, "cameras"),
-        started: u(&g, "started"),
-        registered: u(&g, "registered"),
-        stopped: u(&g, "stopped"),
-        registering: u(&g, "registering"),
-        in_flight: u(&g, "in_flight"),
-    };
+    snap.gauges = Gauges::from_json(v.get("gauges").unwrap_or(&Value::Null));
     let info = RunInfo::from_json(v.get("info").unwrap_or(&Value::Null));
     Ok((info, snap))
 }

@@ -138,3 +138,15 @@ fn flags_replace_the_profiles_objective_on_the_same_metric() {
     assert_eq!(or_default(&[]), default_objectives());
     assert_eq!(or_default(&c), c);
 }
+
+proptest::proptest! {
+    /// Whatever is typed after `--slo`, the answer is an objective or a message, never a
+    /// panic; a parsed objective prints back as it was written (spaces dropped).
+    #[test]
+    fn any_text_is_an_objective_or_a_message(s in "[a-z_.0-9 <>=%µ]{0,40}") {
+        match s.parse::<Objective>() {
+            Ok(o) => proptest::prop_assert_eq!(o.text, s.replace(' ', "")),
+            Err(e) => proptest::prop_assert!(!e.is_empty()),
+        }
+    }
+}

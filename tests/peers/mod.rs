@@ -357,3 +357,28 @@ impl NetSip {
         self.status()
     }
 }
+
+/// `gbswarm serve --listen 127.0.0.1:0 ARGS` as its own process (stopped on drop), and the
+/// address it names on stderr once listening.
+pub fn serve_process(dir: &std::path::Path, args: &[&str]) -> (Peer, std::net::SocketAddr) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gbswarm"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--cores", "1"])
+        .args(args);
+    let peer = Peer::spawn("serve", cmd, dir);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let err = read(&dir.join("serve.err"));
+        if let Some(a) = err
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        {
+            return (peer, a);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not start: {err}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -106,9 +106,9 @@ enum Slot {
 ///    [`handle_abort`](Self::handle_abort).
 /// 2. **Outputs are drained from the [`Outbox`](super::Outbox) after every `handle_*`**, in
 ///    order: each [`Transmit`](super::Transmit) in `sends` goes to its
-///    [`Dest`](super::Dest) (`Server` is the current registrar: the configured one or the
+///    [`Dest`] (`Server` is the current registrar: the configured one or the
 ///    [`redirect`](Self::redirect) target), each [`Action`](super::Action) is carried out
-///    (connect and report back, or close), each [`Record`](super::Record) goes to the stats.
+///    (connect and report back, or close), each [`Record`] goes to the stats.
 ///    The outbox is cleared before the next call ([`Outbox::clear`](super::Outbox::clear);
 ///    its counters and retransmission pool live on).
 /// 3. **Then the timer is re-armed from [`poll_timeout`](Self::poll_timeout)**: the camera's

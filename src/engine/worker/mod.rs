@@ -267,9 +267,14 @@ impl Worker {
         let mut next_check = Time::ZERO;
         loop {
             let now = self.now();
+            // The end of the duration is known here: the stop begins at it without waiting for
+            // the reporter to notice; an interrupt (or a failure) comes from the reporter.
+            let planned_end = self.t0 + Span::from_duration(self.plan.duration);
             let stop_at = self.stop.load(Ordering::Relaxed);
             if stopping.is_none() && stop_at != u64::MAX {
                 stopping = Some(Time::from_micros(stop_at).min(now));
+            } else if stopping.is_none() && now >= planned_end {
+                stopping = Some(planned_end);
             }
             if let Some(since) = stopping
                 && next_stop < self.next_start
@@ -317,6 +322,9 @@ impl Worker {
             let mut wake = self.t0 + Span::from_secs(tick);
             if let Some(t) = self.io.wheel.next_deadline() {
                 wake = wake.min(t);
+            }
+            if stopping.is_none() {
+                wake = wake.min(planned_end);
             }
             if stopping.is_none() && self.next_start < self.cams.len() {
                 wake = wake.min(self.due(self.next_start));
