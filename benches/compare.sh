@@ -12,8 +12,9 @@
 #    exact; the kernel's user/system split is not where it samples at its tick
 #    (CONFIG_TICK_CPU_ACCOUNTING): a process whose wake-ups fall on the tick, as gbswarm's 1 ms
 #    timers do, is then caught in the kernel. So with perf installed the user share comes from
-#    perf's cpu-clock samples of the generator at 1999 Hz (no multiple of the tick), times the
-#    exact total; USER_SPLIT=tick (or no perf) takes the kernel's split.
+#    perf's cpu-clock samples of the whole machine at 1999 Hz (no multiple of the tick), those
+#    of the generator's process, times the exact total; USER_SPLIT=tick (or no perf) takes the
+#    kernel's split.
 #    Beside them, the floor: examples/udp_floor exchanging the same four datagrams per
 #    registration with an echo peer and doing nothing else, reacting at once as both
 #    generators do, and again waking at most once a millisecond. No generator on this
@@ -63,7 +64,7 @@ stop_serve() {
     serve_pid=
   fi
 }
-trap 'stop_serve; stop_echo; rm -rf "$work"' EXIT
+trap 'if [ -n "${perf_pid:-}" ]; then kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true; fi; stop_serve; stop_echo; rm -rf "$work"' EXIT
 
 # listening_addr FILE: waits up to 5 s for a "listening on ADDR" line in FILE and prints ADDR.
 listening_addr() {
@@ -91,23 +92,35 @@ make_csv() { # DEVICES -> devices.csv (SIPp injection file)
   }' >"$work/devices.csv"
 }
 
-# sampled CMD...: runs CMD, under perf's cpu-clock sampling into $work/user.perf when the
-# efficiency table asks for it (sample=1) and perf is there.
+# sampled CMD...: runs CMD; when the efficiency table asks (sample=1) and perf is there, the
+# whole machine's CPU is sampled meanwhile (cpu-clock, 1999 Hz, every CPU) into $work/user.perf.
+# Machine-wide sampling costs the same whatever runs; sampling the generator's own task
+# instead added a cost to every one of its context switches (gbswarm's CPU at 2,000/s read
+# 0.94 s instead of 0.51-0.62).
 sample=
+perf_pid=
 sampled() {
   rm -f "$work/user.perf"
   if [ -n "$sample" ] && [ "$user_split" = perf ]; then
-    perf record -q -e cpu-clock -F 1999 -o "$work/user.perf" -- "$@"
+    perf record -q -a -e cpu-clock -F 1999 -o "$work/user.perf" >/dev/null 2>&1 &
+    perf_pid=$!
+    sleep 1
+    "$@" || true
+    kill -INT "$perf_pid" 2>/dev/null || true
+    wait "$perf_pid" 2>/dev/null || true
+    perf_pid=
   else
     "$@"
   fi
 }
-# user_cpu USER SYSTEM -> user CPU seconds: the perf samples' user share of USER + SYSTEM when
-# they were taken, else USER (the kernel's split)
+# user_cpu USER SYSTEM CONDITION -> user CPU seconds: the user share of the perf samples that
+# match CONDITION (awk, on comm and pid) times USER + SYSTEM when samples were taken, else USER
+# (the kernel's split)
 user_cpu() {
   if [ -s "$work/user.perf" ]; then
-    perf script -i "$work/user.perf" -F ip 2>/dev/null |
-      awk -v t="$(echo "$1 $2" | awk '{print $1 + $2}')" '{if (length($1) == 16 && substr($1, 1, 4) == "ffff") k++; else u++}
+    { perf script -i "$work/user.perf" -F comm,pid,ip 2>/dev/null || true; } |
+      awk -v t="$(echo "$1 $2" | awk '{print $1 + $2}')" "{comm = \$1; pid = \$2} $3"' {
+          if (length($3) == 16 && substr($3, 1, 4) == "ffff") k++; else u++ }
         END {printf "%.3f\n", (k + u > 0 ? t * u / (k + u) : 0)}'
   else
     echo "$1"
@@ -116,8 +129,9 @@ user_cpu() {
 
 # run_gbswarm RATE DEVICES -> "ok cpu p99_ms wall serve_cpu user_cpu"
 run_gbswarm() {
-  local rate=$1 n=$2 secs cps
+  local rate=$1 n=$2 secs cps spid
   start_serve
+  spid=$serve_pid
   secs=$(( (n + rate - 1) / rate + 1 ))
   # 8 cameras per socket, more for fleets that would pass 10,000 descriptors.
   cps=$(( n / 10000 > 8 ? n / 10000 : 8 ))
@@ -128,7 +142,7 @@ run_gbswarm() {
     --heartbeat 1h --no-unregister --grace 2s --json "$work/g.json" >/dev/null 2>&1 || true
   t1=$(date +%s.%N)
   stop_serve
-  python3 - "$work/g.json" "$work/g.time" "$t0" "$t1" "$work/serve.cpu" "$(user_cpu $(tail -1 "$work/g.time"))" <<'EOF'
+  python3 - "$work/g.json" "$work/g.time" "$t0" "$t1" "$work/serve.cpu" "$(user_cpu $(tail -1 "$work/g.time") "comm ~ /^gbswarm/ && pid != $spid")" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))["kinds"]["register"]
 u, s = map(float, open(sys.argv[2]).read().splitlines()[-1].split()[:2])
@@ -155,7 +169,7 @@ run_sipp() {
   local ok
   ok=$(awk -F';' 'NR==1{for(i=1;i<=NF;i++) if($i=="SuccessfulCall(C)") c=i} END{print (c ? $c : 0) + 0}' "$work/s.csv" 2>/dev/null || echo 0)
   tail -1 "$work/s.time" | awk -v ok="$ok" -v t0="$t0" -v t1="$t1" -v sc="$(cat "$work/serve.cpu")" \
-    -v uc="$(user_cpu $(tail -1 "$work/s.time"))" '{printf "%d %.2f %.2f %s %s\n", ok, $1 + $2, t1 - t0, sc, uc}'
+    -v uc="$(user_cpu $(tail -1 "$work/s.time") 'comm == "sipp"')" '{printf "%d %.2f %.2f %s %s\n", ok, $1 + $2, t1 - t0, sc, uc}'
 }
 
 # run_floor RATE DEVICES TICK_US -> "ok cpu" (the echo peer must be running at $echo_addr)
@@ -172,7 +186,7 @@ echo_addr=$(listening_addr "$work/echo.err")
 echo "### Generator efficiency ($devices registrations with digest auth, $(date -u +%F), nproc $(nproc))"
 echo
 if [ "$user_split" = perf ]; then
-  echo "User CPU: perf cpu-clock samples' user share (1999 Hz) of each generator's exact total."
+  echo "User CPU: the user share of the generator's perf cpu-clock samples (1999 Hz, every CPU) times its exact total."
 else
   echo "User CPU: the kernel's split (/usr/bin/time %U)."
 fi
