@@ -107,13 +107,14 @@ stop_server() {
 }
 trap 'perf_stop; stop_server; rm -rf "$work"' EXIT
 
-# perf_start: samples the server's processes (cpu-clock, 1999 Hz) until perf_stop, which sets
-# $share to the samples' user share ("-" without perf)
+# perf_start: samples every CPU (cpu-clock, 1999 Hz) until perf_stop, which sets $share to the
+# user share of the server processes' samples ("-" without perf). Sampling only the server's
+# tasks (perf -p) would add a cost to each of their context switches, and the two servers
+# switch at different rates; machine-wide sampling costs every process the same.
 perf_start() {
   rm -f "$work/srv.perf"
   [ "$user_split" = perf ] || return 0
-  "${on_gen[@]}" perf record -q -e cpu-clock -F 1999 -p "$(echo $server_pids | tr ' ' ',')" \
-    -o "$work/srv.perf" >/dev/null 2>&1 &
+  perf record -q -a -e cpu-clock -F 1999 -o "$work/srv.perf" >/dev/null 2>&1 &
   perf_pid=$!
   sleep 1
 }
@@ -125,8 +126,9 @@ perf_stop() {
     perf_pid=
   fi
   if [ -s "$work/srv.perf" ]; then
-    share=$({ perf script -i "$work/srv.perf" -F ip 2>/dev/null || true; } |
-      awk '{if (length($1) == 16 && substr($1, 1, 4) == "ffff") k++; else u++} END {if (k + u) printf "%.4f\n", u / (k + u); else print "-"}')
+    share=$({ perf script -i "$work/srv.perf" -F pid,ip 2>/dev/null || true; } |
+      awk -v pids=" $server_pids " 'index(pids, " " $1 " ") {if (length($2) == 16 && substr($2, 1, 4) == "ffff") k++; else u++}
+        END {if (k + u) printf "%.4f\n", u / (k + u); else print "-"}')
   fi
 }
 
