@@ -31,6 +31,11 @@
 #     -n 1: one UDP worker (children; Kamailio's default is 8), against `gbswarm serve --cores 1`:
 #       CPU per registration of one worker each.
 #   gbswarm serve: --cores 1, defaults otherwise (MD5 with qop=auth, 4 MB socket buffers).
+# User and system: the total CPU is exact, but the kernel's user/system split is sampled at its
+# tick (CONFIG_TICK_CPU_ACCOUNTING) and scatters from run to run. With perf installed, the
+# split comes from perf's cpu-clock samples of the server's processes during the measured pass
+# at 1999 Hz (no multiple of the tick), applied to the exact total; the kernel's user share is
+# printed beside it. USER_SPLIT=tick (or no perf) takes the kernel's split.
 # Placement: every server process runs on CPU SERVER_CPU (default 1) and every generator on
 # GEN_CPU (default 0), with taskset, so both servers meet both loads across the same two cores
 # (gbswarm serve and gbswarm run each pin their worker to the first CPU they may use: left
@@ -72,6 +77,12 @@ fi
 kam_opts=(-n 1 -m 1024 -M 64 -x tlsf -X tlsf -b 4194304 -A "UL_HASH_SIZE=$hash_size")
 
 work=$(mktemp -d)
+user_split=tick
+if [ "${USER_SPLIT:-perf}" = perf ] && command -v perf >/dev/null &&
+  perf record -q -e cpu-clock -F 1999 -o "$work/probe.perf" -- true >/dev/null 2>&1; then
+  user_split=perf
+fi
+perf_pid=
 server_pid=
 server_pids=
 kam_main=
@@ -94,7 +105,32 @@ stop_server() {
   server_pid=
   kam_main=
 }
-trap 'stop_server; rm -rf "$work"' EXIT
+trap 'perf_stop; stop_server; rm -rf "$work"' EXIT
+
+# perf_start: samples every CPU (cpu-clock, 1999 Hz) until perf_stop, which sets $share to the
+# user share of the server processes' samples ("-" without perf). Sampling only the server's
+# tasks (perf -p) would add a cost to each of their context switches, and the two servers
+# switch at different rates; machine-wide sampling costs every process the same.
+perf_start() {
+  rm -f "$work/srv.perf"
+  [ "$user_split" = perf ] || return 0
+  perf record -q -a -e cpu-clock -F 1999 -o "$work/srv.perf" >/dev/null 2>&1 &
+  perf_pid=$!
+  sleep 1
+}
+perf_stop() {
+  share=-
+  if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid" 2>/dev/null || true
+    wait "$perf_pid" 2>/dev/null || true
+    perf_pid=
+  fi
+  if [ -s "$work/srv.perf" ]; then
+    share=$({ perf script -i "$work/srv.perf" -F pid,ip 2>/dev/null || true; } |
+      awk -v pids=" $server_pids " 'index(pids, " " $1 " ") {if (length($2) == 16 && substr($2, 1, 4) == "ffff") k++; else u++}
+        END {if (k + u) printf "%.4f\n", u / (k + u); else print "-"}')
+  fi
+}
 
 free_port() {
   python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -203,24 +239,27 @@ sipp_pass() {
 
 # measure RUN LOAD SERVER: a fresh server, a warm-up pass, the measured pass; one line to results
 measure() {
-  local run=$1 load=$2 server=$3 n r res before after t0 t1 busy buf shm=-
+  local run=$1 load=$2 server=$3 n r res before after t0 t1 busy buf share shm=-
   "start_$server"
   buf=$(rcvbuf "${addr##*:}")
   if [ "$load" = gbswarm ]; then
     n=$devices r=$rate
     gbswarm_pass "$addr" 5000001 "$n" "$r" >/dev/null
+    perf_start
     before=$(cpu $server_pids); others "$work/o"; t0=$(date +%s.%N)
     res=$(gbswarm_pass "$addr" 1 "$n" "$r")
   else
     n=$sipp_devices r=$sipp_rate
     sipp_pass "$addr" "$work/warm.csv" "$n" "$r" >/dev/null
+    perf_start
     before=$(cpu $server_pids); others "$work/o"; t0=$(date +%s.%N)
     res=$(sipp_pass "$addr" "$work/measured.csv" "$n" "$r")
   fi
   t1=$(date +%s.%N); busy=$(others_since "$work/o"); after=$(cpu $server_pids)
+  perf_stop
   if [ "$server" = kamailio ]; then shm=$(kam_shm_mb); fi
   stop_server
-  echo "$run $load $server $n $res $before $after $t0 $t1 $busy ${buf:-0} ${shm:--}" >>"$work/results"
+  echo "$run $load $server $n $res $before $after $t0 $t1 $busy ${buf:-0} ${shm:--} $share" >>"$work/results"
 }
 
 findmax() { # server -> highest registrations/s held with p99 <= 10 ms and no failures
@@ -243,6 +282,11 @@ echo "- Kamailio: \`kamailio -f tests/peers/kamailio.cfg -DD -E ${kam_opts[*]} -
 echo "- load gbswarm run: \`gbswarm run --target ADDR --cameras $devices --rate $rate --cores 1 --cameras-per-socket 8 --heartbeat 1h --no-unregister\` after a warm-up pass of $devices other devices"
 [ -z "${SKIP_SIPP:-}" ] && echo "- load SIPp: \`sipp ADDR -sf benches/sipp/uac-register.xml -inf DEVICES.csv -r $sipp_rate -rp 1000 -m $sipp_devices -buff_size 4194304\` (one UDP socket) after a warm-up pass of $sipp_devices other devices"
 [ -n "${NO_PIN:-}" ] || echo "- placement: servers on CPU ${SERVER_CPU:-1}, generators on CPU ${GEN_CPU:-0} (\`taskset -c\`)"
+if [ "$user_split" = perf ]; then
+  echo "- user and system: the exact total split by the user share of perf's cpu-clock samples (1999 Hz) of the server during the pass"
+else
+  echo "- user and system: the kernel's split (tick-sampled)"
+fi
 echo "- load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
@@ -262,7 +306,7 @@ for run in $(seq "$runs"); do
       for attempt in 1 2 3; do
         wait_quiet
         measure "$run" "$load" "$server"
-        busy=$(tail -1 "$work/results" | awk '{print $(NF - 2)}')
+        busy=$(tail -1 "$work/results" | awk '{print $(NF - 3)}')
         [ "$busy" -le 10 ] || [ "$attempt" -eq 3 ] && break
         echo "run $run, $load load on $server: other processes took $busy ticks during the pass; again" >&2
         sed -i '$d' "$work/results"
@@ -277,15 +321,19 @@ rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 name = {"serve": "gbswarm serve (1 worker)", "kamailio": "Kamailio (1 UDP worker)"}
 loadname = {"gbswarm": "gbswarm run", "sipp": "SIPp"}
 per = {}
-print("| run | load | registrar | ok / offered | wall s | CPU s | user s | system s | µs / registration | user µs | system µs | generator CPU s | other processes' CPU s | receive buffer (SO_RCVBUF) | Kamailio shm used MB |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-for run, load, server, n, ok, gen, u0, s0, u1, s1, t0, t1, busy, buf, shm in rows:
+print("| run | load | registrar | ok / offered | wall s | CPU s | user s | system s | µs / registration | user µs | system µs | user share: perf / kernel | generator CPU s | other processes' CPU s | receive buffer (SO_RCVBUF) | Kamailio shm used MB |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+for run, load, server, n, ok, gen, u0, s0, u1, s1, t0, t1, busy, buf, shm, share in rows:
     ok, n = int(ok), int(n)
     u, s = (int(u1) - int(u0)) / 100, (int(s1) - int(s0)) / 100
+    kshare = f"{u / (u + s):.2f}" if u + s else "-"
+    if share != "-":
+        u, s = (u + s) * float(share), (u + s) * (1 - float(share))
+        share = f"{float(share):.2f}"
     us = lambda x: x / ok * 1e6 if ok else float("nan")
     per[(run, load, server)] = (us(u + s), us(u), us(s))
     print(f"| {run} | {loadname[load]} | {name[server]} | {ok} / {n} | {float(t1) - float(t0):.1f} | {u + s:.2f} | {u:.2f} | {s:.2f} "
-          f"| {us(u + s):.1f} | {us(u):.1f} | {us(s):.1f} | {float(gen):.2f} | {int(busy) / 100:.2f} "
+          f"| {us(u + s):.1f} | {us(u):.1f} | {us(s):.1f} | {share} / {kshare} | {float(gen):.2f} | {int(busy) / 100:.2f} "
           f"| {int(buf) // 2 // 1024} KiB | {shm} |")
 print()
 def spread(xs):
