@@ -15,10 +15,11 @@
 #
 #   benches/batch.sh [GBSWARM]              env: RATES="5000 20000 40000", PORT=15340
 #
-# Both programs pin their one worker to the first CPU they may use, so on one machine they
-# would share a core; here the generator runs on CPU GEN_CPU (default 0) and serve on
-# SERVE_CPU (default 1), as two machines would have them. `GEN_CPU= SERVE_CPU=` (empty)
-# leaves both on the first core.
+# The generator pins its worker to the first CPU it may use and serve to the last, so on one
+# machine they take a core each; the script makes that explicit: the generator runs on CPU
+# GEN_CPU (default 0) and serve on SERVE_CPU (default 1), as two machines would have them.
+# `GEN_CPU=0 SERVE_CPU=0` puts both on one core (the shared-core case); `GEN_CPU= SERVE_CPU=`
+# (empty) leaves placement to the programs.
 #
 # Prints one markdown row per rate and kind: answered, then µs per transaction for the
 # generator (user, system, total) and the registrar (user, system, total). Measure on a quiet

@@ -99,7 +99,8 @@ pub struct RunArgs {
     /// Share of cameras reporting a faulty sub-device in keepalives [default: 0].
     #[arg(long, value_name = "SHARE")]
     fault_share: Option<f64>,
-    /// Worker threads, one per core [default: all cores].
+    /// Worker threads, one per core, pinned from the first core up (the embedded registrar, like
+    /// `gbswarm serve`, takes the last core) [default: all cores].
     #[arg(long, value_name = "N")]
     cores: Option<usize>,
     /// Cameras sharing one UDP socket; 1 gives each its own source port, like real devices

@@ -24,7 +24,9 @@ pub struct ServeArgs {
     /// that process's traffic.
     #[arg(long)]
     reuse_port: bool,
-    /// Worker threads [default: all cores].
+    /// Worker threads, each pinned to a core counted from the last one down (a `gbswarm run`
+    /// on the same machine pins from the first up, so one worker each never share a core)
+    /// [default: all cores].
     #[arg(long)]
     cores: Option<usize>,
     /// The server's 20-digit ID.

@@ -50,7 +50,9 @@ pub struct HostConfig {
     /// Most half-open TCP connections (connected, no complete message yet) per source
     /// address and worker; more are refused.
     pub max_half_open_per_source: usize,
-    /// Pin worker `i` to core `i` (round robin).
+    /// Pin worker `i` to the `i`-th core counted from the last one (round robin). A
+    /// generator's workers count from the first, so a registrar and a generator on one
+    /// machine, one worker each, get a core each instead of sharing the first.
     pub pin: bool,
     /// Thread name prefix.
     pub name: &'static str,
@@ -106,7 +108,7 @@ pub fn start_bound<S: Service>(
     let mut threads = Vec::new();
     for (i, b) in bound.into_iter().enumerate() {
         let worker = Worker::new(b, make(i), cfg.clone(), clock, stop.clone())?;
-        let core = (!cores.is_empty()).then(|| cores[i % cores.len()]);
+        let core = (!cores.is_empty()).then(|| cores[cores.len() - 1 - i % cores.len()]);
         let spawned = std::thread::Builder::new()
             .name(format!("{}{i}", cfg.name))
             .spawn(move || {
