@@ -8,9 +8,10 @@
 # Cameras register at RATE/s (env, default 5000), then stay online for HOLD with a keepalive
 # every HEARTBEAT; the run ends with every camera unregistering. UDP cameras share sockets
 # (CPS per socket, env, default 8) to stay under the descriptor limit. A TCP camera holds a
-# connection, and a process here may hold only `ulimit -Hn` descriptors, so TCP fleets are
-# split over generator shards and over several serve processes sharing one port with
-# SO_REUSEPORT, at most PER_PROC (env, default 15000) connections each. Each generator
+# connection, and a process may hold only `ulimit -Hn` descriptors: the script first tries to
+# raise that hard limit to the fleet plus some room (root may, up to fs.nr_open), then splits
+# what is left over generator shards and over several serve processes sharing one port with
+# SO_REUSEPORT, at most PER_PROC (env, default: the hard limit less 1,000) connections each. Each generator
 # spreads its cameras over 250 loopback source addresses, as a real fleet comes from many
 # hosts (serve limits half-open connections per source address).
 #
@@ -28,7 +29,14 @@ hold=${3:-5m}
 heartbeat=${4:-10s}
 rate=${RATE:-5000}
 cps=${CPS:-8}
-per_proc=${PER_PROC:-15000}
+if [ "$transport" = tcp ]; then
+  # Every TCP camera is a descriptor in the generator and one in serve.
+  if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$(( cameras + 2000 ))" ]; then
+    ulimit -Hn "$(( cameras + 2000 ))" 2>/dev/null || true
+  fi
+  ulimit -Sn "$(ulimit -Hn)"
+fi
+per_proc=${PER_PROC:-$(( $(ulimit -Hn) - 1000 ))}
 command -v /usr/bin/time >/dev/null || { echo "/usr/bin/time not found: apt-get install time" >&2; exit 1; }
 cargo build --release --quiet --bin gbswarm
 bin=target/release/gbswarm
