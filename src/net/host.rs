@@ -108,7 +108,7 @@ pub fn start_bound<S: Service>(
     let mut threads = Vec::new();
     for (i, b) in bound.into_iter().enumerate() {
         let worker = Worker::new(b, make(i), cfg.clone(), clock, stop.clone())?;
-        let core = (!cores.is_empty()).then(|| cores[cores.len() - 1 - i % cores.len()]);
+        let core = from_last(&cores, i).copied();
         let spawned = std::thread::Builder::new()
             .name(format!("{}{i}", cfg.name))
             .spawn(move || {
@@ -552,5 +552,24 @@ impl<S: Service> Worker<S> {
                 self.peers.close(slot, self.poll.registry());
             }
         }
+    }
+}
+
+/// The core for worker `i` of a host: counted from the last of `cores` down, round robin.
+fn from_last<T>(cores: &[T], i: usize) -> Option<&T> {
+    let n = cores.len();
+    (n > 0).then(|| &cores[n - 1 - i % n])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::from_last;
+
+    #[test]
+    fn host_workers_take_cores_from_the_last_down() {
+        let cores = [0, 1, 2];
+        let got: Vec<_> = (0..5).map(|i| from_last(&cores, i).copied()).collect();
+        assert_eq!(got, [Some(2), Some(1), Some(0), Some(2), Some(1)]);
+        assert_eq!(from_last::<u8>(&[], 0), None);
     }
 }
