@@ -59,9 +59,21 @@ pub struct ServerHandle {
     /// A registrar over the shared registry, for presence counts.
     view: Registrar,
     clock: Clock,
-    rx: Receiver<Box<Stats>>,
-    spent: Sender<Box<Stats>>,
-    total: Mutex<Stats>,
+    /// Every worker's counters so far, merged by the collector thread.
+    total: Arc<Mutex<Stats>>,
+    collector: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Merges every snapshot the workers hand over into `total` and sends it back to be reused,
+/// as they arrive, until every worker's publisher is gone. It runs whether or not anybody
+/// reads the counters, so snapshots never pile up in the channel (they did: a `serve`
+/// without `--stats`, or the embedded registrar, grew by a snapshot's histograms every
+/// 200 ms).
+fn collect(rx: Receiver<Box<Stats>>, spent: Sender<Box<Stats>>, total: Arc<Mutex<Stats>>) {
+    while let Ok(s) = rx.recv() {
+        total.lock().unwrap_or_else(|e| e.into_inner()).merge(&s);
+        let _ = spent.send(s);
+    }
 }
 
 /// Binds every worker's sockets (so address errors are returned here) and starts them.
@@ -95,13 +107,18 @@ pub fn start(cfg: ServeConfig) -> io::Result<ServerHandle> {
         name: "gbswarm-srv",
     };
     let host = crate::net::host::start_bound(addr, bound, host_cfg, clock, |_| first.worker())?;
+    drop(first);
+    let total = Arc::new(Mutex::new(Stats::default()));
+    let merged = total.clone();
+    let collector = std::thread::Builder::new()
+        .name("gbswarm-srv-stats".into())
+        .spawn(move || collect(rx, spent, merged))?;
     Ok(ServerHandle {
         host,
         view,
         clock,
-        rx,
-        spent,
-        total: Mutex::new(Stats::default()),
+        total,
+        collector: Some(collector),
     })
 }
 
@@ -111,15 +128,6 @@ impl ServerHandle {
         self.host.local_addr()
     }
 
-    fn collect(&self) -> Stats {
-        let mut total = self.total.lock().unwrap_or_else(|e| e.into_inner());
-        while let Ok(s) = self.rx.try_recv() {
-            total.merge(&s);
-            let _ = self.spent.send(s);
-        }
-        total.clone()
-    }
-
     /// Counters of all workers so far (handed over every 200 ms), and (registered, online)
     /// devices now.
     pub fn stats(&self) -> (Stats, (u64, u64)) {
@@ -127,27 +135,56 @@ impl ServerHandle {
             .view
             .registry()
             .counts(self.clock.now(), self.view.max_silence());
-        (self.collect(), counts)
+        let total = self.total.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        (total, counts)
     }
 
     /// Stops the workers and returns the final counters.
-    pub fn stop(self) -> Stats {
+    pub fn stop(mut self) -> Stats {
+        let collector = self.collector.take();
         let ServerHandle {
             host,
             view,
             clock: _,
-            rx,
-            spent,
             total,
+            collector: _,
         } = self;
-        // Each worker hands over its last counters as it stops.
+        // Each worker hands over its last counters as it stops; the collector ends once the
+        // last publisher (the view's among them) is gone, having merged everything.
         drop(host.stop());
         drop(view);
-        let mut total = total.into_inner().unwrap_or_else(|e| e.into_inner());
-        while let Ok(s) = rx.try_recv() {
-            total.merge(&s);
+        if let Some(c) = collector {
+            let _ = c.join();
         }
-        drop(spent);
+        let total = total.lock().unwrap_or_else(|e| e.into_inner()).clone();
         total
+    }
+}
+
+#[cfg(test)]
+mod collector_tests {
+    use super::{Stats, collect};
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn the_collector_merges_every_snapshot_and_returns_it_for_reuse() {
+        let (tx, rx) = crossbeam::channel::unbounded();
+        let (spent_tx, spent_rx) = crossbeam::channel::unbounded();
+        let total = Arc::new(Mutex::new(Stats::default()));
+        let merged = total.clone();
+        let t = std::thread::spawn(move || collect(rx, spent_tx, merged));
+        for i in 1..=3u64 {
+            let mut s = Box::<Stats>::default();
+            s.keepalives = i;
+            s.requests[1] = i;
+            tx.send(s).unwrap();
+        }
+        // The collector ends once the last publisher is gone, with nothing left queued.
+        drop(tx);
+        t.join().unwrap();
+        let total = total.lock().unwrap();
+        assert_eq!(total.keepalives, 6);
+        assert_eq!(total.requests[1], 6);
+        assert_eq!(spent_rx.try_iter().count(), 3);
     }
 }
