@@ -156,8 +156,7 @@ impl ServerHandle {
         if let Some(c) = collector {
             let _ = c.join();
         }
-        let total = total.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        total
+        std::mem::take(&mut *total.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
