@@ -137,6 +137,10 @@ mod tests {
                 "gbswarm: invalid `retry-jitter`: 3 is not a share between 0 and 1",
             ),
             (
+                &["find-max", "--metrics", "9464"][..],
+                "gbswarm find-max: invalid `metrics`: not a find-max setting: find-max serves no live metrics; run and serve do",
+            ),
+            (
                 &["find-max", "--max-failures", "2"][..],
                 "gbswarm: invalid `max-failures`: 2 is not a share between 0 and 1",
             ),
@@ -160,6 +164,15 @@ mod tests {
         let e = Cli::try_parse_from(["gbswarm", "run", "--transport", "sctp"]).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("`sctp` is not a transport"), "{e}");
+        for bad in [
+            &["run", "--metrics", "70000"][..],
+            &["serve", "--metrics", "nohost"],
+        ] {
+            let e = Cli::try_parse_from(std::iter::once("gbswarm").chain(bad.iter().copied()))
+                .unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+            assert!(e.to_string().contains("--metrics"), "{e}");
+        }
     }
 
     #[test]
