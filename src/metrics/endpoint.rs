@@ -76,6 +76,8 @@ impl Drop for Endpoint {
             IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
             ip => ip,
         };
+        // Should that connection fail, the thread is left blocked in accept (serving nothing
+        // new: the flag is set) and ends with the process, rather than hanging this drop.
         let woke = TcpStream::connect_timeout(&SocketAddr::new(wake, self.addr.port()), DEADLINE);
         if let (Ok(_), Some(t)) = (woke, self.thread.take()) {
             let _ = t.join();

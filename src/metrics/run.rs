@@ -31,10 +31,16 @@ impl RunMetrics {
 
     /// Adds one second's merged numbers and publishes the page.
     pub fn second(&mut self, snap: &Snapshot) {
-        self.total.merge(snap);
-        self.total.gauges = snap.gauges;
+        add_second(&mut self.total, snap);
         self.endpoint.publish(page(&self.total).encode());
     }
+}
+
+/// Adds one second to the run's totals: transactions and counters add up, gauges are the
+/// second's own (the population now, not a sum over time).
+fn add_second(total: &mut Snapshot, snap: &Snapshot) {
+    total.merge(snap);
+    total.gauges = snap.gauges;
 }
 
 /// The page for a run's totals `t` (gauges of its last second).
@@ -122,41 +128,59 @@ mod tests {
     use crate::camera::{Outcome, Record};
     use crate::clock::Span;
 
-    fn record(s: &mut Snapshot, kind: TxnKind, outcome: Outcome, us: u64) {
-        s.record(&Record {
-            kind,
-            outcome,
-            latency: Span::from_micros(us),
-            lag: Span::ZERO,
-            redirected: false,
-            retransmits: 0,
-        });
+    use crate::stats::Gauges;
+
+    /// A second that ended these transactions (kind, outcome, latency µs), sent `retrans`
+    /// retransmissions and ended with population `gauges`.
+    fn second(ended: &[(TxnKind, Outcome, u64)], retrans: u64, gauges: Gauges) -> Snapshot {
+        let mut s = Snapshot::default();
+        for &(kind, outcome, us) in ended {
+            s.record(&Record {
+                kind,
+                outcome,
+                latency: Span::from_micros(us),
+                lag: Span::ZERO,
+                redirected: false,
+                retransmits: 0,
+            });
+        }
+        s.counters.retransmissions = retrans;
+        s.gauges = gauges;
+        s
     }
 
     #[test]
     fn seconds_add_up_and_gauges_are_of_the_last_second() {
-        let mut first = Snapshot::default();
-        record(&mut first, TxnKind::Register, Outcome::Status(200), 2_000);
-        record(&mut first, TxnKind::Register, Outcome::Status(403), 3_000);
-        first.counters.retransmissions = 4;
-        first.gauges.cameras = 10;
-        first.gauges.started = 5;
-        first.gauges.registered = 1;
-        first.gauges.in_flight = 3;
-        let mut second = Snapshot::default();
-        record(&mut second, TxnKind::Register, Outcome::Status(200), 1_000);
-        record(&mut second, TxnKind::Keepalive, Outcome::Timeout, 0);
-        second.counters.retransmissions = 1;
-        second.gauges.cameras = 10;
-        second.gauges.started = 10;
-        second.gauges.registered = 6;
-        second.gauges.registering = 2;
-
+        use Outcome::{Status, Timeout};
+        use TxnKind::{Keepalive, Register};
+        let first = second(
+            &[
+                (Register, Status(200), 2_000),
+                (Register, Status(403), 3_000),
+            ],
+            4,
+            Gauges {
+                cameras: 10,
+                started: 5,
+                registered: 1,
+                in_flight: 3,
+                ..Gauges::default()
+            },
+        );
+        let last = second(
+            &[(Register, Status(200), 1_000), (Keepalive, Timeout, 0)],
+            1,
+            Gauges {
+                cameras: 10,
+                started: 10,
+                registered: 6,
+                registering: 2,
+                ..Gauges::default()
+            },
+        );
         let mut total = Snapshot::default();
-        for s in [&first, &second] {
-            total.merge(s);
-            total.gauges = s.gauges;
-        }
+        add_second(&mut total, &first);
+        add_second(&mut total, &last);
         let text = page(&total).encode();
         for line in [
             "gbswarm_run_cameras{state=\"registered\"} 6.0",
