@@ -1,6 +1,8 @@
-//! Stamps the build with the git commit it came from, for the reports (`GBSWARM_COMMIT`, the
-//! short hash of HEAD, or `unknown` when there is no `.git` beside Cargo.toml or no working
-//! `git`, as in a source tarball). Rebuilt when HEAD moves: a branch switch or a new commit.
+//! Stamps the build with the git commit it came from, for the reports and `--version`
+//! (`GBSWARM_COMMIT`, the short hash of HEAD). Without a `.git` beside Cargo.toml or a working
+//! `git` (a source tarball, a container build context), the `GBSWARM_COMMIT` environment
+//! variable says it if set (the Dockerfile passes its build argument), else `unknown`.
+//! Rebuilt when HEAD moves: a branch switch or a new commit.
 
 use std::path::Path;
 use std::process::Command;
@@ -16,6 +18,7 @@ fn git(args: &[&str]) -> Option<String> {
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=GBSWARM_COMMIT");
     // Only this crate's own repository: a copy vendored inside another repository must not
     // take that repository's commit. (`.git` is a file in a worktree, a directory otherwise.)
     let commit = if Path::new(".git").exists() {
@@ -41,6 +44,10 @@ fn main() {
     } else {
         None
     };
+    let given = std::env::var("GBSWARM_COMMIT")
+        .ok()
+        .filter(|c| !c.trim().is_empty());
+    let commit = commit.or(given);
     println!(
         "cargo:rustc-env=GBSWARM_COMMIT={}",
         commit.as_deref().unwrap_or("unknown")

@@ -30,6 +30,7 @@
 //! - [`net`]: every socket both hosts use, and the server host loop.
 //! - [`engine`]: the generator's workers, the camera host.
 //! - [`clock`], [`timer`], [`stats`]: time, timers and measurements.
+//! - [`metrics`]: the live Prometheus endpoint of `run --metrics` and `serve --metrics`.
 //! - [`profile`], [`findmax`], [`runner`], [`inspect`], [`cli`]: runs, searches, reports and
 //!   the command line (`main.rs` only parses and calls [`cli::run`]).
 //! - `testkit` (cargo feature `testkit`): test doubles for tests, benches and examples.
@@ -44,6 +45,7 @@ pub mod engine;
 pub mod findmax;
 pub mod gb;
 pub mod inspect;
+pub mod metrics;
 pub mod net;
 pub mod profile;
 pub mod runner;

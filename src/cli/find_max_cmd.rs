@@ -44,6 +44,7 @@ pub struct FindMaxArgs {
 impl FindMaxArgs {
     /// The search to run: the base plan from the `run` flags, then the search bounds.
     pub fn search(self) -> Result<Search, Error> {
+        let metrics = self.run.metrics.is_some();
         let base = self.run.plan()?;
         // Run-only outputs and objectives would be accepted and silently ignored.
         for (given, key, why) in [
@@ -56,6 +57,11 @@ impl FindMaxArgs {
                 base.csv.is_some(),
                 "csv",
                 "find-max streams no CSV; each step is on stderr and the table on stdout",
+            ),
+            (
+                metrics,
+                "metrics",
+                "find-max serves no live metrics; run and serve do",
             ),
         ] {
             if given {

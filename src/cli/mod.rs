@@ -12,16 +12,20 @@
 
 use clap::{Parser, Subcommand};
 
+mod completions_cmd;
 mod error;
 mod find_max_cmd;
 mod inspect_cmd;
+mod man_cmd;
 mod merge_cmd;
 mod run_cmd;
 mod serve_cmd;
 
+pub use completions_cmd::CompletionsArgs;
 pub use error::Error;
 pub use find_max_cmd::FindMaxArgs;
 pub use inspect_cmd::InspectArgs;
+pub use man_cmd::ManArgs;
 pub use merge_cmd::MergeArgs;
 pub use run_cmd::RunArgs;
 pub use serve_cmd::ServeArgs;
@@ -37,12 +41,21 @@ Exit status:
   3    could not run: cannot bind or start, or the target refused every connection
   130  interrupted by Ctrl-C / SIGTERM (the report is still written)";
 
+/// What `--version` prints after the name: the crate version and the git commit it was built
+/// from (`unknown` outside a git checkout; see `build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("GBSWARM_COMMIT"),
+    ")"
+);
+
 /// Load simulator for GB/T 28181 video-surveillance SIP servers.
 ///
 /// Emulates fleets of IP cameras that register with digest auth, refresh, send keepalives and
 /// answer platform queries over UDP and TCP, and reports latency histograms.
 #[derive(Debug, Parser)]
-#[command(name = "gbswarm", version, about, long_about, after_help = EXIT_STATUS)]
+#[command(name = "gbswarm", version = VERSION, about, long_about, after_help = EXIT_STATUS)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -87,6 +100,15 @@ pub enum Command {
     /// framed by Content-Length. On invalid input, prints the error and its byte offset to
     /// stderr and exits with status 1.
     Inspect(InspectArgs),
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell.
+    ///
+    /// bash: `gbswarm completions bash > /etc/bash_completion.d/gbswarm` (or source it from
+    /// ~/.bashrc); zsh: write `_gbswarm` into a directory on $fpath; fish:
+    /// `gbswarm completions fish > ~/.config/fish/completions/gbswarm.fish`.
+    Completions(CompletionsArgs),
+    /// Print the manual page gbswarm(1) as roff (`gbswarm man | man -l -`), or write it and a
+    /// page per subcommand into a directory with --dir.
+    Man(ManArgs),
 }
 
 /// Executes a parsed command line; the error says what to print and which status to exit with.
@@ -97,7 +119,22 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Serve(args) => args.execute(),
         Command::Merge(args) => args.execute(),
         Command::Inspect(args) => args.execute(),
+        Command::Completions(args) => args.execute(),
+        Command::Man(args) => args.execute(),
     }
+}
+
+/// Writes a generated document (`completions`, `man`) to stdout; a closed or full stdout is
+/// reported as a failure of `command`.
+fn print(command: &'static str, bytes: &[u8]) -> Result<(), Error> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::Failed {
+            command,
+            message: format!("cannot write to stdout: {e}"),
+        })
 }
 
 #[cfg(test)]
@@ -121,7 +158,9 @@ mod tests {
             Command::Run(args) => args.plan().map(drop),
             Command::FindMax(args) => args.search().map(drop),
             Command::Serve(args) => args.config().map(drop),
-            Command::Merge(_) | Command::Inspect(_) => Ok(()),
+            Command::Merge(_) | Command::Inspect(_) | Command::Completions(_) | Command::Man(_) => {
+                Ok(())
+            }
         }
     }
 
@@ -135,6 +174,10 @@ mod tests {
             (
                 &["find-max", "--max-failures", "2", "--retry-jitter", "3"][..],
                 "gbswarm: invalid `retry-jitter`: 3 is not a share between 0 and 1",
+            ),
+            (
+                &["find-max", "--metrics", "9464"][..],
+                "gbswarm find-max: invalid `metrics`: not a find-max setting: find-max serves no live metrics; run and serve do",
             ),
             (
                 &["find-max", "--max-failures", "2"][..],
@@ -160,6 +203,15 @@ mod tests {
         let e = Cli::try_parse_from(["gbswarm", "run", "--transport", "sctp"]).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("`sctp` is not a transport"), "{e}");
+        for bad in [
+            &["run", "--metrics", "70000"][..],
+            &["serve", "--metrics", "nohost"],
+        ] {
+            let e = Cli::try_parse_from(std::iter::once("gbswarm").chain(bad.iter().copied()))
+                .unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+            assert!(e.to_string().contains("--metrics"), "{e}");
+        }
     }
 
     #[test]

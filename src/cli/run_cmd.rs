@@ -6,7 +6,8 @@ use crate::profile::{Plan, PlanError, Profile, Span};
 use clap::builder::BoolishValueParser;
 use std::path::PathBuf;
 
-/// Flags of `gbswarm run`; each mirrors a profile key.
+/// Flags of `gbswarm run`; each mirrors a profile key, except `--metrics` (where this process
+/// serves its live metrics is not part of the load).
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// TOML load profile; flags given here override its keys.
@@ -158,6 +159,12 @@ pub struct RunArgs {
     /// same metric). Without any: `register.failures==0`, `timeouts==0`, `register.ok>=1`.
     #[arg(long, value_name = "OBJECTIVE")]
     slo: Vec<String>,
+    /// Serve live Prometheus metrics at http://ADDR/metrics, updated every second: cameras
+    /// by state, transactions by kind and outcome, in flight, retransmissions, latency
+    /// histograms and exact percentiles. HOST:PORT, or a bare port for loopback (9464 means
+    /// 127.0.0.1:9464); port 0 picks a free one (the address is printed). Not a profile key.
+    #[arg(long, value_name = "[HOST:]PORT", value_parser = crate::metrics::parse_addr)]
+    pub(super) metrics: Option<std::net::SocketAddr>,
 }
 
 impl RunArgs {
@@ -181,8 +188,9 @@ impl RunArgs {
 
     /// Runs the cameras against the target (or the embedded registrar) and prints the report.
     pub fn execute(self) -> Result<(), Error> {
+        let metrics = self.metrics;
         let plan = self.plan()?;
-        Error::from_run("run", crate::runner::run(&plan))
+        Error::from_run("run", crate::runner::run(&plan, metrics))
     }
 
     /// The `--profile` path, and the flags as a profile to lay over it.

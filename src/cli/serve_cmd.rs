@@ -98,6 +98,12 @@ pub struct ServeArgs {
     /// Print a line of counters every second.
     #[arg(long)]
     stats: bool,
+    /// Serve live Prometheus metrics at http://ADDR/metrics, updated every second: requests
+    /// by method, responses by code, registered and online devices, keepalives, service time
+    /// histogram and exact percentiles. HOST:PORT, or a bare port for loopback (9464 means
+    /// 127.0.0.1:9464); port 0 picks a free one (the address is printed).
+    #[arg(long, value_name = "[HOST:]PORT", value_parser = crate::metrics::parse_addr)]
+    metrics: Option<SocketAddr>,
     /// The GB/T 28181 edition to answer as: every answer to a REGISTER carries `X-GB-Ver:
     /// 3.0` (2022) or `2.0` (2016), and queries declare GB18030 or GB2312. The editions the
     /// devices declared are counted either way.
@@ -205,7 +211,7 @@ impl ServeArgs {
     pub fn execute(self) -> Result<(), Error> {
         let cfg = self.config()?;
         claim(cfg.listen, self.reuse_port)?;
-        let served = crate::runner::serve(cfg, self.stats);
+        let served = crate::runner::serve(cfg, self.stats, self.metrics);
         Error::from_run("serve", served.map(|()| crate::runner::Ending::Held))
     }
 }

@@ -140,11 +140,13 @@ fn verdict_text(judgements: &[Judgement], interrupted: bool) -> String {
     s
 }
 
-/// Runs `plan` as `gbswarm run` does: outputs opened first, live view on stderr, the report on
-/// stdout (stderr with `--json -`), the objectives judged.
-pub fn run(plan: &Plan) -> Result<Ending, Failure> {
+/// Runs `plan` as `gbswarm run` does: outputs opened first, live view on stderr (and live
+/// Prometheus metrics on `metrics`, if given), the report on stdout (stderr with `--json -`),
+/// the objectives judged.
+pub fn run(plan: &Plan, metrics: Option<SocketAddr>) -> Result<Ending, Failure> {
     let started = std::time::SystemTime::now();
     let mut outputs = Outputs::open(plan, started).map_err(Failure::BadOutput)?;
+    let mut metrics = metrics.map(start_run_metrics).transpose()?;
     let stop = Arc::new(Stop::default());
     let population = Arc::new(AtomicU64::new(0));
     let watcher = watch_run(plan, &stop, &population)?;
@@ -183,6 +185,9 @@ pub fn run(plan: &Plan) -> Result<Ending, Failure> {
             sec: &sec,
             snap: iv.snap,
         });
+        if let Some(m) = &mut metrics {
+            m.second(iv.snap);
+        }
         timeline.push(sec);
     })
     .map_err(Failure::CannotRun)?;
@@ -353,6 +358,18 @@ pub fn find_max(search: &crate::findmax::Search) -> Result<Ending, Failure> {
     } else {
         Ending::Held
     })
+}
+
+/// Starts `run --metrics` on `addr` and says where; an address that cannot be bound could
+/// not run.
+fn start_run_metrics(addr: SocketAddr) -> Result<crate::metrics::run::RunMetrics, Failure> {
+    let m = crate::metrics::run::RunMetrics::start(addr)
+        .map_err(|e| Failure::CannotRun(format!("cannot serve metrics on {addr}: {e}")))?;
+    eprintln!(
+        "gbswarm: metrics on http://{}/metrics (Prometheus text, updated every second)",
+        m.local_addr()
+    );
+    Ok(m)
 }
 
 /// The server to load: the plan's target, or the embedded `gbswarm serve` registrar started

@@ -1,12 +1,17 @@
-//! `gbswarm serve` in the foreground: says where it listens, a counters line each second if
-//! asked, a summary at the end.
+//! `gbswarm serve` in the foreground: says where it listens, a counters line each second and
+//! live Prometheus metrics if asked, a summary at the end.
 
 use super::Failure;
 
 /// `gbswarm serve` until Ctrl-C / SIGTERM: says where it listens, optionally a counters line
-/// each second, a summary at the end with the process's CPU time (user and system, from
-/// `getrusage`). A registrar that cannot bind could not run.
-pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), Failure> {
+/// each second and metrics on `metrics` (updated each second), a summary at the end with the
+/// process's CPU time (user and system, from `getrusage`). A registrar or a metrics address
+/// that cannot bind could not run.
+pub fn serve(
+    cfg: crate::server::ServeConfig,
+    every_second: bool,
+    metrics: Option<std::net::SocketAddr>,
+) -> Result<(), Failure> {
     let interrupt = super::interrupt::flag().map_err(Failure::Failed)?;
     let listen = cfg.listen;
     let cores = cfg.cores;
@@ -26,6 +31,14 @@ pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), 
     };
     // Every TCP device holds a descriptor: take all the kernel allows.
     let nofile = crate::net::limits::raise_nofile();
+    // Bound before the registrar starts, so a metrics address that cannot be used stops
+    // nothing half-started.
+    let metrics = metrics
+        .map(|addr| {
+            crate::metrics::serve::ServeMetrics::start(addr)
+                .map_err(|e| Failure::CannotRun(format!("cannot serve metrics on {addr}: {e}")))
+        })
+        .transpose()?;
     let cpu0 = crate::stats::CpuTime::now();
     let handle = crate::server::start(cfg)
         .map_err(|e| Failure::CannotRun(format!("cannot listen on {listen}: {e}")))?;
@@ -41,11 +54,23 @@ pub fn serve(cfg: crate::server::ServeConfig, every_second: bool) -> Result<(), 
         edition.year(),
         String::from_utf8_lossy(edition.header_value())
     );
+    if let Some(m) = &metrics {
+        eprintln!(
+            "gbswarm serve: metrics on http://{}/metrics (Prometheus text, updated every second)",
+            m.local_addr()
+        );
+    }
     let mut last = crate::server::registrar::Stats::default();
     while !interrupt.load(std::sync::atomic::Ordering::Relaxed) {
         std::thread::sleep(std::time::Duration::from_secs(1));
+        if metrics.is_none() && !every_second {
+            continue;
+        }
+        let (st, (registered, online)) = handle.stats();
+        if let Some(m) = &metrics {
+            m.update(&st, (registered, online));
+        }
         if every_second {
-            let (st, (registered, online)) = handle.stats();
             let reqs: u64 = st.requests.iter().sum::<u64>() - last.requests.iter().sum::<u64>();
             eprintln!(
                 "registered {registered} online {online} | requests/s {reqs} (REGISTER {} MESSAGE {}) | 200 {} 401 {} 403 {} | dropped {} replays {} | service p50 {} µs p99 {} µs",
