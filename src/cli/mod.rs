@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 
 mod error;
 mod find_max_cmd;
+mod guard_args;
 mod inspect_cmd;
 mod merge_cmd;
 mod run_cmd;

@@ -7,6 +7,7 @@
 //! interval hand-over: no worker takes a lock to count. It is also the embedded default
 //! target of `gbswarm run`.
 
+pub mod guard;
 pub mod nonce;
 pub mod registrar;
 pub mod registry;
@@ -128,6 +129,11 @@ impl ServerHandle {
             .registry()
             .counts(self.clock.now(), self.view.max_silence());
         (self.collect(), counts)
+    }
+
+    /// The bans and rate limit the workers share (their tables' occupancy and evictions).
+    pub fn guard(&self) -> &guard::Guard {
+        self.view.guard()
     }
 
     /// Stops the workers and returns the final counters.

@@ -7,6 +7,7 @@
 //! registration is the only one). Its counters go out through the per-worker interval
 //! hand-over of [`super::stats`].
 
+use super::guard::{Banned, Guard, GuardConfig, Over};
 use super::nonce::{Check, Nonces};
 use super::registry::{Entry, Registry};
 use super::stats::Publisher;
@@ -77,12 +78,15 @@ pub struct Config {
     /// The GB/T 28181 edition we follow: our `X-GB-Ver` on every answer to a REGISTER, and
     /// the charset of our queries.
     pub gb_version: GbVersion,
+    /// Failed-authentication bans and the per-source rate limit.
+    pub guard: GuardConfig,
 }
 
 impl Config {
     /// A registrar for `server_id` with one shared `password`, realm = the ID's domain, and
     /// the field defaults: expiry 60 s to 1 h, 60 s keepalives with 3 misses, qop=auth, MD5,
-    /// 5-minute nonces, no redirect, no catalog queries, GB/T 28181-2022 (`X-GB-Ver: 3.0`).
+    /// 5-minute nonces, no redirect, no catalog queries, GB/T 28181-2022 (`X-GB-Ver: 3.0`),
+    /// the default bans ([`GuardConfig::new`]) and no rate limit.
     pub fn new(server_id: DeviceId, password: &str) -> Config {
         Config {
             server_id,
@@ -100,6 +104,7 @@ impl Config {
             query_catalog: false,
             via_host: String::new(),
             gb_version: GbVersion::V2022,
+            guard: GuardConfig::new(),
         }
     }
 
@@ -124,6 +129,7 @@ struct Shared {
     cfg: Config,
     nonces: Nonces,
     registry: Arc<Registry>,
+    guard: Guard,
     rr: AtomicUsize,
     salt: AtomicU32,
     /// Unix time (ms) at the server clock's zero, for the Date header.
@@ -153,6 +159,7 @@ impl Registrar {
         Registrar {
             shared: Arc::new(Shared {
                 nonces: Nonces::new(secret, cfg.nonce_ttl_s),
+                guard: Guard::new(&cfg.guard),
                 cfg,
                 registry,
                 rr: AtomicUsize::new(0),
@@ -204,6 +211,11 @@ impl Registrar {
     /// The device registry.
     pub fn registry(&self) -> &Registry {
         &self.shared.registry
+    }
+
+    /// The bans and rate limit every worker shares.
+    pub fn guard(&self) -> &Guard {
+        &self.shared.guard
     }
 
     /// The configuration.
@@ -318,6 +330,13 @@ impl Registrar {
             Some(Check::Stale) => return (self.challenge(msg, now, true, source, out), None),
             _ => return (self.challenge(msg, now, false, source, out), None),
         };
+        if let Some(why) = s.guard.banned(&dev, source.ip(), now) {
+            self.stats.refused_banned[why as usize] += 1;
+            if s.cfg.guard.silent {
+                return (0, None);
+            }
+            return (self.answer(msg, 403, source, out), None);
+        }
         let realm_ok = auth.realm.is_some_and(|r| r.eq_bytes(realm));
         let user_ok = auth.username.is_some_and(|u| u.eq_bytes(dev.as_bytes()));
         let password = match &s.cfg.passwords {
@@ -332,6 +351,10 @@ impl Registrar {
                 digest::verify(&auth, b"REGISTER", &ha1)
             });
         let Some(alg) = offered.filter(|_| verified) else {
+            self.stats.auth_failures += 1;
+            let new = s.guard.failed(&dev, source.ip(), now);
+            self.stats.bans[Banned::Device as usize] += u64::from(new.device);
+            self.stats.bans[Banned::Source as usize] += u64::from(new.source);
             return (self.answer(msg, 403, source, out), None);
         };
         // Replays: a nonce count must grow within a nonce (qop=auth); without qop a nonce may
@@ -490,6 +513,18 @@ impl Service for Registrar {
             Method::Options => 2,
             _ => 3,
         }] += 1;
+        if let Err((over, wait)) = self.shared.guard.admit(from.ip(), now) {
+            self.stats.rate_limited += 1;
+            if over == Over::Reject && method != Method::Ack {
+                self.stats.responded(503);
+                out.push_with(|b| {
+                    let mut w = response_to(b, msg, 503, Some(b"gbs"), Some(&from));
+                    w.header_u64(b"Retry-After", u64::from(wait));
+                    w.finish(b"");
+                });
+            }
+            return After::Keep;
+        }
         let mut new_device = None;
         let code = match method {
             Method::Register => {
@@ -511,7 +546,9 @@ impl Service for Registrar {
                 405
             }
         };
-        self.stats.responded(code);
+        if code != 0 {
+            self.stats.responded(code);
+        }
         if let (Some(dev), true) = (new_device, self.shared.cfg.query_catalog) {
             self.query_catalog(&dev, from, transport, out);
         }
@@ -524,7 +561,7 @@ impl Service for Registrar {
 
     fn handle_malformed(
         &mut self,
-        _now: Time,
+        now: Time,
         bytes: &[u8],
         from: SocketAddr,
         transport: Transport,
@@ -532,7 +569,11 @@ impl Service for Registrar {
     ) -> After {
         // A datagram that does not parse is answered 400 when the headers a response needs
         // can still be recovered and validated. A stream that cannot be framed has no message
-        // boundary to answer at: it is closed.
+        // boundary to answer at: it is closed. Over the rate limit, nothing is answered.
+        if self.shared.guard.admit(from.ip(), now).is_err() {
+            self.stats.rate_limited += 1;
+            return After::Close;
+        }
         if transport == Transport::Udp {
             let before = out.len();
             out.push_with(|b| {
