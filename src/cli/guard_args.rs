@@ -63,7 +63,7 @@ pub enum BanLike {
 
 /// The defence flags of `gbswarm serve`.
 #[derive(Debug, clap::Args)]
-#[command(next_help_heading = "Defences: failed-authentication bans and rate limits")]
+#[command(next_help_heading = "Defences (failed-authentication bans, per-source rate limit)")]
 pub struct GuardArgs {
     /// Ban a device ID after COUNT failed digest verifications within WINDOW (counted from
     /// the first), or `off`. A banned device is refused (403, or silence with --ban-silent)
