@@ -7,6 +7,7 @@
 //! interval hand-over: no worker takes a lock to count. It is also the embedded default
 //! target of `gbswarm run`.
 
+pub mod config;
 pub mod guard;
 pub mod nonce;
 pub mod registrar;
