@@ -2,7 +2,8 @@
 //! from random device IDs and random (spoofed) source addresses, driven straight into the
 //! sans-IO core. The ban and rate-limit tables stay within their fixed capacity, nothing is
 //! registered, a ban set before the flood still holds after it, and the process's resident
-//! memory grows by no more than a bounded amount (the tables are allocated once, at start).
+//! memory grows by no more than the tables' fixed capacity (taken shard by shard as the flood
+//! arrives).
 //! Alone in its own test binary, so no other test's memory is counted.
 
 use gbswarm::clock::Time;
@@ -166,9 +167,10 @@ fn a_million_failures_from_random_ids_and_sources_stay_in_fixed_tables() {
     register(&mut buf, victim, home, &nonce, REALM, &wrong);
     r.handle_datagram(now, buf.as_bytes(), home, Transport::Udp, &mut out);
     assert_eq!(r.stats().refused_banned, [1, 0], "still banned");
-    // A million records in growable maps would take tens of MB; the fixed tables take none.
+    // A million records in growable maps would take tens of MB; the tables take their fixed
+    // capacity (about 4.3 MiB for these three), whatever the flood.
     assert!(
-        rss_after < rss_before + 16 * 1024,
+        rss_after < rss_before + 8 * 1024,
         "memory stays bounded: {rss_before} KiB -> {rss_after} KiB"
     );
     eprintln!(

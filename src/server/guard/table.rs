@@ -6,11 +6,13 @@
 //! set-associative: a key may live in one of [`WAYS`] slots of its bucket, found by a keyed
 //! hash (a per-process secret, so a sender cannot aim a flood at one bucket). A new key takes
 //! a free slot of its bucket, else a slot whose record is spent (says nothing any more), else
-//! evicts the record its type says is worth least. Never allocates after [`Table::new`], never
-//! reads a clock, never panics on any key.
+//! evicts the record its type says is worth least. A shard's slots are allocated the first
+//! time a key is written there (a registrar nobody attacks spends nothing on them), at most
+//! once per shard, so the table never holds more than its capacity; it never reads a clock and
+//! never panics on any key.
 
 use crate::clock::Time;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 /// Slots per bucket: how many keys sharing a bucket are kept side by side.
 pub const WAYS: usize = 8;
@@ -41,8 +43,11 @@ pub enum Room {
     Evicted,
 }
 
-/// One shard: its buckets' slots, side by side, behind one lock.
-type Shard<V> = Mutex<Box<[Slot<V>]>>;
+/// A shard's buckets' slots, side by side (none until first written).
+type Slots<V> = Option<Box<[Slot<V>]>>;
+
+/// One shard behind its lock.
+type Shard<V> = Mutex<Slots<V>>;
 
 /// Records of type `V` by 128-bit key, in a fixed number of slots.
 pub struct Table<V> {
@@ -63,9 +68,7 @@ impl<V: Record> Table<V> {
         let shards = (capacity / (WAYS * 16)).clamp(1, 64).next_power_of_two();
         let buckets = capacity.div_ceil(shards * WAYS).max(1);
         Table {
-            shards: (0..shards)
-                .map(|_| Mutex::new(vec![Slot::default(); buckets * WAYS].into_boxed_slice()))
-                .collect(),
+            shards: (0..shards).map(|_| Mutex::new(None)).collect(),
             buckets,
             keys: secret,
         }
@@ -88,54 +91,54 @@ impl<V: Record> Table<V> {
         fold(h ^ k2, 0x9e37_79b9_7f4a_7c15)
     }
 
-    /// Runs `f` on the bucket of `key` under its shard lock.
-    fn bucket<R>(&self, key: u128, f: impl FnOnce(&mut [Slot<V>]) -> R) -> R {
+    /// The shard lock of `key` and the index of its bucket's first slot.
+    fn locked(&self, key: u128) -> (MutexGuard<'_, Slots<V>>, usize) {
         let h = self.hash(key);
         let shard = &self.shards[(h as usize) & (self.shards.len() - 1)];
-        let b = ((h >> 32) as usize) % self.buckets;
         // A poisoned lock only means another worker panicked mid-update; every update is a
         // plain write of a `Copy` record, so the slots are still consistent.
-        let mut g = shard.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut g[b * WAYS..(b + 1) * WAYS])
+        let g = shard.lock().unwrap_or_else(|e| e.into_inner());
+        (g, ((h >> 32) as usize) % self.buckets * WAYS)
     }
 
     /// The record of `key`, if it is kept.
     pub fn get(&self, key: u128) -> Option<V> {
-        self.bucket(key, |slots| {
-            slots
-                .iter()
-                .find(|s| s.used && s.key == key)
-                .map(|s| s.value)
-        })
+        let (g, first) = self.locked(key);
+        g.as_ref()?[first..first + WAYS]
+            .iter()
+            .find(|s| s.used && s.key == key)
+            .map(|s| s.value)
     }
 
     /// Runs `f` on the record of `key`, making one (from `V::default()`) if there is none; a
     /// spent record is handed over as a fresh default. Also says whether a live record had to
     /// be forgotten to make room.
     pub fn upsert<R>(&self, key: u128, now: Time, f: impl FnOnce(&mut V) -> R) -> (R, Room) {
-        self.bucket(key, |slots| {
-            let (i, room) = match slots.iter().position(|s| s.used && s.key == key) {
+        let (mut g, first) = self.locked(key);
+        let n = self.buckets * WAYS;
+        let all = g.get_or_insert_with(|| vec![Slot::default(); n].into_boxed_slice());
+        let slots = &mut all[first..first + WAYS];
+        let (i, room) = match slots.iter().position(|s| s.used && s.key == key) {
+            Some(i) => (i, Room::Free),
+            None => match slots.iter().position(|s| !s.used || s.value.spent(now)) {
                 Some(i) => (i, Room::Free),
-                None => match slots.iter().position(|s| !s.used || s.value.spent(now)) {
-                    Some(i) => (i, Room::Free),
-                    None => {
-                        let i = (0..slots.len())
-                            .min_by_key(|&i| slots[i].value.worth(now))
-                            .unwrap_or(0);
-                        (i, Room::Evicted)
-                    }
-                },
+                None => {
+                    let i = (0..WAYS)
+                        .min_by_key(|&i| slots[i].value.worth(now))
+                        .unwrap_or(0);
+                    (i, Room::Evicted)
+                }
+            },
+        };
+        let slot = &mut slots[i];
+        if !slot.used || slot.key != key || slot.value.spent(now) {
+            *slot = Slot {
+                used: true,
+                key,
+                value: V::default(),
             };
-            let slot = &mut slots[i];
-            if !slot.used || slot.key != key || slot.value.spent(now) {
-                *slot = Slot {
-                    used: true,
-                    key,
-                    value: V::default(),
-                };
-            }
-            (f(&mut slot.value), room)
-        })
+        }
+        (f(&mut slot.value), room)
     }
 
     /// Records not spent at `now` (a walk over every slot, for reports and tests).
@@ -144,7 +147,10 @@ impl<V: Record> Table<V> {
             .iter()
             .map(|s| {
                 let g = s.lock().unwrap_or_else(|e| e.into_inner());
-                g.iter().filter(|s| s.used && !s.value.spent(now)).count()
+                g.iter()
+                    .flat_map(|slots| slots.iter())
+                    .filter(|s| s.used && !s.value.spent(now))
+                    .count()
             })
             .sum()
     }
