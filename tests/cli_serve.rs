@@ -86,13 +86,18 @@ fn bad_serve_flags_exit_2_naming_them() {
     assert!(err.contains("invalid `listen`"), "{err}");
 }
 
-#[test]
-fn help_documents_reuse_port() {
+/// What `gbswarm serve --help` prints.
+fn serve_help() -> String {
     let out = gbswarm(&["serve", "--help"])
         .stdout(Stdio::piped())
         .output()
         .unwrap();
-    let help = String::from_utf8_lossy(&out.stdout);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn help_documents_reuse_port() {
+    let help = serve_help();
     assert!(
         help.contains("--reuse-port") && help.contains("several serve processes on one port"),
         "{help}"
@@ -101,11 +106,7 @@ fn help_documents_reuse_port() {
 
 #[test]
 fn help_documents_the_defences_and_the_start_line_names_them() {
-    let out = gbswarm(&["serve", "--help"])
-        .stdout(Stdio::piped())
-        .output()
-        .unwrap();
-    let help = String::from_utf8_lossy(&out.stdout);
+    let help = serve_help();
     for flag in [
         "--ban-after <COUNT/WINDOW|off>",
         "--ban-for <SPAN>",

@@ -6,6 +6,8 @@
 //! arrives).
 //! Alone in its own test binary, so no other test's memory is counted.
 
+mod peers;
+
 use gbswarm::clock::Time;
 use gbswarm::net::Service;
 use gbswarm::server::guard::{GuardConfig, Over, RateLimit};
@@ -15,16 +17,6 @@ use gbswarm::sip::{Batch, Transport};
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let l = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_string();
-            l.split_whitespace().nth(1)?.parse().ok()
-        })
-        .unwrap_or(0)
-}
 
 /// A REGISTER of `dev` from `via` into `buf`, with credentials for `nonce` in `realm` whose
 /// response is `response` (32 hex digits).
@@ -105,7 +97,7 @@ fn a_million_failures_from_random_ids_and_sources_stay_in_fixed_tables() {
         "{caps:?}"
     );
 
-    let rss_before = rss_kib();
+    let rss_before = peers::rss_kib();
     let mut rng = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || {
         rng ^= rng << 13;
@@ -130,7 +122,7 @@ fn a_million_failures_from_random_ids_and_sources_stay_in_fixed_tables() {
             refused += 1;
         }
     }
-    let rss_after = rss_kib();
+    let rss_after = peers::rss_kib();
     let now = t0 + gbswarm::clock::Span::from_micros(ATTEMPTS);
     let live = r.guard().live(now);
     let st = r.take_stats();

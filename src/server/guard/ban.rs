@@ -10,7 +10,7 @@
 //! the fewest failures first, a ban ending soonest last. A success does not clear failures:
 //! the fast path only reads.
 
-use super::table::{Record, Room, Table};
+use super::table::{Record, Table};
 use crate::clock::{Span, Time};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -77,7 +77,6 @@ pub struct Bans {
     /// The latest end of any ban set (µs): before it no probe is needed to know nothing is
     /// banned, so the authenticated fast path costs one atomic load while nobody is banned.
     horizon: AtomicU64,
-    evictions: AtomicU64,
 }
 
 impl Bans {
@@ -87,7 +86,6 @@ impl Bans {
             rule,
             table: Table::random(capacity),
             horizon: AtomicU64::new(0),
-            evictions: AtomicU64::new(0),
         }
     }
 
@@ -108,7 +106,7 @@ impl Bans {
     /// Counts one failed authentication of `key` at `now`.
     pub fn fail(&self, key: u128, now: Time) -> Failure {
         let rule = self.rule;
-        let (failure, room) = self.table.upsert(key, now, |s| {
+        let (failure, _) = self.table.upsert(key, now, |s| {
             if now >= s.window_end {
                 s.count = 0;
                 s.window_end = now + rule.window;
@@ -123,9 +121,6 @@ impl Bans {
                 Failure::Counted
             }
         });
-        if room == Room::Evicted {
-            self.evictions.fetch_add(1, Ordering::Relaxed);
-        }
         if failure == Failure::Banned {
             self.horizon
                 .fetch_max((now + rule.ban_for).as_micros(), Ordering::Relaxed);
@@ -133,19 +128,9 @@ impl Bans {
         failure
     }
 
-    /// Keys with failures or a ban in force at `now` (walks the table).
-    pub fn live(&self, now: Time) -> usize {
-        self.table.live(now)
-    }
-
-    /// Slots in the table.
-    pub fn capacity(&self) -> usize {
-        self.table.capacity()
-    }
-
-    /// Records forgotten so far to make room for new keys.
-    pub fn evictions(&self) -> u64 {
-        self.evictions.load(Ordering::Relaxed)
+    /// The keys' records (their number, capacity and evictions).
+    pub fn table(&self) -> &Table<Strikes> {
+        &self.table
     }
 }
 
@@ -229,8 +214,8 @@ mod tests {
             b.fail(1_000 + k, at(1));
         }
         assert!(b.banned(42, at(2)), "a ban outweighs any single failure");
-        assert!(b.live(at(2)) <= b.capacity());
-        assert!(b.evictions() >= 1_000_000 - b.capacity() as u64);
+        assert!(b.table().live(at(2)) <= b.table().capacity());
+        assert!(b.table().evictions() >= 1_000_000 - b.table().capacity() as u64);
     }
 
     #[test]

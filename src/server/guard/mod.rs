@@ -17,6 +17,7 @@ use crate::gb::DeviceId;
 pub use ban::{BanRule, Bans, Failure};
 pub use rate::{Limiter, Over, RateLimit};
 use std::net::IpAddr;
+use table::TableView;
 
 /// How the registrar defends itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -218,29 +219,28 @@ impl Guard {
         }
     }
 
+    /// The tables in use: device bans, source bans, rate buckets (each `None` when off).
+    fn tables(&self) -> [Option<&dyn TableView>; 3] {
+        [
+            self.devices.as_ref().map(|b| b.table() as &dyn TableView),
+            self.sources.as_ref().map(|b| b.table() as &dyn TableView),
+            self.limiter.as_ref().map(|l| l.table() as &dyn TableView),
+        ]
+    }
+
     /// Keys remembered at `now` (device bans, source bans, rate buckets), each at most its
     /// table's capacity; walks the tables.
     pub fn live(&self, now: Time) -> [usize; 3] {
-        [
-            self.devices.as_ref().map_or(0, |b| b.live(now)),
-            self.sources.as_ref().map_or(0, |b| b.live(now)),
-            self.limiter.as_ref().map_or(0, |l| l.live(now)),
-        ]
+        self.tables().map(|t| t.map_or(0, |t| t.live(now)))
     }
 
     /// Slots of the tables (device bans, source bans, rate buckets); fixed at start.
     pub fn capacity(&self) -> [usize; 3] {
-        [
-            self.devices.as_ref().map_or(0, Bans::capacity),
-            self.sources.as_ref().map_or(0, Bans::capacity),
-            self.limiter.as_ref().map_or(0, Limiter::capacity),
-        ]
+        self.tables().map(|t| t.map_or(0, |t| t.capacity()))
     }
 
     /// Records forgotten to make room so far, all tables together.
     pub fn evictions(&self) -> u64 {
-        self.devices.as_ref().map_or(0, Bans::evictions)
-            + self.sources.as_ref().map_or(0, Bans::evictions)
-            + self.limiter.as_ref().map_or(0, Limiter::evictions)
+        self.tables().iter().flatten().map(|t| t.evictions()).sum()
     }
 }

@@ -8,9 +8,8 @@
 //! a full bucket, so forgetting a full one loses nothing, and the sources being limited are
 //! the ones kept.
 
-use super::table::{Record, Room, Table};
+use super::table::{Record, Table};
 use crate::clock::{Span, Time};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What to do with a message over the limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,7 +67,6 @@ impl Record for Bucket {
 pub struct Limiter {
     limit: RateLimit,
     table: Table<Bucket>,
-    evictions: AtomicU64,
 }
 
 impl Limiter {
@@ -77,7 +75,6 @@ impl Limiter {
         Limiter {
             limit,
             table: Table::random(capacity),
-            evictions: AtomicU64::new(0),
         }
     }
 
@@ -91,7 +88,7 @@ impl Limiter {
     pub fn admit(&self, key: u128, now: Time) -> Result<(), u32> {
         let t = self.limit.interval();
         let tau = t.times(u64::from(self.limit.burst.max(1)));
-        let (verdict, room) = self.table.upsert(key, now, |b| {
+        let (verdict, _) = self.table.upsert(key, now, |b| {
             let next = b.tat.max(now) + t;
             if next - now > tau {
                 let wait = (next - now) - tau;
@@ -101,25 +98,12 @@ impl Limiter {
                 Ok(())
             }
         });
-        if room == Room::Evicted {
-            self.evictions.fetch_add(1, Ordering::Relaxed);
-        }
         verdict
     }
 
-    /// Sources with a bucket below full at `now` (walks the table).
-    pub fn live(&self, now: Time) -> usize {
-        self.table.live(now)
-    }
-
-    /// Slots in the table.
-    pub fn capacity(&self) -> usize {
-        self.table.capacity()
-    }
-
-    /// Sources forgotten so far to make room for new ones.
-    pub fn evictions(&self) -> u64 {
-        self.evictions.load(Ordering::Relaxed)
+    /// The sources' buckets (their number, capacity and evictions).
+    pub fn table(&self) -> &Table<Bucket> {
+        &self.table
     }
 }
 
@@ -187,8 +171,8 @@ mod tests {
         for k in 0..200_000u128 {
             let _ = l.admit(1_000 + k, t0);
         }
-        assert!(l.live(t0) <= l.capacity());
-        assert!(l.evictions() > 0);
+        assert!(l.table().live(t0) <= l.table().capacity());
+        assert!(l.table().evictions() > 0);
         assert!(l.admit(hot, t0).is_err(), "still limited");
     }
 }

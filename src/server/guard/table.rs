@@ -12,6 +12,7 @@
 //! never panics on any key.
 
 use crate::clock::Time;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// Slots per bucket: how many keys sharing a bucket are kept side by side.
@@ -54,6 +55,7 @@ pub struct Table<V> {
     shards: Box<[Shard<V>]>,
     buckets: usize,
     keys: [u64; 3],
+    evictions: AtomicU64,
 }
 
 fn fold(a: u64, b: u64) -> u64 {
@@ -71,6 +73,7 @@ impl<V: Record> Table<V> {
             shards: (0..shards).map(|_| Mutex::new(None)).collect(),
             buckets,
             keys: secret,
+            evictions: AtomicU64::new(0),
         }
     }
 
@@ -126,6 +129,7 @@ impl<V: Record> Table<V> {
                     let i = (0..WAYS)
                         .min_by_key(|&i| slots[i].value.worth(now))
                         .unwrap_or(0);
+                    self.evictions.fetch_add(1, Ordering::Relaxed);
                     (i, Room::Evicted)
                 }
             },
@@ -141,6 +145,11 @@ impl<V: Record> Table<V> {
         (f(&mut slot.value), room)
     }
 
+    /// Live records forgotten so far to make room for new keys.
+    pub fn evictions(&self) -> u64 {
+        self.evictions.load(Ordering::Relaxed)
+    }
+
     /// Records not spent at `now` (a walk over every slot, for reports and tests).
     pub fn live(&self, now: Time) -> usize {
         self.shards
@@ -153,6 +162,28 @@ impl<V: Record> Table<V> {
                     .count()
             })
             .sum()
+    }
+}
+
+/// What reports read of a table whatever its records: occupancy, capacity, evictions.
+pub trait TableView {
+    /// Records not spent at `now`.
+    fn live(&self, now: Time) -> usize;
+    /// Slots in all.
+    fn capacity(&self) -> usize;
+    /// Live records forgotten so far to make room.
+    fn evictions(&self) -> u64;
+}
+
+impl<V: Record> TableView for Table<V> {
+    fn live(&self, now: Time) -> usize {
+        Table::live(self, now)
+    }
+    fn capacity(&self) -> usize {
+        Table::capacity(self)
+    }
+    fn evictions(&self) -> u64 {
+        Table::evictions(self)
     }
 }
 
@@ -236,6 +267,7 @@ mod tests {
         }
         assert_eq!(t.live(now), cap);
         assert_eq!(evicted, 20_000 - cap);
+        assert_eq!(t.evictions(), evicted as u64);
         assert_eq!(t.capacity(), cap);
     }
 

@@ -16,8 +16,14 @@ fn from(ip: &str) -> SocketAddr {
     SocketAddr::new(ip.parse().unwrap(), 5060)
 }
 
-fn guarded(guard: GuardConfig) -> Registrar {
-    registrar(Config { guard, ..cfg() })
+/// A registrar with `guard`, counters to add its answers to, and the address attacks come
+/// from.
+fn guarded(guard: GuardConfig) -> (Registrar, Stats, SocketAddr) {
+    (
+        registrar(Config { guard, ..cfg() }),
+        Stats::default(),
+        from("10.0.0.1"),
+    )
 }
 
 /// One registration attempt of `dev` from `src` at `now` ms with `password`: the challenge,
@@ -41,9 +47,7 @@ fn attempt(
 
 #[test]
 fn five_failures_ban_the_device_even_with_the_right_password_until_the_ban_ends() {
-    let mut r = guarded(GuardConfig::new());
-    let mut st = Stats::default();
-    let a = from("10.0.0.1");
+    let (mut r, mut st, a) = guarded(GuardConfig::new());
     for i in 0..4 {
         assert_eq!(
             attempt(&mut r, NOW + i * 1000, DEV, "wrong", a, &mut st),
@@ -79,12 +83,10 @@ fn five_failures_ban_the_device_even_with_the_right_password_until_the_ban_ends(
 
 #[test]
 fn a_silent_ban_answers_nothing_and_counts_no_response() {
-    let mut r = guarded(GuardConfig {
+    let (mut r, mut st, a) = guarded(GuardConfig {
         silent: true,
         ..GuardConfig::new()
     });
-    let mut st = Stats::default();
-    let a = from("10.0.0.1");
     for i in 0..5 {
         assert_eq!(attempt(&mut r, NOW + i, DEV, "wrong", a, &mut st), 403);
     }
@@ -97,8 +99,7 @@ fn a_silent_ban_answers_nothing_and_counts_no_response() {
 
 #[test]
 fn failures_over_many_device_ids_ban_the_source_and_only_it() {
-    let mut r = guarded(GuardConfig::new());
-    let mut st = Stats::default();
+    let (mut r, mut st, _) = guarded(GuardConfig::new());
     let attacker = from("10.0.0.66");
     // One wrong guess each for 100 device IDs: no device reaches 5, the source reaches 100.
     for i in 0..100u64 {
@@ -130,9 +131,7 @@ fn failures_over_many_device_ids_ban_the_source_and_only_it() {
 
 #[test]
 fn monibuca_mode_bans_after_three_failures_for_600_s() {
-    let mut r = guarded(GuardConfig::monibuca());
-    let mut st = Stats::default();
-    let a = from("10.0.0.1");
+    let (mut r, mut st, a) = guarded(GuardConfig::monibuca());
     // Three failures a retry interval apart, as a camera with a stale password makes them.
     for i in 0..3 {
         assert_eq!(
@@ -160,9 +159,7 @@ fn monibuca_mode_bans_after_three_failures_for_600_s() {
 
 #[test]
 fn without_defences_nothing_is_ever_banned() {
-    let mut r = guarded(GuardConfig::off());
-    let mut st = Stats::default();
-    let a = from("10.0.0.1");
+    let (mut r, mut st, a) = guarded(GuardConfig::off());
     for i in 0..50 {
         assert_eq!(attempt(&mut r, NOW + i, DEV, "wrong", a, &mut st), 403);
     }
@@ -199,7 +196,7 @@ fn limited(
 #[test]
 fn over_the_rate_limit_requests_get_503_with_retry_after_or_nothing() {
     for over in [Over::Reject, Over::Drop] {
-        let mut r = guarded(GuardConfig {
+        let (mut r, mut st, a) = guarded(GuardConfig {
             rate: Some(RateLimit {
                 per_second: 10,
                 burst: 5,
@@ -207,8 +204,6 @@ fn over_the_rate_limit_requests_get_503_with_retry_after_or_nothing() {
             }),
             ..GuardConfig::new()
         });
-        let mut st = Stats::default();
-        let a = from("10.0.0.1");
         let req = register(DEV, 1, 3600, None);
         for _ in 0..5 {
             assert_eq!(limited(&mut r, NOW, &req, a, &mut st), (401, 0));
@@ -245,15 +240,13 @@ fn over_the_rate_limit_requests_get_503_with_retry_after_or_nothing() {
 
 #[test]
 fn a_device_ban_rule_of_one_failure_refuses_the_next_attempt() {
-    let mut r = guarded(GuardConfig {
+    let (mut r, mut st, a) = guarded(GuardConfig {
         device: Some(BanRule {
             after: 1,
             ..GuardConfig::DEVICE_RULE
         }),
         ..GuardConfig::new()
     });
-    let mut st = Stats::default();
-    let a = from("10.0.0.1");
     assert_eq!(attempt(&mut r, NOW, DEV, "wrong", a, &mut st), 403);
     assert_eq!(attempt(&mut r, NOW + 1, DEV, "12345678", a, &mut st), 403);
     assert_eq!((st.bans, st.refused_banned), ([1, 0], [1, 0]));
