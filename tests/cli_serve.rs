@@ -86,15 +86,69 @@ fn bad_serve_flags_exit_2_naming_them() {
     assert!(err.contains("invalid `listen`"), "{err}");
 }
 
-#[test]
-fn help_documents_reuse_port() {
+/// What `gbswarm serve --help` prints.
+fn serve_help() -> String {
     let out = gbswarm(&["serve", "--help"])
         .stdout(Stdio::piped())
         .output()
         .unwrap();
-    let help = String::from_utf8_lossy(&out.stdout);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn help_documents_reuse_port() {
+    let help = serve_help();
     assert!(
         help.contains("--reuse-port") && help.contains("several serve processes on one port"),
         "{help}"
     );
+}
+
+#[test]
+fn help_documents_the_defences_and_the_start_line_names_them() {
+    let help = serve_help();
+    for flag in [
+        "--ban-after <COUNT/WINDOW|off>",
+        "--ban-for <SPAN>",
+        "--source-ban-after <COUNT/WINDOW|off>",
+        "--ban-like <PLATFORM>",
+        "--ban-silent",
+        "--rate-limit <RATE/s|off>",
+        "--rate-burst <N>",
+        "--rate-limit-drop",
+    ] {
+        assert!(help.contains(flag), "{flag}: {help}");
+    }
+    assert!(
+        help.contains("[default: 5/60s]") && help.contains("[default: 100/60s]"),
+        "{help}"
+    );
+    assert!(
+        help.contains("off when --listen is a") && help.contains("monibuca"),
+        "{help}"
+    );
+    // The start-up line says which rules hold.
+    let mut child = gbswarm(&[
+        "serve",
+        "--cores",
+        "1",
+        "--listen",
+        "127.0.0.1:0",
+        "--ban-like",
+        "monibuca",
+    ])
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let serve = Serve(child);
+    let line = BufReader::new(stderr).lines().next().unwrap().unwrap();
+    drop(serve);
+    assert!(
+        line.contains("bans: device 3 failures in 600 s ban 600 s, source off; rate limit off"),
+        "{line}"
+    );
+    let (code, err) = refused(&["--rate-burst", "5"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("invalid `rate-burst`"), "{err}");
 }

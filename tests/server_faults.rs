@@ -122,21 +122,11 @@ fn serve_restart_mid_run_over_tcp() {
     restart_mid_run(Transport::Tcp);
 }
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let l = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_string();
-            l.split_whitespace().nth(1)?.parse().ok()
-        })
-        .unwrap_or(0)
-}
-
 #[test]
 fn flood_does_not_disturb_a_healthy_fleet() {
     let server = serve_on("127.0.0.1:0".parse().unwrap());
     let addr = server.local_addr();
-    let rss_before = rss_kib();
+    let rss_before = peers::rss_kib();
     let stop = Arc::new(AtomicBool::new(false));
     // 100,000 malformed datagrams, paced at about 25,000/s.
     let garbage = {
@@ -205,7 +195,7 @@ fn flood_does_not_disturb_a_healthy_fleet() {
     garbage.join().unwrap();
     let challenged = intruders.join().unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    let rss_after = rss_kib();
+    let rss_after = peers::rss_kib();
     let st = server.stop();
     drop(idle);
     let t = &result.total;

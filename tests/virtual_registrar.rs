@@ -2,11 +2,13 @@
 //! `Pair` runs two endpoints): both peers are the production sans-IO cores, joined by the
 //! simulation's in-memory network. Hours of protocol — digest registration, refreshes across
 //! nonce expiry, keepalives, the Catalog query and its answer, a 302 redirect, the final
-//! unregistration — in milliseconds, with the same outcome every run.
+//! unregistration — in milliseconds, with the same outcome every run; and a camera the
+//! registrar bans (Monibuca's rule) keeping its retry interval.
 
 use gbswarm::camera::{CameraConfig, Outcome, TxnKind};
 use gbswarm::clock::{Span, Time};
 use gbswarm::gb::DeviceId;
+use gbswarm::server::guard::GuardConfig;
 use gbswarm::server::registrar::{Config, Redirect, Registrar};
 use gbswarm::server::registry::Registry;
 use gbswarm::testkit::Sim;
@@ -197,6 +199,76 @@ fn the_registrar_offering_sha256_then_md5_is_answered_with_sha256() {
                 0
             };
             assert_eq!(st.digest_answers(alg), n, "{what} {alg}");
+        }
+    }
+}
+
+#[test]
+fn a_camera_the_registrar_bans_keeps_its_retry_interval() {
+    // Cameras with a stale password against Monibuca's rule (600 s ban after 3 failures) for
+    // two hours: banned again and again, refused with 403 or with silence, each camera still
+    // tries once per retry interval (60 s) and no sooner, never hammering the platform.
+    const N: u32 = 5;
+    const HOURS2: u64 = 2 * 3600;
+    for silent in [false, true] {
+        let reg = registrar(Config {
+            guard: GuardConfig {
+                silent,
+                ..GuardConfig::monibuca()
+            },
+            ..Config::new(id("34020000002000000001"), "12345678")
+        });
+        let mut c = camera_cfg();
+        c.password = "stale".into();
+        let mut sim = Sim::with_server(c, id("34020000001320000001"), N, reg);
+        sim.start_all(10 * MS);
+        sim.run_until(T0 + HOURS2 * S);
+        let st = sim.servers[0].stats();
+        assert_eq!(st.registrations, 0, "silent {silent}");
+        // Three failures, then refusals until the ban ends, about every 12 attempts.
+        let bans = st.bans[0];
+        assert!(
+            (9 * u64::from(N)..=11 * u64::from(N)).contains(&bans),
+            "silent {silent}: {bans} bans"
+        );
+        assert!(st.refused_banned[0] >= 6 * bans, "silent {silent}: {st:?}");
+        for cam in 0..N {
+            let mut starts: Vec<Time> = sim
+                .net
+                .records
+                .iter()
+                .filter(|(c, _, r)| *c == cam && r.kind == TxnKind::Register)
+                .map(|(_, end, r)| end.minus(r.latency))
+                .collect();
+            starts.sort();
+            for w in starts.windows(2) {
+                assert!(w[1] - w[0] >= 60 * S, "silent {silent}: {:?}", w[1] - w[0]);
+            }
+            let n = starts.len() as u64;
+            assert!(
+                (HOURS2 / (60 + 32) - 1..=HOURS2 / 60 + 1).contains(&n),
+                "silent {silent}: {n} attempts"
+            );
+        }
+        let t = &sim.net.tally;
+        let refused = t.get(TxnKind::Register, Outcome::Status(403));
+        let timeouts = t.get(TxnKind::Register, Outcome::Timeout);
+        assert_eq!(refused + timeouts, t.total(TxnKind::Register));
+        if silent {
+            // A silent refusal is a transaction that times out: the request and its
+            // retransmissions (Timer E, at most 10 in Timer F's 32 s) are all it sends, each
+            // refused by the ban.
+            let sent: u64 = sim
+                .net
+                .records
+                .iter()
+                .filter(|(_, _, r)| r.outcome == Outcome::Timeout)
+                .map(|(_, _, r)| 1 + u64::from(r.retransmits))
+                .sum();
+            assert_eq!(sent, st.refused_banned[0]);
+            assert!(sim.net.records.iter().all(|(_, _, r)| r.retransmits <= 10));
+        } else {
+            assert_eq!(timeouts, 0);
         }
     }
 }

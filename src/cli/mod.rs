@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 mod completions_cmd;
 mod error;
 mod find_max_cmd;
+mod guard_args;
 mod inspect_cmd;
 mod man_cmd;
 mod merge_cmd;

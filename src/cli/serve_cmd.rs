@@ -109,6 +109,8 @@ pub struct ServeArgs {
     /// devices declared are counted either way.
     #[arg(long, value_name = "2016|2022", default_value = "2022", value_parser = parse_gb_version)]
     gb_version: GbVersion,
+    #[command(flatten)]
+    guard: super::guard_args::GuardArgs,
 }
 
 /// `2016` or `2022`.
@@ -197,6 +199,7 @@ impl ServeArgs {
                 query_catalog: self.query_catalog,
                 via_host: String::new(),
                 gb_version: self.gb_version,
+                guard: self.guard.config(listen)?,
             },
             tcp_idle: self.tcp_idle.0,
             tcp_partial: std::time::Duration::from_secs(10),

@@ -17,6 +17,7 @@ pub fn serve(
     let cores = cfg.cores;
     let realm = cfg.registrar.realm.clone();
     let edition = cfg.registrar.gb_version;
+    let guard = cfg.registrar.guard.to_string();
     let algorithms: Vec<&str> = cfg
         .registrar
         .algorithms()
@@ -43,7 +44,7 @@ pub fn serve(
     let handle = crate::server::start(cfg)
         .map_err(|e| Failure::CannotRun(format!("cannot listen on {listen}: {e}")))?;
     eprintln!(
-        "gbswarm serve: listening on {} (UDP and TCP{}), {cores} worker(s), realm {realm}, digest {}, {mode}, GB/T 28181-{} (X-GB-Ver {}), up to {nofile} descriptors",
+        "gbswarm serve: listening on {} (UDP and TCP{}), {cores} worker(s), realm {realm}, digest {}, {mode}, GB/T 28181-{} (X-GB-Ver {}), up to {nofile} descriptors, {guard}",
         handle.local_addr(),
         if handle.local_addr().ip().is_loopback() {
             ", loopback only"
@@ -73,7 +74,7 @@ pub fn serve(
         if every_second {
             let reqs: u64 = st.requests.iter().sum::<u64>() - last.requests.iter().sum::<u64>();
             eprintln!(
-                "registered {registered} online {online} | requests/s {reqs} (REGISTER {} MESSAGE {}) | 200 {} 401 {} 403 {} | dropped {} replays {} | service p50 {} µs p99 {} µs",
+                "registered {registered} online {online} | requests/s {reqs} (REGISTER {} MESSAGE {}) | 200 {} 401 {} 403 {} | dropped {} replays {} | auth failures {} bans {}+{} refused banned {} rate-limited {} | service p50 {} µs p99 {} µs",
                 st.requests[0] - last.requests[0],
                 st.requests[1] - last.requests[1],
                 st.response(200),
@@ -81,6 +82,11 @@ pub fn serve(
                 st.response(403),
                 st.dropped_malformed,
                 st.replays,
+                st.auth_failures,
+                st.bans[0],
+                st.bans[1],
+                st.refused_banned.iter().sum::<u64>(),
+                st.rate_limited,
                 st.service_us.value_at_quantile(0.5),
                 st.service_us.value_at_quantile(0.99)
             );
@@ -88,6 +94,7 @@ pub fn serve(
         }
     }
     let (_, (registered, online)) = handle.stats();
+    let evictions = handle.guard().evictions();
     let st = handle.stop();
     let codes: Vec<String> = st
         .responses
@@ -100,7 +107,7 @@ pub fn serve(
         .map(|a| format!("{a}:{}", st.digest_answers(*a)))
         .collect();
     println!(
-        "gbswarm serve: {} requests (REGISTER {}, MESSAGE {}, OPTIONS {}, other {}); responses {}; registrations {}, unregistrations {}, keepalives {}, redirects {}; digest answers {}; catalog queries {} answered {} ({} items); REGISTER X-GB-Ver: {}; dropped malformed {}, replays {}, refused connections {}; service time p50 {} µs p99 {} µs max {} µs; {registered} registered, {online} online at exit",
+        "gbswarm serve: {} requests (REGISTER {}, MESSAGE {}, OPTIONS {}, other {}); responses {}; registrations {}, unregistrations {}, keepalives {}, redirects {}; digest answers {}; catalog queries {} answered {} ({} items); REGISTER X-GB-Ver: {}; dropped malformed {}, replays {}, refused connections {}; auth failures {}, bans device {} source {}, refused while banned device {} source {}, rate-limited {}, guard table evictions {evictions}; service time p50 {} µs p99 {} µs max {} µs; {registered} registered, {online} online at exit",
         st.requests.iter().sum::<u64>(),
         st.requests[0],
         st.requests[1],
@@ -123,6 +130,12 @@ pub fn serve(
         st.dropped_malformed,
         st.replays,
         st.refused_connections,
+        st.auth_failures,
+        st.bans[0],
+        st.bans[1],
+        st.refused_banned[0],
+        st.refused_banned[1],
+        st.rate_limited,
         st.service_us.value_at_quantile(0.5),
         st.service_us.value_at_quantile(0.99),
         st.service_us.max()

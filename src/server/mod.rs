@@ -7,6 +7,8 @@
 //! interval hand-over: no worker takes a lock to count. It is also the embedded default
 //! target of `gbswarm run`.
 
+pub mod config;
+pub mod guard;
 pub mod nonce;
 pub mod registrar;
 pub mod registry;
@@ -137,6 +139,11 @@ impl ServerHandle {
             .counts(self.clock.now(), self.view.max_silence());
         let total = self.total.lock().unwrap_or_else(|e| e.into_inner()).clone();
         (total, counts)
+    }
+
+    /// The bans and rate limit the workers share (their tables' occupancy and evictions).
+    pub fn guard(&self) -> &guard::Guard {
+        self.view.guard()
     }
 
     /// Stops the workers and returns the final counters.

@@ -7,6 +7,8 @@
 //! registration is the only one). Its counters go out through the per-worker interval
 //! hand-over of [`super::stats`].
 
+pub use super::config::{Config, Passwords, Redirect};
+use super::guard::{Banned, Guard, Over};
 use super::nonce::{Check, Nonces};
 use super::registry::{Entry, Registry};
 use super::stats::Publisher;
@@ -14,105 +16,14 @@ pub use super::stats::Stats;
 use crate::clock::{Span, Time};
 use crate::gb::register::{self as gbreg, QueryFrom};
 use crate::gb::version::Declared;
-use crate::gb::{DeviceId, GbVersion, Manscdp, Root};
+use crate::gb::{DeviceId, Manscdp, Root};
 use crate::net::{After, HostEvent, Service};
 use crate::sip::digest::{self, Algorithm};
 use crate::sip::write::push_u64;
 use crate::sip::{Batch, Message, Method, QStr, Transport, Writer, response_to};
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-
-/// Where passwords come from.
-#[derive(Clone, Debug)]
-pub enum Passwords {
-    /// One password for every device.
-    Shared(String),
-    /// A password per device; unknown devices are refused.
-    PerDevice(HashMap<DeviceId, String>),
-}
-
-/// GB28181-2022 redirect: answer authenticated REGISTERs with 302 to one of these servers.
-#[derive(Clone, Debug)]
-pub struct Redirect {
-    /// `(server id, address)` of each target.
-    pub targets: Vec<(DeviceId, SocketAddr)>,
-    /// Round-robin instead of a stable hash of the device ID.
-    pub round_robin: bool,
-}
-
-/// Registrar behaviour.
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// The server's 20-digit ID.
-    pub server_id: DeviceId,
-    /// Digest realm.
-    pub realm: String,
-    /// Passwords.
-    pub passwords: Passwords,
-    /// Below this requested expiry (and not 0): 423 Interval Too Brief.
-    pub min_expires: u32,
-    /// Granted expiries are clamped down to this.
-    pub max_expires: u32,
-    /// Keepalive interval devices use (ms).
-    pub heartbeat_ms: u64,
-    /// Missed keepalives after which a device is offline.
-    pub heartbeat_misses: u32,
-    /// Challenge with qop=auth.
-    pub qop: bool,
-    /// Digest algorithms offered, in order of preference: one `WWW-Authenticate` each, with
-    /// the same nonce (RFC 8760 3); an answer with any other algorithm is refused (403).
-    pub digest: Vec<Algorithm>,
-    /// Answer MESSAGEs from unregistered devices 200 instead of 403.
-    pub allow_unregistered: bool,
-    /// Redirect mode.
-    pub redirect: Option<Redirect>,
-    /// Nonce lifetime (s).
-    pub nonce_ttl_s: u64,
-    /// After a device's first registration, send it a Catalog query as platforms do.
-    pub query_catalog: bool,
-    /// Our `host:port` for the Via of the queries we send.
-    pub via_host: String,
-    /// The GB/T 28181 edition we follow: our `X-GB-Ver` on every answer to a REGISTER, and
-    /// the charset of our queries.
-    pub gb_version: GbVersion,
-}
-
-impl Config {
-    /// A registrar for `server_id` with one shared `password`, realm = the ID's domain, and
-    /// the field defaults: expiry 60 s to 1 h, 60 s keepalives with 3 misses, qop=auth, MD5,
-    /// 5-minute nonces, no redirect, no catalog queries, GB/T 28181-2022 (`X-GB-Ver: 3.0`).
-    pub fn new(server_id: DeviceId, password: &str) -> Config {
-        Config {
-            server_id,
-            realm: String::from_utf8_lossy(server_id.domain()).into_owned(),
-            passwords: Passwords::Shared(password.into()),
-            min_expires: 60,
-            max_expires: 3600,
-            heartbeat_ms: 60_000,
-            heartbeat_misses: 3,
-            qop: true,
-            digest: vec![Algorithm::MD5],
-            allow_unregistered: false,
-            redirect: None,
-            nonce_ttl_s: 300,
-            query_catalog: false,
-            via_host: String::new(),
-            gb_version: GbVersion::V2022,
-        }
-    }
-
-    /// The digest algorithms offered, in order: [`digest`](Self::digest), or MD5 if it is
-    /// empty.
-    pub fn algorithms(&self) -> &[Algorithm] {
-        if self.digest.is_empty() {
-            &[Algorithm::MD5]
-        } else {
-            &self.digest
-        }
-    }
-}
 
 /// Adds our `X-GB-Ver` to an answer to a REGISTER (GB/T 28181-2022 §9.1.2.1).
 fn gb_ver(w: &mut Writer<'_>, cfg: &Config) {
@@ -124,6 +35,7 @@ struct Shared {
     cfg: Config,
     nonces: Nonces,
     registry: Arc<Registry>,
+    guard: Guard,
     rr: AtomicUsize,
     salt: AtomicU32,
     /// Unix time (ms) at the server clock's zero, for the Date header.
@@ -153,6 +65,7 @@ impl Registrar {
         Registrar {
             shared: Arc::new(Shared {
                 nonces: Nonces::new(secret, cfg.nonce_ttl_s),
+                guard: Guard::new(&cfg.guard),
                 cfg,
                 registry,
                 rr: AtomicUsize::new(0),
@@ -204,6 +117,11 @@ impl Registrar {
     /// The device registry.
     pub fn registry(&self) -> &Registry {
         &self.shared.registry
+    }
+
+    /// The bans and rate limit every worker shares.
+    pub fn guard(&self) -> &Guard {
+        &self.shared.guard
     }
 
     /// The configuration.
@@ -318,6 +236,13 @@ impl Registrar {
             Some(Check::Stale) => return (self.challenge(msg, now, true, source, out), None),
             _ => return (self.challenge(msg, now, false, source, out), None),
         };
+        if let Some(why) = s.guard.banned(&dev, source.ip(), now) {
+            self.stats.refused_banned[why as usize] += 1;
+            if s.cfg.guard.silent {
+                return (0, None);
+            }
+            return (self.answer(msg, 403, source, out), None);
+        }
         let realm_ok = auth.realm.is_some_and(|r| r.eq_bytes(realm));
         let user_ok = auth.username.is_some_and(|u| u.eq_bytes(dev.as_bytes()));
         let password = match &s.cfg.passwords {
@@ -332,6 +257,10 @@ impl Registrar {
                 digest::verify(&auth, b"REGISTER", &ha1)
             });
         let Some(alg) = offered.filter(|_| verified) else {
+            self.stats.auth_failures += 1;
+            let new = s.guard.failed(&dev, source.ip(), now);
+            self.stats.bans[Banned::Device as usize] += u64::from(new.device);
+            self.stats.bans[Banned::Source as usize] += u64::from(new.source);
             return (self.answer(msg, 403, source, out), None);
         };
         // Replays: a nonce count must grow within a nonce (qop=auth); without qop a nonce may
@@ -490,6 +419,18 @@ impl Service for Registrar {
             Method::Options => 2,
             _ => 3,
         }] += 1;
+        if let Err((over, wait)) = self.shared.guard.admit(from.ip(), now) {
+            self.stats.rate_limited += 1;
+            if over == Over::Reject && method != Method::Ack {
+                self.stats.responded(503);
+                out.push_with(|b| {
+                    let mut w = response_to(b, msg, 503, Some(b"gbs"), Some(&from));
+                    w.header_u64(b"Retry-After", u64::from(wait));
+                    w.finish(b"");
+                });
+            }
+            return After::Keep;
+        }
         let mut new_device = None;
         let code = match method {
             Method::Register => {
@@ -511,7 +452,9 @@ impl Service for Registrar {
                 405
             }
         };
-        self.stats.responded(code);
+        if code != 0 {
+            self.stats.responded(code);
+        }
         if let (Some(dev), true) = (new_device, self.shared.cfg.query_catalog) {
             self.query_catalog(&dev, from, transport, out);
         }
@@ -524,7 +467,7 @@ impl Service for Registrar {
 
     fn handle_malformed(
         &mut self,
-        _now: Time,
+        now: Time,
         bytes: &[u8],
         from: SocketAddr,
         transport: Transport,
@@ -532,7 +475,11 @@ impl Service for Registrar {
     ) -> After {
         // A datagram that does not parse is answered 400 when the headers a response needs
         // can still be recovered and validated. A stream that cannot be framed has no message
-        // boundary to answer at: it is closed.
+        // boundary to answer at: it is closed. Over the rate limit, nothing is answered.
+        if self.shared.guard.admit(from.ip(), now).is_err() {
+            self.stats.rate_limited += 1;
+            return After::Close;
+        }
         if transport == Transport::Udp {
             let before = out.len();
             out.push_with(|b| {

@@ -24,6 +24,17 @@ pub struct Stats {
     pub dropped_malformed: u64,
     /// Replayed credentials refused.
     pub replays: u64,
+    /// Digest answers that failed verification (wrong password, user, realm or algorithm):
+    /// the attempts the bans count.
+    pub auth_failures: u64,
+    /// Bans started: per device ID, per source address.
+    pub bans: [u64; 2],
+    /// Authenticated REGISTERs refused (403 or silence) because the device ID, or the source
+    /// address, was banned.
+    pub refused_banned: [u64; 2],
+    /// Requests and unparsable datagrams over the per-source rate limit (answered 503 or
+    /// dropped).
+    pub rate_limited: u64,
     /// Digest answers accepted, per algorithm in [`Algorithm::ALL`] order (replays and wrong
     /// passwords excluded).
     pub digest: [u64; 6],
@@ -53,6 +64,10 @@ impl Default for Stats {
             redirects: 0,
             dropped_malformed: 0,
             replays: 0,
+            auth_failures: 0,
+            bans: [0; 2],
+            refused_banned: [0; 2],
+            rate_limited: 0,
             digest: [0; 6],
             refused_connections: 0,
             queries_sent: 0,
@@ -91,6 +106,14 @@ impl Stats {
         self.redirects += o.redirects;
         self.dropped_malformed += o.dropped_malformed;
         self.replays += o.replays;
+        self.auth_failures += o.auth_failures;
+        for (a, b) in self.bans.iter_mut().zip(o.bans) {
+            *a += b;
+        }
+        for (a, b) in self.refused_banned.iter_mut().zip(o.refused_banned) {
+            *a += b;
+        }
+        self.rate_limited += o.rate_limited;
         for (a, b) in self.digest.iter_mut().zip(o.digest) {
             *a += b;
         }
@@ -109,6 +132,7 @@ impl Stats {
         self.requests == [0; 4]
             && self.responses.is_empty()
             && self.dropped_malformed == 0
+            && self.rate_limited == 0
             && self.refused_connections == 0
             && self.service_us.is_empty()
             && self.catalog_responses == 0
@@ -125,6 +149,10 @@ impl Stats {
             redirects,
             dropped_malformed,
             replays,
+            auth_failures,
+            bans,
+            refused_banned,
+            rate_limited,
             digest,
             refused_connections,
             queries_sent,
@@ -136,6 +164,8 @@ impl Stats {
         *requests = [0; 4];
         *gb_versions = [0; 4];
         *digest = [0; 6];
+        *bans = [0; 2];
+        *refused_banned = [0; 2];
         responses.clear();
         for n in [
             registrations,
@@ -144,6 +174,8 @@ impl Stats {
             redirects,
             dropped_malformed,
             replays,
+            auth_failures,
+            rate_limited,
             refused_connections,
             queries_sent,
             catalog_responses,

@@ -178,6 +178,17 @@ impl Drop for Peer {
     }
 }
 
+/// This process's resident memory, KiB (0 where /proc does not say).
+pub fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let l = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_string();
+            l.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
 /// Reads a file written by a peer, or an empty string.
 pub fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()

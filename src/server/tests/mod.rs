@@ -1,6 +1,9 @@
-//! The registrar core driven message by message, without sockets.
+//! The registrar core driven message by message, without sockets; its defences (bans, rate
+//! limit) in [`guard`].
 
-mod registrar_core {
+mod guard;
+
+pub(super) mod registrar_core {
     use crate::clock::{Span, Time};
     use crate::gb::DeviceId;
     use crate::net::{After, Service};
@@ -13,14 +16,14 @@ mod registrar_core {
     use std::net::SocketAddr;
     use std::sync::Arc;
 
-    const NOW: u64 = 1_000_000;
+    pub(super) const NOW: u64 = 1_000_000;
     const UNIX: u64 = 1_795_475_772_123;
 
-    fn cfg() -> Config {
+    pub(super) fn cfg() -> Config {
         Config::new("34020000002000000001".parse().unwrap(), "12345678")
     }
 
-    fn registrar(c: Config) -> Registrar {
+    pub(super) fn registrar(c: Config) -> Registrar {
         Registrar::new(c, Arc::new(Registry::new(4)), [3; 16]).with_unix_zero(UNIX - NOW)
     }
 
@@ -29,7 +32,7 @@ mod registrar_core {
     }
 
     /// A REGISTER from device `dev`, with `auth` as Authorization if given.
-    fn register(dev: &str, cseq: u32, expires: u32, auth: Option<&[u8]>) -> Vec<u8> {
+    pub(super) fn register(dev: &str, cseq: u32, expires: u32, auth: Option<&[u8]>) -> Vec<u8> {
         let mut b = Vec::new();
         let mut w = Writer::request(
             &mut b,
@@ -61,15 +64,31 @@ mod registrar_core {
         b
     }
 
-    fn t(ms: u64) -> Time {
+    pub(super) fn t(ms: u64) -> Time {
         Time::from_millis(ms)
     }
 
     /// Hands `bytes` (a datagram) to `r` at `now` ms; the status and bytes of its first
     /// answer (0 and nothing if none), its counters added to `stats`.
-    fn handle(r: &mut Registrar, now: u64, bytes: &[u8], stats: &mut Stats) -> (u16, Vec<u8>) {
+    pub(super) fn handle(
+        r: &mut Registrar,
+        now: u64,
+        bytes: &[u8],
+        stats: &mut Stats,
+    ) -> (u16, Vec<u8>) {
+        handle_from(r, now, bytes, src(), stats)
+    }
+
+    /// [`handle`] from the source `from`.
+    pub(super) fn handle_from(
+        r: &mut Registrar,
+        now: u64,
+        bytes: &[u8],
+        from: SocketAddr,
+        stats: &mut Stats,
+    ) -> (u16, Vec<u8>) {
         let mut out = Batch::new();
-        r.handle_datagram(t(now), bytes, src(), Transport::Udp, &mut out);
+        r.handle_datagram(t(now), bytes, from, Transport::Udp, &mut out);
         stats.merge(&r.take_stats());
         let Some(first) = out.get(0) else {
             return (0, Vec::new());
@@ -82,7 +101,7 @@ mod registrar_core {
     }
 
     /// Answers the challenge in `resp` for `dev` with `password`, nonce count `nc`.
-    fn answer(resp: &[u8], dev: &str, password: &str, nc: u32) -> Vec<u8> {
+    pub(super) fn answer(resp: &[u8], dev: &str, password: &str, nc: u32) -> Vec<u8> {
         let mut h = [Header::EMPTY; 32];
         let m = parse_datagram(resp, &mut h, &Limits::default())
             .unwrap()
@@ -103,7 +122,7 @@ mod registrar_core {
         a
     }
 
-    const DEV: &str = "34020000001320000001";
+    pub(super) const DEV: &str = "34020000001320000001";
 
     #[test]
     fn full_registration_refresh_and_unregister() {
