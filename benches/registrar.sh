@@ -48,11 +48,6 @@
 # this machine's cores, so past some rate the limit is the machine's, not the registrar's.
 # SKIP_FINDMAX=1 leaves this out; SKIP_SIPP=1 leaves out the SIPp load.
 #
-# Before that, the floor (RUNS times): examples/udp_floor's batched echo, on serve's host-loop
-# model, answering the same four datagrams per registration at RATE/s and doing nothing else;
-# its CPU per registration is the kernel's part that no registrar here can go below.
-# SKIP_FLOOR=1 leaves it out.
-#
 # Every process this script starts is stopped by its PID. Only loopback addresses are used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -359,31 +354,6 @@ for load in dict.fromkeys(r[1] for r in rows):
         rat = " | ".join(rspread(x) for x in ratios) if server == "kamailio" else "1.00 | 1.00 | 1.00"
         print(f"| {loadname[load]} | {name[server]} | {cols} | {rat} |")
 EOF
-
-# The floor: examples/udp_floor's batched echo (serve's host-loop model, recvmmsg and sendmmsg)
-# answering the same four datagrams per registration, of gbswarm's sizes, at the same rate,
-# parsing and hashing nothing: what any registrar on this kernel pays to answer the exchange.
-if [ -z "${SKIP_FLOOR:-}" ]; then
-  floor=${CARGO_TARGET_DIR:-target}/release/examples/udp_floor
-  echo
-  echo "Floor: \`udp_floor echo-batch\` (pinned as the servers) answering \`udp_floor client ADDR $devices $rate\` (pinned as the generators):"
-  echo
-  echo "| run | registrations | echo CPU s | µs / registration |"
-  echo "|---|---|---|---|"
-  for run in $(seq "$runs"); do
-    wait_quiet
-    "${on_server[@]}" "$floor" echo-batch 127.0.0.1:0 2>"$work/echo.err" &
-    server_pid=$!
-    server_pids=$server_pid
-    for _ in $(seq 100); do grep -q "listening on" "$work/echo.err" 2>/dev/null && break; sleep 0.05; done
-    addr=$(sed -n 's/.*listening on \([0-9.:]*\).*/\1/p' "$work/echo.err" | head -1)
-    before=$(cpu $server_pids)
-    ok=$("${on_gen[@]}" "$floor" client "$addr" "$devices" "$rate" 2>/dev/null || echo 0)
-    after=$(cpu $server_pids)
-    stop_server
-    echo "$run $ok $before $after" | awk '{c = ($4 - $2 + $5 - $3) / 100; printf "| %d | %d | %.2f | %.1f |\n", $1, $2, c, ($2 ? c / $2 * 1e6 : 0)}'
-  done
-fi
 
 if [ -z "${SKIP_FINDMAX:-}" ]; then
   max_s=$(findmax serve)

@@ -15,14 +15,7 @@
 //! ```
 //!
 //! Measure the client's CPU from outside, as for the generators (`/usr/bin/time`).
-//!
-//! `echo-batch` is the same peer on `gbswarm serve`'s host-loop model: one edge-triggered
-//! poll, up to 32 datagrams per `recvmmsg` through `net::batch`, the answers of a batch sent
-//! together by `sendmmsg`. Its own CPU is what any registrar pays the kernel to answer those
-//! four datagrams per registration with batched I/O: the floor under `benches/registrar.sh`.
-//!
 //! ```text
-//! udp_floor echo-batch 127.0.0.1:PORT                   # runs until killed
 //! ```
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
@@ -36,14 +29,13 @@ const SIZES: [usize; 4] = [420, 470, 640, 420];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: udp_floor echo|echo-batch ADDR | udp_floor client ADDR REGISTRATIONS RATE [TICK_US]";
+    let usage = "usage: udp_floor echo ADDR | udp_floor client ADDR REGISTRATIONS RATE [TICK_US]";
     let addr: SocketAddr = args
         .get(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or_else(|| fail(usage));
     let result = match args[0].as_str() {
         "echo" => echo(addr),
-        "echo-batch" => echo_batch(addr),
         "client" => {
             let n: u64 = args
                 .get(2)
@@ -84,46 +76,6 @@ fn echo(addr: SocketAddr) -> std::io::Result<()> {
         let size = if leg == 0 { SIZES[1] } else { SIZES[3] };
         out[0] = leg;
         sock.send_to(&out[..size], from)?;
-    }
-}
-
-/// Answers as [`echo`] does, a batch of datagrams per `recvmmsg` and their answers per
-/// `sendmmsg`, on one edge-triggered poll (as `gbswarm serve`'s host loop).
-fn echo_batch(addr: SocketAddr) -> std::io::Result<()> {
-    use gbswarm::net::batch::{RecvBatch, SendBatch};
-    use std::os::fd::AsFd;
-    let mut sock = UdpSocket::bind(addr)?;
-    eprintln!("listening on {}", sock.local_addr()?);
-    let mut poll = Poll::new()?;
-    poll.registry()
-        .register(&mut sock, Token(0), Interest::READABLE)?;
-    let mut events = Events::with_capacity(64);
-    let mut rx = RecvBatch::new(32, 2048);
-    let mut tx = SendBatch::new(64);
-    let out = [b'r'; 2048];
-    loop {
-        poll.poll(&mut events, None)?;
-        loop {
-            match rx.recv(&sock) {
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
-            }
-            for d in rx.iter() {
-                let leg = d.bytes.first().copied().unwrap_or(0);
-                let size = if leg == 0 { SIZES[1] } else { SIZES[3] };
-                tx.push_with(0, 0, d.from, |b| {
-                    b.push_with(|v| {
-                        v.push(leg);
-                        v.extend_from_slice(&out[1..size]);
-                    })
-                });
-            }
-            tx.flush(|_| Some(sock.as_fd()), |_, e| eprintln!("send: {e}"));
-            if rx.drained() {
-                break;
-            }
-        }
     }
 }
 
