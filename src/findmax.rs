@@ -244,15 +244,20 @@ impl Search {
         })
     }
 
-    /// Grows, then bisects, against `target`; `on_step` sees each step as it finishes.
+    /// Grows, then bisects, against `target`; `on_start` hears each step's load as it
+    /// starts, `on_step` sees each step as it finishes.
     pub fn run(
         &self,
         target: SocketAddr,
         interrupt: &engine::Stop,
+        mut on_start: impl FnMut(f64),
         on_step: impl FnMut(&Step),
     ) -> Result<Outcome, String> {
         self.search(
-            |load| self.run_step(load, target, interrupt),
+            |load| {
+                on_start(load);
+                self.run_step(load, target, interrupt)
+            },
             interrupt,
             on_step,
         )

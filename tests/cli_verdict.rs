@@ -274,10 +274,9 @@ fn find_max_interrupted_mid_step_marks_it_and_exits_130() {
         "100",
     ]);
     let mut seen = String::new();
-    wait_for(&rx, &mut seen, |s| {
-        s.contains("started the embedded registrar")
-    });
-    // The signal handler is installed before the registrar starts.
+    // Mid-step: once the step has started (a signal before it would end the search before
+    // any step, which is not this test's case).
+    wait_for(&rx, &mut seen, |s| s.contains("step: load 2 starts"));
     signal(&child, "-INT");
     let status = child.wait().unwrap();
     let mut out = String::new();

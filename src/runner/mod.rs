@@ -312,27 +312,32 @@ pub fn find_max(search: &crate::findmax::Search) -> Result<Ending, Failure> {
     .map_err(Failure::Failed)?;
     let (target, _embedded) = target_or_embedded(&search.base).map_err(Failure::CannotRun)?;
     let outcome = search
-        .run(target, &stop, |st| {
-            eprintln!(
-                "step: load {} -> {} (p50 {:.2} ms, p99 {:.2} ms, {} of {} failed){}",
-                st.load,
-                if st.interrupted {
-                    "interrupted"
-                } else if st.held {
-                    "held"
-                } else {
-                    "broke"
-                },
-                st.p50_us as f64 / 1000.0,
-                st.p99_us as f64 / 1000.0,
-                st.failures,
-                st.measured,
-                st.broke
-                    .as_deref()
-                    .map(|b| format!(": {b}"))
-                    .unwrap_or_default()
-            );
-        })
+        .run(
+            target,
+            &stop,
+            |load| eprintln!("step: load {load} starts"),
+            |st| {
+                eprintln!(
+                    "step: load {} -> {} (p50 {:.2} ms, p99 {:.2} ms, {} of {} failed){}",
+                    st.load,
+                    if st.interrupted {
+                        "interrupted"
+                    } else if st.held {
+                        "held"
+                    } else {
+                        "broke"
+                    },
+                    st.p50_us as f64 / 1000.0,
+                    st.p99_us as f64 / 1000.0,
+                    st.failures,
+                    st.measured,
+                    st.broke
+                        .as_deref()
+                        .map(|b| format!(": {b}"))
+                        .unwrap_or_default()
+                );
+            },
+        )
         .map_err(Failure::CannotRun)?;
     drop(watcher);
     let table = crate::findmax::table(&outcome);
