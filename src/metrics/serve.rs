@@ -101,8 +101,32 @@ pub fn page(st: &Stats, (registered, online): (u64, u64)) -> Page {
             "TCP connections refused over the limits.",
             st.refused_connections,
         ),
+        (
+            "gbswarm_serve_auth_failures",
+            "Digest answers that failed verification (the attempts bans count).",
+            st.auth_failures,
+        ),
+        (
+            "gbswarm_serve_rate_limited",
+            "Requests over the per-source rate limit (answered 503 or dropped).",
+            st.rate_limited,
+        ),
     ] {
         p.counter(name, help, &[], n);
+    }
+    for (key, i) in [("device", 0), ("source", 1)] {
+        p.counter(
+            "gbswarm_serve_bans",
+            "Bans started after failed authentications, by what was banned.",
+            &[("by", key)],
+            st.bans[i],
+        );
+        p.counter(
+            "gbswarm_serve_refused_banned",
+            "Authenticated REGISTERs refused because the device ID or source was banned.",
+            &[("by", key)],
+            st.refused_banned[i],
+        );
     }
     p.histogram(
         "gbswarm_serve_service_seconds",
@@ -129,6 +153,10 @@ mod tests {
         let mut st = Stats {
             requests: [6, 2, 1, 0],
             keepalives: 2,
+            auth_failures: 7,
+            bans: [1, 0],
+            refused_banned: [4, 2],
+            rate_limited: 9,
             ..Stats::default()
         };
         st.responded(401);
@@ -150,6 +178,12 @@ mod tests {
             "gbswarm_serve_service_seconds_bucket{le=\"5e-06\"} 1",
             "gbswarm_serve_service_seconds_bucket{le=\"5e-05\"} 3",
             "gbswarm_serve_service_quantile_seconds{quantile=\"1\"} 0.00004",
+            "gbswarm_serve_auth_failures_total 7",
+            "gbswarm_serve_rate_limited_total 9",
+            "gbswarm_serve_bans_total{by=\"device\"} 1",
+            "gbswarm_serve_bans_total{by=\"source\"} 0",
+            "gbswarm_serve_refused_banned_total{by=\"device\"} 4",
+            "gbswarm_serve_refused_banned_total{by=\"source\"} 2",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
         }
