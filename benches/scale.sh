@@ -15,8 +15,9 @@
 # spreads its cameras over 250 loopback source addresses, as a real fleet comes from many
 # hosts (serve limits half-open connections per source address).
 #
-# Peak RSS is the kernel's high-water mark of each generator process (/usr/bin/time %M);
-# "per camera" divides the generators' sum by the fleet. KEEP=1 keeps every process's output.
+# Peak RSS is the kernel's high-water mark of each generator process (/usr/bin/time %M) and of
+# each serve process (VmHWM, read before it stops); "per camera" divides each side's sum by the
+# fleet. KEEP=1 keeps every process's output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 transport=${1:-udp}
@@ -136,8 +137,8 @@ unexpected = sum(fails(k) for k in kinds.values())
 gen_kib = sum(int(open(f).read().split()[0]) for f in glob.glob(f"{work}/gen*.time"))
 gen_cpu = sum(float(x) for f in glob.glob(f"{work}/gen*.time") for x in open(f).read().split()[1:3])
 serve_kib = sum(int((open(f).read().split() or ["0"])[0]) for f in glob.glob(f"{work}/serve*.time"))
-print("| transport | cameras | hold | heartbeat | registered | keepalives ok / sent | failures | keepalive p99 ms | generator peak RSS | per camera | generator CPU s | serve peak RSS |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| transport | cameras | hold | heartbeat | registered | keepalives ok / sent | failures | keepalive p99 ms | generator peak RSS | per camera | generator CPU s | serve peak RSS | per camera |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 print(f"| {transport} | {cameras} | {hold} | {heartbeat} | {reg['ok']} | {ka['ok']} / {ka['sent']} | {unexpected} | "
-      f"{ka['latency_us']['p99'] / 1000:.2f} | {gen_kib / 1024:.0f} MiB | {gen_kib * 1024 / cameras:.0f} B | {gen_cpu:.1f} | {serve_kib / 1024:.0f} MiB |")
+      f"{ka['latency_us']['p99'] / 1000:.2f} | {gen_kib / 1024:.0f} MiB | {gen_kib * 1024 / cameras:.0f} B | {gen_cpu:.1f} | {serve_kib / 1024:.0f} MiB | {serve_kib * 1024 / cameras:.0f} B |")
 EOF
