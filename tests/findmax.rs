@@ -38,14 +38,21 @@ fn search_against_a_loopback_responder() {
         },
         max_steps: 5,
     };
-    let mut seen = 0;
+    let (mut started, mut seen) = (Vec::new(), 0);
     let o = search
-        .run(responder.addr(), &Stop::default(), |_| seen += 1)
+        .run(
+            responder.addr(),
+            &Stop::default(),
+            |load| started.push(load),
+            |_| seen += 1,
+        )
         .unwrap();
     assert_eq!(seen, o.steps.len());
     assert_eq!(o.best, Some(800.0), "{o:?}");
     let loads: Vec<f64> = o.steps.iter().map(|s| s.load).collect();
     assert_eq!(loads, vec![200.0, 400.0, 800.0]);
+    // Each step was announced as it started, with its load.
+    assert_eq!(started, loads);
     for s in &o.steps {
         // About step × rate registrations measured, all answered.
         assert!(s.measured as f64 >= s.load * 1.2, "{s:?}");
@@ -103,7 +110,7 @@ fn steps_hold_against_a_redirecting_registrar() {
         },
         max_steps: 3,
     };
-    let o = search.run(redirector.local_addr(), &Stop::default(), |_| {});
+    let o = search.run(redirector.local_addr(), &Stop::default(), |_| {}, |_| {});
     let (at_redirector, at_a) = (redirector.stop(), a.stop());
     let o = o.unwrap();
     assert_eq!(o.best, Some(200.0), "{o:?}");
