@@ -1,15 +1,20 @@
 //! GB/T 28181 specifics on top of SIP: 20-digit device codes, per-device identities from a
 //! file, MANSCDP XML bodies, the REGISTER and query rules both peers share, the `Date` time
-//! format, and what the 2016 and 2022 editions write differently.
+//! format, what the 2016 and 2022 editions write differently, and the live-video signalling:
+//! the SDP offer a platform sends and the INVITE's `Subject`.
 
 pub mod devices;
 pub mod id;
 pub mod manscdp;
 pub mod register;
+pub mod sdp;
+pub mod subject;
 pub mod time;
 pub mod version;
 
 pub use devices::{Devices, Ids};
 pub use id::{DeviceId, DeviceType, IdError, IdRange};
 pub use manscdp::{Manscdp, Root};
+pub use sdp::{MediaTransport, Offer, SdpError, SessionKind, Ssrc};
+pub use subject::{Subject, addressed_channel};
 pub use version::{Charset, GbVersion};

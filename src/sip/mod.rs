@@ -6,14 +6,15 @@
 //! [`write`](mod@write) builds messages into reused buffers; [`recover`] answers 400 to a request
 //! that would not parse; [`framing`] cuts a TCP stream into messages; [`digest`] does RFC 2617
 //! authentication for both sides; [`batch`] holds outgoing messages back to back and
-//! [`transport`] names UDP or TCP.
+//! [`transport`] names UDP or TCP; [`sdp`] cuts an SDP body into lines and reads its generic
+//! fields.
 //!
 //! Nothing in this layer reads a clock, touches a socket or allocates per message, and nothing
 //! in it keeps dialog, registration or device state: it is the wire format only.
 //!
 //! Each file uses only files listed before it here: `scan`, `bytes`, `names`, `message`,
 //! `parse`, `params`, `addr`, `auth`, `accessors`, `write`, `recover`, `digest`, `framing`
-//! (`batch` and `transport` use none of them).
+//! (`batch` and `transport` use none of them; `sdp` uses only `bytes`).
 
 pub mod accessors;
 pub mod addr;
@@ -28,6 +29,7 @@ pub mod params;
 pub mod parse;
 pub mod recover;
 pub(crate) mod scan;
+pub mod sdp;
 pub mod transport;
 pub mod write;
 
