@@ -9,7 +9,7 @@ use super::addr::{NameAddr, Via};
 use super::message::{Message, Method};
 use super::names::HeaderKind;
 use std::io::Write as _;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Appends the decimal form of `n`.
 #[inline]
@@ -41,18 +41,30 @@ pub fn push_hex(out: &mut Vec<u8>, n: u64, width: usize) {
 /// Appends an IP address (IPv6 in brackets, as in a URI or Via).
 pub fn push_ip(out: &mut Vec<u8>, addr: &SocketAddr) {
     match addr {
+        SocketAddr::V4(_) => push_bare_ip(out, &addr.ip()),
+        SocketAddr::V6(_) => {
+            out.push(b'[');
+            push_bare_ip(out, &addr.ip());
+            out.push(b']');
+        }
+    }
+}
+
+/// Appends an IP address as written in SDP (IPv6 without brackets).
+pub fn push_bare_ip(out: &mut Vec<u8>, ip: &IpAddr) {
+    match ip {
         // Every request carries the local address twice: format IPv4 by hand.
-        SocketAddr::V4(a) => {
-            for (i, octet) in a.ip().octets().iter().enumerate() {
+        IpAddr::V4(a) => {
+            for (i, octet) in a.octets().iter().enumerate() {
                 if i > 0 {
                     out.push(b'.');
                 }
                 push_u64(out, u64::from(*octet));
             }
         }
-        SocketAddr::V6(a) => {
+        IpAddr::V6(a) => {
             // Formatting into a Vec through io::Write only grows the Vec; it cannot fail.
-            let _ = write!(out, "[{}]", a.ip());
+            let _ = write!(out, "{a}");
         }
     }
 }
