@@ -3,7 +3,9 @@
 //! answer, or answering a request that failed to parse, into a buffer that has already grown;
 //! and so does the registrar core answering refreshes, keepalives, challenges and bad requests
 //! once its buffers are warm, offering MD5 or SHA-256 and MD5; and so does batched datagram
-//! I/O (`recvmmsg` and `sendmmsg` over loopback, answers queued per source) in steady state.
+//! I/O (`recvmmsg` and `sendmmsg` over loopback, answers queued per source) in steady state;
+//! and so does reading a GB28181 SDP offer and an INVITE's `Subject`, and writing the SDP answer
+//! into a warm buffer.
 
 use gbswarm::gb::Manscdp;
 use gbswarm::sip::{
@@ -462,6 +464,34 @@ fn batched_datagrams_are_received_and_answered_without_allocating_once_warm() {
     let before = allocs();
     for _ in 0..5 {
         round(&mut rb, &mut sendq);
+    }
+    assert_eq!(allocs() - before, 0);
+}
+
+#[test]
+fn reading_sdp_offers_and_subjects_and_answering_do_not_allocate() {
+    use gbswarm::gb::{AnswerSsrc, DeviceId, Local, Offer, Subject, write_answer};
+    const OFFERS: [&[u8]; 3] = [
+        include_bytes!("fixtures/sdp/play-udp-wvp.sdp"),
+        include_bytes!("fixtures/sdp/play-tcp-active-senior-wvp.sdp"),
+        include_bytes!("fixtures/sdp/download-tcp-passive-wvp.sdp"),
+    ];
+    let device = DeviceId::parse(b"34020000001320000001").unwrap();
+    let local = Local {
+        device: &device,
+        media: "10.0.0.9:15000".parse().unwrap(),
+        ssrc: AnswerSsrc::Offered,
+        format: Some(b"v/2/5/25/1/1024a///"),
+    };
+    let mut out = Vec::with_capacity(1024);
+    let subject = b"34020000001320000001:0200000001,34020000002000000001:0";
+    let before = allocs();
+    for body in OFFERS {
+        let offer = black_box(Offer::parse(black_box(body)).unwrap());
+        black_box(Subject::parse(black_box(subject)).unwrap());
+        out.clear();
+        write_answer(&mut out, &offer, &local);
+        black_box(&out);
     }
     assert_eq!(allocs() - before, 0);
 }

@@ -1,12 +1,15 @@
 //! Property tests: no input panics the parser or the accessors, TCP framing is independent of
 //! how the stream is chunked, and what the writer writes the parser reads back.
 
+mod mutate;
+
 use gbswarm::gb::Manscdp;
 use gbswarm::sip::framing::StreamBuf;
 use gbswarm::sip::{
     Header, HeaderKind, Limits, Message, Method, Parsed, Writer, digest, parse_datagram,
     parse_stream,
 };
+use mutate::Mutation;
 use proptest::prelude::*;
 
 const FIXTURES: &[&[u8]] = &[
@@ -76,15 +79,8 @@ fn parse_everything(raw: &[u8]) {
     let _ = gbswarm::inspect::inspect(raw, |_| {});
 }
 
-#[derive(Debug, Clone)]
-enum Mutation {
-    Set(usize, u8),
-    Insert(usize, u8),
-    Delete(usize),
-}
-
 fn mutation() -> impl Strategy<Value = Mutation> {
-    let special = prop_oneof![
+    mutate::mutation(prop_oneof![
         Just(b'\r'),
         Just(b'\n'),
         Just(b':'),
@@ -99,12 +95,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         Just(0u8),
         Just(0xff),
         any::<u8>()
-    ];
-    prop_oneof![
-        (any::<usize>(), special.clone()).prop_map(|(i, b)| Mutation::Set(i, b)),
-        (any::<usize>(), special).prop_map(|(i, b)| Mutation::Insert(i, b)),
-        any::<usize>().prop_map(Mutation::Delete),
-    ]
+    ])
 }
 
 proptest! {
@@ -120,14 +111,7 @@ proptest! {
         which in 0..FIXTURES.len(),
         muts in proptest::collection::vec(mutation(), 1..8),
     ) {
-        let mut raw = FIXTURES[which].to_vec();
-        for m in muts {
-            match m {
-                Mutation::Set(i, b) => { let n = raw.len(); raw[i % n] = b; }
-                Mutation::Insert(i, b) => { let n = raw.len() + 1; raw.insert(i % n, b); }
-                Mutation::Delete(i) => { if !raw.is_empty() { let n = raw.len(); raw.remove(i % n); } }
-            }
-        }
+        let raw = mutate::apply(FIXTURES[which].to_vec(), &muts);
         parse_everything(&raw);
     }
 
