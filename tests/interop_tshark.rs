@@ -81,50 +81,44 @@ fn capture_run(transport: Transport) {
         Transport::Udp => "udp.payload",
         Transport::Tcp => "tcp.payload",
     };
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(&pcap)
-        .args(&decode)
-        .args([
-            "-Y",
-            payload,
-            "-T",
-            "fields",
-            "-E",
-            "separator=|",
-            "-E",
-            "occurrence=a",
-            "-E",
-            "aggregator=,",
-        ])
-        .args([
-            "-e",
-            "frame.number",
-            "-e",
-            "sip.Method",
-            "-e",
-            "sip.Status-Code",
-            "-e",
-            "sip.Via.branch",
-        ])
-        .args([
-            "-e",
-            "sip.Content-Length",
-            "-e",
-            "_ws.malformed",
-            "-e",
-            "xml.tag",
-            "-e",
-            payload,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = peers::stdout_of(
+        Command::new("tshark")
+            .arg("-r")
+            .arg(&pcap)
+            .args(&decode)
+            .args([
+                "-Y",
+                payload,
+                "-T",
+                "fields",
+                "-E",
+                "separator=|",
+                "-E",
+                "occurrence=a",
+                "-E",
+                "aggregator=,",
+            ])
+            .args([
+                "-e",
+                "frame.number",
+                "-e",
+                "sip.Method",
+                "-e",
+                "sip.Status-Code",
+                "-e",
+                "sip.Via.branch",
+            ])
+            .args([
+                "-e",
+                "sip.Content-Length",
+                "-e",
+                "_ws.malformed",
+                "-e",
+                "xml.tag",
+                "-e",
+                payload,
+            ]),
     );
-    let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains("Malformed"), "{text}");
     let (mut frames, mut requests, mut responses, mut xml_bodies) = (0, 0, 0, 0u64);
     for line in text.lines() {

@@ -102,44 +102,38 @@ fn wireshark_decodes_every_answer() {
     let dir = TempDir::new("tshark-sdp");
     let file = dir.path().join("answers.pcap");
     std::fs::write(&file, pcap(&packets)).unwrap();
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(&file)
-        .args([
-            "-d",
-            "udp.port==5060,sip",
-            "-T",
-            "fields",
-            "-E",
-            "separator=|",
-        ])
-        .args(["-E", "occurrence=a", "-E", "aggregator=,"])
-        .args([
-            "-e",
-            "frame.number",
-            "-e",
-            "sip.Status-Code",
-            "-e",
-            "sdp.version",
-        ])
-        .args(["-e", "sdp.connection_info.address", "-e", "sdp.media.port"])
-        .args([
-            "-e",
-            "sdp.media.proto",
-            "-e",
-            "sdp.media_attr",
-            "-e",
-            "_ws.malformed",
-        ])
-        .args(["-e", "_ws.expert.severity", "-e", "_ws.expert.message"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = peers::stdout_of(
+        Command::new("tshark")
+            .arg("-r")
+            .arg(&file)
+            .args([
+                "-d",
+                "udp.port==5060,sip",
+                "-T",
+                "fields",
+                "-E",
+                "separator=|",
+            ])
+            .args(["-E", "occurrence=a", "-E", "aggregator=,"])
+            .args([
+                "-e",
+                "frame.number",
+                "-e",
+                "sip.Status-Code",
+                "-e",
+                "sdp.version",
+            ])
+            .args(["-e", "sdp.connection_info.address", "-e", "sdp.media.port"])
+            .args([
+                "-e",
+                "sdp.media.proto",
+                "-e",
+                "sdp.media_attr",
+                "-e",
+                "_ws.malformed",
+            ])
+            .args(["-e", "_ws.expert.severity", "-e", "_ws.expert.message"]),
     );
-    let text = String::from_utf8_lossy(&out.stdout);
     let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('|').collect()).collect();
     assert_eq!(rows.len(), OFFERS.len(), "{text}");
     for (row, (proto, setup)) in rows.iter().zip(protos) {

@@ -499,39 +499,37 @@ m=video 9002 RTP/AVP 97\r\nc=IN IP4 4.4.4.4\r\na=setup:passive\r\n";
             let s = std::str::from_utf8(WVP_UDP_PLAY).unwrap().replace(from, to);
             Offer::parse(s.as_bytes()).map(|o| o.kind)
         };
-        assert_eq!(with("m=video", "m=audio"), Err(SdpError::NoVideo));
-        assert_eq!(
-            with("c=IN IP4 192.168.1.3\r\n", ""),
-            Err(SdpError::NoConnection)
-        );
-        assert_eq!(
-            with("IN IP4 192.168.1.3\r\nt", "IN IP4 host\r\nt"),
-            Err(SdpError::BadConnection)
-        );
-        assert_eq!(
-            with("a=rtpmap:96 PS/90000", "a=rtpmap:96 PS/8000"),
-            Err(SdpError::NoPs)
-        );
-        assert_eq!(with("96 97 98 99", "97 98 99"), Err(SdpError::NoPs));
-        assert_eq!(with("30000", "70000"), Err(SdpError::BadPort));
-        assert_eq!(with("30000", "0"), Err(SdpError::BadPort));
-        assert_eq!(with("RTP/AVP", "RTP/SAVP"), Err(SdpError::BadProto));
-        assert_eq!(with("y=0200003792", "y=02000x3792"), Err(SdpError::BadSsrc));
-        assert_eq!(with("y=0200003792", "y=4294967296"), Err(SdpError::BadSsrc));
-        assert_eq!(
-            with("y=0200003792", "y=42949672950"),
-            Err(SdpError::BadSsrc)
-        );
-        assert_eq!(with("y=0200003792", "y=4294967295"), Ok(SessionKind::Play));
-        assert_eq!(with("t=0 0", "t=0"), Err(SdpError::BadTime));
-        assert_eq!(with("s=Play", "s=Talk"), Ok(SessionKind::Talk));
-        assert_eq!(with("s=Play", "s=-"), Ok(SessionKind::Other));
-        assert_eq!(
-            with("a=recvonly", "a=recvonly  \r\nzz\r\nx-junk"),
-            Ok(SessionKind::Play)
-        );
-        let long = "a=x\r\n".repeat(MAX_LINES);
-        assert_eq!(with("v=0\r\n", &long), Err(SdpError::TooManyLines));
+        use SdpError::*;
+        let cases: [(&str, &str, Result<SessionKind, SdpError>); 17] = [
+            ("m=video", "m=audio", Err(NoVideo)),
+            ("c=IN IP4 192.168.1.3\r\n", "", Err(NoConnection)),
+            (
+                "IN IP4 192.168.1.3\r\nt",
+                "IN IP4 host\r\nt",
+                Err(BadConnection),
+            ),
+            ("a=rtpmap:96 PS/90000", "a=rtpmap:96 PS/8000", Err(NoPs)),
+            ("96 97 98 99", "97 98 99", Err(NoPs)),
+            ("30000", "70000", Err(BadPort)),
+            ("30000", "0", Err(BadPort)),
+            ("RTP/AVP", "RTP/SAVP", Err(BadProto)),
+            ("y=0200003792", "y=02000x3792", Err(BadSsrc)),
+            ("y=0200003792", "y=4294967296", Err(BadSsrc)),
+            ("y=0200003792", "y=42949672950", Err(BadSsrc)),
+            ("y=0200003792", "y=4294967295", Ok(SessionKind::Play)),
+            ("t=0 0", "t=0", Err(BadTime)),
+            ("s=Play", "s=Talk", Ok(SessionKind::Talk)),
+            ("s=Play", "s=-", Ok(SessionKind::Other)),
+            (
+                "a=recvonly",
+                "a=recvonly  \r\nzz\r\nx-junk",
+                Ok(SessionKind::Play),
+            ),
+            ("v=0\r\n", &"a=x\r\n".repeat(MAX_LINES), Err(TooManyLines)),
+        ];
+        for (from, to, want) in cases {
+            assert_eq!(with(from, to), want, "{from:?} -> {to:?}");
+        }
         assert_eq!(Offer::parse(b""), Err(SdpError::NoVideo));
     }
 }

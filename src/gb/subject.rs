@@ -108,23 +108,25 @@ mod tests {
 
     #[test]
     fn refuses_a_bad_channel_or_ssrc() {
-        assert_eq!(Subject::parse(b""), Err(SubjectError::BadChannel));
-        assert_eq!(
-            Subject::parse(b"3402000000132000000:1,x:0"),
-            Err(SubjectError::BadChannel)
-        );
-        assert_eq!(
-            Subject::parse(b"34020000001320000001:02000000011,x:0"),
-            Err(SubjectError::BadSsrc)
-        );
-        assert_eq!(
-            Subject::parse(b"34020000001320000001:4294967296,x:0"),
-            Err(SubjectError::BadSsrc)
-        );
-        assert_eq!(
-            Subject::parse(b"34020000001320000001:02x0000001,x:0"),
-            Err(SubjectError::BadSsrc)
-        );
+        let cases: [(&[u8], SubjectError); 5] = [
+            (b"", SubjectError::BadChannel),
+            (b"3402000000132000000:1,x:0", SubjectError::BadChannel),
+            (
+                b"34020000001320000001:02000000011,x:0",
+                SubjectError::BadSsrc,
+            ),
+            (
+                b"34020000001320000001:4294967296,x:0",
+                SubjectError::BadSsrc,
+            ),
+            (
+                b"34020000001320000001:02x0000001,x:0",
+                SubjectError::BadSsrc,
+            ),
+        ];
+        for (value, want) in cases {
+            assert_eq!(Subject::parse(value), Err(want), "{value:?}");
+        }
     }
 
     #[test]

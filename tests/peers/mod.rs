@@ -189,6 +189,18 @@ pub fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// Runs a peer's command to completion and returns its standard output; fails the test with
+/// its standard error if it exits unsuccessfully.
+pub fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Reads a file written by a peer, or an empty string.
 pub fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()
