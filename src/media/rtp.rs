@@ -251,10 +251,10 @@ impl Stream {
     /// Frames begun so far across loops: the index, counted from the stream's start, of the
     /// frame the next packet belongs to.
     pub fn frame_number(&self, t: &Template) -> u64 {
-        let in_loop = match t.slots.get(self.next as usize) {
-            Some(s) => u64::from(s.frame),
-            None => u64::from(t.frames),
-        };
+        let in_loop = t
+            .slots
+            .get(self.next as usize)
+            .map_or(0, |s| u64::from(s.frame));
         u64::from(self.loops) * u64::from(t.frames) + in_loop
     }
 
@@ -264,14 +264,10 @@ impl Stream {
         self.frame_number(t).saturating_mul(1_000_000) / u64::from(t.fps.max(1))
     }
 
-    /// The next packet, stamped; the stream moves past it (to the clip's start after its last
-    /// packet). `None` only for a template without packets, which `from_annexb` never builds.
+    /// The next packet, stamped; the stream moves past it (to the clip's start, one more loop
+    /// completed, after its last packet). `None` only for a template shorter than the one the
+    /// stream has been following (`from_annexb` never builds one without packets).
     pub fn next_packet<'t>(&mut self, t: &'t Template) -> Option<Packet<'t>> {
-        if self.next as usize >= t.slots.len() {
-            self.next = 0;
-            self.loops = self.loops.wrapping_add(1);
-            self.ts_base = self.ts_base.wrapping_add(t.clip_ticks());
-        }
         let s = *t.slots.get(self.next as usize)?;
         let ts = self
             .ts_base
@@ -279,8 +275,13 @@ impl Stream {
         let start = s.start as usize;
         let payload = t.ps.get(start..start + usize::from(s.len))?;
         let header = rtp_header(s.marker, self.seq, ts, self.ssrc);
-        self.next += 1;
         self.seq = self.seq.wrapping_add(1);
+        self.next += 1;
+        if self.next as usize >= t.slots.len() {
+            self.next = 0;
+            self.loops = self.loops.wrapping_add(1);
+            self.ts_base = self.ts_base.wrapping_add(t.clip_ticks());
+        }
         Some(Packet { header, payload })
     }
 
@@ -397,6 +398,14 @@ mod tests {
         }
         assert_eq!(s.loops(), 3);
         assert_eq!(s.frame_number(&t), 9);
+        let mut s = Stream::new(1, 0, 0);
+        for _ in 0..t.packets() {
+            assert!(s.next_packet(&t).is_some());
+        }
+        assert_eq!(
+            (s.loops(), s.frame_number(&t), s.due_us(&t)),
+            (1, 3, 120_000)
+        );
     }
 
     #[test]
