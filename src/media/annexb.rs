@@ -207,6 +207,15 @@ mod tests {
             .collect()
     }
 
+    /// The access units of `s` are exactly `want`: (start, end, key) ranges of `s`.
+    fn assert_units(s: &[u8], codec: Codec, want: &[(usize, usize, bool)]) {
+        let want: Vec<_> = want
+            .iter()
+            .map(|&(a, b, key)| (s[a..b].to_vec(), key))
+            .collect();
+        assert_eq!(frames(s, codec), want);
+    }
+
     #[test]
     fn nal_units_by_3_and_4_byte_start_codes() {
         let s = [
@@ -227,11 +236,11 @@ mod tests {
             0, 0, 0, 1, 0x67, 0x42, 0, 0, 1, 0x68, 0xce, 0, 0, 1, 0x65, 0x88, 0, 0, 1, 0x65, 0x40,
             0, 0, 1, 0x41, 0x9a, 0, 0, 1, 0x06, 0x05, 0, 0, 1, 0x41, 0x9b, 0, 0, 1, 0x0c, 0xff,
         ];
-        let f = frames(s, Codec::H264);
-        assert_eq!(f.len(), 3);
-        assert_eq!(f[0], (s[..21].to_vec(), true));
-        assert_eq!(f[1], (s[21..26].to_vec(), false));
-        assert_eq!(f[2], (s[26..].to_vec(), false));
+        assert_units(
+            s,
+            Codec::H264,
+            &[(0, 21, true), (21, 26, false), (26, 41, false)],
+        );
     }
 
     #[test]
@@ -241,10 +250,7 @@ mod tests {
             0, 0, 1, 0x09, 0xf0, 0, 0, 1, 0x41, 0x9a, 0, 0, 1, 0x09, 0xf0, 0, 0, 1, 0x41, 0x40, 0,
             0, 1, 0x09, 0xf0, 0, 0, 1, 0x67, 0x42,
         ];
-        let f = frames(s, Codec::H264);
-        assert_eq!(f.len(), 2);
-        assert_eq!(f[0], (s[..10].to_vec(), false));
-        assert_eq!(f[1], (s[10..20].to_vec(), false));
+        assert_units(s, Codec::H264, &[(0, 10, false), (10, 20, false)]);
     }
 
     #[test]
@@ -255,11 +261,11 @@ mod tests {
             0, 1, 0x26, 0x01, 0xaf, 0, 0, 1, 0x26, 0x01, 0x20, 0, 0, 1, 0x02, 0x01, 0xd0, 0, 0, 1,
             0x46, 0x01, 0x50, 0, 0, 1, 0x02, 0x01, 0xd0,
         ];
-        let f = frames(s, Codec::H265);
-        assert_eq!(f.len(), 3);
-        assert_eq!(f[0], (s[..31].to_vec(), true));
-        assert_eq!(f[1], (s[31..37].to_vec(), false));
-        assert_eq!(f[2], (s[37..].to_vec(), false));
+        assert_units(
+            s,
+            Codec::H265,
+            &[(0, 31, true), (31, 37, false), (37, 49, false)],
+        );
     }
 
     #[test]
