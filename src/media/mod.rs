@@ -11,6 +11,21 @@
 //! What it never does: open a socket, read a clock, or allocate per packet. The host decides
 //! when a frame is due ([`Stream::due_us`] says when, relative to the stream's start) and moves
 //! the bytes; everything here is pure functions of its inputs, and no input makes it panic.
+//!
+//! ```
+//! use gbswarm::media::{Codec, Stream, Template, parse_ssrc};
+//! // An H.264 IDR and a P slice (a real clip comes from `--media FILE` or tests/media/).
+//! let es = [0, 0, 0, 1, 0x65, 0x88, 0x84, 0, 0, 1, 0x41, 0x9a, 0x02];
+//! let clip = Template::from_annexb(&es, Codec::H264, 25)?;
+//! let mut stream = Stream::new(parse_ssrc(b"0200003792")?, 1000, 0);
+//! assert_eq!(stream.due_us(&clip), 0);
+//! for p in stream.frame(&clip) {
+//!     // UDP: send p.header then p.payload; TCP: p.tcp_header() then p.payload.
+//!     assert_eq!((p.ssrc(), p.timestamp()), (0x0BEB_D0D0, 0));
+//! }
+//! assert_eq!(stream.due_us(&clip), 40_000);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod annexb;
 pub mod ps;
