@@ -377,6 +377,7 @@ mod tests {
         // 3,000+ bytes of IDR with PS headers: 3 packets; the small P: 1; the 1,500 P: 2.
         assert_eq!(per_frame, [3, 1, 2]);
         assert_eq!(payload, t.ps());
+        assert!(t.heap_bytes() >= t.ps().len() + t.packets() * 12);
         assert_eq!(s.seq(), 65_534u16.wrapping_add(6));
     }
 
