@@ -29,6 +29,7 @@
 //! - [`server`]: the registrar core, its registry and nonces, and `gbswarm serve`.
 //! - [`net`]: every socket both hosts use, and the server host loop.
 //! - [`engine`]: the generator's workers, the camera host.
+//! - [`media`]: H.264/H.265 frames → MPEG-2 PS → RTP packets, a shared template per clip.
 //! - [`clock`], [`timer`], [`stats`]: time, timers and measurements.
 //! - [`metrics`]: the live Prometheus endpoint of `run --metrics` and `serve --metrics`.
 //! - [`profile`], [`findmax`], [`runner`], [`inspect`], [`cli`]: runs, searches, reports and
@@ -45,6 +46,7 @@ pub mod engine;
 pub mod findmax;
 pub mod gb;
 pub mod inspect;
+pub mod media;
 pub mod metrics;
 pub mod net;
 pub mod profile;

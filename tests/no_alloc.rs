@@ -5,7 +5,8 @@
 //! once its buffers are warm, offering MD5 or SHA-256 and MD5; and so does batched datagram
 //! I/O (`recvmmsg` and `sendmmsg` over loopback, answers queued per source) in steady state;
 //! and so does reading a GB28181 SDP offer and an INVITE's `Subject`, and writing the SDP answer
-//! into a warm buffer.
+//! into a warm buffer; and so do reading a clip's access units and stamping PS-over-RTP packets
+//! from its shared template, over UDP or RFC 4571 TCP framing, across loops of the clip.
 
 use gbswarm::gb::Manscdp;
 use gbswarm::sip::{
@@ -494,4 +495,42 @@ fn reading_sdp_offers_and_subjects_and_answering_do_not_allocate() {
         black_box(&out);
     }
     assert_eq!(allocs() - before, 0);
+}
+
+#[test]
+fn reading_frames_and_stamping_rtp_packets_does_not_allocate() {
+    use gbswarm::media::{AccessUnits, Codec, Stream, Template};
+    const CLIP: &[u8] = include_bytes!("media/testsrc-640x360-25fps-2s.h264");
+    let t = Template::from_annexb(CLIP, Codec::H264, 25).unwrap();
+    let mut streams: Vec<Stream> = (0..100u32)
+        .map(|i| Stream::new(i, i as u16, i * 7))
+        .collect();
+    assert!(std::mem::size_of::<Stream>() < 64);
+    let before = allocs();
+    let mut keys = 0;
+    for f in AccessUnits::new(CLIP, Codec::H264) {
+        keys += usize::from(f.key);
+        black_box(f.bytes);
+    }
+    let (mut packets, mut bytes) = (0usize, 0usize);
+    // Three loops of the clip for each of 100 streams, frame by frame as a host paces them.
+    for _ in 0..150 {
+        for s in streams.iter_mut() {
+            black_box(s.due_us(&t));
+            for p in s.frame(&t) {
+                let tcp = black_box(p.tcp_header());
+                packets += 1;
+                bytes += usize::from(u16::from_be_bytes([tcp[0], tcp[1]])) + black_box(p.len());
+            }
+        }
+    }
+    assert_eq!(allocs() - before, 0);
+    assert_eq!(keys, 2);
+    assert_eq!(packets, 300 * t.packets());
+    assert!(
+        streams
+            .iter()
+            .all(|s| s.loops() == 3 && s.frame_number(&t) == 150)
+    );
+    assert!(bytes > 0);
 }
