@@ -506,6 +506,7 @@ fn reading_frames_and_stamping_rtp_packets_does_not_allocate() {
         .map(|i| Stream::new(i, i as u16, i * 7))
         .collect();
     assert!(std::mem::size_of::<Stream>() < 64);
+    let mut wire = Vec::with_capacity(2048);
     let before = allocs();
     let mut keys = 0;
     for f in AccessUnits::new(CLIP, Codec::H264) {
@@ -518,6 +519,9 @@ fn reading_frames_and_stamping_rtp_packets_does_not_allocate() {
         for s in streams.iter_mut() {
             black_box(s.due_us(&t));
             for p in s.frame(&t) {
+                wire.clear();
+                p.write_tcp(&mut wire);
+                black_box(&wire);
                 let tcp = black_box(p.tcp_header());
                 packets += 1;
                 bytes += usize::from(u16::from_be_bytes([tcp[0], tcp[1]])) + black_box(p.len());

@@ -163,7 +163,9 @@ fn write_pes(out: &mut Vec<u8>, payload: &[u8], pts: Option<u64>) {
 }
 
 /// A 33-bit PTS or DTS in its 5-byte PES form, after the 4-bit `prefix`.
-fn timestamp(prefix: u8, t: u64) -> [u8; 5] {
+/// A 33-bit PES timestamp (90 kHz) in its 5-byte form, behind the 4-bit `prefix` (`0x3`: PTS
+/// of a PTS and DTS pair, `0x1`: that DTS).
+pub fn timestamp(prefix: u8, t: u64) -> [u8; 5] {
     let t = t & 0x1_FFFF_FFFF;
     [
         (prefix << 4) | ((t >> 29) & 0x0E) as u8 | 0x01,
@@ -203,11 +205,11 @@ const CRC_TABLE: [u32; 256] = {
 };
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Reads back the 33-bit SCR base of a pack header.
-    fn scr(h: &[u8]) -> u64 {
+    pub(crate) fn scr(h: &[u8]) -> u64 {
         (u64::from(h[4] & 0x38) << 27)
             | (u64::from(h[4] & 0x03) << 28)
             | (u64::from(h[5]) << 20)
@@ -217,7 +219,8 @@ mod tests {
             | u64::from(h[8] >> 3)
     }
 
-    fn pts(b: &[u8]) -> u64 {
+    /// Reads back a 5-byte PES timestamp.
+    pub(crate) fn pts(b: &[u8]) -> u64 {
         (u64::from(b[0] & 0x0E) << 29)
             | (u64::from(b[1]) << 22)
             | (u64::from(b[2] & 0xFE) << 14)

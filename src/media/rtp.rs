@@ -4,8 +4,11 @@
 //! Version 2, payload type 96, 90 kHz clock; all packets of a frame share its timestamp and
 //! the last carries the marker; payloads are at most [`MAX_PAYLOAD`] bytes and never span two
 //! frames. Sequence numbers and timestamps go on across loops of the clip (the timestamp by
-//! the clip's length each loop). The PS inside (its SCR and PTS) is the template's and starts
-//! again each loop. For TCP, RFC 4571 puts a 2-byte big-endian length before each packet.
+//! the clip's length each loop). The PS inside a [`Packet`]'s `payload` is the template's, its
+//! SCR and PTS those of the first loop; [`Packet::write`] (and [`Packet::write_tcp`]) copy the
+//! packet out with the SCR and PTS/DTS of a frame's first packet moved on by the loops done, so
+//! a receiver that reads the PS clock (ZLMediaKit does) sees it go on too. For TCP, RFC 4571
+//! puts a 2-byte big-endian length before each packet.
 
 use super::annexb::{AccessUnits, Codec};
 use super::{Error, ps};
@@ -32,6 +35,9 @@ struct Slot {
     frame: u32,
     len: u16,
     marker: bool,
+    /// On a frame's first packet, where its first PES header starts in the payload (after the
+    /// pack header, and the system header and PSM of a key frame); 0 on the others.
+    pes_at: u8,
 }
 
 /// A clip as PS-over-RTP packets, built once and shared read-only by every stream.
@@ -78,6 +84,10 @@ impl Template {
                 mux_rate,
             };
             ps::write_frame(&mut ps, f.bytes, info);
+            let mut pes_at = ps::PACK_HEADER_LEN;
+            if f.key {
+                pes_at += ps::SYSTEM_HEADER_LEN + ps::PSM_LEN;
+            }
             let mut at = begin;
             while at < ps.len() {
                 let len = (ps.len() - at).min(MAX_PAYLOAD);
@@ -87,6 +97,8 @@ impl Template {
                     frame: i,
                     len: len as u16,
                     marker: at + len == ps.len(),
+                    // At most 49: the headers before the first PES.
+                    pes_at: if at == begin { pes_at as u8 } else { 0 },
                 });
                 at += len;
             }
@@ -141,11 +153,47 @@ impl Template {
 pub struct Packet<'t> {
     /// The RTP fixed header (no CSRC, no extension).
     pub header: [u8; 12],
-    /// The PS bytes it carries.
+    /// The PS bytes it carries, as the template holds them (the first loop's SCR and PTS).
     pub payload: &'t [u8],
+    /// On a frame's first packet: where its PES header starts, and the frame's PS time (90 kHz,
+    /// counted from the stream's start) to stamp there and in the pack header.
+    restamp: Option<(u8, u64)>,
 }
 
 impl Packet<'_> {
+    /// Appends the packet as sent over UDP (header and payload) to `out`, the PS clock of a
+    /// frame's first packet (pack header SCR, PES PTS and DTS) set to the frame's time since
+    /// the stream's start, so it goes on across loops of the clip.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        let at = out.len();
+        out.extend_from_slice(&self.header);
+        out.extend_from_slice(self.payload);
+        let Some((pes, t)) = self.restamp else {
+            return;
+        };
+        let p = at + 12;
+        let pes = p + usize::from(pes);
+        // SCR: bytes 4..10 of the pack header; the mux rate after them is left as it is.
+        let scr = ps::pack_header(t, 0);
+        if let Some(dst) = out.get_mut(p + 4..p + 10) {
+            dst.copy_from_slice(&scr[4..10]);
+        }
+        // PTS and DTS: 9 and 14 bytes into the PES header (start code, length, flags).
+        if let Some(dst) = out.get_mut(pes + 9..pes + 14) {
+            dst.copy_from_slice(&ps::timestamp(0x3, t));
+        }
+        if let Some(dst) = out.get_mut(pes + 14..pes + 19) {
+            dst.copy_from_slice(&ps::timestamp(0x1, t));
+        }
+    }
+
+    /// Appends the packet as sent over TCP: the RFC 4571 length, then as [`write`](Self::write).
+    pub fn write_tcp(&self, out: &mut Vec<u8>) {
+        // At most 12 + MAX_PAYLOAD bytes: fits 16 bits.
+        out.extend_from_slice(&(self.len() as u16).to_be_bytes());
+        self.write(out);
+    }
+
     /// Bytes on the wire (header and payload) over UDP.
     pub fn len(&self) -> usize {
         12 + self.payload.len()
@@ -275,6 +323,8 @@ impl Stream {
         let start = s.start as usize;
         let payload = t.ps.get(start..start + usize::from(s.len))?;
         let header = rtp_header(s.marker, self.seq, ts, self.ssrc);
+        let frame = u64::from(self.loops) * u64::from(t.frames) + u64::from(s.frame);
+        let restamp = (s.pes_at > 0).then(|| (s.pes_at, frame * u64::from(t.frame_ticks)));
         self.seq = self.seq.wrapping_add(1);
         self.next += 1;
         if self.next as usize >= t.slots.len() {
@@ -282,7 +332,11 @@ impl Stream {
             self.loops = self.loops.wrapping_add(1);
             self.ts_base = self.ts_base.wrapping_add(t.clip_ticks());
         }
-        Some(Packet { header, payload })
+        Some(Packet {
+            header,
+            payload,
+            restamp,
+        })
     }
 
     /// The rest of the current frame's packets, up to and including its marker packet. A
@@ -345,6 +399,7 @@ mod tests {
         let p = Packet {
             header: h,
             payload: &[9; 100],
+            restamp: None,
         };
         assert_eq!(&p.tcp_header()[..2], &[0, 112]);
         assert_eq!(
@@ -420,6 +475,46 @@ mod tests {
             Error::NoFrames
         );
         assert!(Error::NoFrames.to_string().contains("Annex-B"));
+    }
+
+    #[test]
+    fn written_packets_carry_a_ps_clock_that_goes_on_across_loops() {
+        use crate::media::ps::tests::{pts, scr};
+        let t = Template::from_annexb(&clip(), Codec::H264, 25).unwrap();
+        let mut s = Stream::new(7, 0, 0);
+        let (mut out, mut firsts) = (Vec::new(), 0);
+        // Three loops of three frames: frame k (from the stream's start) is stamped k × 3600.
+        for k in 0..9u64 {
+            let mut first = true;
+            for p in s.frame(&t) {
+                out.clear();
+                p.write(&mut out);
+                assert_eq!(out.len(), p.len());
+                assert_eq!(&out[..12], &p.header);
+                let ps = &out[12..];
+                if first {
+                    firsts += 1;
+                    assert_eq!(&ps[..4], &[0, 0, 1, 0xBA]);
+                    assert_eq!(scr(ps), k * 3600, "frame {k}");
+                    // The clip's frame 0 is a key frame: system header and PSM before its PES.
+                    let pes = if k % 3 == 0 { 14 + 15 + 20 } else { 14 };
+                    assert_eq!(&ps[pes..pes + 4], &[0, 0, 1, 0xE0]);
+                    assert_eq!(pts(&ps[pes + 9..]), k * 3600, "PTS of frame {k}");
+                    assert_eq!(pts(&ps[pes + 14..]), k * 3600, "DTS of frame {k}");
+                    // The PES header's prefixes survive: '0011' PTS, '0001' DTS.
+                    assert_eq!((ps[pes + 9] >> 4, ps[pes + 14] >> 4), (3, 1));
+                } else {
+                    // Later packets of a frame are the template's bytes.
+                    assert_eq!(ps, p.payload);
+                }
+                first = false;
+                let mut tcp = Vec::new();
+                p.write_tcp(&mut tcp);
+                assert_eq!(&tcp[..2], &(out.len() as u16).to_be_bytes());
+                assert_eq!(&tcp[2..], &out[..]);
+            }
+        }
+        assert_eq!(firsts, 9);
     }
 
     #[test]
