@@ -33,11 +33,11 @@ pub use slot::TIMER_H;
 use crate::camera::Transport;
 use crate::clock::{Span, Time};
 use crate::gb::DeviceId;
-use crate::gb::sdp::{MediaTransport, Offer, SessionKind};
+use crate::gb::sdp::{MediaTransport, Offer, SessionKind, Ssrc};
 use crate::gb::sdp_answer::{AnswerSsrc, Local, write_answer};
 use crate::gb::subject::{Subject, addressed_channel};
 use crate::sip::write::push_name_addr;
-use crate::sip::{Message, Uri, response_to};
+use crate::sip::{HeaderKind, Message, NameAddr, Uri, response_to};
 use slot::{BRANCH, CALL_ID, FROM_TAG, Slot, State};
 use std::net::SocketAddr;
 
@@ -187,6 +187,16 @@ pub struct PlayCounters {
     pub malformed: u64,
     /// Messages sent again by a timer.
     pub retransmissions: u64,
+}
+
+/// A new INVITE's identifiers, read once.
+struct Invite<'a, 'b, 'h> {
+    msg: &'a Message<'b, 'h>,
+    call_id: &'b [u8],
+    branch: &'b [u8],
+    cseq: u32,
+    from: NameAddr<'b>,
+    source: SocketAddr,
 }
 
 /// The play sessions of one worker. See the module docs.
@@ -384,32 +394,60 @@ impl PlayTable {
             self.respond(msg, code, None, source);
             return;
         };
+        let answer = match (code, channel, offer) {
+            (200, Some(channel), Ok(offer)) => Some((channel, offer, subject.and_then(|s| s.ssrc))),
+            _ => None,
+        };
+        let inv = Invite {
+            msg,
+            call_id,
+            branch,
+            cseq: cseq.seq,
+            from,
+            source,
+        };
+        self.keep(i, now, &inv, dev, code, answer);
+    }
+
+    /// Keeps `inv` in free slot `i` and sends its final response `code` (now, or after the
+    /// answer delay for a 200, which carries the answer to the offer from the channel; the
+    /// Subject's SSRC stands in for a missing `y=`).
+    fn keep(
+        &mut self,
+        i: usize,
+        now: Time,
+        inv: &Invite<'_, '_, '_>,
+        dev: &Device<'_>,
+        code: u16,
+        answer: Option<(DeviceId, Offer<'_>, Option<Ssrc<'_>>)>,
+    ) {
+        let msg = inv.msg;
         self.generation = self.generation.wrapping_add(1);
-        let target = msg.contact().map_or(from.uri, |c| c.uri);
-        let to = msg.header(crate::sip::HeaderKind::To).unwrap_or(b"");
-        let from_value = msg.header(crate::sip::HeaderKind::From).unwrap_or(b"");
+        let target = msg.contact().map_or(inv.from.uri, |c| c.uri);
+        let to = msg.header(HeaderKind::To).unwrap_or(b"");
+        let from_value = msg.header(HeaderKind::From).unwrap_or(b"");
         let s = &mut self.slots[i];
         s.generation = self.generation;
         s.device = dev.index;
-        s.cseq = cseq.seq;
-        s.source = source;
+        s.cseq = inv.cseq;
+        s.source = inv.source;
         s.signal = dev.signal;
         s.udp = dev.transport == Transport::Udp;
         s.invite_at = now;
         s.set_keys([
-            call_id,
-            branch,
-            from.tag().unwrap_or(b""),
+            inv.call_id,
+            inv.branch,
+            inv.from.tag().unwrap_or(b""),
             from_value,
             to,
             target,
         ]);
         let tag = self.tag(i);
-        let mut w = response_to(&mut self.scratch, msg, code, Some(&tag), Some(&source));
+        let mut w = response_to(&mut self.scratch, msg, code, Some(&tag), Some(&inv.source));
         let head_end = w.written();
         w.header(b"User-Agent", self.cfg.user_agent.as_bytes());
-        match (code, channel, offer) {
-            (200, Some(channel), Ok(offer)) => {
+        match answer {
+            Some((channel, offer, subject_ssrc)) => {
                 w.header_with(b"Contact", |b| {
                     push_name_addr(b, dev.id.as_bytes(), &dev.signal)
                 });
@@ -423,17 +461,16 @@ impl PlayTable {
                 };
                 write_answer(&mut self.body, &offer, &local);
                 w.finish(&self.body);
-                let ssrc = offer.ssrc.or(subject.and_then(|s| s.ssrc));
                 let s = &mut self.slots[i];
                 s.media_to = offer.media;
                 s.transport = offer.transport;
                 s.kind = offer.kind;
                 s.ssrc = match self.cfg.answer_ssrc {
                     AnswerSsrc::Own(n) => n,
-                    AnswerSsrc::Offered => ssrc.map_or(0, |s| s.value),
+                    AnswerSsrc::Offered => offer.ssrc.or(subject_ssrc).map_or(0, |s| s.value),
                 };
             }
-            _ => {
+            None => {
                 w.finish(b"");
             }
         }
