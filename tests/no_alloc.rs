@@ -6,7 +6,8 @@
 //! I/O (`recvmmsg` and `sendmmsg` over loopback, answers queued per source) in steady state;
 //! and so does reading a GB28181 SDP offer and an INVITE's `Subject`, and writing the SDP answer
 //! into a warm buffer; and so do reading a clip's access units and stamping PS-over-RTP packets
-//! from its shared template, over UDP or RFC 4571 TCP framing, across loops of the clip.
+//! from its shared template, over UDP or RFC 4571 TCP framing, across loops of the clip; and
+//! so does a warm play table answering INVITE, ACK and BYE.
 
 use gbswarm::gb::Manscdp;
 use gbswarm::sip::{
@@ -537,4 +538,107 @@ fn reading_frames_and_stamping_rtp_packets_does_not_allocate() {
             .all(|s| s.loops() == 3 && s.frame_number(&t) == 150)
     );
     assert!(bytes > 0);
+}
+
+/// One play session's messages from the platform: INVITE, ACK of the 200, BYE.
+fn play_messages(call: &str, to_tag: &str) -> [Vec<u8>; 3] {
+    let offer = include_str!("fixtures/sdp/play-udp-wvp.sdp");
+    let ch = "34020000001310000001";
+    let head = |method: &str, branch: &str, tag: &str, cseq: u32, len: usize| {
+        format!(
+            "{method} sip:{ch}@10.0.0.9:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 10.0.0.1:5060;rport;branch={branch}\r\n\
+From: <sip:34020000002000000001@3402000000>;tag=pf1\r\nTo: <sip:{ch}@3402000000>{tag}\r\n\
+Call-ID: {call}\r\nCSeq: {cseq} {method}\r\nContact: <sip:34020000002000000001@10.0.0.1:5060>\r\n\
+Subject: {ch}:0200000001,34020000002000000001:0\r\nContent-Type: application/sdp\r\n\
+Content-Length: {len}\r\n\r\n"
+        )
+    };
+    let tag = format!(";tag={to_tag}");
+    let mut invite = head("INVITE", &format!("z9hG4bK{call}"), "", 20, offer.len()).into_bytes();
+    invite.extend_from_slice(offer.as_bytes());
+    [
+        invite,
+        head("ACK", "z9hG4bKack", &tag, 20, 0).into_bytes(),
+        head("BYE", "z9hG4bKbye", &tag, 21, 0).into_bytes(),
+    ]
+}
+
+#[test]
+fn a_warm_play_table_answers_invite_ack_and_bye_without_allocating() {
+    use gbswarm::camera::Transport;
+    use gbswarm::camera::invite::{Action, Device, PlayConfig, PlayTable};
+    use gbswarm::clock::{Span, Time};
+    use gbswarm::gb::DeviceId;
+    let mut table = PlayTable::new(8, PlayConfig::default());
+    let (dev, ch) = (
+        DeviceId::parse(b"34020000001320000001").unwrap(),
+        DeviceId::parse(b"34020000001310000001").unwrap(),
+    );
+    let device = Device {
+        index: 3,
+        id: &dev,
+        signal: "10.0.0.9:5060".parse().unwrap(),
+        transport: Transport::Udp,
+        media: "10.0.0.9:15000".parse().unwrap(),
+    };
+    let platform = "10.0.0.1:5060".parse().unwrap();
+    // The table's To tags are the salt (0) and a generation counting sessions from 1.
+    let sessions: Vec<[Vec<u8>; 3]> = (1..=4u32)
+        .map(|n| play_messages(&format!("call{n}"), &format!("{:016x}", n)))
+        .collect();
+    let mut now = Time::ZERO;
+    // Plays one session at `now` (INVITE, the 200 again at T1, ACK, BYE); returns the sends.
+    let session = |table: &mut PlayTable, msgs: &[Vec<u8>; 3], now: &mut Time| {
+        let mut sent = 0;
+        let mut count = |table: &PlayTable| {
+            for a in table.actions() {
+                if let Action::Send(t) = a {
+                    black_box(table.bytes(t));
+                    sent += 1;
+                }
+            }
+        };
+        let mut h = [Header::EMPTY; 32];
+        let m = parse_datagram(&msgs[0], &mut h, &Limits::default())
+            .unwrap()
+            .unwrap();
+        table.on_invite(*now, &m, platform, &device, |i| *i == ch);
+        count(table);
+        *now += Span::from_millis(500);
+        table.on_timer(*now);
+        count(table);
+        let mut h = [Header::EMPTY; 32];
+        let m = parse_datagram(&msgs[1], &mut h, &Limits::default())
+            .unwrap()
+            .unwrap();
+        table.on_ack(*now, &m);
+        assert!(
+            table
+                .actions()
+                .iter()
+                .any(|a| matches!(a, Action::StartMedia { .. }))
+        );
+        let mut h = [Header::EMPTY; 32];
+        let m = parse_datagram(&msgs[2], &mut h, &Limits::default())
+            .unwrap()
+            .unwrap();
+        table.on_bye(*now, &m, platform);
+        assert!(
+            table
+                .actions()
+                .iter()
+                .any(|a| matches!(a, Action::StopMedia { .. }))
+        );
+        count(table);
+        sent
+    };
+    session(&mut table, &sessions[0], &mut now);
+    let before = allocs();
+    for msgs in &sessions[1..] {
+        // 100, 200, the 200 again at T1, 200 to the BYE.
+        assert_eq!(session(&mut table, msgs, &mut now), 4);
+    }
+    assert_eq!(allocs() - before, 0);
+    assert_eq!(table.counters().acked, 4);
 }

@@ -15,6 +15,7 @@
 pub mod credentials;
 pub mod driver;
 mod fsm;
+pub mod invite;
 pub mod pool;
 mod queries;
 mod request;

@@ -107,6 +107,8 @@ pub fn reason_phrase(code: u16) -> &'static [u8] {
         423 => b"Interval Too Brief",
         481 => b"Call/Transaction Does Not Exist",
         486 => b"Busy Here",
+        487 => b"Request Terminated",
+        488 => b"Not Acceptable Here",
         500 => b"Server Internal Error",
         501 => b"Not Implemented",
         503 => b"Service Unavailable",
@@ -161,6 +163,11 @@ impl<'v> Writer<'v> {
         value(self.buf);
         self.buf.extend_from_slice(b"\r\n");
         self
+    }
+
+    /// Bytes written so far (start line and headers), e.g. to remember where a header ends.
+    pub fn written(&self) -> usize {
+        self.buf.len()
     }
 
     /// Writes Content-Length, the blank line and the body; returns the message length.

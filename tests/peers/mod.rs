@@ -405,3 +405,69 @@ pub fn serve_process(dir: &std::path::Path, args: &[&str]) -> (Peer, std::net::S
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A pcap file (LINKTYPE_RAW: IPv4 packets) of one UDP datagram per payload, 10.0.0.9:5060 to
+/// 192.168.1.3:5060. Checksums are zero (UDP: none); tshark does not verify IP checksums by
+/// default.
+pub fn pcap(payloads: &[Vec<u8>]) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    f.extend_from_slice(&2u16.to_le_bytes());
+    f.extend_from_slice(&4u16.to_le_bytes());
+    f.extend_from_slice(&0i32.to_le_bytes());
+    f.extend_from_slice(&0u32.to_le_bytes());
+    f.extend_from_slice(&65535u32.to_le_bytes());
+    f.extend_from_slice(&101u32.to_le_bytes());
+    for (i, p) in payloads.iter().enumerate() {
+        let total = u16::try_from(20 + 8 + p.len()).unwrap();
+        let mut ip = vec![
+            0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 9, 192, 168, 1, 3,
+        ];
+        ip[2..4].copy_from_slice(&total.to_be_bytes());
+        ip[4..6].copy_from_slice(&u16::try_from(i).unwrap().to_be_bytes());
+        let mut udp = vec![0x13, 0xc4, 0x13, 0xc4, 0, 0, 0, 0];
+        udp[4..6].copy_from_slice(&(total - 20).to_be_bytes());
+        let len = u32::from(total);
+        for v in [1_700_000_000 + u32::try_from(i).unwrap(), 0, len, len] {
+            f.extend_from_slice(&v.to_le_bytes());
+        }
+        f.extend_from_slice(&ip);
+        f.extend_from_slice(&udp);
+        f.extend_from_slice(p);
+    }
+    f
+}
+
+/// Decodes `payloads` (written by [`pcap`] into a file in a fresh temporary directory called
+/// after `name`) with tshark as SIP on port 5060 and returns its text: a row per packet, the
+/// `fields` separated by `|`, repeated occurrences of one field joined by `,`.
+pub fn tshark_sip(name: &str, payloads: &[Vec<u8>], fields: &[&str]) -> String {
+    let dir = TempDir::new(name);
+    let file = dir.path().join("capture.pcap");
+    std::fs::write(&file, pcap(payloads)).unwrap();
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r").arg(&file);
+    cmd.args([
+        "-d",
+        "udp.port==5060,sip",
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+    ]);
+    cmd.args(["-E", "occurrence=a", "-E", "aggregator=,"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    stdout_of(&mut cmd)
+}
+
+/// Asserts that a tshark row's `_ws.malformed` field is empty and its `_ws.expert.severity`
+/// values are below error level (severities are numeric; errors are 0x00800000 and above).
+pub fn assert_decoded_cleanly(malformed: &str, severities: &str, text: &str) {
+    assert!(malformed.is_empty(), "malformed: {text}");
+    for s in severities.split(',').filter(|s| !s.is_empty()) {
+        let level: u64 = s.parse().unwrap_or(u64::MAX);
+        assert!(level < 8_388_608, "expert error {s}: {text}");
+    }
+}

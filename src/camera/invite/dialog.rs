@@ -1,0 +1,205 @@
+//! After the INVITE: the ACK, CANCEL and BYE from the platform, the camera's own BYE (when
+//! its source ends or Timer H fires) and the responses to it, media start and stop, and the
+//! timers that drive retransmissions. Matching is by Call-ID and tags (dialogs) or Call-ID
+//! and branch (the INVITE transaction), scanning the table.
+
+use super::slot::{CALL_ID, State};
+use super::{Action, PlayTable, SessionId, wire};
+use crate::camera::{T2, TIMER_F};
+use crate::clock::Time;
+use crate::gb::sdp::MediaTransport;
+use crate::sip::Message;
+use std::net::SocketAddr;
+
+impl PlayTable {
+    pub(super) fn start_media(&mut self, i: usize) {
+        let session = self.session(i);
+        let s = &mut self.slots[i];
+        s.media_on = true;
+        self.actions.push(Action::StartMedia {
+            session,
+            to: s.media_to,
+            transport: s.transport,
+            ssrc: s.ssrc,
+            kind: s.kind,
+        });
+    }
+
+    fn stop_media(&mut self, i: usize) {
+        if self.slots[i].media_on {
+            self.slots[i].media_on = false;
+            let session = self.session(i);
+            self.actions.push(Action::StopMedia { session });
+        }
+    }
+
+    /// Stops slot `i`'s media and sends the camera's BYE in its dialog.
+    fn bye(&mut self, i: usize, now: Time) {
+        self.stop_media(i);
+        let s = &mut self.slots[i];
+        wire::write_bye(
+            &mut self.scratch,
+            s,
+            self.cfg.salt,
+            self.cfg.user_agent.as_bytes(),
+        );
+        std::mem::swap(&mut s.wire, &mut self.scratch);
+        s.state = State::Byeing;
+        s.ending = false;
+        let udp = s.udp;
+        s.arm(now, udp, TIMER_F);
+        self.counters.byes_sent += 1;
+        self.send_slot(i);
+    }
+
+    /// Takes an ACK: for a 200 the dialog is up (media starts unless it listened already);
+    /// for an error response the transaction ends; anything else is absorbed.
+    pub fn on_ack(&mut self, now: Time, msg: &Message<'_, '_>) {
+        self.begin();
+        let Some(i) = self.dialog_of(msg) else {
+            return;
+        };
+        match self.slots[i].state {
+            State::Answered => {
+                let s = &mut self.slots[i];
+                s.state = State::Confirmed;
+                s.disarm();
+                let after = now.since(s.invite_at);
+                let (ending, tcp_active) = (s.ending, s.transport == MediaTransport::TcpActive);
+                self.counters.acked += 1;
+                let session = self.session(i);
+                self.actions.push(Action::Acked { session, after });
+                if ending {
+                    self.bye(i, now);
+                } else if !tcp_active {
+                    self.start_media(i);
+                }
+            }
+            State::Completed => self.slots[i].free(),
+            _ => {}
+        }
+    }
+
+    /// Takes a CANCEL from `source`: before the 200 the INVITE gets 487; either way the
+    /// CANCEL gets 200 (481 when it matches no INVITE).
+    pub fn on_cancel(&mut self, now: Time, msg: &Message<'_, '_>, source: SocketAddr) {
+        self.begin();
+        let i = match (msg.call_id(), msg.via()) {
+            (Some(call_id), Some(via)) => self.transaction_of(call_id, via.branch().unwrap_or(b"")),
+            _ => None,
+        };
+        let Some(i) = i else {
+            self.counters.unknown_dialog += 1;
+            self.respond(msg, 481, None, source);
+            return;
+        };
+        let tag = self.tag(i);
+        self.respond(msg, 200, Some(&tag), source);
+        if self.slots[i].state == State::Trying {
+            wire::rewrite_final(
+                &mut self.scratch,
+                &self.slots[i],
+                487,
+                self.cfg.user_agent.as_bytes(),
+            );
+            std::mem::swap(&mut self.slots[i].wire, &mut self.scratch);
+            self.count_error(487);
+            self.complete(i, now);
+        }
+    }
+
+    /// Takes a BYE from `source`: 200 and the session ends; 481 for an unknown dialog.
+    pub fn on_bye(&mut self, _now: Time, msg: &Message<'_, '_>, source: SocketAddr) {
+        self.begin();
+        let i = self.dialog_of(msg).filter(|&i| {
+            matches!(
+                self.slots[i].state,
+                State::Answered | State::Confirmed | State::Byeing
+            )
+        });
+        let Some(i) = i else {
+            self.counters.unknown_dialog += 1;
+            self.respond(msg, 481, None, source);
+            return;
+        };
+        self.counters.byes_received += 1;
+        self.respond(msg, 200, None, source);
+        self.stop_media(i);
+        self.slots[i].free();
+    }
+
+    /// Takes a response; those to the camera's BYE end it (a provisional one slows its
+    /// retransmissions to T2), others are ignored.
+    pub fn on_response(&mut self, now: Time, msg: &Message<'_, '_>) {
+        self.begin();
+        let (Some(code), Some(call_id), Some(via)) = (msg.status(), msg.call_id(), msg.via())
+        else {
+            return;
+        };
+        let branch = via.branch().unwrap_or(b"");
+        let salt = self.cfg.salt;
+        let Some(s) = self.slots.iter_mut().find(|s| {
+            s.state == State::Byeing
+                && s.key(CALL_ID) == call_id
+                && branch == wire::bye_branch(salt, s.generation)
+        }) else {
+            return;
+        };
+        if code >= 200 {
+            s.free();
+        } else if s.next != Time::MAX {
+            s.interval = T2;
+            s.next = now + T2;
+        }
+    }
+
+    /// The device's source for `session` ended (or its TCP media dropped): BYE now if the
+    /// dialog is up, right after the ACK if the 200 is not acknowledged yet; otherwise nothing.
+    pub fn media_ended(&mut self, now: Time, session: SessionId) {
+        self.begin();
+        let i = session.slot();
+        let state = self
+            .slots
+            .get(i)
+            .filter(|s| s.generation == session.generation)
+            .map(|s| s.state);
+        match state {
+            Some(State::Confirmed) => self.bye(i, now),
+            Some(State::Answered) => {
+                self.slots[i].ending = true;
+                self.stop_media(i);
+            }
+            _ => {}
+        }
+    }
+
+    /// Fires every timer due by `now`: answers after the delay, retransmissions, Timer H (BYE)
+    /// and Timer F.
+    pub fn on_timer(&mut self, now: Time) {
+        self.begin();
+        for i in 0..self.slots.len() {
+            let s = &mut self.slots[i];
+            if s.wake().is_none_or(|t| t > now) {
+                continue;
+            }
+            match s.state {
+                State::Trying => self.answer(i, now),
+                State::Answered if s.deadline <= now => {
+                    self.counters.ack_timeouts += 1;
+                    self.bye(i, now);
+                }
+                State::Byeing if s.deadline <= now => {
+                    self.counters.bye_timeouts += 1;
+                    s.free();
+                }
+                State::Completed if s.deadline <= now => s.free(),
+                State::Answered | State::Byeing | State::Completed => {
+                    s.retransmitted(now);
+                    self.counters.retransmissions += 1;
+                    self.send_slot(i);
+                }
+                State::Free | State::Confirmed => s.disarm(),
+            }
+        }
+    }
+}
