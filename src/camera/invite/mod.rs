@@ -19,8 +19,8 @@
 //! What it never does: open a socket, read a clock (every call takes `now`), or send or
 //! receive media. It says what the media side must do through [`Action::StartMedia`] and
 //! [`Action::StopMedia`], and the caller sends each [`Action::Send`]. It does not touch the
-//! camera's registration or keepalives, and the camera does not use it yet (it still answers
-//! INVITE with 501).
+//! camera's registration or keepalives; the generator's worker feeds it the INVITE, ACK,
+//! CANCEL and BYE addressed to its cameras and the responses to their BYEs.
 
 mod dialog;
 mod slot;
@@ -123,6 +123,9 @@ pub struct PlayConfig {
     pub salt: u32,
     /// Bytes each slot's buffers start with (a 200 with SDP is about 900).
     pub slot_bytes: usize,
+    /// Accept offers of TCP media; when false they get 488 (a host that streams over UDP
+    /// only must not answer 200 to what it cannot serve).
+    pub tcp_media: bool,
 }
 
 impl Default for PlayConfig {
@@ -135,6 +138,7 @@ impl Default for PlayConfig {
             user_agent: String::from("gbswarm"),
             salt: 0,
             slot_bytes: 1536,
+            tcp_media: true,
         }
     }
 }
@@ -249,6 +253,16 @@ impl PlayTable {
         match t.what {
             What::Out(a, b) => self.out.get(a..b).unwrap_or(b""),
             What::Slot(i) => self.slots.get(i).map_or(&b""[..], |s| &s.wire),
+        }
+    }
+
+    /// The fleet index of the device a [`Transmit`] of a kept message (the INVITE's final
+    /// response or the camera's BYE) is from; `None` for a response written on the spot, whose
+    /// device the caller knows from the request it passed.
+    pub fn device_of(&self, t: &Transmit) -> Option<u32> {
+        match t.what {
+            What::Slot(i) => self.slots.get(i).map(|s| s.device),
+            What::Out(..) => None,
         }
     }
 
@@ -379,6 +393,7 @@ impl PlayTable {
         let code = match (&channel, &offer) {
             (None, _) => 404,
             (_, Err(_)) => 488,
+            (_, Ok(o)) if !self.cfg.tcp_media && o.transport != MediaTransport::Udp => 488,
             _ if streams as u64 >= u64::from(self.cfg.max_streams) => 486,
             _ => 200,
         };

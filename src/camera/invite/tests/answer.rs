@@ -82,6 +82,29 @@ fn tcp_passive_media_connects_after_the_ack_and_tcp_active_listens_before_the_20
 }
 
 #[test]
+fn without_tcp_media_a_tcp_offer_gets_488_and_starts_nothing_while_udp_is_answered() {
+    let cfg = PlayConfig {
+        tcp_media: false,
+        ..config(2, Span::ZERO)
+    };
+    // Each 488 keeps its slot until the ACK or Timer H: a third slot for the UDP offer.
+    let mut b = Bench::new(3, cfg);
+    for (call, setup) in [("c1", "passive"), ("c2", "active")] {
+        let got = b.feed(T0, &Req::invite(call, &tcp_offer(setup)).bytes());
+        assert_eq!(codes(&got), [100, 488], "{setup}");
+        assert!(got.iter().all(|g| !matches!(g, Got::Start(..))), "{got:?}");
+        let kept = b.t.actions().iter().find_map(|a| match a {
+            Action::Send(t) if b.t.device_of(t).is_some() => b.t.device_of(t),
+            _ => None,
+        });
+        assert_eq!(kept, Some(7), "the 488 is kept in the slot, from device 7");
+    }
+    assert_eq!(b.t.counters().not_acceptable, 2);
+    let got = b.feed(at(5), &Req::invite("c3", UDP_OFFER).bytes());
+    assert_eq!(codes(&got), [100, 200]);
+}
+
+#[test]
 fn a_retransmitted_invite_gets_the_last_response_again_and_no_second_session() {
     let cfg = config(4, 200 * MS);
     let mut b = Bench::new(4, cfg);
