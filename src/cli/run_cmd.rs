@@ -108,6 +108,20 @@ pub struct RunArgs {
     /// [default: 1].
     #[arg(long, value_name = "N")]
     cameras_per_socket: Option<u32>,
+    /// Live video streams each device serves at once; an INVITE beyond them is answered 486
+    /// Busy Here, as an NVR at its cap would [default: 1].
+    #[arg(long, value_name = "N")]
+    max_streams: Option<u32>,
+    /// The H.264/H.265 Annex-B elementary stream every live stream loops (PS over RTP/UDP)
+    /// [default: a built-in 2 s H.264 test clip].
+    #[arg(long, value_name = "FILE")]
+    media: Option<PathBuf>,
+    /// Codec of the --media file: h264 or h265 [default: h264].
+    #[arg(long, value_name = "h264|h265")]
+    media_codec: Option<String>,
+    /// Frame rate the clip is sent at [default: 25].
+    #[arg(long, value_name = "N")]
+    fps: Option<u32>,
     /// Source addresses to spread sockets over: a list or a range like 127.0.0.1-127.0.0.8.
     #[arg(long, value_name = "IPS", num_args = 1.., value_delimiter = ',')]
     local_ip: Option<Vec<String>>,
@@ -226,6 +240,10 @@ impl RunArgs {
             fault_share: self.fault_share,
             cores: self.cores,
             cameras_per_socket: self.cameras_per_socket,
+            max_streams: self.max_streams,
+            media: self.media,
+            media_codec: self.media_codec,
+            fps: self.fps,
             local_ip: self.local_ip,
             no_unregister: if self.unregister {
                 Some(false)

@@ -169,6 +169,14 @@ pub struct Profile {
     /// Objectives the run is judged by, e.g. `["register.p99<=50ms", "failures<=0.1%"]`
     /// (syntax in [`crate::verdict`]); flags add to these and replace one on the same metric.
     pub slo: Option<Vec<String>>,
+    /// Concurrent live streams per device; an INVITE beyond them gets 486.
+    pub max_streams: Option<u32>,
+    /// The H.264/H.265 Annex-B clip streams send (default: the embedded test clip).
+    pub media: Option<PathBuf>,
+    /// The clip's codec: h264 or h265.
+    pub media_codec: Option<String>,
+    /// The clip's frame rate.
+    pub fps: Option<u32>,
 }
 
 impl Profile {
@@ -222,6 +230,10 @@ impl Profile {
             report,
             csv,
             slo,
+            max_streams,
+            media,
+            media_codec,
+            fps,
         } = top;
         Profile {
             target: target.or(self.target),
@@ -257,6 +269,10 @@ impl Profile {
             shard: shard.or(self.shard),
             report: report.or(self.report),
             csv: csv.or(self.csv),
+            max_streams: max_streams.or(self.max_streams),
+            media: media.or(self.media),
+            media_codec: media_codec.or(self.media_codec),
+            fps: fps.or(self.fps),
             slo: match (self.slo, slo) {
                 (Some(mut base), Some(top)) => {
                     base.extend(top);
@@ -315,6 +331,8 @@ pub struct Plan {
     /// The objectives given (profile, then flags, settled); empty means the defaults
     /// ([`crate::verdict::or_default`]).
     pub objectives: Vec<crate::verdict::Objective>,
+    /// Live video: streams per device and the clip.
+    pub video: Video,
 }
 
 impl Plan {
@@ -581,6 +599,7 @@ impl Profile {
             report: self.report.clone(),
             csv: self.csv.clone(),
             objectives: self.objectives()?,
+            video: Video::from_profile(self)?,
         })
     }
 
@@ -599,6 +618,9 @@ impl Profile {
 
 mod ids;
 pub mod settings;
+pub mod video;
+
+pub use video::Video;
 
 #[cfg(test)]
 mod tests;

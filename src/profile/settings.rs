@@ -63,6 +63,7 @@ pub fn of(plan: &Plan) -> Vec<(String, String)> {
         report,
         csv,
         objectives,
+        video,
     } = plan;
     let c = camera;
     let id = |i: u64| {
@@ -118,6 +119,9 @@ pub fn of(plan: &Plan) -> Vec<(String, String)> {
         ("fault-share", share(c.fault_permille)),
         ("cores", cores.to_string()),
         ("cameras-per-socket", cameras_per_socket.to_string()),
+        ("max-streams", video.max_streams.to_string()),
+        ("media", video.source.clone()),
+        ("fps", video.clip.fps().to_string()),
         (
             "local-ip",
             if local_ips.is_empty() {
