@@ -9,6 +9,7 @@
 //! the cameras' own) fall on the wheel's ticks, so the wheel fires them at their due time and
 //! all those of one tick share a wake-up.
 
+mod play;
 mod receive;
 
 use super::io::{Io, SEND_QUEUE, pick_ip};
@@ -122,6 +123,8 @@ struct Worker {
     quit: Arc<AtomicBool>,
     tx: Sender<Msg>,
     cams: Vec<Camera>,
+    /// The cameras' INVITE server and the streams it started.
+    play: play::Play,
     out: Outbox,
     io: Io,
     /// Wakes the poll on time; `None` if the kernel would not give one (the poll timeout,
@@ -184,6 +187,14 @@ impl Worker {
         }
         let alarm = Alarm::new(poll.registry(), ALARM, &s.clock).ok();
         let n = cams.len();
+        let play = play::Play::new(
+            n,
+            plan.video.max_streams,
+            plan.video.clip.clone(),
+            pick_ip(&plan, s.default_ip, s.index),
+            n as u32,
+            cfg.run_id ^ (s.index as u32).wrapping_mul(0x9E37_79B9),
+        )?;
         Ok(Worker {
             index: s.index,
             workers: s.workers,
@@ -197,7 +208,7 @@ impl Worker {
                 udp,
                 tcp: (0..n).map(|_| None).collect(),
                 generation: vec![0; n],
-                wheel: TimerWheel::new(n, Time::ZERO),
+                wheel: TimerWheel::new(n + play.keys(), Time::ZERO),
                 snap: Box::default(),
                 refused: Vec::new(),
                 sendq: SendBatch::new(SEND_QUEUE),
@@ -211,6 +222,7 @@ impl Worker {
             },
             cfg,
             cams,
+            play,
             out: Outbox::default(),
             alarm,
             spent: s.spent.clone(),
@@ -265,6 +277,7 @@ impl Worker {
         let mut next_stop = 0usize;
         let mut grace_end = Time::MAX;
         let mut next_check = Time::ZERO;
+        let mut streams_ended = false;
         loop {
             let now = self.now();
             // The end of the duration is known here: the stop begins at it without waiting for
@@ -275,6 +288,10 @@ impl Worker {
                 stopping = Some(Time::from_micros(stop_at).min(now));
             } else if stopping.is_none() && now >= planned_end {
                 stopping = Some(planned_end);
+            }
+            if stopping.is_some() && !streams_ended {
+                streams_ended = true;
+                self.end_streams();
             }
             if let Some(since) = stopping
                 && next_stop < self.next_start
@@ -390,6 +407,9 @@ impl Worker {
         fired.clear();
         self.io.wheel.advance(now, &mut fired);
         for &slot in &fired {
+            if self.play_timer(slot, now) {
+                continue;
+            }
             self.call(slot as usize, None, |c, now, env| {
                 c.handle_timeout(now, env)
             });
@@ -421,6 +441,7 @@ impl Worker {
     fn flush_sends(&mut self) {
         // A refused camera waits before it sends again, so this ends at once; the bound only
         // keeps a surprise from spinning.
+        self.play.flush();
         for _ in 0..4 {
             self.io.flush_udp();
             if self.io.refused.is_empty() {

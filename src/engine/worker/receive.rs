@@ -83,6 +83,9 @@ impl Worker {
         };
         match slot.filter(|&j| j < self.cams.len()) {
             Some(slot) => {
+                if self.play_message(slot, d.from, &msg) {
+                    return;
+                }
                 self.call(slot, Some(d.from), |c, now, env| {
                     c.handle_parsed(now, &msg, env)
                 });
@@ -188,9 +191,11 @@ impl Worker {
             let pending = rbuf.pending();
             let (len, ok) = match parse_stream(pending, &mut h, &Limits::default()) {
                 Ok(Parsed::Complete { msg, len }) => {
-                    self.call(slot, Some(peer), |cam, now, env| {
-                        cam.handle_parsed(now, &msg, env)
-                    });
+                    if !self.play_message(slot, peer, &msg) {
+                        self.call(slot, Some(peer), |cam, now, env| {
+                            cam.handle_parsed(now, &msg, env)
+                        });
+                    }
                     (len, true)
                 }
                 Ok(Parsed::KeepAlive(n)) => (n, true),
