@@ -10,6 +10,7 @@ pub mod merge;
 pub mod series;
 pub mod snapshot;
 pub mod summary;
+pub mod video;
 
 pub use cpu::{CpuTime, peak_rss_bytes, this_thread_cpu, threads_cpu};
 pub use snapshot::{Gauges, KindStats, Snapshot};

@@ -258,6 +258,8 @@ pub struct Snapshot {
     pub send_errors: u64,
     /// CPU time the generator's workers spent (their own threads, from the kernel).
     pub worker_cpu: std::time::Duration,
+    /// Live video: INVITEs answered and what the streams sent.
+    pub video: super::video::VideoCounters,
 }
 
 /// Index of a kind in [`Snapshot::kinds`].
@@ -300,6 +302,7 @@ impl Snapshot {
             unrouted,
             send_errors,
             worker_cpu,
+            video,
         } = self;
         for k in kinds {
             k.clear();
@@ -309,6 +312,7 @@ impl Snapshot {
         *unrouted = 0;
         *send_errors = 0;
         *worker_cpu = std::time::Duration::ZERO;
+        *video = super::video::VideoCounters::default();
     }
 
     /// Adds another snapshot's transactions and counters; gauges are summed too (use for
@@ -322,6 +326,7 @@ impl Snapshot {
         self.unrouted += o.unrouted;
         self.send_errors += o.send_errors;
         self.worker_cpu += o.worker_cpu;
+        self.video.add(&o.video);
     }
 }
 

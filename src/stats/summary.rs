@@ -35,6 +35,9 @@
 //!   `unanswerable_challenges` (401/407 with no Digest challenge of a supported algorithm)
 //! - `gauges` (at the end): `cameras`, `started`, `registered`, `registering`, `stopped`,
 //!   `in_flight`
+//! - `video`: live video totals: `invites`, `answered`, `busy`, `not_acceptable`,
+//!   `not_found`, `acked`, `streams_started`, `streams_ended`, `rtp_packets`, `rtp_bytes`,
+//!   `rtp_send_errors` (reports written before it was added read back with zeros)
 //! - `timeline`: one entry per second: `t_s`; `kinds` (only kinds with something in that
 //!   second) each with `ok`, `redirected`, `rejected`, `timeouts`, `transport_errors`,
 //!   `pending_at_stop`, `retransmits`, and when timed `latency_us` (`p50`, `p90`, `p99`, `max`)
@@ -181,6 +184,9 @@ pub fn render_text(info: &RunInfo, total: &Snapshot) -> String {
             "challenges not answered: {} (no Digest challenge with a supported algorithm: MD5, SHA-256, SHA-512-256 or their -sess forms; each ended its transaction with the challenge's 401/407)",
             c.unanswerable_challenges
         );
+    }
+    if !total.video.is_empty() {
+        let _ = writeln!(s, "{}", total.video.line());
     }
     let cpu = info.cpu.total().as_secs_f64();
     let _ = writeln!(
@@ -341,6 +347,7 @@ pub fn to_json(info: &RunInfo, total: &Snapshot, timeline: &[Second]) -> Value {
             "send_errors": total.send_errors,
         },
         "gauges": total.gauges.to_json(),
+        "video": total.video.to_json(),
         "timeline": timeline,
     })
 }
@@ -405,6 +412,7 @@ pub fn from_json(v: &Value) -> Result<(RunInfo, Snapshot), String> {
     snap.unrouted = u(&c, "unrouted");
     snap.send_errors = u(&c, "send_errors");
     snap.gauges = Gauges::from_json(v.get("gauges").unwrap_or(&Value::Null));
+    snap.video = super::video::VideoCounters::from_json(v.get("video").unwrap_or(&Value::Null));
     let info = RunInfo::from_json(v.get("info").unwrap_or(&Value::Null));
     Ok((info, snap))
 }

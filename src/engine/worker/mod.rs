@@ -132,6 +132,8 @@ struct Worker {
     alarm: Option<Alarm>,
     spent: Receiver<Box<Snapshot>>,
     counters_seen: crate::camera::Counters,
+    /// The play side's totals at the last interval.
+    video_seen: crate::stats::video::VideoCounters,
     /// Where UDP datagrams are received, a batch per system call; lent out while its
     /// datagrams are handled.
     rb: Option<RecvBatch>,
@@ -227,6 +229,7 @@ impl Worker {
             alarm,
             spent: s.spent.clone(),
             counters_seen: crate::camera::Counters::default(),
+            video_seen: crate::stats::video::VideoCounters::default(),
             rb: Some(RecvBatch::default()),
             fired: Vec::new(),
             ready: Vec::new(),
@@ -479,6 +482,9 @@ impl Worker {
         let mut snap = crate::stats::handover::swap_out(&mut self.io.snap, &self.spent);
         snap.add_counters(&counters_since(&self.out.counters, &self.counters_seen));
         self.counters_seen = self.out.counters;
+        let video = self.play.totals();
+        snap.video = video.since(&self.video_seen);
+        self.video_seen = video;
         snap.gauges = self.gauges();
         let cpu = crate::stats::this_thread_cpu();
         snap.worker_cpu = cpu.saturating_sub(self.cpu_seen);

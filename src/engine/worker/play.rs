@@ -23,6 +23,7 @@ use crate::media::{Stream, Template};
 use crate::net::batch::{BATCH, SendBatch};
 use crate::net::udp::{self, UdpSock};
 use crate::sip::{Message, Method};
+use crate::stats::video::VideoCounters;
 use crate::timer::TimerWheel;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -192,6 +193,25 @@ impl Play {
         }
         let due = live.start + Span::from_micros(live.stream.due_us(clip));
         wheel.arm(*key + 1 + i as u32, due.max(now));
+    }
+
+    /// Everything counted since the worker started.
+    pub fn totals(&self) -> VideoCounters {
+        let t = self.table.counters();
+        let m = &self.counters;
+        VideoCounters {
+            invites: t.invites,
+            answered: t.answered,
+            busy: t.busy,
+            not_acceptable: t.not_acceptable,
+            not_found: t.not_found,
+            acked: t.acked,
+            streams_started: m.streams_started,
+            streams_ended: m.streams_ended,
+            rtp_packets: m.rtp_packets,
+            rtp_bytes: m.rtp_bytes,
+            rtp_send_errors: m.send_errors,
+        }
     }
 
     /// Sends the queued RTP packets.
