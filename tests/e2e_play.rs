@@ -210,6 +210,9 @@ fn a_camera_answers_invite_streams_rtp_over_udp_refuses_a_second_stream_and_stop
     let me = sock.local_addr().unwrap();
     let media = UdpSocket::bind("127.0.0.1:0").unwrap();
     let media_addr = media.local_addr().unwrap();
+    let dir = std::env::temp_dir().join(format!("gbswarm-e2e-play-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("run.json");
     let child = Command::new(env!("CARGO_BIN_EXE_gbswarm"))
         .args([
             "run",
@@ -228,11 +231,12 @@ fn a_camera_answers_invite_streams_rtp_over_udp_refuses_a_second_stream_and_stop
             "--max-streams",
             "1",
         ])
+        .args(["--grace", "5s", "--json", json.to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _run = Run(child);
+    let mut run = Run(child);
     let mut p = Platform {
         sock,
         cameras: Vec::new(),
@@ -306,4 +310,35 @@ fn a_camera_answers_invite_streams_rtp_over_udp_refuses_a_second_stream_and_stop
         "{} RTP packets after the BYE",
         after.len()
     );
+
+    // Interrupted, the run unregisters (answered here) and reports what the video did.
+    let ok = Command::new("kill")
+        .args(["-INT", &run.0.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -INT");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while run.0.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        p.response("NOTHING", Duration::from_millis(100));
+    }
+    let status = run
+        .0
+        .try_wait()
+        .unwrap()
+        .expect("the run ended after its interrupt");
+    assert_eq!(status.code(), Some(130));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let v = &report["video"];
+    let n = |k: &str| v[k].as_u64().unwrap_or(u64::MAX);
+    assert_eq!(
+        [n("invites"), n("answered"), n("busy"), n("acked")],
+        [2, 1, 1, 1],
+        "{v}"
+    );
+    assert_eq!([n("streams_started"), n("streams_ended")], [1, 1], "{v}");
+    assert!(n("rtp_packets") >= rtp.len() as u64, "{v}");
+    assert!(n("rtp_bytes") > 12 * n("rtp_packets"), "{v}");
 }
