@@ -4,7 +4,9 @@
 //! receives the PS-over-RTP stream on its own media socket and checks it (RTP version 2, PT 96,
 //! the SSRC of `y=`, consecutive sequence numbers, a marker per frame, about 25 frames a
 //! second), gets 486 for a second INVITE beyond `--max-streams 1`, then BYEs and sees the
-//! stream stop. Every port comes from port 0; the `gbswarm` process is killed by its PID.
+//! stream stop. A third camera streams until the run is interrupted and then sends its own
+//! BYE; the JSON report counts all of it. Every port comes from port 0; the `gbswarm` process
+//! is stopped by its PID (SIGINT, and killed if the test fails first).
 
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, Command, Stdio};
@@ -90,6 +92,8 @@ struct Platform {
     sock: UdpSocket,
     /// Each registered camera: its ID and the address it registered from.
     cameras: Vec<(String, SocketAddr)>,
+    /// The Call-IDs of the BYEs the cameras sent (answered 200).
+    byes: Vec<String>,
 }
 
 impl Platform {
@@ -121,6 +125,9 @@ impl Platform {
                     if !self.cameras.iter().any(|(c, _)| *c == id) {
                         self.cameras.push((id, from));
                     }
+                }
+                if m.start.starts_with("BYE") {
+                    self.byes.push(m.header("call-id").to_string());
                 }
                 self.sock.send_to(m.ok().as_bytes(), from).unwrap();
             } else if m.header("cseq").ends_with(method) {
@@ -240,6 +247,7 @@ fn a_camera_answers_invite_streams_rtp_over_udp_refuses_a_second_stream_and_stop
     let mut p = Platform {
         sock,
         cameras: Vec::new(),
+        byes: Vec::new(),
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     while p.cameras.len() < 3 && Instant::now() < deadline {
@@ -311,6 +319,21 @@ fn a_camera_answers_invite_streams_rtp_over_udp_refuses_a_second_stream_and_stop
         after.len()
     );
 
+    // Another camera streams until the run is interrupted: it then sends its BYE.
+    let (dev3, cam3) = p.cameras[2].clone();
+    p.send(cam3, &invite(&dev3, cam3, me, media_addr, "play3"));
+    let ok3 = loop {
+        let r = p.response("INVITE", Duration::from_secs(5)).expect("200");
+        if r.code() >= 200 {
+            break r;
+        }
+    };
+    assert_eq!(ok3.code(), 200, "{}", ok3.start);
+    let to3 = ok3.header("to").to_string();
+    p.send(cam3, &in_dialog("ACK", &dev3, cam3, me, "play3", &to3, 20));
+    let third = receive_rtp(&media, Duration::from_millis(500));
+    assert!(!third.is_empty(), "the third stream sends");
+
     // Interrupted, the run unregisters (answered here) and reports what the video did.
     let ok = Command::new("kill")
         .args(["-INT", &run.0.id().to_string()])
@@ -328,6 +351,18 @@ fn a_camera_answers_invite_streams_rtp_over_udp_refuses_a_second_stream_and_stop
         .unwrap()
         .expect("the run ended after its interrupt");
     assert_eq!(status.code(), Some(130));
+    assert_eq!(
+        p.byes,
+        ["play3@test"],
+        "the streaming camera's BYE at the stop"
+    );
+    let _in_flight = receive_rtp(&media, Duration::from_millis(300));
+    let after = receive_rtp(&media, Duration::from_millis(300));
+    assert!(
+        after.is_empty(),
+        "{} RTP packets after the run",
+        after.len()
+    );
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
@@ -335,10 +370,10 @@ fn a_camera_answers_invite_streams_rtp_over_udp_refuses_a_second_stream_and_stop
     let n = |k: &str| v[k].as_u64().unwrap_or(u64::MAX);
     assert_eq!(
         [n("invites"), n("answered"), n("busy"), n("acked")],
-        [2, 1, 1, 1],
+        [3, 2, 1, 2],
         "{v}"
     );
-    assert_eq!([n("streams_started"), n("streams_ended")], [1, 1], "{v}");
-    assert!(n("rtp_packets") >= rtp.len() as u64, "{v}");
+    assert_eq!([n("streams_started"), n("streams_ended")], [2, 2], "{v}");
+    assert!(n("rtp_packets") >= (rtp.len() + third.len()) as u64, "{v}");
     assert!(n("rtp_bytes") > 12 * n("rtp_packets"), "{v}");
 }
