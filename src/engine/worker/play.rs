@@ -244,6 +244,19 @@ impl Worker {
         source: SocketAddr,
         msg: &Message<'_, '_>,
     ) -> bool {
+        // Most of what a camera receives is answers to its own requests: tell those apart
+        // before reading the clock.
+        let handled = if msg.is_request() {
+            matches!(
+                msg.method(),
+                Some(Method::Invite | Method::Ack | Method::Cancel | Method::Bye)
+            )
+        } else {
+            msg.cseq().is_some_and(|c| c.method == Method::Bye)
+        };
+        if !handled {
+            return false;
+        }
         let now = self.now();
         let table = &mut self.play.table;
         if msg.is_request() {
@@ -271,10 +284,8 @@ impl Worker {
                 Some(Method::Bye) => table.on_bye(now, msg, source),
                 _ => return false,
             }
-        } else if msg.cseq().is_some_and(|c| c.method == Method::Bye) {
-            table.on_response(now, msg);
         } else {
-            return false;
+            table.on_response(now, msg);
         }
         self.play_actions(Some(slot), now);
         true
