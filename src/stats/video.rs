@@ -32,8 +32,8 @@ pub struct VideoCounters {
 }
 
 impl VideoCounters {
-    /// The fields with their JSON names, in order.
-    fn fields(&self) -> [(&'static str, u64); 11] {
+    /// The fields with their JSON names, in order (the JSON, CSV and metrics use these).
+    pub fn fields(&self) -> [(&'static str, u64); 11] {
         [
             ("invites", self.invites),
             ("answered", self.answered),

@@ -467,6 +467,8 @@ impl Worker {
         let mut g = crate::stats::Gauges {
             cameras: self.cams.len() as u64,
             started: started.len() as u64,
+            streams: (self.play.counters.streams_started)
+                .saturating_sub(self.play.counters.streams_ended),
             ..crate::stats::Gauges::default()
         };
         for c in started {

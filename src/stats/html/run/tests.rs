@@ -226,3 +226,28 @@ fn the_verdict_comes_first_with_every_objective() {
     );
     assert!(!render_run("r", &info(), &total, &[]).contains("Verdict"));
 }
+
+#[test]
+fn video_charts_appear_only_for_a_run_with_live_video() {
+    let (total, timeline) = run();
+    let html = render_run("r", &info(), &total, &timeline);
+    assert!(
+        !html.contains("<figure id=\"streams\">"),
+        "no video, no chart"
+    );
+    let mut s = Snapshot::default();
+    s.record(&rec(TxnKind::Register, Outcome::Status(200), 500, 10));
+    s.gauges.streams = 3;
+    s.video.invites = 3;
+    s.video.rtp_bytes = 375_000;
+    let timeline = vec![Second::of(1, &s), Second::of(2, &s)];
+    let html = render_run("r", &info(), &s, &timeline);
+    let streams = figure(&html, "streams");
+    assert!(
+        streams.contains("sending at the end of the second"),
+        "{streams}"
+    );
+    let bitrate = figure(&html, "bitrate");
+    assert!(bitrate.contains("Mbit/s"), "{bitrate}");
+    assert!(!bitrate.contains("No RTP was sent"), "{bitrate}");
+}
