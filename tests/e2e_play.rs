@@ -191,6 +191,25 @@ fn a_camera_answers_invite_streams_rtp_over_udp_refuses_a_second_stream_and_stop
         "{v}"
     );
     assert_eq!([n("streams_started"), n("streams_ended")], [2, 2], "{v}");
+    // As transactions: two INVITEs acknowledged and one refused, the camera's BYE answered.
+    let kinds = &report["kinds"];
+    let invite = &kinds["invite"];
+    assert_eq!(
+        (&invite["sent"], &invite["ok"], &invite["statuses"]["486"]),
+        (
+            &serde_json::json!(3),
+            &serde_json::json!(2),
+            &serde_json::json!(1)
+        ),
+        "{invite}"
+    );
+    assert!(invite["latency_us"]["max"].as_u64() > Some(0), "{invite}");
+    let bye = &kinds["bye"];
+    assert_eq!(
+        (&bye["sent"], &bye["ok"]),
+        (&serde_json::json!(1), &serde_json::json!(1)),
+        "{bye}"
+    );
     assert!(n("rtp_packets") >= (rtp.len() + third.len()) as u64, "{v}");
     assert!(n("rtp_bytes") > 12 * n("rtp_packets"), "{v}");
 }

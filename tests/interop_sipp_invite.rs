@@ -171,4 +171,10 @@ fn sipp_invites_a_camera_acks_and_byes_and_tshark_decodes_the_stream_as_rtp() {
     assert_eq!([n("invites"), n("answered"), n("acked")], [1, 1, 1], "{v}");
     assert_eq!([n("streams_started"), n("streams_ended")], [1, 1], "{v}");
     assert_eq!(n("rtp_packets"), datagrams.len() as u64, "{v}");
+    let invite = &report["kinds"]["invite"];
+    assert_eq!(
+        (invite["sent"].as_u64(), invite["ok"].as_u64()),
+        (Some(1), Some(1)),
+        "SIPp's INVITE, timed to its ACK: {invite}"
+    );
 }

@@ -108,7 +108,7 @@ pub struct Second {
     /// Seconds since the start (the second that ended then).
     pub t_s: u64,
     /// Per transaction kind, indexed like [`TxnKind::ALL`].
-    pub kinds: [KindSecond; 5],
+    pub kinds: [KindSecond; TxnKind::ALL.len()],
     /// Cameras and transactions in flight at the end of the second.
     pub gauges: Gauges,
     /// Retransmissions sent during the second (counted as sent, not when their transaction
@@ -349,7 +349,7 @@ mod tests {
         assert_eq!((r.timeouts, r.retransmits, r.failed()), (1, 6, 1));
         let mut csv = String::new();
         write_csv(&s, &mut csv);
-        assert_eq!(csv.lines().count(), 5);
+        assert_eq!(csv.lines().count(), TxnKind::ALL.len());
         assert!(
             csv.lines()
                 .any(|l| l == "3,keepalive,0,0,0,0,0,0,0,,,,,0,5,0,1,6,0,2,0,0,0.0"),

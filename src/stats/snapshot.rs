@@ -252,7 +252,7 @@ impl Gauges {
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     /// Per transaction kind, indexed like [`TxnKind::ALL`].
-    pub kinds: [KindStats; 5],
+    pub kinds: [KindStats; TxnKind::ALL.len()],
     /// Camera event counters accumulated over the interval.
     pub counters: Counters,
     /// Population at the end of the interval (summed over workers when merged).

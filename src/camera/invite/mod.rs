@@ -16,6 +16,11 @@
 //! no message allocates. Lookups scan the table (INVITE, ACK, CANCEL and BYE are rare next to
 //! media packets); [`PlayTable::poll_timeout`] is the one wake-up a host arms.
 //!
+//! Each INVITE transaction and each BYE of the camera's ends in a [`Record`] (kinds
+//! [`TxnKind::Invite`] and [`TxnKind::Bye`]) read with [`PlayTable::records`], so the run
+//! reports how long platforms take to acknowledge and to answer, as for the camera's own
+//! transactions.
+//!
 //! What it never does: open a socket, read a clock (every call takes `now`), or send or
 //! receive media. It says what the media side must do through [`Action::StartMedia`] and
 //! [`Action::StopMedia`], and the caller sends each [`Action::Send`]. It does not touch the
@@ -30,7 +35,7 @@ mod wire;
 
 pub use slot::TIMER_H;
 
-use crate::camera::Transport;
+use crate::camera::{Outcome, Record, Transport, TxnKind};
 use crate::clock::{Span, Time};
 use crate::gb::DeviceId;
 use crate::gb::sdp::{MediaTransport, Offer, SessionKind, Ssrc};
@@ -212,6 +217,7 @@ pub struct PlayTable {
     scratch: Vec<u8>,
     body: Vec<u8>,
     actions: Vec<Action>,
+    records: Vec<Record>,
     counters: PlayCounters,
     generation: u32,
 }
@@ -227,6 +233,8 @@ impl PlayTable {
             body: Vec::with_capacity(bytes),
             // At most three actions per slot from one timer pass, plus a request's own.
             actions: Vec::with_capacity(3 * capacity + 8),
+            // At most one record per slot from one timer pass, plus a request's own.
+            records: Vec::with_capacity(capacity + 8),
             cfg,
             counters: PlayCounters::default(),
             generation: 0,
@@ -246,6 +254,26 @@ impl PlayTable {
     /// What the last call asks the caller to do, in order (valid until the next call).
     pub fn actions(&self) -> &[Action] {
         &self.actions
+    }
+
+    /// The transactions the last call ended, to be counted like the camera's own (valid until
+    /// the next call).
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    /// Ends a transaction of slot `i`: `kind` due at `due`, its message first sent at `sent`.
+    fn record(&mut self, i: usize, kind: TxnKind, outcome: Outcome, due: Time, now: Time) {
+        let s = &self.slots[i];
+        let sent = s.sent_at.max(due);
+        self.records.push(Record {
+            kind,
+            outcome,
+            latency: now.since(due),
+            lag: sent.min(now).since(due),
+            retransmits: s.resends,
+            redirected: false,
+        });
     }
 
     /// The bytes of a [`Transmit`] from the last call.
@@ -274,6 +302,7 @@ impl PlayTable {
     fn begin(&mut self) {
         self.out.clear();
         self.actions.clear();
+        self.records.clear();
     }
 
     fn session(&self, i: usize) -> SessionId {
@@ -407,6 +436,14 @@ impl PlayTable {
         let Some(i) = free else {
             // No slot to keep the answer in: a retransmitted INVITE is decided again.
             self.respond(msg, code, None, source);
+            self.records.push(Record {
+                kind: TxnKind::Invite,
+                outcome: Outcome::Status(code),
+                latency: Span::ZERO,
+                lag: Span::ZERO,
+                retransmits: 0,
+                redirected: false,
+            });
             return;
         };
         let answer = match (code, channel, offer) {
@@ -493,7 +530,7 @@ impl PlayTable {
         std::mem::swap(&mut s.wire, &mut self.scratch);
         s.head_end = head_end;
         if code != 200 {
-            self.complete(i, now);
+            self.complete(i, now, code);
         } else if self.cfg.answer_delay == Span::ZERO {
             self.answer(i, now);
         } else {
@@ -517,11 +554,13 @@ impl PlayTable {
     }
 
     /// Slot `i`'s final error is in its wire: send it, kept until ACK or Timer H.
-    fn complete(&mut self, i: usize, now: Time) {
+    fn complete(&mut self, i: usize, now: Time, code: u16) {
         let s = &mut self.slots[i];
         s.state = State::Completed;
         let udp = s.udp;
         s.arm(now, udp, TIMER_H);
+        let due = s.invite_at;
+        self.record(i, TxnKind::Invite, Outcome::Status(code), due, now);
         self.send_slot(i);
     }
 

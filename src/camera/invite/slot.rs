@@ -70,6 +70,12 @@ pub(super) struct Slot {
     pub ending: bool,
     /// When the INVITE arrived.
     pub invite_at: Time,
+    /// When the kept message (the 200, or the camera's BYE) was first sent.
+    pub sent_at: Time,
+    /// When the camera decided to end the session (its BYE's due time).
+    pub bye_due: Time,
+    /// Retransmissions of the kept message so far (saturating).
+    pub resends: u8,
     /// The next retransmission (or the answer, in `Trying`); `Time::MAX` for none.
     pub next: Time,
     /// The current retransmission interval.
@@ -103,6 +109,9 @@ impl Slot {
             media_on: false,
             ending: false,
             invite_at: Time::ZERO,
+            sent_at: Time::ZERO,
+            bye_due: Time::ZERO,
+            resends: 0,
             next: Time::MAX,
             interval: T1,
             deadline: Time::MAX,
@@ -145,6 +154,8 @@ impl Slot {
     /// Arms a retransmitted message sent at `now`: first again after T1 if `retransmit`, and
     /// `limit` (Timer H or F) from now.
     pub fn arm(&mut self, now: Time, retransmit: bool, limit: Span) {
+        self.sent_at = now;
+        self.resends = 0;
         self.interval = T1;
         self.next = if retransmit { now + T1 } else { Time::MAX };
         self.deadline = now + limit;
@@ -152,6 +163,7 @@ impl Slot {
 
     /// Schedules the next retransmission after one went out at `now`: T1 doubling up to T2.
     pub fn retransmitted(&mut self, now: Time) {
+        self.resends = self.resends.saturating_add(1);
         self.interval = (2 * self.interval).min(T2);
         self.next = now + self.interval;
     }

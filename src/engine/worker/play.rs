@@ -294,6 +294,9 @@ impl Worker {
     /// Carries out what the table asked for in its last call; `slot` is the camera whose
     /// request it was given (its on-the-spot responses leave from that camera's socket).
     fn play_actions(&mut self, slot: Option<usize>, now: Time) {
+        for r in self.play.table.records() {
+            self.io.snap.record(r);
+        }
         for n in 0..self.play.table.actions().len() {
             let Some(&action) = self.play.table.actions().get(n) else {
                 break;

@@ -1,10 +1,12 @@
 //! The INVITE server in virtual time: each call is given `now`, and what the table asks for is
 //! read back as owned values ([`Got`]) so the tests compare whole exchanges. `answer`: what an
-//! INVITE gets; `dialog`: ACK, CANCEL, BYE both ways and the timers; `props`: arbitrary input.
+//! INVITE gets; `dialog`: ACK, CANCEL, BYE both ways and the timers; `records`: the timed
+//! transactions for the report; `props`: arbitrary input.
 
 mod answer;
 mod dialog;
 mod props;
+mod records;
 
 use super::*;
 use crate::sip::{Header, Limits, parse_datagram};

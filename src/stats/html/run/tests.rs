@@ -145,7 +145,9 @@ fn latency_over_time_has_gaps_not_zeros() {
     assert_eq!(ticks, ["0", "5", "10", "15", "20"]);
     assert!(offered.contains("offered: cameras started/s"));
     assert!(offered.contains("achieved: register 2xx/s"));
-    assert!(html.contains("No refresh, unregister or query_response transaction in this run."));
+    assert!(html.contains(
+        "No refresh, unregister, query_response, invite or bye transaction in this run."
+    ));
     for id in ["percentiles", "throughput", "cameras"] {
         assert!(figure(&html, id).contains("<svg"), "{id}");
     }
