@@ -12,8 +12,7 @@ mod play;
 
 use play::*;
 use std::net::UdpSocket;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn a_camera_answers_invite_streams_rtp_over_udp_refuses_a_second_stream_and_stops_at_bye() {
@@ -25,31 +24,16 @@ fn a_camera_answers_invite_streams_rtp_over_udp_refuses_a_second_stream_and_stop
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("run.json");
     let csv = dir.join("run.csv");
-    let child = Command::new(env!("CARGO_BIN_EXE_gbswarm"))
-        .args([
-            "run",
-            "--target",
-            &me.to_string(),
-            "-n",
-            "3",
-            "--cores",
-            "1",
-        ])
-        .args([
-            "--duration",
-            "60s",
-            "--heartbeat",
-            "60s",
-            "--max-streams",
-            "1",
-        ])
-        .args(["--grace", "5s", "--json", json.to_str().unwrap()])
-        .args(["--csv", csv.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut run = Run(child);
+    let mut run = Run::start(
+        me,
+        3,
+        &[
+            "--json",
+            json.to_str().unwrap(),
+            "--csv",
+            csv.to_str().unwrap(),
+        ],
+    );
     let mut p = Platform::new(sock);
     p.await_cameras(3, Duration::from_secs(30));
     let (dev, cam) = p.cameras[1].clone();
@@ -133,22 +117,7 @@ fn a_camera_answers_invite_streams_rtp_over_udp_refuses_a_second_stream_and_stop
     assert!(!third.is_empty(), "the third stream sends");
 
     // Interrupted, the run unregisters (answered here) and reports what the video did.
-    let ok = Command::new("kill")
-        .args(["-INT", &run.0.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -INT");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while run.0.try_wait().unwrap().is_none() && Instant::now() < deadline {
-        p.response("NOTHING", Duration::from_millis(100));
-    }
-    let status = run
-        .0
-        .try_wait()
-        .unwrap()
-        .expect("the run ended after its interrupt");
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(p.interrupt(&mut run), Some(130));
     assert_eq!(
         p.byes,
         ["play3@test"],

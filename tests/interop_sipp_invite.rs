@@ -17,38 +17,8 @@ mod play;
 use peers::{Peer, TempDir};
 use play::{Platform, Run, SSRC_Y};
 use std::net::UdpSocket;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
-
-/// TShark's fields of every RTP packet in `file`, decoded on UDP port `port`: ssrc, seq,
-/// marker, payload type, version, malformed.
-fn tshark_rtp(file: &std::path::Path, port: u16) -> Vec<Vec<String>> {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(file)
-        .args(["-d", &format!("udp.port=={port},rtp"), "-Y", "rtp"])
-        .args(["-T", "fields", "-E", "separator=,"])
-        .args(["-e", "rtp.ssrc", "-e", "rtp.seq", "-e", "rtp.marker"])
-        .args([
-            "-e",
-            "rtp.p_type",
-            "-e",
-            "rtp.version",
-            "-e",
-            "_ws.malformed",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "tshark failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.split(',').map(str::to_string).collect())
-        .collect()
-}
 
 #[test]
 fn sipp_invites_a_camera_acks_and_byes_and_tshark_decodes_the_stream_as_rtp() {
@@ -62,24 +32,7 @@ fn sipp_invites_a_camera_acks_and_byes_and_tshark_decodes_the_stream_as_rtp() {
     let media = UdpSocket::bind("127.0.0.1:0").unwrap();
     let rtp_port = media.local_addr().unwrap().port();
     let json = dir.path().join("run.json");
-    let child = Command::new(env!("CARGO_BIN_EXE_gbswarm"))
-        .args([
-            "run",
-            "--target",
-            &me.to_string(),
-            "-n",
-            "1",
-            "--cores",
-            "1",
-        ])
-        .args(["--duration", "60s", "--heartbeat", "60s", "--grace", "5s"])
-        .arg("--json")
-        .arg(&json)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut run = Run(child);
+    let mut run = Run::start(me, 1, &["--json", json.to_str().unwrap()]);
     let mut p = Platform::new(sock);
     p.await_cameras(1, Duration::from_secs(30));
     let (dev, cam) = p.cameras[0].clone();
@@ -128,7 +81,7 @@ fn sipp_invites_a_camera_acks_and_byes_and_tshark_decodes_the_stream_as_rtp() {
 
     let file = dir.path().join("media.pcap");
     std::fs::write(&file, peers::pcap_udp(&datagrams, 40_000, rtp_port)).unwrap();
-    let rows = tshark_rtp(&file, rtp_port);
+    let rows = peers::tshark_rtp(&file, &format!("udp.port=={rtp_port},rtp"));
     assert_eq!(rows.len(), datagrams.len(), "every datagram decodes as RTP");
     for row in &rows {
         // 0200003792 as a 32-bit integer; version 2; PT 96; not malformed.
@@ -152,18 +105,7 @@ fn sipp_invites_a_camera_acks_and_byes_and_tshark_decodes_the_stream_as_rtp() {
     // The camera counted the same exchange; the registrar takes its port back for the
     // unregistration.
     let mut p = Platform::new(UdpSocket::bind(me).unwrap());
-    let ok = Command::new("kill")
-        .args(["-INT", &run.0.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -INT");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while run.0.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
-        p.response("NOTHING", Duration::from_millis(100));
-    }
-    let status = run.0.try_wait().unwrap().expect("the run ended");
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(p.interrupt(&mut run), Some(130));
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let v = &report["video"];

@@ -469,6 +469,44 @@ pub fn tshark_sip(name: &str, payloads: &[Vec<u8>], fields: &[&str]) -> String {
     stdout_of(&mut cmd)
 }
 
+/// `tshark -r FILE -d DECODE` fields of every RTP packet in `file`, a row each: ssrc, seq,
+/// marker, payload type, version, malformed (empty when not).
+pub fn tshark_rtp(file: &Path, decode: &str) -> Vec<Vec<String>> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(file)
+        .args([
+            "-d",
+            decode,
+            "-Y",
+            "rtp",
+            "-T",
+            "fields",
+            "-E",
+            "separator=,",
+        ])
+        .args(["-e", "rtp.ssrc", "-e", "rtp.seq", "-e", "rtp.marker"])
+        .args([
+            "-e",
+            "rtp.p_type",
+            "-e",
+            "rtp.version",
+            "-e",
+            "_ws.malformed",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
 /// Asserts that a tshark row's `_ws.malformed` field is empty and its `_ws.expert.severity`
 /// values are below error level (severities are numeric; errors are 0x00800000 and above).
 pub fn assert_decoded_cleanly(malformed: &str, severities: &str, text: &str) {

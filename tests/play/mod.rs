@@ -5,11 +5,36 @@
 #![allow(dead_code)]
 
 use std::net::{SocketAddr, UdpSocket};
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The run under test, killed (by its PID) when the test ends, passed or not.
 pub struct Run(pub Child);
+
+impl Run {
+    /// `gbswarm run` of `cameras` cameras (one worker, one stream each, 60 s heartbeats, a 5 s
+    /// grace at the stop) against the registrar at `target`, with `extra` flags.
+    pub fn start(target: SocketAddr, cameras: u32, extra: &[&str]) -> Run {
+        let child = Command::new(env!("CARGO_BIN_EXE_gbswarm"))
+            .args(["run", "--target", &target.to_string()])
+            .args(["-n", &cameras.to_string(), "--cores", "1"])
+            .args([
+                "--duration",
+                "60s",
+                "--heartbeat",
+                "60s",
+                "--max-streams",
+                "1",
+            ])
+            .args(["--grace", "5s"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Run(child)
+    }
+}
 
 impl Drop for Run {
     fn drop(&mut self) {
@@ -154,6 +179,26 @@ impl Platform {
             }
         }
         None
+    }
+
+    /// Interrupts `run` (SIGINT, as Ctrl-C) and answers what it sends while it stops (its
+    /// unregistrations, its BYEs): its exit status, once it ended (at most 30 s).
+    pub fn interrupt(&mut self, run: &mut Run) -> Option<i32> {
+        let ok = Command::new("kill")
+            .args(["-INT", &run.0.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -INT");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while run.0.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            self.response("NOTHING", Duration::from_millis(100));
+        }
+        run.0
+            .try_wait()
+            .unwrap()
+            .expect("the run ended after its interrupt")
+            .code()
     }
 
     pub fn send(&self, to: SocketAddr, msg: &str) {
