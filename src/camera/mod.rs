@@ -16,6 +16,7 @@ pub mod credentials;
 pub mod driver;
 mod fsm;
 pub mod invite;
+pub mod media_link;
 pub mod pool;
 mod queries;
 mod request;

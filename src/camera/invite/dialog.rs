@@ -25,7 +25,7 @@ impl PlayTable {
         });
     }
 
-    fn stop_media(&mut self, i: usize) {
+    pub(super) fn stop_media(&mut self, i: usize) {
         if self.slots[i].media_on {
             self.slots[i].media_on = false;
             let session = self.session(i);
@@ -100,16 +100,8 @@ impl PlayTable {
         };
         let tag = self.tag(i);
         self.respond(msg, 200, Some(&tag), source);
-        if self.slots[i].state == State::Trying {
-            wire::rewrite_final(
-                &mut self.scratch,
-                &self.slots[i],
-                487,
-                self.cfg.user_agent.as_bytes(),
-            );
-            std::mem::swap(&mut self.slots[i].wire, &mut self.scratch);
-            self.count_error(487);
-            self.complete(i, now, 487);
+        if matches!(self.slots[i].state, State::Trying | State::Listening) {
+            self.refuse(i, now, 487);
         }
     }
 
@@ -163,8 +155,10 @@ impl PlayTable {
         }
     }
 
-    /// The device's source for `session` ended (or its TCP media dropped): BYE now if the
-    /// dialog is up, right after the ACK if the 200 is not acknowledged yet; otherwise nothing.
+    /// The device's source for `session` ended (or its TCP media dropped, or could not
+    /// listen): BYE now if the dialog is up, right after the ACK if the 200 is not
+    /// acknowledged yet, 500 to the INVITE if its 200 waits for [`PlayTable::listening`];
+    /// otherwise nothing.
     pub fn media_ended(&mut self, now: Time, session: SessionId) {
         self.begin();
         let i = session.slot();
@@ -180,6 +174,7 @@ impl PlayTable {
                 self.slots[i].bye_due = now;
                 self.stop_media(i);
             }
+            Some(State::Listening) => self.refuse(i, now, 500),
             _ => {}
         }
     }
@@ -213,7 +208,7 @@ impl PlayTable {
                     self.counters.retransmissions += 1;
                     self.send_slot(i);
                 }
-                State::Free | State::Confirmed => s.disarm(),
+                State::Free | State::Confirmed | State::Listening => s.disarm(),
             }
         }
     }

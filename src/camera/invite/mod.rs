@@ -11,6 +11,13 @@
 //! 481); the device ends one with [`PlayTable::media_ended`], which sends a BYE retransmitted
 //! as a non-INVITE client transaction until a final response or Timer F.
 //!
+//! TCP active media (the platform connects): the camera must listen before its 200, and the
+//! 200's `m=video` names the port it listens on, which only the host can pick. So the table
+//! asks for the listener ([`Action::StartMedia`] with [`MediaTransport::TcpActive`]) and holds
+//! the 200 until the host calls [`PlayTable::listening`] with the port; the answer is written
+//! then, from the offer kept in the slot. A host that cannot listen calls
+//! [`PlayTable::media_ended`] and the INVITE gets 500.
+//!
 //! Why a table: sessions are few next to cameras, so they live in one fixed-size table per
 //! worker instead of in every camera; slots are reused and each keeps its buffers, so once warm
 //! no message allocates. Lookups scan the table (INVITE, ACK, CANCEL and BYE are rare next to
@@ -41,9 +48,8 @@ use crate::gb::DeviceId;
 use crate::gb::sdp::{MediaTransport, Offer, SessionKind, Ssrc};
 use crate::gb::sdp_answer::{AnswerSsrc, Local, write_answer};
 use crate::gb::subject::{Subject, addressed_channel};
-use crate::sip::write::push_name_addr;
 use crate::sip::{HeaderKind, Message, NameAddr, Uri, response_to};
-use slot::{BRANCH, CALL_ID, FROM_TAG, Slot, State};
+use slot::{BRANCH, CALL_ID, FROM_TAG, OFFER, Slot, State};
 use std::net::SocketAddr;
 
 /// A session: its slot in the table and that slot's use, so a stale handle matches nothing.
@@ -83,8 +89,11 @@ pub enum Action {
     Send(Transmit),
     /// Start the stream. Over UDP, send to `to` now (after the ACK). With
     /// [`MediaTransport::TcpPassive`] connect to `to` now (after the ACK). With
-    /// [`MediaTransport::TcpActive`] this comes before the 200 is sent: listen on the camera's
-    /// media address now, and stream once the platform connects.
+    /// [`MediaTransport::TcpActive`] this comes before the 200, which waits: listen now on the
+    /// camera's media IP (a port of its own) and tell the table the port with
+    /// [`PlayTable::listening`] (it goes into the answer's `m=video`; if the host cannot
+    /// listen it calls [`PlayTable::media_ended`] and the INVITE gets 500); stream once the
+    /// platform connects.
     StartMedia {
         /// The session.
         session: SessionId,
@@ -190,6 +199,9 @@ pub struct PlayCounters {
     pub bye_timeouts: u64,
     /// Retransmitted INVITEs answered again.
     pub invite_retransmits: u64,
+    /// INVITEs answered 500 because the media ended before the 200 (TCP active: the host
+    /// could not listen).
+    pub server_errors: u64,
     /// Requests for no known dialog or transaction (481).
     pub unknown_dialog: u64,
     /// Requests without the headers a transaction needs (400).
@@ -383,7 +395,7 @@ impl PlayTable {
         {
             self.counters.invite_retransmits += 1;
             match self.slots[i].state {
-                State::Trying => self.respond(msg, 100, None, source),
+                State::Trying | State::Listening => self.respond(msg, 100, None, source),
                 // Its wire holds the camera's BYE now: the INVITE is over.
                 State::Byeing => {}
                 _ => self.send_slot(i),
@@ -493,42 +505,29 @@ impl PlayTable {
             from_value,
             to,
             target,
+            if answer.is_some() { msg.body } else { b"" },
         ]);
         let tag = self.tag(i);
+        // The response's head only: a 200 gets its Contact and answer from `write_ok`.
         let mut w = response_to(&mut self.scratch, msg, code, Some(&tag), Some(&inv.source));
         let head_end = w.written();
         w.header(b"User-Agent", self.cfg.user_agent.as_bytes());
-        match answer {
-            Some((channel, offer, subject_ssrc)) => {
-                w.header_with(b"Contact", |b| {
-                    push_name_addr(b, dev.id.as_bytes(), &dev.signal)
-                });
-                w.header(b"Content-Type", b"application/sdp");
-                self.body.clear();
-                let local = Local {
-                    device: &channel,
-                    media: dev.media,
-                    ssrc: self.cfg.answer_ssrc,
-                    format: self.cfg.format.as_deref().map(str::as_bytes),
-                };
-                write_answer(&mut self.body, &offer, &local);
-                w.finish(&self.body);
-                let s = &mut self.slots[i];
-                s.media_to = offer.media;
-                s.transport = offer.transport;
-                s.kind = offer.kind;
-                s.ssrc = match self.cfg.answer_ssrc {
-                    AnswerSsrc::Own(n) => n,
-                    AnswerSsrc::Offered => offer.ssrc.or(subject_ssrc).map_or(0, |s| s.value),
-                };
-            }
-            None => {
-                w.finish(b"");
-            }
-        }
+        w.finish(b"");
         let s = &mut self.slots[i];
         std::mem::swap(&mut s.wire, &mut self.scratch);
         s.head_end = head_end;
+        s.ids = None;
+        if let Some((channel, offer, subject_ssrc)) = answer {
+            s.ids = Some((*dev.id, channel));
+            s.media = dev.media;
+            s.media_to = offer.media;
+            s.transport = offer.transport;
+            s.kind = offer.kind;
+            s.ssrc = match self.cfg.answer_ssrc {
+                AnswerSsrc::Own(n) => n,
+                AnswerSsrc::Offered => offer.ssrc.or(subject_ssrc).map_or(0, |s| s.value),
+            };
+        }
         if code != 200 {
             self.complete(i, now, code);
         } else if self.cfg.answer_delay == Span::ZERO {
@@ -541,6 +540,32 @@ impl PlayTable {
         }
     }
 
+    /// Writes slot `i`'s 200 into its wire: the kept head, the Contact and the answer to the
+    /// kept offer from the slot's media address; false if there is no answer to write.
+    fn write_ok(&mut self, i: usize) -> bool {
+        let s = &self.slots[i];
+        let (Some((id, channel)), Ok(offer)) = (s.ids, Offer::parse(s.key(OFFER))) else {
+            return false;
+        };
+        self.body.clear();
+        let local = Local {
+            device: &channel,
+            media: s.media,
+            ssrc: self.cfg.answer_ssrc,
+            format: self.cfg.format.as_deref().map(str::as_bytes),
+        };
+        write_answer(&mut self.body, &offer, &local);
+        wire::rewrite_ok(
+            &mut self.scratch,
+            s,
+            self.cfg.user_agent.as_bytes(),
+            id.as_bytes(),
+            &self.body,
+        );
+        std::mem::swap(&mut self.slots[i].wire, &mut self.scratch);
+        true
+    }
+
     /// Counts a final error response.
     fn count_error(&mut self, code: u16) {
         let c = &mut self.counters;
@@ -549,6 +574,7 @@ impl PlayTable {
             486 => c.busy += 1,
             487 => c.cancelled += 1,
             488 => c.not_acceptable += 1,
+            500 => c.server_errors += 1,
             _ => {}
         }
     }
@@ -564,10 +590,24 @@ impl PlayTable {
         self.send_slot(i);
     }
 
-    /// Sends slot `i`'s 200 (listening first for TCP active media).
+    /// Answers slot `i`: its 200 now, or for TCP active media first StartMedia (listen) and
+    /// the 200 once the host says where ([`listening`](Self::listening)).
     fn answer(&mut self, i: usize, now: Time) {
         if self.slots[i].transport == MediaTransport::TcpActive {
             self.start_media(i);
+            let s = &mut self.slots[i];
+            s.state = State::Listening;
+            s.disarm();
+        } else {
+            self.send_ok(i, now);
+        }
+    }
+
+    /// Writes and sends slot `i`'s 200, retransmitted until the ACK.
+    fn send_ok(&mut self, i: usize, now: Time) {
+        if !self.write_ok(i) {
+            self.refuse(i, now, 500);
+            return;
         }
         self.counters.answered += 1;
         let s = &mut self.slots[i];
@@ -575,5 +615,36 @@ impl PlayTable {
         // The UAS core retransmits a 2xx over every transport (RFC 3261 §13.3.1.4).
         s.arm(now, true, TIMER_H);
         self.send_slot(i);
+    }
+
+    /// Ends slot `i`'s INVITE before its 200 with the final error `code` (its media stopped).
+    fn refuse(&mut self, i: usize, now: Time, code: u16) {
+        self.stop_media(i);
+        wire::rewrite_final(
+            &mut self.scratch,
+            &self.slots[i],
+            code,
+            self.cfg.user_agent.as_bytes(),
+        );
+        std::mem::swap(&mut self.slots[i].wire, &mut self.scratch);
+        self.count_error(code);
+        self.complete(i, now, code);
+    }
+
+    /// The host listens for `session`'s TCP media (StartMedia with
+    /// [`MediaTransport::TcpActive`]) on `port` of the camera's media IP: the 200 goes out
+    /// now with that port in its `m=video`. A stale or unknown session is ignored.
+    pub fn listening(&mut self, now: Time, session: SessionId, port: u16) {
+        self.begin();
+        let i = session.slot();
+        let Some(s) = self
+            .slots
+            .get_mut(i)
+            .filter(|s| s.generation == session.generation && s.state == State::Listening)
+        else {
+            return;
+        };
+        s.media.set_port(port);
+        self.send_ok(i, now);
     }
 }
