@@ -76,7 +76,7 @@ pub fn page(t: &Snapshot) -> Page {
     for (what, n) in t.video.fields() {
         p.counter(
             "gbswarm_run_video",
-            "Live video: INVITEs received and how they were answered, streams started and ended, RTP packets and bytes sent (JSON report names).",
+            "Live video: INVITEs received and how they were answered, streams started and ended, RTP packets and bytes sent, TCP media connects, reconnects, connect failures and skipped frames (JSON report names).",
             &[("what", what)],
             n,
         );

@@ -37,7 +37,9 @@
 //!   `in_flight`, `streams` (live video streams sending)
 //! - `video`: live video totals: `invites`, `answered`, `busy`, `not_acceptable`,
 //!   `not_found`, `acked`, `streams_started`, `streams_ended`, `rtp_packets`, `rtp_bytes`,
-//!   `rtp_send_errors` (reports written before it was added read back with zeros)
+//!   `rtp_send_errors`, and for TCP media `tcp_connects`, `tcp_reconnects`,
+//!   `tcp_connect_failures`, `tcp_frames_skipped` (reports written before these were added
+//!   read back with zeros)
 //! - `timeline`: one entry per second: `t_s`; `kinds` (only kinds with something in that
 //!   second) each with `ok`, `redirected`, `rejected`, `timeouts`, `transport_errors`,
 //!   `pending_at_stop`, `retransmits`, and when timed `latency_us` (`p50`, `p90`, `p99`, `max`)

@@ -34,6 +34,7 @@
 //! camera's registration or keepalives; the generator's worker feeds it the INVITE, ACK,
 //! CANCEL and BYE addressed to its cameras and the responses to their BYEs.
 
+mod answer;
 mod dialog;
 mod slot;
 #[cfg(test)]
@@ -46,10 +47,10 @@ use crate::camera::{Outcome, Record, Transport, TxnKind};
 use crate::clock::{Span, Time};
 use crate::gb::DeviceId;
 use crate::gb::sdp::{MediaTransport, Offer, SessionKind, Ssrc};
-use crate::gb::sdp_answer::{AnswerSsrc, Local, write_answer};
+use crate::gb::sdp_answer::AnswerSsrc;
 use crate::gb::subject::{Subject, addressed_channel};
 use crate::sip::{HeaderKind, Message, NameAddr, Uri, response_to};
-use slot::{BRANCH, CALL_ID, FROM_TAG, OFFER, Slot, State};
+use slot::{BRANCH, CALL_ID, FROM_TAG, Slot, State};
 use std::net::SocketAddr;
 
 /// A session: its slot in the table and that slot's use, so a stale handle matches nothing.
@@ -538,113 +539,5 @@ impl PlayTable {
             s.next = now + self.cfg.answer_delay;
             s.deadline = Time::MAX;
         }
-    }
-
-    /// Writes slot `i`'s 200 into its wire: the kept head, the Contact and the answer to the
-    /// kept offer from the slot's media address; false if there is no answer to write.
-    fn write_ok(&mut self, i: usize) -> bool {
-        let s = &self.slots[i];
-        let (Some((id, channel)), Ok(offer)) = (s.ids, Offer::parse(s.key(OFFER))) else {
-            return false;
-        };
-        self.body.clear();
-        let local = Local {
-            device: &channel,
-            media: s.media,
-            ssrc: self.cfg.answer_ssrc,
-            format: self.cfg.format.as_deref().map(str::as_bytes),
-        };
-        write_answer(&mut self.body, &offer, &local);
-        wire::rewrite_ok(
-            &mut self.scratch,
-            s,
-            self.cfg.user_agent.as_bytes(),
-            id.as_bytes(),
-            &self.body,
-        );
-        std::mem::swap(&mut self.slots[i].wire, &mut self.scratch);
-        true
-    }
-
-    /// Counts a final error response.
-    fn count_error(&mut self, code: u16) {
-        let c = &mut self.counters;
-        match code {
-            404 => c.not_found += 1,
-            486 => c.busy += 1,
-            487 => c.cancelled += 1,
-            488 => c.not_acceptable += 1,
-            500 => c.server_errors += 1,
-            _ => {}
-        }
-    }
-
-    /// Slot `i`'s final error is in its wire: send it, kept until ACK or Timer H.
-    fn complete(&mut self, i: usize, now: Time, code: u16) {
-        let s = &mut self.slots[i];
-        s.state = State::Completed;
-        let udp = s.udp;
-        s.arm(now, udp, TIMER_H);
-        let due = s.invite_at;
-        self.record(i, TxnKind::Invite, Outcome::Status(code), due, now);
-        self.send_slot(i);
-    }
-
-    /// Answers slot `i`: its 200 now, or for TCP active media first StartMedia (listen) and
-    /// the 200 once the host says where ([`listening`](Self::listening)).
-    fn answer(&mut self, i: usize, now: Time) {
-        if self.slots[i].transport == MediaTransport::TcpActive {
-            self.start_media(i);
-            let s = &mut self.slots[i];
-            s.state = State::Listening;
-            s.disarm();
-        } else {
-            self.send_ok(i, now);
-        }
-    }
-
-    /// Writes and sends slot `i`'s 200, retransmitted until the ACK.
-    fn send_ok(&mut self, i: usize, now: Time) {
-        if !self.write_ok(i) {
-            self.refuse(i, now, 500);
-            return;
-        }
-        self.counters.answered += 1;
-        let s = &mut self.slots[i];
-        s.state = State::Answered;
-        // The UAS core retransmits a 2xx over every transport (RFC 3261 §13.3.1.4).
-        s.arm(now, true, TIMER_H);
-        self.send_slot(i);
-    }
-
-    /// Ends slot `i`'s INVITE before its 200 with the final error `code` (its media stopped).
-    fn refuse(&mut self, i: usize, now: Time, code: u16) {
-        self.stop_media(i);
-        wire::rewrite_final(
-            &mut self.scratch,
-            &self.slots[i],
-            code,
-            self.cfg.user_agent.as_bytes(),
-        );
-        std::mem::swap(&mut self.slots[i].wire, &mut self.scratch);
-        self.count_error(code);
-        self.complete(i, now, code);
-    }
-
-    /// The host listens for `session`'s TCP media (StartMedia with
-    /// [`MediaTransport::TcpActive`]) on `port` of the camera's media IP: the 200 goes out
-    /// now with that port in its `m=video`. A stale or unknown session is ignored.
-    pub fn listening(&mut self, now: Time, session: SessionId, port: u16) {
-        self.begin();
-        let i = session.slot();
-        let Some(s) = self
-            .slots
-            .get_mut(i)
-            .filter(|s| s.generation == session.generation && s.state == State::Listening)
-        else {
-            return;
-        };
-        s.media.set_port(port);
-        self.send_ok(i, now);
     }
 }

@@ -1,0 +1,284 @@
+//! A generator worker's TCP media (RFC 4571 framing): per session either a connection the
+//! camera makes (platform passive) or a listener of its own that accepts the platform's one
+//! connection and then closes (platform active).
+//!
+//! When to connect, retry and give up is the [`TcpLink`]'s decision (GB/T 28181-2022 Annex D);
+//! this file only carries it out and moves bytes. Each frame is written into one reused buffer
+//! as whole RFC 4571-framed packets and handed to the connection at once; when the
+//! connection's write queue is backed up past [`MEDIA_QUEUE`] the whole frame is skipped
+//! (counted), so a slow platform never gets half a packet and a stream's memory stays bounded.
+//! The write queue grows only while the platform is slow and is released once drained: an idle
+//! or keeping-up stream holds no buffer. What is received on a media connection is read and
+//! dropped (only a hang-up matters).
+
+use super::play::{Live, MediaCounters};
+use crate::camera::invite::SessionId;
+use crate::camera::media_link::{LinkAction, LinkState, TcpLink};
+use crate::clock::{Span, Time};
+use crate::media::Template;
+use crate::net::tcp::{self, Conn, MAX_WRITE_QUEUE};
+use mio::net::TcpListener;
+use mio::{Interest, Registry, Token};
+use std::io::{self, Read};
+use std::net::{IpAddr, SocketAddr};
+
+/// Unsent bytes a media connection may hold before whole frames are skipped: a few frames of
+/// a 1 Mbit/s stream (a key frame larger than this is still sent when the queue is empty).
+pub const MEDIA_QUEUE: usize = 64 * 1024;
+
+/// Reads of a media connection per readable event (what arrives there is dropped).
+const READS_PER_EVENT: usize = 16;
+
+/// One session's TCP media: its link state and its socket (a connection, or a listener
+/// before the platform connects).
+#[derive(Debug)]
+pub(super) struct TcpMedia {
+    /// When to connect, retry, give up.
+    pub link: TcpLink,
+    conn: Option<Conn>,
+    listener: Option<TcpListener>,
+}
+
+/// What a media socket operation needs from the worker: the poll registry, the session's
+/// token, the media IP, the counters and where to put a session that must end.
+pub(super) struct Ctx<'a> {
+    pub registry: &'a Registry,
+    pub token: Token,
+    pub ip: IpAddr,
+    pub counters: &'a mut MediaCounters,
+    pub ends: &'a mut Vec<SessionId>,
+}
+
+impl TcpMedia {
+    /// The camera connects to `to` (platform passive); the first connect starts now.
+    pub fn client(now: Time, to: SocketAddr, session: SessionId, cx: &mut Ctx<'_>) -> TcpMedia {
+        let (link, first) = TcpLink::client(now);
+        let mut m = TcpMedia {
+            link,
+            conn: None,
+            listener: None,
+        };
+        m.act(Some(first), now, to, session, cx);
+        m
+    }
+
+    /// The camera listens on the media IP, a port of its own (platform active): the port, or
+    /// `None` if no listener could be opened.
+    pub fn server(now: Time, cx: &mut Ctx<'_>) -> (TcpMedia, Option<u16>) {
+        let mut m = TcpMedia {
+            link: TcpLink::server(now),
+            conn: None,
+            listener: None,
+        };
+        let port = match TcpListener::bind(SocketAddr::new(cx.ip, 0)) {
+            Ok(mut l) => match (
+                cx.registry.register(&mut l, cx.token, Interest::READABLE),
+                l.local_addr(),
+            ) {
+                (Ok(()), Ok(a)) => {
+                    m.listener = Some(l);
+                    Some(a.port())
+                }
+                _ => None,
+            },
+            Err(_) => None,
+        };
+        if port.is_none() {
+            cx.counters.tcp_connect_failures += 1;
+        }
+        (m, port)
+    }
+
+    /// Closes the socket (the session ends).
+    pub fn close(&mut self, registry: &Registry) {
+        self.drop_conn(registry);
+        if let Some(mut l) = self.listener.take() {
+            let _ = registry.deregister(&mut l);
+        }
+    }
+
+    fn drop_conn(&mut self, registry: &Registry) {
+        if let Some(mut c) = self.conn.take() {
+            c.deregister(registry);
+        }
+    }
+
+    /// Carries out what the link asked for; a connect that fails at once is reported back to
+    /// it, which may ask again (ending, or waiting for the next attempt).
+    fn act(
+        &mut self,
+        mut action: Option<LinkAction>,
+        now: Time,
+        to: SocketAddr,
+        session: SessionId,
+        cx: &mut Ctx<'_>,
+    ) {
+        while let Some(a) = action.take() {
+            match a {
+                LinkAction::Connect { retry } => {
+                    cx.counters.tcp_reconnects += u64::from(retry);
+                    self.drop_conn(cx.registry);
+                    let started = tcp::connect(Some(cx.ip), to).and_then(|mut c| {
+                        let interest = Interest::READABLE | Interest::WRITABLE;
+                        c.register(cx.registry, cx.token, interest).map(|()| c)
+                    });
+                    match started {
+                        Ok(c) => self.conn = Some(c),
+                        Err(_) => {
+                            cx.counters.tcp_connect_failures += 1;
+                            action = self.link.failed(now);
+                        }
+                    }
+                }
+                LinkAction::Abandon => {
+                    cx.counters.tcp_connect_failures += 1;
+                    self.drop_conn(cx.registry);
+                }
+                LinkAction::End => {
+                    self.close(cx.registry);
+                    cx.ends.push(session);
+                }
+            }
+        }
+    }
+
+    /// The connection failed or dropped: closed, and the link decides what next.
+    fn lost(&mut self, now: Time, to: SocketAddr, session: SessionId, cx: &mut Ctx<'_>) {
+        self.drop_conn(cx.registry);
+        let action = self.link.failed(now);
+        self.act(action, now, to, session, cx);
+    }
+
+    /// Fires the link's timer if due (retry, connect timeout, listen timeout).
+    pub fn on_timer(&mut self, now: Time, to: SocketAddr, session: SessionId, cx: &mut Ctx<'_>) {
+        let listening = self.link.state() == LinkState::Listening;
+        let action = self.link.on_timer(now);
+        if listening && action == Some(LinkAction::End) {
+            cx.counters.tcp_connect_failures += 1;
+        }
+        self.act(action, now, to, session, cx);
+    }
+
+    /// Handles a poll event on the session's socket; true if the link just came up.
+    pub fn on_event(
+        &mut self,
+        now: Time,
+        ev: (bool, bool, bool),
+        to: SocketAddr,
+        session: SessionId,
+        cx: &mut Ctx<'_>,
+    ) -> bool {
+        let (readable, writable, closed) = ev;
+        if let Some(l) = &self.listener {
+            return match l.accept() {
+                Ok((stream, peer)) => {
+                    self.close(cx.registry);
+                    let mut c = tcp::accepted(stream, peer);
+                    if c.register(cx.registry, cx.token, Interest::READABLE)
+                        .is_err()
+                    {
+                        self.lost(now, to, session, cx);
+                        return false;
+                    }
+                    self.conn = Some(c);
+                    self.up(now, cx)
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+                Err(_) => {
+                    self.lost(now, to, session, cx);
+                    false
+                }
+            };
+        }
+        let Some(c) = self.conn.as_mut() else {
+            return false;
+        };
+        if !c.connected {
+            return match c.finish_connect() {
+                Ok(true) if c.set_interest(cx.registry, cx.token, true).is_ok() => self.up(now, cx),
+                Ok(false) if !closed => false,
+                _ => {
+                    cx.counters.tcp_connect_failures += 1;
+                    self.lost(now, to, session, cx);
+                    false
+                }
+            };
+        }
+        let mut gone = writable
+            && (c.flush().is_err() || c.set_interest(cx.registry, cx.token, true).is_err());
+        if !gone && (readable || closed) {
+            gone = drain(c);
+        }
+        if gone {
+            self.lost(now, to, session, cx);
+        }
+        false
+    }
+
+    fn up(&mut self, now: Time, cx: &mut Ctx<'_>) -> bool {
+        self.link.connected(now);
+        cx.counters.tcp_connects += 1;
+        self.link.is_up()
+    }
+
+    /// Sends `live`'s frames due by `now` (at most `frames`), each whole or skipped; `buf` is
+    /// the worker's frame buffer.
+    pub fn send_frames(
+        live: &mut Live,
+        clip: &Template,
+        now: Time,
+        frames: u32,
+        buf: &mut Vec<u8>,
+        cx: &mut Ctx<'_>,
+    ) {
+        let (to, session) = (live.to, live.session);
+        let Some(m) = live.tcp.as_mut() else {
+            return;
+        };
+        for _ in 0..frames {
+            if !m.link.is_up() || live.start + Span::from_micros(live.stream.due_us(clip)) > now {
+                break;
+            }
+            let Some(c) = m.conn.as_mut().filter(|c| c.connected) else {
+                break;
+            };
+            let mut next = live.stream;
+            buf.clear();
+            let (mut packets, mut bytes) = (0u64, 0u64);
+            for p in next.frame(clip) {
+                p.write_tcp(buf);
+                packets += 1;
+                bytes += p.len() as u64;
+            }
+            let queued = c.queued();
+            if buf.len() > MAX_WRITE_QUEUE || (queued > 0 && queued + buf.len() > MEDIA_QUEUE) {
+                live.stream.skip_frame(clip);
+                cx.counters.tcp_frames_skipped += 1;
+                continue;
+            }
+            if c.send_via(cx.registry, cx.token, true, buf).is_err() {
+                cx.counters.send_errors += 1;
+                m.lost(now, to, session, cx);
+                break;
+            }
+            live.stream = next;
+            cx.counters.rtp_packets += packets;
+            cx.counters.rtp_bytes += bytes;
+        }
+    }
+}
+
+/// Reads and drops what the platform sent; true if the connection is gone.
+fn drain(c: &mut Conn) -> bool {
+    let mut buf = [0u8; 2048];
+    for _ in 0..READS_PER_EVENT {
+        match c.stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
+    }
+    false
+}
