@@ -4,7 +4,8 @@
 //! - platform passive: the test listens, the camera answers `a=setup:active` and connects
 //!   after the ACK; BYE closes the connection;
 //! - platform active: the camera listens before its 200 (whose `m=video` names the port) and
-//!   the test connects after the ACK; the listener takes one connection only;
+//!   the test connects after the ACK; the listener takes one connection only, and a platform
+//!   that never connects gets the camera's BYE after 10 s;
 //! - the platform drops the connection and refuses reconnects: the camera tries again (Annex
 //!   D: at least 3 times, 1 s apart) and then sends its BYE;
 //! - signalling over TCP: the INVITE comes on the camera's registration connection and is
@@ -276,4 +277,38 @@ fn over_tcp_signalling_the_invite_comes_on_the_registration_connection_and_is_an
         "{v}"
     );
     assert_eq!(n(&v, "tcp_connects"), 1, "{v}");
+}
+
+#[test]
+fn a_platform_that_never_connects_to_the_listening_camera_gets_its_bye_after_10_s() {
+    let dir = Dir::new("e2e-play-tcp-listen");
+    let mut p = Platform::udp();
+    let json = dir.json();
+    let run = Run::start(p.addr(), &["-n", "1", "--json", json.to_str().unwrap()]);
+    p.wait_registered(1);
+    let ok = p.play(
+        0,
+        &offer(ACTIVE, 30004, "127.0.0.1:9".parse().unwrap()),
+        "idle1",
+    );
+    let acked = Instant::now();
+    p.in_dialog(0, "ACK", "idle1", &ok, 20);
+    let port = ok.media_port();
+    let bye = p.wait_bye("idle1", Duration::from_secs(25));
+    let after = bye.expect("the camera's BYE").duration_since(acked);
+    assert!(
+        after >= Duration::from_secs(9),
+        "BYE {after:?} after the ACK"
+    );
+    // The listener is closed with the session.
+    let cam_media = SocketAddr::from(([127, 0, 0, 1], port));
+    assert!(TcpStream::connect_timeout(&cam_media, Duration::from_secs(2)).is_err());
+    let v = stop(run, &mut p, &dir);
+    assert_eq!(n(&v, "tcp_connects"), 0, "{v}");
+    assert_eq!(n(&v, "tcp_connect_failures"), 1, "{v}");
+    assert_eq!(
+        [n(&v, "streams_started"), n(&v, "streams_ended")],
+        [1, 1],
+        "{v}"
+    );
 }

@@ -13,7 +13,7 @@ pub struct VideoCounters {
     pub answered: u64,
     /// INVITEs answered 486 Busy Here (stream cap or full table).
     pub busy: u64,
-    /// INVITEs answered 488 Not Acceptable Here (offer unusable, or TCP media).
+    /// INVITEs answered 488 Not Acceptable Here (an offer that cannot be met).
     pub not_acceptable: u64,
     /// INVITEs answered 404 (neither the device nor one of its channels).
     pub not_found: u64,

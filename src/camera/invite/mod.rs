@@ -53,8 +53,9 @@ use crate::sip::{HeaderKind, Message, NameAddr, Uri, response_to};
 use slot::{BRANCH, CALL_ID, FROM_TAG, Slot, State};
 use std::net::SocketAddr;
 
-/// A session: its slot in the table and that slot's use, so a stale handle matches nothing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A session: its slot in the table and that slot's use, so a stale handle matches nothing
+/// (the default one, of no use, matches nothing either).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SessionId {
     slot: u32,
     generation: u32,

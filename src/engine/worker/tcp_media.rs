@@ -282,3 +282,193 @@ fn drain(c: &mut Conn) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::{Codec, Stream};
+    use crate::profile::video::EMBEDDED_CLIP;
+    use mio::{Events, Poll};
+    use std::time::{Duration, Instant};
+
+    const TOKEN: Token = Token(7);
+
+    fn cx<'a>(
+        poll: &'a Poll,
+        counters: &'a mut MediaCounters,
+        ends: &'a mut Vec<SessionId>,
+    ) -> Ctx<'a> {
+        Ctx {
+            registry: poll.registry(),
+            token: TOKEN,
+            ip: IpAddr::from([127, 0, 0, 1]),
+            counters,
+            ends,
+        }
+    }
+
+    /// Polls for the media token's events and hands them to the link, until `done` or a
+    /// generous deadline.
+    fn drive(
+        poll: &mut Poll,
+        live: &mut Live,
+        counters: &mut MediaCounters,
+        mut done: impl FnMut(&mut Live, &MediaCounters) -> bool,
+    ) {
+        let mut events = Events::with_capacity(8);
+        let mut ends = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done(live, counters) && Instant::now() < deadline {
+            poll.poll(&mut events, Some(Duration::from_millis(10)))
+                .unwrap();
+            let evs: Vec<_> = events
+                .iter()
+                .map(|e| (e.is_readable(), e.is_writable(), e.is_read_closed()))
+                .collect();
+            let (to, session) = (live.to, live.session);
+            for ev in evs {
+                if let Some(m) = live.tcp.as_mut() {
+                    let mut c = cx(poll, counters, &mut ends);
+                    m.on_event(Time::ZERO, ev, to, session, &mut c);
+                }
+            }
+        }
+        assert!(done(live, counters), "not done before the deadline");
+    }
+
+    #[test]
+    fn a_platform_that_stops_reading_gets_whole_frames_only_and_the_others_are_skipped() {
+        let clip = Template::from_annexb(EMBEDDED_CLIP, Codec::H264, 25).unwrap();
+        let mut poll = Poll::new().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let to = listener.local_addr().unwrap();
+        let (mut counters, mut ends) = (MediaCounters::default(), Vec::new());
+        let session = SessionId::default();
+        let m = TcpMedia::client(
+            Time::ZERO,
+            to,
+            session,
+            &mut cx(&poll, &mut counters, &mut ends),
+        );
+        let (mut peer, _) = listener.accept().unwrap();
+        let mut live = Live {
+            session,
+            to,
+            stream: Stream::new(0x0BEB_D0D0, 0, 0),
+            start: Time::ZERO,
+            tcp: Some(m),
+        };
+        drive(&mut poll, &mut live, &mut counters, |l, _| {
+            l.tcp.as_ref().is_some_and(|m| m.link.is_up())
+        });
+        assert_eq!(counters.tcp_connects, 1);
+        // Four minutes of frames due at once, none read: the kernel's buffers and then the
+        // write queue fill, and the rest are skipped whole.
+        let frames = 6000;
+        let mut buf = Vec::new();
+        let now = Time::ZERO + Span::from_secs(240);
+        let mut c = cx(&poll, &mut counters, &mut ends);
+        TcpMedia::send_frames(&mut live, &clip, now, frames, &mut buf, &mut c);
+        assert!(ends.is_empty());
+        assert!(counters.tcp_frames_skipped > 0, "{counters:?}");
+        assert_eq!(counters.send_errors, 0);
+        let queued = live
+            .tcp
+            .as_ref()
+            .and_then(|m| m.conn.as_ref())
+            .map_or(0, Conn::queued);
+        assert!(
+            queued <= MEDIA_QUEUE + MAX_WRITE_QUEUE,
+            "{queued} bytes queued"
+        );
+        // The platform reads again: everything sent arrives, in whole packets, frame by frame.
+        peer.set_nonblocking(true).unwrap();
+        let mut got = Vec::new();
+        let mut chunk = [0u8; 65_536];
+        let sent = counters.rtp_bytes + 2 * counters.rtp_packets;
+        drive(&mut poll, &mut live, &mut counters, |_, _| {
+            while let Ok(n) = peer.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&chunk[..n]);
+            }
+            got.len() as u64 >= sent
+        });
+        assert_eq!(got.len() as u64, sent);
+        let queued = live
+            .tcp
+            .as_ref()
+            .and_then(|m| m.conn.as_ref())
+            .map_or(1, Conn::queued);
+        assert_eq!(queued, 0, "the write queue drained");
+        let (mut at, mut packets, mut frame_start) = (0, 0u64, true);
+        let mut seq = None;
+        while at < got.len() {
+            let len = usize::from(u16::from_be_bytes([got[at], got[at + 1]]));
+            let p = &got[at + 2..at + 2 + len];
+            assert_eq!(p[0] >> 6, 2);
+            let s = u16::from_be_bytes([p[2], p[3]]);
+            if let Some(prev) = seq {
+                assert_eq!(s, u16::wrapping_add(prev, 1), "packet {packets}");
+            }
+            seq = Some(s);
+            if frame_start {
+                assert_eq!(&p[12..16], &[0, 0, 1, 0xBA], "packet {packets}");
+            }
+            frame_start = p[1] & 0x80 != 0;
+            at += 2 + len;
+            packets += 1;
+        }
+        assert!(frame_start, "the last packet ends a frame");
+        assert_eq!(packets, counters.rtp_packets);
+        let sent_frames = u64::from(frames) - counters.tcp_frames_skipped;
+        assert_eq!(live.stream.frame_number(&clip), u64::from(frames));
+        assert!(sent_frames > 0 && packets >= sent_frames);
+    }
+
+    #[test]
+    fn a_stream_slot_takes_at_most_512_bytes() {
+        let size = std::mem::size_of::<Option<Live>>();
+        // The budget is 4 KiB of generator memory per stream beyond the clip; a
+        // slot (256 bytes when this was written) is a small part of it, and a TCP stream's
+        // write queue holds bytes only while its platform is behind.
+        assert!(size <= 512, "{size} bytes per stream slot");
+    }
+
+    #[test]
+    fn a_refused_connect_waits_a_second_and_a_listener_accepts_one_connection() {
+        let poll = Poll::new().unwrap();
+        let (mut counters, mut ends) = (MediaCounters::default(), Vec::new());
+        // Nothing listens on a port just freed: refused, now or on the first event.
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let to = free.local_addr().unwrap();
+        drop(free);
+        let session = SessionId::default();
+        let mut m = TcpMedia::client(
+            Time::ZERO,
+            to,
+            session,
+            &mut cx(&poll, &mut counters, &mut ends),
+        );
+        let mut c = cx(&poll, &mut counters, &mut ends);
+        m.on_event(Time::ZERO, (true, true, true), to, session, &mut c);
+        assert_eq!(m.link.state(), LinkState::Waiting);
+        assert_eq!(m.link.poll_timeout(), Some(Time::ZERO + Span::from_secs(1)));
+        assert_eq!(counters.tcp_connect_failures, 1);
+        // Listening: one connection accepted, then the port is closed.
+        let (mut m, port) = TcpMedia::server(Time::ZERO, &mut cx(&poll, &mut counters, &mut ends));
+        let port = port.expect("a listener");
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let _platform = std::net::TcpStream::connect(addr).unwrap();
+        let mut c = cx(&poll, &mut counters, &mut ends);
+        assert!(m.on_event(Time::ZERO, (true, false, false), addr, session, &mut c));
+        assert!(m.listener.is_none() && m.conn.is_some());
+        assert!(
+            std::net::TcpStream::connect(addr).is_err(),
+            "a second connection"
+        );
+        m.close(poll.registry());
+        assert!(ends.is_empty());
+    }
+}
