@@ -16,10 +16,13 @@
 //! the JSON report's TCP counters are checked after the run is interrupted. Every port comes
 //! from port 0; the `gbswarm` process is stopped by its PID.
 
+mod play;
 mod play_peer;
 
+use play::{Run, Sip};
 use play_peer::{
-    Platform, Run, accept, check_stream, offer, read_rtp_tcp, video_report, wait_exit,
+    Platform, accept, check_stream, interrupt, media_port, offer, read_rtp_tcp, start_run,
+    video_report, wait_exit,
 };
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -57,7 +60,7 @@ fn loopback() -> TcpListener {
     TcpListener::bind("127.0.0.1:0").unwrap()
 }
 
-fn body_has(ok: &play_peer::Sip, lines: &[&str]) {
+fn body_has(ok: &Sip, lines: &[&str]) {
     for l in lines {
         assert!(
             ok.body.lines().any(|b| b.trim_end() == *l),
@@ -69,7 +72,7 @@ fn body_has(ok: &play_peer::Sip, lines: &[&str]) {
 
 /// Interrupts the run and returns its report's `video` object once it has exited.
 fn stop(mut run: Run, p: &mut Platform, dir: &Dir) -> serde_json::Value {
-    run.interrupt();
+    interrupt(&run);
     assert_eq!(
         wait_exit(&mut run, p),
         Some(130),
@@ -87,7 +90,7 @@ fn tcp_passive_and_active_streams_carry_checked_rtp_and_end_at_bye() {
     let dir = Dir::new("e2e-play-tcp");
     let mut p = Platform::udp();
     let json = dir.json();
-    let run = Run::start(
+    let run = start_run(
         p.addr(),
         &[
             "-n",
@@ -134,7 +137,7 @@ fn tcp_passive_and_active_streams_carry_checked_rtp_and_end_at_bye() {
         &ok2,
         &["a=setup:passive", "a=connection:new", "y=0200003794"],
     );
-    let port = ok2.media_port();
+    let port = media_port(&ok2);
     assert!(port > 0, "{}", ok2.body);
     p.in_dialog(1, "ACK", "act1", &ok2, 20);
     let cam_media = SocketAddr::from(([127, 0, 0, 1], port));
@@ -192,7 +195,7 @@ fn a_dropped_passive_stream_is_retried_three_times_a_second_apart_then_the_camer
     let dir = Dir::new("e2e-play-tcp-drop");
     let mut p = Platform::udp();
     let json = dir.json();
-    let run = Run::start(p.addr(), &["-n", "1", "--json", json.to_str().unwrap()]);
+    let run = start_run(p.addr(), &["-n", "1", "--json", json.to_str().unwrap()]);
     p.wait_registered(1);
     let media = loopback();
     let ok = p.play(
@@ -234,7 +237,7 @@ fn over_tcp_signalling_the_invite_comes_on_the_registration_connection_and_is_an
     let dir = Dir::new("e2e-play-tcp-sip");
     let mut p = Platform::tcp();
     let json = dir.json();
-    let run = Run::start(
+    let run = start_run(
         p.addr(),
         &[
             "-n",
@@ -284,7 +287,7 @@ fn a_platform_that_never_connects_to_the_listening_camera_gets_its_bye_after_10_
     let dir = Dir::new("e2e-play-tcp-listen");
     let mut p = Platform::udp();
     let json = dir.json();
-    let run = Run::start(p.addr(), &["-n", "1", "--json", json.to_str().unwrap()]);
+    let run = start_run(p.addr(), &["-n", "1", "--json", json.to_str().unwrap()]);
     p.wait_registered(1);
     let ok = p.play(
         0,
@@ -293,7 +296,7 @@ fn a_platform_that_never_connects_to_the_listening_camera_gets_its_bye_after_10_
     );
     let acked = Instant::now();
     p.in_dialog(0, "ACK", "idle1", &ok, 20);
-    let port = ok.media_port();
+    let port = media_port(&ok);
     let bye = p.wait_bye("idle1", Duration::from_secs(25));
     let after = bye.expect("the camera's BYE").duration_since(acked);
     assert!(

@@ -1,123 +1,48 @@
-//! A test platform for live video end to end: the registrar `gbswarm run` registers with
-//! (over UDP or TCP), which then plays the platform from the same socket or connection (as wvp
-//! does), and an RFC 4571 reader for TCP media with the stream checks. Shared by the
-//! `e2e_play_*` tests; everything is bounded by timeouts and every port comes from port 0.
+//! A test platform for live video over TCP end to end: the registrar `gbswarm run` registers
+//! with over UDP or TCP, which then plays the platform from the same socket or connection (as
+//! wvp does), and an RFC 4571 reader for TCP media with the stream checks. The run and the SIP
+//! text come from `play` (shared with `e2e_play`); everything is bounded by timeouts and every
+//! port comes from port 0.
 
 #![allow(dead_code)]
 
+use crate::play::{Run, SERVER, Sip};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The platform's ID.
-pub const SERVER: &str = "34020000002000000001";
-
-/// The run under test, killed (by its PID) when the test ends, passed or not.
-pub struct Run(pub Child);
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// `gbswarm run` against `target` with `args` after it.
+pub fn start_run(target: SocketAddr, args: &[&str]) -> Run {
+    let child = Command::new(env!("CARGO_BIN_EXE_gbswarm"))
+        .args(["run", "--target", &target.to_string(), "--cores", "1"])
+        .args(["--duration", "60s", "--heartbeat", "60s", "--grace", "5s"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Run(child)
 }
 
-impl Run {
-    /// `gbswarm run` against `target` with `args` after it.
-    pub fn start(target: SocketAddr, args: &[&str]) -> Run {
-        let child = Command::new(env!("CARGO_BIN_EXE_gbswarm"))
-            .args(["run", "--target", &target.to_string(), "--cores", "1"])
-            .args(["--duration", "60s", "--heartbeat", "60s", "--grace", "5s"])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Run(child)
-    }
-
-    /// Sends SIGINT to the run (by its PID).
-    pub fn interrupt(&self) {
-        let ok = Command::new("kill")
-            .args(["-INT", &self.0.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -INT");
-    }
+/// Sends SIGINT to the run (by its PID).
+pub fn interrupt(run: &Run) {
+    let ok = Command::new("kill")
+        .args(["-INT", &run.0.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -INT");
 }
 
-/// A SIP message as text: start line, headers and body.
-#[derive(Debug, Clone)]
-pub struct Sip {
-    pub start: String,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-impl Sip {
-    pub fn parse(b: &[u8]) -> Option<Sip> {
-        let text = std::str::from_utf8(b).ok()?;
-        let (head, body) = text.split_once("\r\n\r\n")?;
-        let mut lines = head.split("\r\n");
-        let start = lines.next()?.to_string();
-        let headers = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-            .collect();
-        Some(Sip {
-            start,
-            headers,
-            body: body.to_string(),
-        })
-    }
-
-    pub fn header(&self, name: &str) -> &str {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.as_str())
-    }
-
-    pub fn is_request(&self) -> bool {
-        !self.start.starts_with("SIP/2.0")
-    }
-
-    pub fn code(&self) -> u16 {
-        self.start
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0)
-    }
-
-    /// The 200 to this request: its Via, From, To (with a tag), Call-ID and CSeq.
-    pub fn ok(&self) -> String {
-        let mut r = String::from("SIP/2.0 200 OK\r\n");
-        for h in ["via", "from", "to", "call-id", "cseq"] {
-            let mut v = self.header(h).to_string();
-            if h == "to" && !v.contains("tag=") {
-                v.push_str(";tag=reg1");
-            }
-            r.push_str(&format!("{h}: {v}\r\n"));
-        }
-        if self.start.starts_with("REGISTER") {
-            r.push_str("Expires: 3600\r\n");
-        }
-        r.push_str("Content-Length: 0\r\n\r\n");
-        r
-    }
-
-    /// The `m=video` port of the SDP body.
-    pub fn media_port(&self) -> u16 {
-        self.body
-            .lines()
-            .find_map(|l| l.strip_prefix("m=video "))
-            .and_then(|r| r.split(' ').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0)
-    }
+/// The `m=video` port of a message's SDP body.
+pub fn media_port(m: &Sip) -> u16 {
+    m.body
+        .lines()
+        .find_map(|l| l.strip_prefix("m=video "))
+        .and_then(|r| r.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Where a camera is reached: its UDP address, or the index of its TCP connection.
