@@ -1,7 +1,8 @@
 //! The final response to a kept INVITE: the 200 written from the offer kept in the slot
 //! (at once, after the answer delay, or for TCP active media once the host listens), and the
 //! errors that end the INVITE before its 200 (487 after a CANCEL, 500 when the host cannot
-//! listen), each kept for retransmission until the ACK or Timer H.
+//! listen), each kept for retransmission until the ACK or Timer H. It never picks the
+//! listening port: the host does, and says which with [`PlayTable::listening`].
 
 use super::slot::{OFFER, State};
 use super::{PlayTable, SessionId, TIMER_H, wire};

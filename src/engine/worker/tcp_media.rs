@@ -10,6 +10,10 @@
 //! The write queue grows only while the platform is slow and is released once drained: an idle
 //! or keeping-up stream holds no buffer. What is received on a media connection is read and
 //! dropped (only a hang-up matters).
+//!
+//! What it never does: decide when to connect, retry or give up (the link does), end a
+//! session itself (it hands the session to the table, which sends the BYE), or parse what the
+//! platform sends.
 
 use super::play::{Live, MediaCounters};
 use crate::camera::invite::SessionId;
@@ -42,10 +46,15 @@ pub(super) struct TcpMedia {
 /// What a media socket operation needs from the worker: the poll registry, the session's
 /// token, the media IP, the counters and where to put a session that must end.
 pub(super) struct Ctx<'a> {
+    /// The worker's poll registry.
     pub registry: &'a Registry,
+    /// The session slot's poll token (its connection or listener).
     pub token: Token,
+    /// The worker's media IP: connects leave from it, listeners bind on it.
     pub ip: IpAddr,
+    /// The worker's media counters.
     pub counters: &'a mut MediaCounters,
+    /// Sessions whose link gave up, for the table to end with a BYE.
     pub ends: &'a mut Vec<SessionId>,
 }
 
