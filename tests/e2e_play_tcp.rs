@@ -21,8 +21,8 @@ mod play_peer;
 
 use play::{Run, Sip};
 use play_peer::{
-    Platform, accept, check_stream, interrupt, media_port, offer, read_rtp_tcp, start_run,
-    video_report, wait_exit,
+    Platform, accept, check_stream, interrupt, media_port, offer, read_rtp_tcp, video_report,
+    wait_exit,
 };
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -90,17 +90,7 @@ fn tcp_passive_and_active_streams_carry_checked_rtp_and_end_at_bye() {
     let dir = Dir::new("e2e-play-tcp");
     let mut p = Platform::udp();
     let json = dir.json();
-    let run = start_run(
-        p.addr(),
-        &[
-            "-n",
-            "2",
-            "--max-streams",
-            "1",
-            "--json",
-            json.to_str().unwrap(),
-        ],
-    );
+    let run = Run::start(p.addr(), 2, &["--json", json.to_str().unwrap()]);
     p.wait_registered(2);
 
     // Platform passive: the test listens; the camera connects after the ACK.
@@ -195,7 +185,7 @@ fn a_dropped_passive_stream_is_retried_three_times_a_second_apart_then_the_camer
     let dir = Dir::new("e2e-play-tcp-drop");
     let mut p = Platform::udp();
     let json = dir.json();
-    let run = start_run(p.addr(), &["-n", "1", "--json", json.to_str().unwrap()]);
+    let run = Run::start(p.addr(), 1, &["--json", json.to_str().unwrap()]);
     p.wait_registered(1);
     let media = loopback();
     let ok = p.play(
@@ -237,16 +227,10 @@ fn over_tcp_signalling_the_invite_comes_on_the_registration_connection_and_is_an
     let dir = Dir::new("e2e-play-tcp-sip");
     let mut p = Platform::tcp();
     let json = dir.json();
-    let run = start_run(
+    let run = Run::start(
         p.addr(),
-        &[
-            "-n",
-            "1",
-            "--transport",
-            "tcp",
-            "--json",
-            json.to_str().unwrap(),
-        ],
+        1,
+        &["--transport", "tcp", "--json", json.to_str().unwrap()],
     );
     p.wait_registered(1);
     assert_eq!(p.cameras[0].1, play_peer::Peer::Tcp(0));
@@ -287,7 +271,7 @@ fn a_platform_that_never_connects_to_the_listening_camera_gets_its_bye_after_10_
     let dir = Dir::new("e2e-play-tcp-listen");
     let mut p = Platform::udp();
     let json = dir.json();
-    let run = start_run(p.addr(), &["-n", "1", "--json", json.to_str().unwrap()]);
+    let run = Run::start(p.addr(), 1, &["--json", json.to_str().unwrap()]);
     p.wait_registered(1);
     let ok = p.play(
         0,

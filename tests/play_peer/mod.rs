@@ -9,21 +9,8 @@
 use crate::play::{Run, SERVER, Sip};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// `gbswarm run` against `target` with `args` after it.
-pub fn start_run(target: SocketAddr, args: &[&str]) -> Run {
-    let child = Command::new(env!("CARGO_BIN_EXE_gbswarm"))
-        .args(["run", "--target", &target.to_string(), "--cores", "1"])
-        .args(["--duration", "60s", "--heartbeat", "60s", "--grace", "5s"])
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Run(child)
-}
 
 /// Sends SIGINT to the run (by its PID).
 pub fn interrupt(run: &Run) {
