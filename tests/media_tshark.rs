@@ -8,7 +8,6 @@ mod peers;
 
 use gbswarm::media::{Codec, Packet, Stream, Template};
 use peers::TempDir;
-use std::process::Command;
 
 const CLIP: &[u8] = include_bytes!("media/testsrc-640x360-25fps-2s.h264");
 const PORT: u16 = 30_000;
