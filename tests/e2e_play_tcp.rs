@@ -6,8 +6,9 @@
 //! - platform active: the camera listens before its 200 (whose `m=video` names the port) and
 //!   the test connects after the ACK; the listener takes one connection only, and a platform
 //!   that never connects gets the camera's BYE after 10 s;
-//! - the platform drops the connection and refuses reconnects: the camera tries again (Annex
-//!   D: at least 3 times, 1 s apart) and then sends its BYE;
+//! - the platform drops the connection: the camera reconnects a second later and the stream
+//!   goes on; if the platform refuses reconnects the camera tries again (Annex D: at least 3
+//!   times, 1 s apart) and then sends its BYE;
 //! - signalling over TCP: the INVITE comes on the camera's registration connection and is
 //!   answered there.
 //!
@@ -215,6 +216,60 @@ fn a_dropped_passive_stream_is_retried_three_times_a_second_apart_then_the_camer
     assert_eq!(n(&v, "tcp_connects"), 1, "{v}");
     assert_eq!(n(&v, "tcp_reconnects"), 3, "{v}");
     assert_eq!(n(&v, "tcp_connect_failures"), 3, "{v}");
+    assert_eq!(
+        [n(&v, "streams_started"), n(&v, "streams_ended")],
+        [1, 1],
+        "{v}"
+    );
+}
+
+#[test]
+fn a_dropped_passive_stream_reconnects_a_second_later_and_goes_on_frame_by_frame() {
+    let dir = Dir::new("e2e-play-tcp-reconnect");
+    let mut p = Platform::udp();
+    let json = dir.json();
+    let run = Run::start(p.addr(), 1, &["--json", json.to_str().unwrap()]);
+    p.wait_registered(1);
+    let media = loopback();
+    let ok = p.play(
+        0,
+        &offer(PASSIVE, 30002, media.local_addr().unwrap()),
+        "again1",
+    );
+    p.in_dialog(0, "ACK", "again1", &ok, 20);
+    let mut conn = accept(&media, Duration::from_secs(5)).expect("the camera connects");
+    let (rtp, _) = read_rtp_tcp(&mut conn, Duration::from_millis(500));
+    check_stream(&rtp, SSRC_PASSIVE);
+    // The platform drops the connection but still listens: the camera comes back.
+    drop(conn);
+    let dropped = Instant::now();
+    let mut conn = accept(&media, Duration::from_secs(10)).expect("the camera reconnects");
+    let after = dropped.elapsed();
+    assert!(
+        after >= Duration::from_secs(1),
+        "reconnected {after:?} after the drop"
+    );
+    let (rtp2, closed) = read_rtp_tcp(&mut conn, Duration::from_millis(1000));
+    assert!(!closed);
+    // The new connection starts at a frame's start and the stream goes on.
+    assert!(check_stream(&rtp2, SSRC_PASSIVE) >= 5);
+    let last = rtp.last().expect("RTP before the drop");
+    assert!(
+        rtp2[0].seq.wrapping_sub(last.seq) < 1000,
+        "sequence numbers go on: {} then {}",
+        last.seq,
+        rtp2[0].seq
+    );
+    assert!(p.byes.is_empty(), "no BYE: {:?}", p.byes);
+    p.in_dialog(0, "BYE", "again1", &ok, 21);
+    assert_eq!(
+        p.response("BYE", Duration::from_secs(5)).map(|r| r.code()),
+        Some(200)
+    );
+    let v = stop(run, &mut p, &dir);
+    assert_eq!(n(&v, "tcp_connects"), 2, "{v}");
+    assert_eq!(n(&v, "tcp_reconnects"), 1, "{v}");
+    assert_eq!(n(&v, "tcp_connect_failures"), 0, "{v}");
     assert_eq!(
         [n(&v, "streams_started"), n(&v, "streams_ended")],
         [1, 1],

@@ -205,7 +205,9 @@ impl TcpMedia {
         if !c.connected {
             return match c.finish_connect() {
                 Ok(true) if c.set_interest(cx.registry, cx.token, true).is_ok() => self.up(now, cx),
-                Ok(false) if !closed => false,
+                // Still pending (a hang-up flag without an error may be a stale event of the
+                // slot's previous socket): the connect timeout is the backstop.
+                Ok(false) => false,
                 _ => {
                     cx.counters.tcp_connect_failures += 1;
                     self.lost(now, to, session, cx);
@@ -447,21 +449,34 @@ mod tests {
 
     #[test]
     fn a_refused_connect_waits_a_second_and_a_listener_accepts_one_connection() {
-        let poll = Poll::new().unwrap();
+        let mut poll = Poll::new().unwrap();
         let (mut counters, mut ends) = (MediaCounters::default(), Vec::new());
-        // Nothing listens on a port just freed: refused, now or on the first event.
+        // Nothing listens on a port just freed: refused, at once or on an event.
         let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let to = free.local_addr().unwrap();
         drop(free);
         let session = SessionId::default();
-        let mut m = TcpMedia::client(
+        let m = TcpMedia::client(
             Time::ZERO,
             to,
             session,
             &mut cx(&poll, &mut counters, &mut ends),
         );
-        let mut c = cx(&poll, &mut counters, &mut ends);
-        m.on_event(Time::ZERO, (true, true, true), to, session, &mut c);
+        let mut live = Live {
+            session,
+            to,
+            stream: Stream::new(1, 0, 0),
+            start: Time::ZERO,
+            tcp: Some(m),
+        };
+        drive(&mut poll, &mut live, &mut counters, |l, _| {
+            l.tcp
+                .as_ref()
+                .is_some_and(|m| m.link.state() != LinkState::Connecting)
+        });
+        let Some(m) = live.tcp.take() else {
+            panic!("no link")
+        };
         assert_eq!(m.link.state(), LinkState::Waiting);
         assert_eq!(m.link.poll_timeout(), Some(Time::ZERO + Span::from_secs(1)));
         assert_eq!(counters.tcp_connect_failures, 1);
