@@ -179,7 +179,19 @@ impl TcpMedia {
     ) -> bool {
         let (readable, writable, closed) = ev;
         if let Some(l) = &self.listener {
-            return match l.accept() {
+            let accepted = loop {
+                match l.accept() {
+                    Ok(a) => break Ok(a),
+                    // A connection reset before it was accepted: look for another.
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted
+                        ) => {}
+                    Err(e) => break Err(e),
+                }
+            };
+            return match accepted {
                 Ok((stream, peer)) => {
                     self.close(cx.registry);
                     let mut c = tcp::accepted(stream, peer);
