@@ -67,7 +67,8 @@ pub struct MediaCounters {
     pub rtp_packets: u64,
     /// RTP bytes (header and payload) queued for sending.
     pub rtp_bytes: u64,
-    /// RTP packets the kernel refused (UDP), or frames a TCP connection refused.
+    /// UDP sends the kernel refused (a packet, or with GSO a frame's packets in one send), or
+    /// frames a TCP connection refused.
     pub send_errors: u64,
     /// TCP media connections made.
     pub tcp_connects: u64,
