@@ -137,7 +137,8 @@ pub struct PlayConfig {
     pub user_agent: String,
     /// Makes the camera's To tags and BYE branches unique across tables (worker and run).
     pub salt: u32,
-    /// Bytes each slot's buffers start with (a 200 with SDP is about 900).
+    /// Bytes the table's own buffers start with (a 200 with SDP is about 900); a slot's grow
+    /// to what its messages need on its first use.
     pub slot_bytes: usize,
     /// Accept offers of TCP media; when false they get 488 (a host that streams over UDP
     /// only must not answer 200 to what it cannot serve).
@@ -237,11 +238,11 @@ pub struct PlayTable {
 }
 
 impl PlayTable {
-    /// A table of `capacity` sessions, every buffer allocated now.
+    /// A table of `capacity` sessions; the slots' buffers are allocated on their first use.
     pub fn new(capacity: usize, cfg: PlayConfig) -> PlayTable {
         let bytes = cfg.slot_bytes.max(256);
         PlayTable {
-            slots: (0..capacity).map(|_| Slot::new(bytes)).collect(),
+            slots: (0..capacity).map(|_| Slot::new()).collect(),
             out: Vec::with_capacity(4 * bytes),
             scratch: Vec::with_capacity(bytes),
             body: Vec::with_capacity(bytes),

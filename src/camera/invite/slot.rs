@@ -103,8 +103,9 @@ pub(super) struct Slot {
 }
 
 impl Slot {
-    /// A free slot whose buffers hold `bytes` before growing.
-    pub fn new(bytes: usize) -> Slot {
+    /// A free slot. Its buffers are empty: they grow on its first use and keep their
+    /// capacity, so an idle table (a run no platform plays) costs only the slot itself.
+    pub fn new() -> Slot {
         let nowhere = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
         Slot {
             state: State::Free,
@@ -129,9 +130,9 @@ impl Slot {
             next: Time::MAX,
             interval: T1,
             deadline: Time::MAX,
-            wire: Vec::with_capacity(bytes),
+            wire: Vec::new(),
             head_end: 0,
-            keys: Vec::with_capacity(bytes / 2),
+            keys: Vec::new(),
             ends: [0; PARTS],
         }
     }
@@ -203,7 +204,7 @@ mod tests {
 
     #[test]
     fn keys_read_back_and_timers_double_to_t2() {
-        let mut s = Slot::new(64);
+        let mut s = Slot::new();
         s.set_keys([
             b"cid",
             b"z9hG4bKa",
