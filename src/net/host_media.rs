@@ -53,7 +53,15 @@ impl MediaIo {
     ) -> io::Result<(Self, SocketAddr)> {
         let mut last = io::Error::other("no media port");
         for _ in 0..16 {
-            let udp = std::net::UdpSocket::bind(SocketAddr::new(ip, port))?;
+            let udp = socket2::Socket::new(
+                socket2::Domain::for_address(SocketAddr::new(ip, port)),
+                socket2::Type::DGRAM,
+                Some(socket2::Protocol::UDP),
+            )?;
+            // Every stream of the worker lands here: as large a buffer as the kernel allows.
+            let _ = udp.set_recv_buffer_size(super::listen::BUFFER_BYTES);
+            udp.bind(&SocketAddr::new(ip, port).into())?;
+            let udp: std::net::UdpSocket = udp.into();
             let addr = udp.local_addr()?;
             match std::net::TcpListener::bind(addr) {
                 Ok(tcp) => {
