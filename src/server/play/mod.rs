@@ -80,7 +80,11 @@ pub struct Play {
     known: HashMap<DeviceId, usize>,
     cursor: usize,
     next_invite: Time,
-    wake: Time,
+    /// The earliest a session needs the driver (lowered when one is armed, recomputed when
+    /// the sessions are scanned).
+    session_wake: Time,
+    /// Sessions that take a concurrent place ([`Session::in_flight`]).
+    in_flight: usize,
     connects: Vec<SocketAddr>,
     body: Vec<u8>,
     stats: Box<PlayStats>,
@@ -107,7 +111,8 @@ impl Play {
             known: HashMap::new(),
             cursor: 0,
             next_invite: start,
-            wake: Time::MAX,
+            session_wake: Time::MAX,
+            in_flight: 0,
             connects: Vec::new(),
             body: Vec::with_capacity(512),
             stats: Box::default(),
@@ -139,12 +144,18 @@ impl Play {
         }
         self.known.insert(id, self.devices.len());
         self.devices.push((id, false));
-        self.wake = self.wake.min(self.next_invite);
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
     pub fn poll_timeout(&self) -> Option<Time> {
-        (self.wake != Time::MAX).then_some(self.wake)
+        let mut wake = self.session_wake;
+        if !self.connects.is_empty() {
+            wake = Time::ZERO;
+        }
+        if !self.devices.is_empty() {
+            wake = wake.min(self.next_invite);
+        }
+        (wake != Time::MAX).then_some(wake)
     }
 
     /// TCP media connections to make (active TCP): taken by the caller.
@@ -163,14 +174,19 @@ impl Play {
         out: &mut Outbox,
     ) {
         self.take_connects(out);
-        let mut wake = Time::MAX;
-        for i in 0..self.sessions.len() {
-            if self.sessions[i].wake().is_some_and(|t| t <= now) {
-                self.fire(i, now, out);
+        if self.session_wake <= now {
+            // One scan fires what is due and finds the next wake-up; an INVITE tick alone
+            // scans nothing.
+            let mut wake = Time::MAX;
+            for i in 0..self.sessions.len() {
+                if self.sessions[i].wake().is_some_and(|t| t <= now) {
+                    self.fire(i, now, out);
+                }
+                if let Some(t) = self.sessions[i].wake() {
+                    wake = wake.min(t);
+                }
             }
-            if let Some(t) = self.sessions[i].wake() {
-                wake = wake.min(t);
-            }
+            self.session_wake = wake;
         }
         // At most a second's worth at once: a late host does not burst.
         let mut budget = (1_000_000 / self.period.as_micros().max(1)).max(1);
@@ -184,10 +200,6 @@ impl Play {
         if self.next_invite <= now {
             self.next_invite = now + self.period;
         }
-        if !self.devices.is_empty() {
-            wake = wake.min(self.next_invite);
-        }
-        self.wake = wake;
     }
 
     /// Sends an INVITE to the next device free to play; false when none can be.
@@ -197,8 +209,7 @@ impl Play {
         contact: &mut impl FnMut(&DeviceId) -> Option<SocketAddr>,
         out: &mut Outbox,
     ) -> bool {
-        let in_flight = self.sessions.iter().filter(|s| s.in_flight()).count();
-        if in_flight >= self.max_in_flight || self.free.is_empty() {
+        if self.in_flight >= self.max_in_flight || self.free.is_empty() {
             return false;
         }
         let n = self.devices.len();
@@ -250,6 +261,8 @@ impl Play {
         wire::write_invite(&mut buf, &mut self.body, &self.me, s);
         s.wire = buf;
         out.push_with(dest, |b| b.extend_from_slice(&s.wire));
+        self.session_wake = self.session_wake.min(s.next);
+        self.in_flight += 1;
         self.stats.invites += 1;
         true
     }
@@ -307,13 +320,16 @@ impl Play {
         s.interval = T1;
         s.next = now + T1;
         s.deadline = now + TIMER_B;
-        self.wake = self.wake.min(s.next);
+        self.session_wake = self.session_wake.min(s.next);
         self.stats.byes += 1;
     }
 
     /// Session `i`'s stream ended: counted, its SSRC kept a little longer.
     fn end(&mut self, i: usize, now: Time) {
         let s = &mut self.sessions[i];
+        if s.in_flight() {
+            self.in_flight -= 1;
+        }
         if s.started {
             s.started = false;
             self.stats.streams_ended += 1;
@@ -321,7 +337,7 @@ impl Play {
         }
         s.state = State::Linger;
         s.deadline = now + LINGER;
-        self.wake = self.wake.min(s.deadline);
+        self.session_wake = self.session_wake.min(s.deadline);
     }
 
     /// Frees session `i`: its SSRC back to the pool, its device free to play again.
@@ -329,6 +345,9 @@ impl Play {
         let s = &mut self.sessions[i];
         if s.state == State::Free {
             return;
+        }
+        if s.in_flight() {
+            self.in_flight -= 1;
         }
         s.state = State::Free;
         if self.by_ssrc.get(&s.ssrc) == Some(&i) {
@@ -451,7 +470,6 @@ impl Play {
             }
             if self.me.transport == MediaTransport::TcpActive {
                 self.connects.push(answer.media);
-                self.wake = now;
             }
         }
         s.state = State::Streaming;
@@ -460,7 +478,7 @@ impl Play {
         s.last_rtp = now;
         s.deadline = now + self.hold;
         self.stats.streams_started += 1;
-        self.wake = self.wake.min(s.deadline).min(now + NO_RTP);
+        self.session_wake = self.session_wake.min(s.deadline).min(now + NO_RTP);
     }
 
     /// Takes a request from `from`; false when it is not for a play session (the caller
@@ -523,6 +541,12 @@ impl Play {
                 .ok_to_rtp_us
                 .record(now.since(ok).as_micros().max(1));
         }
+    }
+
+    /// The in-flight count kept matches the sessions' states.
+    #[cfg(test)]
+    fn in_flight_matches(&self) -> bool {
+        self.in_flight == self.sessions.iter().filter(|s| s.in_flight()).count()
     }
 
     /// Counts a TCP media connection made or accepted.
