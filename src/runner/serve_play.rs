@@ -11,12 +11,13 @@ fn ms(us: u64) -> String {
     format!("{:.3}", us as f64 / 1000.0)
 }
 
-/// The per-second line: what changed since `last`, over `span`.
+/// The per-second line: what changed since `last`, over `span`, then the gauges and the
+/// check failures so far.
 pub fn interval_line(st: &PlayStats, last: &PlayStats, span: Duration) -> String {
     let d = |k: &str| st.get(k) - last.get(k);
     let secs = span.as_secs_f64().max(0.001);
     format!(
-        "play: active {} | INVITE {} 200 {} 4xx {} 5xx {} timeouts {} | started {} ended {} | SSRC in use {} exhausted {} | RTP {} pkt/s {:.0} kbit/s lost {} reordered {} bad SSRC {} bad ts {} no PS {} no-RTP {}",
+        "play: active {} | INVITE {} 200 {} 4xx {} 5xx {} timeouts {} | started {} ended {} | SSRC in use {} exhausted {} | RTP {} pkt/s {:.0} kbit/s | so far: lost {} reordered {} bad SSRC {} bad ts {} no PS {} no-RTP {}",
         st.active(),
         d("invites"),
         d("ok"),

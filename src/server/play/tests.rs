@@ -50,7 +50,7 @@ fn tick(p: &mut Play, now: Time) -> Vec<String> {
     out.messages()
         .map(|(to, m)| {
             assert_eq!(to, cam);
-            String::from_utf8(m.to_vec()).unwrap()
+            String::from_utf8_lossy(m).into_owned()
         })
         .collect()
 }
@@ -418,4 +418,54 @@ fn a_device_no_longer_registered_is_not_invited() {
     let mut out = Outbox::default();
     p.handle_timeout(ms(0), |_| None, &mut out);
     assert!(out.is_empty());
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A driver with a session up, and the 200 that started it.
+    fn up() -> (Play, String) {
+        let (p, inv) = streaming(30_000);
+        let ok = respond(&inv, 200, &answer_sdp(&inv_y(&inv)));
+        (p, ok)
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_as_a_message_or_a_packet_never_panic(b in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let (mut p, _) = up();
+            let mut h = [Header::EMPTY; 32];
+            if let Ok(Some(msg)) = parse_datagram(&b, &mut h, &Limits::default()) {
+                let mut out = Batch::new();
+                if msg.is_request() {
+                    p.handle_request(ms(50), &msg, CAM.parse().unwrap(), &mut out);
+                } else {
+                    p.handle_response(ms(50), &msg, &mut out);
+                }
+            }
+            p.handle_rtp(ms(60), &b);
+            let _ = tick(&mut p, ms(70_000));
+            prop_assert!(p.in_flight_matches());
+        }
+
+        #[test]
+        fn a_mangled_200_never_panics_and_is_acked_or_ignored(at in 0usize..700, byte in any::<u8>(), cut in 0usize..700) {
+            let mut p = driver(30_000);
+            let inv = tick(&mut p, ms(0)).remove(0);
+            let mut ok = respond(&inv, 200, &answer_sdp(&inv_y(&inv))).into_bytes();
+            if let Some(b) = ok.get_mut(at) {
+                *b = byte;
+            }
+            ok.truncate(cut.max(1));
+            let mut h = [Header::EMPTY; 32];
+            if let Ok(Some(msg)) = parse_datagram(&ok, &mut h, &Limits::default()) {
+                let mut out = Batch::new();
+                p.handle_response(ms(10), &msg, &mut out);
+                prop_assert!(out.len() <= 2, "an ACK, and a BYE for an unreadable answer");
+            }
+            let _ = tick(&mut p, ms(40_000));
+            prop_assert!(p.in_flight_matches());
+        }
+    }
 }
