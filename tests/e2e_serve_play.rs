@@ -6,8 +6,9 @@
 //! run and then serve by their PIDs (SIGINT), and checks serve's summary line and the run's
 //! JSON `video` counters against each other.
 //!
-//! The transport is a parameter; only UDP media is served by the cameras today (they answer
-//! TCP offers 488), so only the UDP case runs. Every port comes from port 0; both processes
+//! The signalling and media transports are parameters: cameras registered over UDP and over
+//! TCP (serve INVITEs the latter down their connections) are played; only UDP media is served
+//! by the cameras today (they answer TCP offers 488), so no TCP media case runs yet. Every port comes from port 0; both processes
 //! are killed in Drop if the test fails first. Waits are bounded and check behaviour, not
 //! speed.
 
@@ -79,9 +80,10 @@ fn summary(stdout: &str) -> HashMap<String, String> {
         .collect()
 }
 
-fn play_over(transport: &str) {
+/// Plays cameras that register over `signalling` (udp or tcp) with media over `transport`.
+fn play_over(signalling: &str, transport: &str) {
     let dir = std::env::temp_dir().join(format!(
-        "gbswarm-e2e-serve-play-{transport}-{}",
+        "gbswarm-e2e-serve-play-{signalling}-{transport}-{}",
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).unwrap();
@@ -125,6 +127,7 @@ fn play_over(transport: &str) {
 
     let run = Command::new(env!("CARGO_BIN_EXE_gbswarm"))
         .args(["run", "--target", &listen, "-n", "3", "--cores", "1"])
+        .args(["--transport", signalling])
         .args(["--duration", "60s", "--heartbeat", "60s", "--grace", "5s"])
         .args(["--json", json.to_str().unwrap()])
         .stdin(Stdio::null())
@@ -230,5 +233,10 @@ fn play_over(transport: &str) {
 
 #[test]
 fn serve_plays_run_cameras_over_udp_with_churn_and_checks_every_packet() {
-    play_over("udp");
+    play_over("udp", "udp");
+}
+
+#[test]
+fn serve_plays_cameras_registered_over_tcp_down_their_connections() {
+    play_over("tcp", "udp");
 }

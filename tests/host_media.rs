@@ -2,7 +2,8 @@
 //! datagrams to the media port reach it one by one; a TCP connection to the same port (the
 //! camera connecting: TCP passive) and one the service asks for (the platform connecting: TCP
 //! active) are undone from RFC 4571 framing, whatever the segment boundaries; an unsolicited
-//! UDP message the service writes on its timer leaves from the worker's SIP socket. This is
+//! message the service writes on its timer leaves from the worker's SIP socket (UDP) or goes
+//! down the connection of the peer it names (TCP). This is
 //! what `serve --play` rides on; the cameras do not stream over TCP yet, so this is where
 //! the TCP receive path is tested.
 
@@ -25,6 +26,8 @@ struct Recorder {
     seen: Arc<Mutex<Seen>>,
     /// Where to connect (TCP active) and whom to greet over UDP, on the first timer.
     todo: Option<(SocketAddr, SocketAddr)>,
+    /// A peer that sent a message over TCP, to be greeted down its connection.
+    tcp_peer: Option<SocketAddr>,
 }
 
 impl Service for Recorder {
@@ -32,10 +35,13 @@ impl Service for Recorder {
         &mut self,
         _: Time,
         _: &Message<'_, '_>,
-        _: SocketAddr,
-        _: Transport,
+        from: SocketAddr,
+        transport: Transport,
         _: &mut Batch,
     ) -> After {
+        if transport == Transport::Tcp {
+            self.tcp_peer = Some(from);
+        }
         After::Keep
     }
 
@@ -57,13 +63,20 @@ impl Service for Recorder {
     }
 
     fn poll_timeout(&self) -> Option<Time> {
-        self.todo.map(|_| Time::ZERO)
+        (self.todo.is_some() || self.tcp_peer.is_some()).then_some(Time::ZERO)
     }
 
     fn handle_timeout(&mut self, _: Time, out: &mut Outbox) {
+        if let Some(peer) = self.tcp_peer.take() {
+            out.push_with(peer, Transport::Tcp, |b| {
+                b.extend_from_slice(b"OPTIONS tcp")
+            });
+        }
         if let Some((connect, greet)) = self.todo.take() {
             out.connect(connect);
-            out.push_with(greet, |b| b.extend_from_slice(b"OPTIONS hello"));
+            out.push_with(greet, Transport::Udp, |b| {
+                b.extend_from_slice(b"OPTIONS hello")
+            });
         }
     }
 
@@ -123,6 +136,7 @@ fn media_arrives_over_udp_tcp_passive_and_tcp_active() {
     let svc = Recorder {
         seen: seen.clone(),
         todo: Some((active.local_addr().unwrap(), greeted.local_addr().unwrap())),
+        tcp_peer: None,
     };
     let mut svc = Some(svc);
     let host = gbswarm::net::host::start(
@@ -146,6 +160,14 @@ fn media_arrives_over_udp_tcp_passive_and_tcp_active() {
     let mut buf = [0u8; 100];
     let (n, from) = greeted.recv_from(&mut buf).unwrap();
     assert_eq!((&buf[..n], from), (&b"OPTIONS hello"[..], sip));
+
+    // A device connected over TCP hears the service's own message down its connection.
+    let mut dev = TcpStream::connect(sip).unwrap();
+    dev.write_all(b"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bKa\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").unwrap();
+    dev.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut got = [0u8; 11];
+    std::io::Read::read_exact(&mut dev, &mut got).unwrap();
+    assert_eq!(&got, b"OPTIONS tcp");
 
     // UDP.
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();

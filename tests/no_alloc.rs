@@ -709,9 +709,9 @@ fn a_warm_play_driver_invites_checks_rtp_and_byes_without_allocating() {
     for round in 0..2 {
         out.clear();
         let before = allocs();
-        play.handle_timeout(now, |_| Some(cam), &mut out);
+        play.handle_timeout(now, |_| Some((cam, gbswarm::sip::Transport::Udp)), &mut out);
         let invite_allocs = allocs() - before;
-        let invite = String::from_utf8(out.messages().next().unwrap().1.to_vec()).unwrap();
+        let invite = String::from_utf8(out.messages().next().unwrap().2.to_vec()).unwrap();
         let ok = device_answer(&invite, 200);
         let ssrc: u32 = invite.split("y=").nth(1).unwrap().trim().parse().unwrap();
         let started = now;
@@ -736,9 +736,9 @@ fn a_warm_play_driver_invites_checks_rtp_and_byes_without_allocating() {
         }
         now = started + Span::from_secs(2);
         out.clear();
-        play.handle_timeout(now, |_| Some(cam), &mut out);
+        play.handle_timeout(now, |_| Some((cam, gbswarm::sip::Transport::Udp)), &mut out);
         let session_allocs = allocs() - before;
-        let bye = String::from_utf8(out.messages().next().unwrap().1.to_vec()).unwrap();
+        let bye = String::from_utf8(out.messages().next().unwrap().2.to_vec()).unwrap();
         assert!(bye.starts_with("BYE"), "{bye}");
         let bye_ok = device_answer(&bye, 200);
         let before = allocs();
@@ -749,7 +749,7 @@ fn a_warm_play_driver_invites_checks_rtp_and_byes_without_allocating() {
         assert!(play.handle_response(now, &m, &mut batch));
         now += Span::from_secs(1);
         out.clear();
-        play.handle_timeout(now, |_| Some(cam), &mut out);
+        play.handle_timeout(now, |_| Some((cam, gbswarm::sip::Transport::Udp)), &mut out);
         let end_allocs = allocs() - before;
         if round == 1 {
             assert_eq!(

@@ -112,8 +112,8 @@ pub struct ServeArgs {
     gb_version: GbVersion,
     #[command(flatten)]
     guard: super::guard_args::GuardArgs,
-    /// Play live video as a platform does: INVITE the devices that register over UDP (each
-    /// worker those it registered), at --play-rate, with a wvp-shaped SDP offer and an SSRC
+    /// Play live video as a platform does: INVITE the devices that register (each worker
+    /// those it registered; over TCP down their connection), at --play-rate, with a wvp-shaped SDP offer and an SSRC
     /// from a pool (0, five digits of the realm, a sequence 0001-9999), hold each stream
     /// --play-hold, BYE it and play it again. Received PS-over-RTP is checked per stream
     /// (SSRC, sequence, 90 kHz timestamps, pack headers). No 200 within 10 s, or no RTP for

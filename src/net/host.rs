@@ -281,8 +281,8 @@ impl<S: Service> Worker<S> {
         }
     }
 
-    /// Fires the service's timers when due and sends what it wrote, from the UDP socket, and
-    /// starts the media connections it asked for.
+    /// Fires the service's timers when due and sends what it wrote, from the UDP socket or
+    /// down the peer's TCP connection, and starts the media connections it asked for.
     fn timers(&mut self) {
         let now = self.clock.now();
         if self.service.poll_timeout().is_none_or(|t| t > now) {
@@ -291,13 +291,34 @@ impl<S: Service> Worker<S> {
         self.outbox.clear();
         self.service.handle_timeout(now, &mut self.outbox);
         let udp = &self.bound.udp;
-        for (to, bytes) in self.outbox.messages() {
+        let registry = self.poll.registry();
+        let mut failed = None;
+        for (to, transport, bytes) in self.outbox.messages() {
+            if transport == Transport::Tcp {
+                // A device connected over TCP hears the platform on its own connection; one
+                // whose write queue is full or that is gone loses the message (the service
+                // times it out).
+                let Some(&slot) = self.peers.by_addr.get(&to) else {
+                    continue;
+                };
+                if let Some(p) = self.peers.slots.get_mut(slot).and_then(Option::as_mut) {
+                    let token = Token(slot + FIRST_CONN);
+                    let read = !p.paused && !p.closing;
+                    if p.conn.send_via(registry, token, read, bytes).is_err() {
+                        failed = Some(slot);
+                    }
+                }
+                continue;
+            }
             self.sendq.push(0, 0, to, bytes);
             if self.sendq.is_full() {
                 self.sendq.flush(|_| Some(udp.as_fd()), |_, _| {});
             }
         }
         self.sendq.flush(|_| Some(udp.as_fd()), |_, _| {});
+        if let Some(slot) = failed {
+            self.peers.close(slot, self.poll.registry());
+        }
         if let Some(m) = self.media.as_mut() {
             for &to in self.outbox.connects() {
                 m.connect(to, self.poll.registry(), &mut self.service);

@@ -5,7 +5,7 @@
 use super::tcp::Conn;
 use mio::Registry;
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 /// One accepted connection and what the host tracks about it.
@@ -29,6 +29,9 @@ pub(super) struct Peers {
     pub(super) free: Vec<usize>,
     pub(super) open: usize,
     pub(super) half_open: HashMap<IpAddr, usize>,
+    /// The slot of each open connection by its peer's address, for what a service sends on
+    /// its own to a device connected over TCP.
+    pub(super) by_addr: HashMap<SocketAddr, usize>,
 }
 
 impl Peers {
@@ -38,6 +41,7 @@ impl Peers {
             self.slots.len() - 1
         });
         *self.half_open.entry(p.conn.peer.ip()).or_insert(0) += 1;
+        self.by_addr.insert(p.conn.peer, slot);
         self.slots[slot] = Some(p);
         self.open += 1;
         slot
@@ -46,6 +50,9 @@ impl Peers {
     pub(super) fn close(&mut self, slot: usize, registry: &Registry) {
         if let Some(mut p) = self.slots.get_mut(slot).and_then(Option::take) {
             p.conn.deregister(registry);
+            if self.by_addr.get(&p.conn.peer) == Some(&slot) {
+                self.by_addr.remove(&p.conn.peer);
+            }
             self.free.push(slot);
             self.open -= 1;
             if p.half_open {

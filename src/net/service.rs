@@ -41,24 +41,30 @@ pub enum HostEvent {
     MediaConnection,
 }
 
-/// Messages a service sends on its own (not as answers), each to its address over UDP, and
-/// TCP media connections it wants made. The host drains it after every
+/// Messages a service sends on its own (not as answers), each to its address over UDP or
+/// down the open TCP connection from that address, and TCP media connections it wants made. The host drains it after every
 /// [`Service::handle_timeout`]; the memory stays.
 #[derive(Debug, Default)]
 pub struct Outbox {
     msgs: Batch,
-    to: Vec<SocketAddr>,
+    to: Vec<(SocketAddr, Transport)>,
     connects: Vec<SocketAddr>,
 }
 
 impl Outbox {
     /// Queues the message `write` puts into the buffer it is given (which it may clear) for
-    /// `to`; writing nothing queues nothing.
-    pub fn push_with(&mut self, to: SocketAddr, write: impl FnOnce(&mut Vec<u8>)) {
+    /// `to` over `transport` (TCP: the connection from `to`; none open, it is dropped);
+    /// writing nothing queues nothing.
+    pub fn push_with(
+        &mut self,
+        to: SocketAddr,
+        transport: Transport,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) {
         let before = self.msgs.len();
         self.msgs.push_with(write);
         if self.msgs.len() > before {
-            self.to.push(to);
+            self.to.push((to, transport));
         }
     }
 
@@ -68,9 +74,12 @@ impl Outbox {
         self.connects.push(to);
     }
 
-    /// The messages queued, each with its destination.
-    pub fn messages(&self) -> impl Iterator<Item = (SocketAddr, &[u8])> {
-        self.to.iter().copied().zip(self.msgs.iter())
+    /// The messages queued, each with its destination and transport.
+    pub fn messages(&self) -> impl Iterator<Item = (SocketAddr, Transport, &[u8])> {
+        self.to
+            .iter()
+            .zip(self.msgs.iter())
+            .map(|(&(to, t), m)| (to, t, m))
     }
 
     /// The connections asked for.

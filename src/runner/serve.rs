@@ -44,7 +44,7 @@ pub fn serve(
     let cpu0 = crate::stats::CpuTime::now();
     let play_line = play.as_ref().map(|p| {
         format!(
-            "gbswarm serve: playing devices registered over UDP, {} INVITE/s, hold {} ms, {} media, at most {} streams",
+            "gbswarm serve: playing registered devices, {} INVITE/s, hold {} ms, {} media, at most {} streams",
             p.rate,
             p.hold.as_millis(),
             match p.transport {

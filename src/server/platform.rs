@@ -9,8 +9,8 @@
 //! answers; its driver's timers and media ride the same loop ([`crate::net::host`]).
 //!
 //! Responses to the driver's INVITEs and BYEs and the devices' BYEs go to the driver;
-//! everything else to the registrar. A REGISTER the registrar accepted over UDP adds the
-//! device to the driver's list. Never reads a clock or touches a socket.
+//! everything else to the registrar. A REGISTER the registrar accepted adds the device to the
+//! driver's list. Never reads a clock or touches a socket.
 
 use super::play::Play;
 use super::play::stats::{PlayPublisher, PlayStats};
@@ -77,15 +77,16 @@ impl Service for Platform {
             return After::Keep;
         }
         let after = self.registrar.handle_parsed(now, msg, from, transport, out);
-        if transport == Transport::Udp
-            && msg.method() == Some(Method::Register)
+        if msg.method() == Some(Method::Register)
             && let Some(id) = msg
                 .to()
                 .and_then(|t| t.user())
                 .and_then(|u| DeviceId::parse(u).ok())
-            && self.registrar.registry().get(&id).is_some_and(|e| {
-                e.addr == from && e.transport == Transport::Udp && e.expires_at > now
-            })
+            && self
+                .registrar
+                .registry()
+                .get(&id)
+                .is_some_and(|e| e.addr == from && e.transport == transport && e.expires_at > now)
         {
             play.device_registered(id);
         }
@@ -128,8 +129,8 @@ impl Service for Platform {
             let contact = |id: &DeviceId| {
                 registry
                     .get(id)
-                    .filter(|e| e.transport == Transport::Udp && e.expires_at > now)
-                    .map(|e| e.addr)
+                    .filter(|e| e.expires_at > now)
+                    .map(|e| (e.addr, e.transport))
             };
             play.handle_timeout(now, contact, out);
         }

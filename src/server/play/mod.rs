@@ -2,10 +2,11 @@
 //! devices at a rate, holds each live stream, BYEs it and plays again (churn), and checks the
 //! PS-over-RTP it receives, as wvp-GB28181-pro and ZLMediaKit together would.
 //!
-//! - Which device next: the devices this worker registered over UDP, round robin, skipping
-//!   those already playing; their current address comes from the shared registry through the
-//!   caller (`contact`), so one unregistered or expired is skipped. Devices registered over
-//!   TCP are not played in this slice: the INVITE would have to go down their connection.
+//! - Which device next: the devices this worker registered, round robin, skipping those
+//!   already playing; their current address and transport come from the shared registry
+//!   through the caller (`contact`), so one unregistered or expired is skipped. A device
+//!   registered over TCP is played down its connection (the host finds it by the address),
+//!   with no retransmissions.
 //! - The INVITE (RFC 3261 UAC): `sip:<device>@<address>`, `Subject: <device>:<ssrc>,<server>:0`,
 //!   a wvp-shaped offer ([`crate::gb::sdp_offer`]), retransmitted from T1 doubling (Timer A);
 //!   a provisional response stops that. No 200 within 10 s: given up as wvp does (no CANCEL; a
@@ -39,7 +40,7 @@ use crate::gb::DeviceId;
 use crate::gb::sdp::{MediaTransport, Offer};
 use crate::media::receive::RtpView;
 use crate::net::Outbox;
-use crate::sip::{Batch, Message, Method, NameAddr, response_to};
+use crate::sip::{Batch, Message, Method, NameAddr, Transport, response_to};
 use session::{LINGER, NO_RTP, PLAY_TIMEOUT, Session, State, T1, T2, TIMER_B};
 use stats::PlayStats;
 use std::collections::HashMap;
@@ -136,8 +137,8 @@ impl Play {
         &mut self.stats
     }
 
-    /// A device registered with this worker over UDP: it is played from now on (once; the
-    /// list holds at most [`MAX_DEVICES`]).
+    /// A device registered with this worker: it is played from now on (once; the list holds
+    /// at most [`MAX_DEVICES`]).
     pub fn device_registered(&mut self, id: DeviceId) {
         if self.known.contains_key(&id) || self.devices.len() >= MAX_DEVICES {
             return;
@@ -166,11 +167,11 @@ impl Play {
     }
 
     /// Fires every timer due by `now` and sends the INVITEs due; `contact` gives a device's
-    /// current UDP address (none: not registered over UDP now).
+    /// current address and transport (none: not registered now).
     pub fn handle_timeout(
         &mut self,
         now: Time,
-        mut contact: impl FnMut(&DeviceId) -> Option<SocketAddr>,
+        mut contact: impl FnMut(&DeviceId) -> Option<(SocketAddr, Transport)>,
         out: &mut Outbox,
     ) {
         self.take_connects(out);
@@ -206,7 +207,7 @@ impl Play {
     fn invite(
         &mut self,
         now: Time,
-        contact: &mut impl FnMut(&DeviceId) -> Option<SocketAddr>,
+        contact: &mut impl FnMut(&DeviceId) -> Option<(SocketAddr, Transport)>,
         out: &mut Outbox,
     ) -> bool {
         if self.in_flight >= self.max_in_flight || self.free.is_empty() {
@@ -220,12 +221,12 @@ impl Play {
             if busy {
                 continue;
             }
-            if let Some(addr) = contact(&id) {
-                pick = Some((c, id, addr));
+            if let Some((addr, transport)) = contact(&id) {
+                pick = Some((c, id, addr, transport));
                 break;
             }
         }
-        let Some((cand, device, dest)) = pick else {
+        let Some((cand, device, dest, transport)) = pick else {
             return false;
         };
         let Some((ssrc, pool_seq)) = self.pool.take() else {
@@ -245,6 +246,7 @@ impl Play {
         s.device = device;
         s.cand = cand;
         s.dest = dest;
+        s.transport = transport;
         s.offered = ssrc;
         s.ssrc = ssrc;
         s.pool_seq = pool_seq;
@@ -252,7 +254,12 @@ impl Play {
         s.ok_at = None;
         s.started = false;
         s.interval = T1;
-        s.next = now + T1;
+        // Over TCP nothing is retransmitted (RFC 3261 §17.1.1.2): only the timeouts run.
+        s.next = if transport == Transport::Udp {
+            now + T1
+        } else {
+            Time::MAX
+        };
         s.deadline = now + PLAY_TIMEOUT;
         s.check = Default::default();
         s.to.clear();
@@ -260,7 +267,7 @@ impl Play {
         let mut buf = std::mem::take(&mut s.wire);
         wire::write_invite(&mut buf, &mut self.body, &self.me, s);
         s.wire = buf;
-        out.push_with(dest, |b| b.extend_from_slice(&s.wire));
+        out.push_with(dest, transport, |b| b.extend_from_slice(&s.wire));
         self.session_wake = self.session_wake.min(s.next);
         self.in_flight += 1;
         self.stats.invites += 1;
@@ -283,7 +290,7 @@ impl Play {
                 s.interval = s.interval * 2;
                 s.next = now + s.interval;
                 self.stats.invite_retransmits += 1;
-                out.push_with(s.dest, |b| b.extend_from_slice(&s.wire));
+                out.push_with(s.dest, s.transport, |b| b.extend_from_slice(&s.wire));
             }
             State::Streaming => {
                 if now >= last_rtp + NO_RTP {
@@ -291,7 +298,7 @@ impl Play {
                 }
                 self.start_bye(i, now);
                 let s = &self.sessions[i];
-                out.push_with(s.dest, |b| b.extend_from_slice(&s.wire));
+                out.push_with(s.dest, s.transport, |b| b.extend_from_slice(&s.wire));
             }
             State::Byeing if now >= deadline => {
                 self.stats.bye_timeouts += 1;
@@ -302,7 +309,7 @@ impl Play {
                 s.interval = (s.interval * 2).min(T2);
                 s.next = now + s.interval;
                 self.stats.bye_retransmits += 1;
-                out.push_with(s.dest, |b| b.extend_from_slice(&s.wire));
+                out.push_with(s.dest, s.transport, |b| b.extend_from_slice(&s.wire));
             }
             State::GaveUp | State::Linger => self.release(i),
             State::Proceeding | State::Free => {}
@@ -318,7 +325,11 @@ impl Play {
         s.wire = buf;
         s.state = State::Byeing;
         s.interval = T1;
-        s.next = now + T1;
+        s.next = if s.transport == Transport::Udp {
+            now + T1
+        } else {
+            Time::MAX
+        };
         s.deadline = now + TIMER_B;
         self.session_wake = self.session_wake.min(s.next);
         self.stats.byes += 1;
@@ -393,7 +404,7 @@ impl Play {
             if s.state == State::Byeing {
                 if code >= 200 {
                     self.end(i, now);
-                } else {
+                } else if s.next != Time::MAX {
                     s.interval = T2;
                 }
             }

@@ -5,6 +5,7 @@
 use super::check::StreamCheck;
 use crate::clock::{Span, Time};
 use crate::gb::DeviceId;
+use crate::sip::Transport;
 use std::net::SocketAddr;
 
 /// RFC 3261 T1: the first retransmission interval.
@@ -54,8 +55,10 @@ pub struct Session {
     pub device: DeviceId,
     /// See `device`.
     pub cand: usize,
-    /// The device's signalling address.
+    /// The device's signalling address, and how it registered.
     pub dest: SocketAddr,
+    /// See `dest`.
+    pub transport: Transport,
     /// The SSRC offered, the one in use (adopted from the answer if it differed), and the
     /// pool sequence behind the offered one.
     pub offered: u32,
@@ -98,6 +101,7 @@ impl Session {
             device: nobody,
             cand: 0,
             dest: SocketAddr::from(([0, 0, 0, 0], 0)),
+            transport: Transport::Udp,
             offered: 0,
             ssrc: 0,
             pool_seq: 0,

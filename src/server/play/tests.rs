@@ -45,11 +45,11 @@ fn driver(hold_ms: u64) -> Play {
 fn tick(p: &mut Play, now: Time) -> Vec<String> {
     let mut out = Outbox::default();
     let cam: SocketAddr = CAM.parse().unwrap();
-    p.handle_timeout(now, |_| Some(cam), &mut out);
+    p.handle_timeout(now, |_| Some((cam, Transport::Udp)), &mut out);
     assert!(p.in_flight_matches());
     out.messages()
-        .map(|(to, m)| {
-            assert_eq!(to, cam);
+        .map(|(to, t, m)| {
+            assert_eq!((to, t), (cam, Transport::Udp));
             String::from_utf8_lossy(m).into_owned()
         })
         .collect()
@@ -468,4 +468,45 @@ mod props {
             prop_assert!(p.in_flight_matches());
         }
     }
+}
+
+#[test]
+fn a_device_on_tcp_is_invited_down_its_connection_without_retransmissions() {
+    let mut p = driver(1_000);
+    let cam: SocketAddr = CAM.parse().unwrap();
+    let tcp = |p: &mut Play, now: Time| {
+        let mut out = Outbox::default();
+        p.handle_timeout(now, |_| Some((cam, Transport::Tcp)), &mut out);
+        out.messages()
+            .map(|(to, t, m)| {
+                assert_eq!((to, t), (cam, Transport::Tcp));
+                String::from_utf8_lossy(m).into_owned()
+            })
+            .collect::<Vec<_>>()
+    };
+    let inv = tcp(&mut p, ms(0)).remove(0);
+    assert!(
+        header(&inv, "Via").starts_with("SIP/2.0/TCP 10.0.0.1:5060;"),
+        "{inv}"
+    );
+    assert_eq!(
+        header(&inv, "Contact"),
+        format!("<sip:{SERVER}@10.0.0.1:5060;transport=tcp>")
+    );
+    assert!(tcp(&mut p, ms(600)).is_empty(), "no Timer A over TCP");
+    let (_, acks) = feed(
+        &mut p,
+        ms(700),
+        &respond(&inv, 200, &answer_sdp(&inv_y(&inv))),
+    );
+    assert!(header(&acks[0], "Via").starts_with("SIP/2.0/TCP "));
+    let bye = tcp(&mut p, ms(1_700)).remove(0);
+    assert!(bye.starts_with("BYE "), "{bye}");
+    assert!(tcp(&mut p, ms(2_200)).is_empty(), "no Timer E over TCP");
+    assert!(tcp(&mut p, ms(33_700)).is_empty());
+    let st = p.stats_now();
+    assert_eq!(
+        (st.bye_retransmits, st.bye_timeouts, st.invite_retransmits),
+        (0, 1, 0)
+    );
 }

@@ -69,7 +69,10 @@ fn push_call_id(b: &mut Vec<u8>, me: &Me, s: &Session) {
 }
 
 fn push_via(b: &mut Vec<u8>, me: &Me, s: &Session, kind: u8) {
-    b.extend_from_slice(b"SIP/2.0/UDP ");
+    b.extend_from_slice(match s.transport {
+        crate::sip::Transport::Udp => b"SIP/2.0/UDP ",
+        crate::sip::Transport::Tcp => b"SIP/2.0/TCP ",
+    });
     push_addr(b, &me.signal);
     b.extend_from_slice(b";rport;branch=z9hG4bK");
     b.extend_from_slice(&ident(me.salt, s.slot, s.generation));
@@ -113,7 +116,12 @@ pub fn write_invite(out: &mut Vec<u8>, body: &mut Vec<u8>, me: &Me, s: &Session)
     w.header_with(b"Call-ID", |b| push_call_id(b, me, s));
     w.header(b"CSeq", b"1 INVITE");
     w.header_with(b"Contact", |b| {
-        push_name_addr(b, me.id.as_bytes(), &me.signal)
+        push_name_addr(b, me.id.as_bytes(), &me.signal);
+        if s.transport == crate::sip::Transport::Tcp {
+            // Inside the brackets: `<sip:id@ip:port;transport=tcp>`.
+            b.pop();
+            b.extend_from_slice(b";transport=tcp>");
+        }
     });
     w.header(b"Max-Forwards", b"70");
     w.header(b"User-Agent", b"gbswarm-play");
