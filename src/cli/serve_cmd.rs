@@ -124,7 +124,12 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 10, requires = "play", value_name = "N")]
     play_rate: u32,
     /// How long each stream is held before the platform's BYE.
-    #[arg(long, default_value = "30s", requires = "play")]
+    #[arg(
+        long,
+        default_value = "30s",
+        requires = "play",
+        value_name = "DURATION"
+    )]
     play_hold: Span,
     /// How the media travels: udp (RTP/AVP to the media port), tcp-passive (the platform
     /// listens on the media port and the device connects), tcp-active (the platform connects
