@@ -14,7 +14,9 @@
 //!   retransmitted, statelessly) and counted. A 200 is ACKed (again for each retransmission),
 //!   its SDP read (a `y=` that differs is adopted and counted).
 //! - The stream: held `hold`, then BYE (retransmitted T1 doubling to T2, Timer F); no RTP for
-//!   15 s (ZLMediaKit) ends it with a BYE and counts. The device's own BYE gets 200. An ended
+//!   15 s (ZLMediaKit) ends it with a BYE and counts. The device's own BYE gets 200. A device
+//!   whose session went wrong (an error, a timeout) or that ended it itself (a source that
+//!   stopped, a device shutting down) is not played again for a hold's time. An ended
 //!   session keeps its SSRC for [`session::LINGER`], then gives it back to the [`ssrc::Pool`].
 //! - Media: every packet is found by its SSRC in a table sized once (ZLMediaKit's single-port
 //!   mode) and checked ([`check`]); a packet of no stream counts as a bad SSRC.
@@ -77,7 +79,8 @@ pub struct Play {
     free: Vec<usize>,
     by_ssrc: HashMap<u32, usize>,
     pool: ssrc::Pool,
-    devices: Vec<(DeviceId, bool)>,
+    /// Each device: its ID, whether a session has it, and when it may be played again.
+    devices: Vec<(DeviceId, bool, Time)>,
     known: HashMap<DeviceId, usize>,
     cursor: usize,
     next_invite: Time,
@@ -144,7 +147,7 @@ impl Play {
             return;
         }
         self.known.insert(id, self.devices.len());
-        self.devices.push((id, false));
+        self.devices.push((id, false, Time::ZERO));
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) is next due.
@@ -217,8 +220,8 @@ impl Play {
         let mut pick = None;
         for k in 0..n {
             let c = (self.cursor + k) % n;
-            let (id, busy) = self.devices[c];
-            if busy {
+            let (id, busy, not_before) = self.devices[c];
+            if busy || now < not_before {
                 continue;
             }
             if let Some((addr, transport)) = contact(&id) {
@@ -253,6 +256,7 @@ impl Play {
         s.invite_at = now;
         s.ok_at = None;
         s.started = false;
+        s.backoff = false;
         s.interval = T1;
         // Over TCP nothing is retransmitted (RFC 3261 §17.1.1.2): only the timeouts run.
         s.next = if transport == Transport::Udp {
@@ -282,6 +286,7 @@ impl Play {
             State::Calling | State::Proceeding if now >= deadline => {
                 self.stats.invite_timeouts += 1;
                 let s = &mut self.sessions[i];
+                s.backoff = true;
                 s.state = State::GaveUp;
                 s.deadline = s.invite_at + TIMER_B;
             }
@@ -295,6 +300,7 @@ impl Play {
             State::Streaming => {
                 if now >= last_rtp + NO_RTP {
                     self.stats.no_rtp += 1;
+                    self.sessions[i].backoff = true;
                 }
                 self.start_bye(i, now);
                 let s = &self.sessions[i];
@@ -302,6 +308,7 @@ impl Play {
             }
             State::Byeing if now >= deadline => {
                 self.stats.bye_timeouts += 1;
+                self.sessions[i].backoff = true;
                 self.end(i, now);
             }
             State::Byeing => {
@@ -311,7 +318,7 @@ impl Play {
                 self.stats.bye_retransmits += 1;
                 out.push_with(s.dest, s.transport, |b| b.extend_from_slice(&s.wire));
             }
-            State::GaveUp | State::Linger => self.release(i),
+            State::GaveUp | State::Linger => self.release(i, now),
             State::Proceeding | State::Free => {}
         }
     }
@@ -351,8 +358,9 @@ impl Play {
         self.session_wake = self.session_wake.min(s.deadline);
     }
 
-    /// Frees session `i`: its SSRC back to the pool, its device free to play again.
-    fn release(&mut self, i: usize) {
+    /// Frees session `i`: its SSRC back to the pool, its device free to play again (after a
+    /// hold's time if the session went wrong or the device ended it).
+    fn release(&mut self, i: usize, now: Time) {
         let s = &mut self.sessions[i];
         if s.state == State::Free {
             return;
@@ -367,6 +375,7 @@ impl Play {
         self.pool.give_back(s.pool_seq);
         if let Some(d) = self.devices.get_mut(s.cand) {
             d.1 = false;
+            d.2 = if s.backoff { now + self.hold } else { now };
         }
         self.free.push(i);
     }
@@ -429,7 +438,8 @@ impl Play {
                     if code == 486 {
                         self.stats.busy += 1;
                     }
-                    self.release(i);
+                    s.backoff = true;
+                    self.release(i, now);
                 }
             }
         }
@@ -455,6 +465,7 @@ impl Play {
         }
         let answer = Offer::parse(msg.body);
         if s.state == State::GaveUp || answer.is_err() {
+            s.backoff = true;
             if s.state == State::GaveUp {
                 self.stats.late_ok += 1;
             } else {
@@ -514,6 +525,7 @@ impl Play {
         let code = match session {
             Some(i) if self.sessions[i].state != State::Linger => {
                 self.stats.device_byes += 1;
+                self.sessions[i].backoff = true;
                 self.end(i, now);
                 200
             }

@@ -81,6 +81,9 @@ pub struct Session {
     pub deadline: Time,
     /// Counted as a started stream (so its end is counted once).
     pub started: bool,
+    /// It went wrong or the device ended it: its device waits a hold before it is played
+    /// again.
+    pub backoff: bool,
     /// The Request-URI of in-dialog requests (the INVITE's until the 200 gives a Contact).
     pub target: Vec<u8>,
     /// The To of the 200, with the device's tag.
@@ -112,6 +115,7 @@ impl Session {
             interval: T1,
             deadline: Time::MAX,
             started: false,
+            backoff: false,
             target: Vec::with_capacity(64),
             to: Vec::with_capacity(96),
             wire: Vec::with_capacity(1024),

@@ -182,10 +182,12 @@ fn the_invite_is_retransmitted_at_t1_doubling_until_given_up_at_10_s() {
     assert_eq!(at, [500, 1500, 3500, 7500], "T1, then doubling");
     let st = p.stats_now();
     assert_eq!((st.invite_retransmits, st.invite_timeouts), (4, 1));
-    // Given up, the device stays busy until Timer B; then it is played again.
+    // Given up, the device stays busy until Timer B, then waits a hold (30 s) before it is
+    // played again.
     assert!(tick(&mut p, ms(31_999)).is_empty());
     assert!(tick(&mut p, ms(32_000)).is_empty(), "released at Timer B");
-    let again = tick(&mut p, ms(32_100));
+    assert!(tick(&mut p, ms(61_999)).is_empty(), "backing off");
+    let again = tick(&mut p, ms(62_100));
     assert_eq!(again.len(), 1);
     assert_ne!(ssrc_of(&again[0]), 200_000_001, "a new SSRC");
 }
@@ -260,8 +262,12 @@ fn busy_and_not_found_are_acked_counted_and_free_the_ssrc() {
     let st = p.stats_now();
     assert_eq!((st.failed[1], st.busy, st.acks), (1, 1, 2));
     assert_eq!(st.gauge, Some((0, 0, 0)), "the SSRC is back");
-    let inv2 = tick(&mut p, ms(100)).remove(0);
-    feed(&mut p, ms(105), &respond(&inv2, 404, ""));
+    assert!(
+        tick(&mut p, ms(100)).is_empty(),
+        "a busy device waits a hold"
+    );
+    let inv2 = tick(&mut p, ms(30_005)).remove(0);
+    feed(&mut p, ms(30_010), &respond(&inv2, 404, ""));
     let st = p.stats_now();
     assert_eq!((st.failed[1], st.busy), (2, 1));
 }
@@ -363,6 +369,10 @@ Content-Length: 0\r\n\r\n",
         !taken && out.is_empty(),
         "not a play dialog: left to the registrar"
     );
+    // The device ended it: released after the linger, then not played for a hold (60 s).
+    assert!(tick(&mut p, ms(600)).is_empty());
+    assert!(tick(&mut p, ms(60_599)).is_empty());
+    assert!(tick(&mut p, ms(60_700))[0].starts_with("INVITE"));
 }
 
 #[test]
