@@ -2,8 +2,8 @@
 //! against the run's totals, so a CI job can gate on the exit status.
 //!
 //! An objective is `[KIND.][CLOCK.]METRIC OP VALUE`:
-//! - KIND: `register`, `refresh`, `unregister`, `keepalive`, `query_response`; none = every
-//!   kind together.
+//! - KIND: `register`, `refresh`, `unregister`, `keepalive`, `query_response`, `invite`,
+//!   `bye`; none = every kind together.
 //! - CLOCK (latency metrics only): `latency` (default: from the due time, what a user of the
 //!   server sees), `service` (from the send to the answer) or `lag` (from the due time to the
 //!   send: the generator's own delay).
@@ -208,7 +208,7 @@ impl std::str::FromStr for Objective {
                 "lag" => Clock::Lag,
                 other => {
                     return Err(format!(
-                        "`{s}`: `{other}` is neither a kind (register, refresh, unregister, keepalive, query_response) nor a clock (latency, service, lag)"
+                        "`{s}`: `{other}` is neither a kind (register, refresh, unregister, keepalive, query_response, invite, bye) nor a clock (latency, service, lag)"
                     ));
                 }
             });

@@ -7,8 +7,9 @@
 //! JSON `video` counters against each other.
 //!
 //! The signalling and media transports are parameters: cameras registered over UDP and over
-//! TCP (serve INVITEs the latter down their connections) are played; only UDP media is served
-//! by the cameras today (they answer TCP offers 488), so no TCP media case runs yet. Every port comes from port 0; both processes
+//! TCP (serve INVITEs the latter down their connections), and media over UDP, TCP passive
+//! (the cameras connect to serve's media port) and TCP active (serve connects to the port each
+//! camera answers), RFC 4571 framed. Every port comes from port 0; both processes
 //! are killed in Drop if the test fails first. Waits are bounded and check behaviour, not
 //! speed.
 
@@ -203,6 +204,23 @@ fn play_over(signalling: &str, transport: &str) {
     assert_eq!(cam("rtp_packets"), num("rtp_packets"), "{v}\n{out}");
     assert_eq!(cam("rtp_bytes"), num("rtp_bytes"), "{v}\n{out}");
     assert_eq!(cam("rtp_send_errors"), 0, "{v}");
+    if transport == "udp" {
+        assert_eq!(num("tcp_connections"), 0, "{out}");
+    } else {
+        // One media connection per stream (the last may not have been made by the stop),
+        // none dropped, refused or behind.
+        assert!(
+            num("tcp_connections") >= 3 && num("tcp_connections") + 3 >= num("streams_started"),
+            "{out}"
+        );
+        for k in [
+            "tcp_reconnects",
+            "tcp_connect_failures",
+            "tcp_frames_skipped",
+        ] {
+            assert_eq!(cam(k), 0, "{k}: {v}");
+        }
+    }
     // INVITEs, 200s and ACKs: every one a camera saw came from serve; serve may have sent one
     // more as the run was stopping.
     assert!(
@@ -239,4 +257,14 @@ fn serve_plays_run_cameras_over_udp_with_churn_and_checks_every_packet() {
 #[test]
 fn serve_plays_cameras_registered_over_tcp_down_their_connections() {
     play_over("tcp", "udp");
+}
+
+#[test]
+fn serve_plays_over_tcp_passive_media_the_cameras_connecting_to_its_media_port() {
+    play_over("udp", "tcp-passive");
+}
+
+#[test]
+fn serve_plays_over_tcp_active_media_connecting_to_each_cameras_port() {
+    play_over("udp", "tcp-active");
 }

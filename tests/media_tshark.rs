@@ -8,7 +8,6 @@ mod peers;
 
 use gbswarm::media::{Codec, Packet, Stream, Template};
 use peers::TempDir;
-use std::process::Command;
 
 const CLIP: &[u8] = include_bytes!("media/testsrc-640x360-25fps-2s.h264");
 const PORT: u16 = 30_000;
@@ -64,44 +63,12 @@ fn packets(t: &Template) -> Vec<(u64, Packet<'_>)> {
         .collect()
 }
 
-/// `tshark -r FILE -d DECODE` fields of every RTP packet: ssrc, seq, marker, payload type,
-/// version, malformed.
+/// Writes `pcap` into `dir` and reads its RTP packets back with tshark (see
+/// [`peers::tshark_rtp`]).
 fn tshark_rtp(dir: &TempDir, pcap: &Pcap, decode: &str) -> Vec<Vec<String>> {
     let file = dir.path().join("media.pcap");
     std::fs::write(&file, &pcap.0).unwrap();
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(&file)
-        .args([
-            "-d",
-            decode,
-            "-Y",
-            "rtp",
-            "-T",
-            "fields",
-            "-E",
-            "separator=,",
-        ])
-        .args(["-e", "rtp.ssrc", "-e", "rtp.seq", "-e", "rtp.marker"])
-        .args([
-            "-e",
-            "rtp.p_type",
-            "-e",
-            "rtp.version",
-            "-e",
-            "_ws.malformed",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "tshark failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.split(',').map(str::to_string).collect())
-        .collect()
+    peers::tshark_rtp(&file, decode)
 }
 
 fn assert_decoded(rows: &[Vec<String>], sent: &[(u64, Packet<'_>)]) {

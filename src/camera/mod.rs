@@ -16,6 +16,7 @@ pub mod credentials;
 pub mod driver;
 mod fsm;
 pub mod invite;
+pub mod media_link;
 pub mod pool;
 mod queries;
 mod request;
@@ -172,16 +173,25 @@ pub enum TxnKind {
     Keepalive,
     /// A MESSAGE answering a platform query.
     QueryResponse,
+    /// A platform's INVITE, as the camera answered it: timed from its arrival to the ACK of
+    /// the 200 (lag: to the 200's first send; service: the platform's ACK), or to the final
+    /// error sent; no ACK by Timer H is a timeout. See [`invite::PlayTable::records`].
+    Invite,
+    /// The camera's own BYE (its source ended, no ACK came, the run stopped): from when it
+    /// decided to end the session to the platform's final response; Timer F is a timeout.
+    Bye,
 }
 
 impl TxnKind {
     /// Every kind, in report order.
-    pub const ALL: [TxnKind; 5] = [
+    pub const ALL: [TxnKind; 7] = [
         TxnKind::Register,
         TxnKind::Refresh,
         TxnKind::Unregister,
         TxnKind::Keepalive,
         TxnKind::QueryResponse,
+        TxnKind::Invite,
+        TxnKind::Bye,
     ];
 
     /// Stable lowercase name for reports and JSON.
@@ -192,6 +202,8 @@ impl TxnKind {
             TxnKind::Unregister => "unregister",
             TxnKind::Keepalive => "keepalive",
             TxnKind::QueryResponse => "query_response",
+            TxnKind::Invite => "invite",
+            TxnKind::Bye => "bye",
         }
     }
 }

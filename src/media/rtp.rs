@@ -339,6 +339,15 @@ impl Stream {
         })
     }
 
+    /// Moves past the current frame without sending it (a sender whose connection is backed
+    /// up skips whole frames): its sequence numbers stay unused, so the receiver sees no RTP
+    /// loss, and the next frame keeps its own timestamp.
+    pub fn skip_frame(&mut self, t: &Template) {
+        let seq = self.seq;
+        for _ in self.frame(t) {}
+        self.seq = seq;
+    }
+
     /// The rest of the current frame's packets, up to and including its marker packet. A
     /// caller that stops early (a full socket) resumes where it stopped on the next call.
     pub fn frame<'s, 't>(&'s mut self, t: &'t Template) -> FramePackets<'s, 't> {
@@ -462,6 +471,21 @@ mod tests {
             (s.loops(), s.frame_number(&t), s.due_us(&t)),
             (1, 3, 120_000)
         );
+    }
+
+    #[test]
+    fn a_skipped_frame_uses_no_sequence_numbers_and_the_next_keeps_its_time() {
+        let t = Template::from_annexb(&clip(), Codec::H264, 25).unwrap();
+        let mut s = Stream::new(1, 100, 5000);
+        s.skip_frame(&t);
+        assert_eq!(
+            (s.seq(), s.frame_number(&t), s.due_us(&t)),
+            (100, 1, 40_000)
+        );
+        let p: Vec<Packet> = s.frame(&t).collect();
+        assert_eq!(p.len(), 1);
+        assert_eq!((p[0].seq(), p[0].timestamp()), (100, 5000 + 3600));
+        assert!(p[0].marker());
     }
 
     #[test]

@@ -67,6 +67,20 @@ pub fn page(t: &Snapshot) -> Page {
         &[],
         g.in_flight as f64,
     );
+    p.gauge(
+        "gbswarm_run_video_streams",
+        "Live video streams sending at the end of the last second.",
+        &[],
+        g.streams as f64,
+    );
+    for (what, n) in t.video.fields() {
+        p.counter(
+            "gbswarm_run_video",
+            "Live video: INVITEs received and how they were answered, streams started and ended, RTP packets and bytes sent, TCP media connects, reconnects, connect failures and skipped frames (JSON report names).",
+            &[("what", what)],
+            n,
+        );
+    }
     p.counter(
         "gbswarm_run_retransmissions",
         "UDP retransmissions sent (counted as sent).",
@@ -153,7 +167,7 @@ mod tests {
     fn seconds_add_up_and_gauges_are_of_the_last_second() {
         use Outcome::{Status, Timeout};
         use TxnKind::{Keepalive, Register};
-        let first = second(
+        let mut first = second(
             &[
                 (Register, Status(200), 2_000),
                 (Register, Status(403), 3_000),
@@ -167,7 +181,7 @@ mod tests {
                 ..Gauges::default()
             },
         );
-        let last = second(
+        let mut last = second(
             &[(Register, Status(200), 1_000), (Keepalive, Timeout, 0)],
             1,
             Gauges {
@@ -178,6 +192,10 @@ mod tests {
                 ..Gauges::default()
             },
         );
+        first.video.rtp_packets = 10;
+        last.video.rtp_packets = 5;
+        last.video.invites = 1;
+        last.gauges.streams = 4;
         let mut total = Snapshot::default();
         add_second(&mut total, &first);
         add_second(&mut total, &last);
@@ -188,6 +206,9 @@ mod tests {
             "gbswarm_run_cameras{state=\"offline\"} 2.0",
             "gbswarm_run_cameras{state=\"not_started\"} 0.0",
             "gbswarm_run_in_flight 0.0",
+            "gbswarm_run_video_streams 4.0",
+            "gbswarm_run_video_total{what=\"rtp_packets\"} 15",
+            "gbswarm_run_video_total{what=\"invites\"} 1",
             "gbswarm_run_retransmissions_total 5",
             "gbswarm_run_transactions_total{kind=\"register\",outcome=\"ok\"} 2",
             "gbswarm_run_transactions_total{kind=\"register\",outcome=\"rejected\"} 1",

@@ -43,6 +43,24 @@ pub fn open(ip: IpAddr, connect_to: Option<SocketAddr>, shared: bool) -> io::Res
     })
 }
 
+/// Turns on UDP generic segmentation offload (`UDP_SEGMENT`, Linux 4.18+) for every send on
+/// `sock`: a datagram longer than `segment` bytes leaves as consecutive datagrams of `segment`
+/// bytes each (the last may be shorter), so a video frame of equal-sized RTP packets crosses
+/// the stack once instead of once per packet. A datagram of at most `segment` bytes goes as
+/// it is. Errors when the kernel lacks it; the caller then sends packet by packet.
+pub fn set_gso(sock: &impl std::os::fd::AsFd, segment: u16) -> io::Result<()> {
+    nix::sys::socket::setsockopt(
+        sock,
+        nix::sys::socket::sockopt::UdpGsoSegment,
+        &i32::from(segment),
+    )
+    .map_err(io::Error::from)
+}
+
+/// Most segments one GSO send may carry (the kernel's `UDP_MAX_SEGMENTS` on the oldest
+/// kernels that have GSO); a send must also stay within one 64 KiB datagram.
+pub const GSO_MAX_SEGMENTS: usize = 64;
+
 /// The source address the kernel would use to reach `target` (for Via and Contact).
 pub fn route_source(target: SocketAddr) -> io::Result<IpAddr> {
     let probe = std::net::UdpSocket::bind(match target {
@@ -51,4 +69,36 @@ pub fn route_source(target: SocketAddr) -> io::Result<IpAddr> {
     })?;
     probe.connect(target)?;
     Ok(probe.local_addr()?.ip())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gso_send_arrives_as_datagrams_of_the_segment_size() {
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        if set_gso(&tx, 100).is_err() {
+            eprintln!("SKIPPED: this kernel has no UDP GSO");
+            return;
+        }
+        let mut buf: Vec<u8> = (0..250u32).map(|i| i as u8).collect();
+        tx.send_to(&buf, rx.local_addr().unwrap()).unwrap();
+        // A datagram no longer than a segment goes as it is.
+        tx.send_to(&buf[..40], rx.local_addr().unwrap()).unwrap();
+        let mut got = vec![];
+        let mut b = [0u8; 1000];
+        for _ in 0..4 {
+            let n = rx.recv(&mut b).unwrap();
+            got.push(b[..n].to_vec());
+        }
+        let lens: Vec<usize> = got.iter().map(Vec::len).collect();
+        assert_eq!(lens, [100, 100, 50, 40]);
+        assert_eq!(got[..3].concat(), buf);
+        buf.truncate(40);
+        assert_eq!(got[3], buf);
+    }
 }

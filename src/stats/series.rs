@@ -8,6 +8,7 @@
 
 use super::snapshot::{KindStats, new_histogram};
 use super::summary::{histogram_from_base64, histogram_to_base64};
+use super::video::VideoCounters;
 use super::{Gauges, Snapshot};
 use crate::camera::TxnKind;
 use hdrhistogram::Histogram;
@@ -107,12 +108,14 @@ pub struct Second {
     /// Seconds since the start (the second that ended then).
     pub t_s: u64,
     /// Per transaction kind, indexed like [`TxnKind::ALL`].
-    pub kinds: [KindSecond; 5],
+    pub kinds: [KindSecond; TxnKind::ALL.len()],
     /// Cameras and transactions in flight at the end of the second.
     pub gauges: Gauges,
     /// Retransmissions sent during the second (counted as sent, not when their transaction
     /// ended).
     pub retransmissions: u64,
+    /// Live video during the second: INVITEs answered, streams started and ended, RTP sent.
+    pub video: VideoCounters,
 }
 
 impl Second {
@@ -123,6 +126,7 @@ impl Second {
             kinds: std::array::from_fn(|i| KindSecond::of(&s.kinds[i])),
             gauges: s.gauges,
             retransmissions: s.counters.retransmissions,
+            video: s.video,
         }
     }
 
@@ -153,6 +157,7 @@ impl Second {
         }
         self.gauges = self.gauges.plus(o.gauges);
         self.retransmissions += o.retransmissions;
+        self.video.add(&o.video);
         Ok(())
     }
 
@@ -175,12 +180,16 @@ impl Second {
             }
             kinds.insert(k.as_str().into(), v);
         }
-        json!({
+        let mut v = json!({
             "t_s": self.t_s,
             "kinds": kinds,
             "retransmissions": self.retransmissions,
             "gauges": self.gauges.to_json(),
-        })
+        });
+        if !self.video.is_empty() {
+            v["video"] = self.video.to_json();
+        }
+        v
     }
 
     /// Reads a timeline entry written by [`Second::to_json`].
@@ -219,6 +228,7 @@ impl Second {
             }
         }
         s.gauges = Gauges::from_json(v.get("gauges").unwrap_or(&Value::Null));
+        s.video = VideoCounters::from_json(v.get("video").unwrap_or(&Value::Null));
         Ok(s)
     }
 }
@@ -243,10 +253,13 @@ pub fn merge_by_second(timelines: &[Vec<Second>]) -> Result<Vec<Second>, String>
 /// The `--csv` columns: one row per second per kind, in [`TxnKind::ALL`] order.
 pub const CSV_HEADER: &str = "t_s,kind,ok,redirected,rejected,timeouts,transport_errors,\
 pending_at_stop,retransmits,p50_ms,p90_ms,p99_ms,max_ms,in_flight,registered,registering,\
-offline,started,stopped,retransmissions_sent\n";
+offline,started,stopped,retransmissions_sent,streams,rtp_packets,rtp_kbps\n";
 
 /// The `--csv` rows of one second (every kind, so each kind's series has every second;
-/// percentile cells are empty when the kind had no timed answer).
+/// percentile cells are empty when the kind had no timed answer). The columns after the
+/// kind's own are the second's, repeated on each of its rows: the population at its end, the
+/// retransmissions and RTP packets sent in it, the live streams at its end and the RTP
+/// bitrate over it (kbit/s, headers included).
 pub fn write_csv(s: &Second, out: &mut String) {
     use std::fmt::Write as _;
     let g = &s.gauges;
@@ -281,14 +294,17 @@ pub fn write_csv(s: &Second, out: &mut String) {
         }
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{:.1}",
             g.in_flight,
             g.registered,
             g.registering,
             g.offline(),
             g.started,
             g.stopped,
-            s.retransmissions
+            s.retransmissions,
+            g.streams,
+            s.video.rtp_packets,
+            s.video.rtp_bytes as f64 * 8.0 / 1000.0
         );
     }
 }
@@ -333,16 +349,43 @@ mod tests {
         assert_eq!((r.timeouts, r.retransmits, r.failed()), (1, 6, 1));
         let mut csv = String::new();
         write_csv(&s, &mut csv);
-        assert_eq!(csv.lines().count(), 5);
+        assert_eq!(csv.lines().count(), TxnKind::ALL.len());
         assert!(
             csv.lines()
-                .any(|l| l == "3,keepalive,0,0,0,0,0,0,0,,,,,0,5,0,1,6,0,2"),
+                .any(|l| l == "3,keepalive,0,0,0,0,0,0,0,,,,,0,5,0,1,6,0,2,0,0,0.0"),
             "{csv}"
         );
         assert_eq!(
             CSV_HEADER.trim_end().split(',').count(),
             csv.lines().next().unwrap().split(',').count()
         );
+    }
+
+    #[test]
+    fn a_second_of_video_has_streams_and_bitrate_in_csv_and_survives_json_and_merge() {
+        let mut v = snap(&[100], 3);
+        v.gauges.streams = 2;
+        v.video.streams_started = 2;
+        v.video.rtp_packets = 90;
+        v.video.rtp_bytes = 125_000;
+        let s = Second::of(7, &v);
+        let mut csv = String::new();
+        write_csv(&s, &mut csv);
+        assert!(
+            csv.lines().all(|l| l.ends_with(",2,2,90,1000.0")),
+            "retransmissions 2, streams 2, 90 packets, 125,000 bytes = 1,000 kbit/s: {csv}"
+        );
+        let back = Second::from_json(&s.to_json()).unwrap();
+        assert_eq!(back, s);
+        assert!(s.to_json().get("video").is_some());
+        assert!(
+            Second::of(1, &snap(&[], 1))
+                .to_json()
+                .get("video")
+                .is_none()
+        );
+        let m = merge_by_second(&[vec![s.clone()], vec![back]]).unwrap();
+        assert_eq!((m[0].gauges.streams, m[0].video.rtp_bytes), (4, 250_000));
     }
 
     #[test]

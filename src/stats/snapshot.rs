@@ -198,6 +198,8 @@ pub struct Gauges {
     pub registering: u64,
     /// Client transactions in flight now, every kind.
     pub in_flight: u64,
+    /// Live video streams sending now (started, not yet ended).
+    pub streams: u64,
 }
 
 impl Gauges {
@@ -209,11 +211,12 @@ impl Gauges {
     }
 
     /// The JSON object reports carry (`cameras`, `started`, `registered`, `registering`,
-    /// `stopped`, `in_flight`).
+    /// `stopped`, `in_flight`, `streams`).
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "cameras": self.cameras, "started": self.started, "registered": self.registered,
             "registering": self.registering, "stopped": self.stopped, "in_flight": self.in_flight,
+            "streams": self.streams,
         })
     }
 
@@ -227,6 +230,7 @@ impl Gauges {
             registering: u("registering"),
             stopped: u("stopped"),
             in_flight: u("in_flight"),
+            streams: u("streams"),
         }
     }
 
@@ -239,6 +243,7 @@ impl Gauges {
             stopped: self.stopped + o.stopped,
             registering: self.registering + o.registering,
             in_flight: self.in_flight + o.in_flight,
+            streams: self.streams + o.streams,
         }
     }
 }
@@ -247,7 +252,7 @@ impl Gauges {
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     /// Per transaction kind, indexed like [`TxnKind::ALL`].
-    pub kinds: [KindStats; 5],
+    pub kinds: [KindStats; TxnKind::ALL.len()],
     /// Camera event counters accumulated over the interval.
     pub counters: Counters,
     /// Population at the end of the interval (summed over workers when merged).

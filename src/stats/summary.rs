@@ -34,16 +34,19 @@
 //!   `queries_refused`, `request_retransmits`, `unrouted`, `send_errors`,
 //!   `unanswerable_challenges` (401/407 with no Digest challenge of a supported algorithm)
 //! - `gauges` (at the end): `cameras`, `started`, `registered`, `registering`, `stopped`,
-//!   `in_flight`
+//!   `in_flight`, `streams` (live video streams sending)
 //! - `video`: live video totals: `invites`, `answered`, `busy`, `not_acceptable`,
 //!   `not_found`, `acked`, `streams_started`, `streams_ended`, `rtp_packets`, `rtp_bytes`,
-//!   `rtp_send_errors` (reports written before it was added read back with zeros)
+//!   `rtp_send_errors`, and for TCP media `tcp_connects`, `tcp_reconnects`,
+//!   `tcp_connect_failures`, `tcp_frames_skipped` (reports written before these were added
+//!   read back with zeros)
 //! - `timeline`: one entry per second: `t_s`; `kinds` (only kinds with something in that
 //!   second) each with `ok`, `redirected`, `rejected`, `timeouts`, `transport_errors`,
 //!   `pending_at_stop`, `retransmits`, and when timed `latency_us` (`p50`, `p90`, `p99`, `max`)
 //!   and `histogram` (that second's, as above, so shards merge by second exactly);
 //!   `retransmissions` (sent that second); `gauges` at its end (`cameras`, `started`,
-//!   `registered`, `registering`, `stopped`, `in_flight`). Written by
+//!   `registered`, `registering`, `stopped`, `in_flight`, `streams`); `video` (that second's
+//!   live video counts, as the run's `video`; only in a second with any). Written by
 //!   [`Second::to_json`](super::series::Second::to_json).
 
 pub use super::info::{RunInfo, ShardInfo};

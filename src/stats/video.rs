@@ -13,7 +13,7 @@ pub struct VideoCounters {
     pub answered: u64,
     /// INVITEs answered 486 Busy Here (stream cap or full table).
     pub busy: u64,
-    /// INVITEs answered 488 Not Acceptable Here (offer unusable, or TCP media).
+    /// INVITEs answered 488 Not Acceptable Here (an offer that cannot be met).
     pub not_acceptable: u64,
     /// INVITEs answered 404 (neither the device nor one of its channels).
     pub not_found: u64,
@@ -29,11 +29,20 @@ pub struct VideoCounters {
     pub rtp_bytes: u64,
     /// RTP packets the kernel refused.
     pub rtp_send_errors: u64,
+    /// TCP media connections made (connects completed, platforms' connections accepted).
+    pub tcp_connects: u64,
+    /// TCP media connect attempts after a failed connect or a dropped connection.
+    pub tcp_reconnects: u64,
+    /// TCP media connects that failed (refused, error, timed out), and listeners the
+    /// platform never connected to or that could not be opened.
+    pub tcp_connect_failures: u64,
+    /// Whole frames not sent because a TCP media connection's write queue was full.
+    pub tcp_frames_skipped: u64,
 }
 
 impl VideoCounters {
-    /// The fields with their JSON names, in order.
-    fn fields(&self) -> [(&'static str, u64); 11] {
+    /// The fields with their JSON names, in order (the JSON, CSV and metrics use these).
+    pub fn fields(&self) -> [(&'static str, u64); 15] {
         [
             ("invites", self.invites),
             ("answered", self.answered),
@@ -46,6 +55,10 @@ impl VideoCounters {
             ("rtp_packets", self.rtp_packets),
             ("rtp_bytes", self.rtp_bytes),
             ("rtp_send_errors", self.rtp_send_errors),
+            ("tcp_connects", self.tcp_connects),
+            ("tcp_reconnects", self.tcp_reconnects),
+            ("tcp_connect_failures", self.tcp_connect_failures),
+            ("tcp_frames_skipped", self.tcp_frames_skipped),
         ]
     }
 
@@ -63,6 +76,10 @@ impl VideoCounters {
             rtp_packets,
             rtp_bytes,
             rtp_send_errors,
+            tcp_connects,
+            tcp_reconnects,
+            tcp_connect_failures,
+            tcp_frames_skipped,
         } = self;
         *invites = f(*invites, o.invites);
         *answered = f(*answered, o.answered);
@@ -75,6 +92,10 @@ impl VideoCounters {
         *rtp_packets = f(*rtp_packets, o.rtp_packets);
         *rtp_bytes = f(*rtp_bytes, o.rtp_bytes);
         *rtp_send_errors = f(*rtp_send_errors, o.rtp_send_errors);
+        *tcp_connects = f(*tcp_connects, o.tcp_connects);
+        *tcp_reconnects = f(*tcp_reconnects, o.tcp_reconnects);
+        *tcp_connect_failures = f(*tcp_connect_failures, o.tcp_connect_failures);
+        *tcp_frames_skipped = f(*tcp_frames_skipped, o.tcp_frames_skipped);
     }
 
     /// Adds `o`.
@@ -118,12 +139,16 @@ impl VideoCounters {
             rtp_packets: u("rtp_packets"),
             rtp_bytes: u("rtp_bytes"),
             rtp_send_errors: u("rtp_send_errors"),
+            tcp_connects: u("tcp_connects"),
+            tcp_reconnects: u("tcp_reconnects"),
+            tcp_connect_failures: u("tcp_connect_failures"),
+            tcp_frames_skipped: u("tcp_frames_skipped"),
         }
     }
 
-    /// The summary's line.
+    /// The summary's line (the TCP media counts only when there was TCP media).
     pub fn line(&self) -> String {
-        format!(
+        let mut line = format!(
             "live video: INVITEs {} (answered {}, busy {}, not acceptable {}, not found {}, acked {}); streams started {}, ended {}; RTP packets {}, bytes {}, send errors {}",
             self.invites,
             self.answered,
@@ -136,7 +161,17 @@ impl VideoCounters {
             self.rtp_packets,
             self.rtp_bytes,
             self.rtp_send_errors
-        )
+        );
+        if self.tcp_connects + self.tcp_reconnects + self.tcp_connect_failures > 0 {
+            line.push_str(&format!(
+                "; TCP media connects {}, reconnects {}, connect failures {}, frames skipped {}",
+                self.tcp_connects,
+                self.tcp_reconnects,
+                self.tcp_connect_failures,
+                self.tcp_frames_skipped
+            ));
+        }
+        line
     }
 }
 
@@ -152,6 +187,8 @@ mod tests {
             busy: 1,
             rtp_packets: 100,
             rtp_bytes: 140_000,
+            tcp_reconnects: 3,
+            tcp_frames_skipped: 2,
             ..VideoCounters::default()
         };
         let mut b = a;
@@ -162,5 +199,19 @@ mod tests {
         assert_eq!(VideoCounters::from_json(&b.to_json()), b);
         assert!(VideoCounters::default().is_empty() && !a.is_empty());
         assert!(a.line().contains("busy 1"), "{}", a.line());
+        assert!(
+            a.line().ends_with(
+                "; TCP media connects 0, reconnects 3, connect failures 0, frames skipped 2"
+            ),
+            "{}",
+            a.line()
+        );
+        let udp = VideoCounters {
+            tcp_reconnects: 0,
+            tcp_frames_skipped: 0,
+            ..a
+        };
+        assert!(!udp.line().contains("TCP"), "{}", udp.line());
+        assert_eq!(b.to_json()["tcp_reconnects"], 6);
     }
 }

@@ -410,6 +410,11 @@ pub fn serve_process(dir: &std::path::Path, args: &[&str]) -> (Peer, std::net::S
 /// 192.168.1.3:5060. Checksums are zero (UDP: none); tshark does not verify IP checksums by
 /// default.
 pub fn pcap(payloads: &[Vec<u8>]) -> Vec<u8> {
+    pcap_udp(payloads, 5060, 5060)
+}
+
+/// [`pcap`] with other UDP ports: `from` to `to`.
+pub fn pcap_udp(payloads: &[Vec<u8>], from: u16, to: u16) -> Vec<u8> {
     let mut f = Vec::new();
     f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
     f.extend_from_slice(&2u16.to_le_bytes());
@@ -425,7 +430,9 @@ pub fn pcap(payloads: &[Vec<u8>]) -> Vec<u8> {
         ];
         ip[2..4].copy_from_slice(&total.to_be_bytes());
         ip[4..6].copy_from_slice(&u16::try_from(i).unwrap().to_be_bytes());
-        let mut udp = vec![0x13, 0xc4, 0x13, 0xc4, 0, 0, 0, 0];
+        let mut udp = vec![0; 8];
+        udp[0..2].copy_from_slice(&from.to_be_bytes());
+        udp[2..4].copy_from_slice(&to.to_be_bytes());
         udp[4..6].copy_from_slice(&(total - 20).to_be_bytes());
         let len = u32::from(total);
         for v in [1_700_000_000 + u32::try_from(i).unwrap(), 0, len, len] {
@@ -460,6 +467,44 @@ pub fn tshark_sip(name: &str, payloads: &[Vec<u8>], fields: &[&str]) -> String {
         cmd.args(["-e", f]);
     }
     stdout_of(&mut cmd)
+}
+
+/// `tshark -r FILE -d DECODE` fields of every RTP packet in `file`, a row each: ssrc, seq,
+/// marker, payload type, version, malformed (empty when not).
+pub fn tshark_rtp(file: &Path, decode: &str) -> Vec<Vec<String>> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(file)
+        .args([
+            "-d",
+            decode,
+            "-Y",
+            "rtp",
+            "-T",
+            "fields",
+            "-E",
+            "separator=,",
+        ])
+        .args(["-e", "rtp.ssrc", "-e", "rtp.seq", "-e", "rtp.marker"])
+        .args([
+            "-e",
+            "rtp.p_type",
+            "-e",
+            "rtp.version",
+            "-e",
+            "_ws.malformed",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
 }
 
 /// Asserts that a tshark row's `_ws.malformed` field is empty and its `_ws.expert.severity`

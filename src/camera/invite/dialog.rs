@@ -5,7 +5,7 @@
 
 use super::slot::{CALL_ID, State};
 use super::{Action, PlayTable, SessionId, wire};
-use crate::camera::{T2, TIMER_F};
+use crate::camera::{Outcome, T2, TIMER_F, TxnKind};
 use crate::clock::Time;
 use crate::gb::sdp::MediaTransport;
 use crate::sip::Message;
@@ -25,7 +25,7 @@ impl PlayTable {
         });
     }
 
-    fn stop_media(&mut self, i: usize) {
+    pub(super) fn stop_media(&mut self, i: usize) {
         if self.slots[i].media_on {
             self.slots[i].media_on = false;
             let session = self.session(i);
@@ -37,6 +37,9 @@ impl PlayTable {
     fn bye(&mut self, i: usize, now: Time) {
         self.stop_media(i);
         let s = &mut self.slots[i];
+        if !s.ending {
+            s.bye_due = now;
+        }
         wire::write_bye(
             &mut self.scratch,
             s,
@@ -66,6 +69,8 @@ impl PlayTable {
                 s.disarm();
                 let after = now.since(s.invite_at);
                 let (ending, tcp_active) = (s.ending, s.transport == MediaTransport::TcpActive);
+                let due = s.invite_at;
+                self.record(i, TxnKind::Invite, Outcome::Status(200), due, now);
                 self.counters.acked += 1;
                 let session = self.session(i);
                 self.actions.push(Action::Acked { session, after });
@@ -95,16 +100,8 @@ impl PlayTable {
         };
         let tag = self.tag(i);
         self.respond(msg, 200, Some(&tag), source);
-        if self.slots[i].state == State::Trying {
-            wire::rewrite_final(
-                &mut self.scratch,
-                &self.slots[i],
-                487,
-                self.cfg.user_agent.as_bytes(),
-            );
-            std::mem::swap(&mut self.slots[i].wire, &mut self.scratch);
-            self.count_error(487);
-            self.complete(i, now);
+        if matches!(self.slots[i].state, State::Trying | State::Listening) {
+            self.refuse(i, now, 487);
         }
     }
 
@@ -138,7 +135,7 @@ impl PlayTable {
         };
         let branch = via.branch().unwrap_or(b"");
         let salt = self.cfg.salt;
-        let Some(s) = self.slots.iter_mut().find(|s| {
+        let Some(i) = self.slots.iter().position(|s| {
             s.state == State::Byeing
                 && s.key(CALL_ID) == call_id
                 && branch == wire::bye_branch(salt, s.generation)
@@ -146,15 +143,22 @@ impl PlayTable {
             return;
         };
         if code >= 200 {
-            s.free();
-        } else if s.next != Time::MAX {
+            let due = self.slots[i].bye_due;
+            self.record(i, TxnKind::Bye, Outcome::Status(code), due, now);
+            self.slots[i].free();
+            return;
+        }
+        let s = &mut self.slots[i];
+        if s.next != Time::MAX {
             s.interval = T2;
             s.next = now + T2;
         }
     }
 
-    /// The device's source for `session` ended (or its TCP media dropped): BYE now if the
-    /// dialog is up, right after the ACK if the 200 is not acknowledged yet; otherwise nothing.
+    /// The device's source for `session` ended (or its TCP media dropped, or could not
+    /// listen): BYE now if the dialog is up, right after the ACK if the 200 is not
+    /// acknowledged yet, 500 to the INVITE if its 200 waits for [`PlayTable::listening`];
+    /// otherwise nothing.
     pub fn media_ended(&mut self, now: Time, session: SessionId) {
         self.begin();
         let i = session.slot();
@@ -167,8 +171,10 @@ impl PlayTable {
             Some(State::Confirmed) => self.bye(i, now),
             Some(State::Answered) => {
                 self.slots[i].ending = true;
+                self.slots[i].bye_due = now;
                 self.stop_media(i);
             }
+            Some(State::Listening) => self.refuse(i, now, 500),
             _ => {}
         }
     }
@@ -186,11 +192,15 @@ impl PlayTable {
                 State::Trying => self.answer(i, now),
                 State::Answered if s.deadline <= now => {
                     self.counters.ack_timeouts += 1;
+                    let due = s.invite_at;
+                    self.record(i, TxnKind::Invite, Outcome::Timeout, due, now);
                     self.bye(i, now);
                 }
                 State::Byeing if s.deadline <= now => {
                     self.counters.bye_timeouts += 1;
-                    s.free();
+                    let due = s.bye_due;
+                    self.record(i, TxnKind::Bye, Outcome::Timeout, due, now);
+                    self.slots[i].free();
                 }
                 State::Completed if s.deadline <= now => s.free(),
                 State::Answered | State::Byeing | State::Completed => {
@@ -198,7 +208,7 @@ impl PlayTable {
                     self.counters.retransmissions += 1;
                     self.send_slot(i);
                 }
-                State::Free | State::Confirmed => s.disarm(),
+                State::Free | State::Confirmed | State::Listening => s.disarm(),
             }
         }
     }

@@ -11,10 +11,22 @@
 //! 481); the device ends one with [`PlayTable::media_ended`], which sends a BYE retransmitted
 //! as a non-INVITE client transaction until a final response or Timer F.
 //!
+//! TCP active media (the platform connects): the camera must listen before its 200, and the
+//! 200's `m=video` names the port it listens on, which only the host can pick. So the table
+//! asks for the listener ([`Action::StartMedia`] with [`MediaTransport::TcpActive`]) and holds
+//! the 200 until the host calls [`PlayTable::listening`] with the port; the answer is written
+//! then, from the offer kept in the slot. A host that cannot listen calls
+//! [`PlayTable::media_ended`] and the INVITE gets 500.
+//!
 //! Why a table: sessions are few next to cameras, so they live in one fixed-size table per
 //! worker instead of in every camera; slots are reused and each keeps its buffers, so once warm
 //! no message allocates. Lookups scan the table (INVITE, ACK, CANCEL and BYE are rare next to
 //! media packets); [`PlayTable::poll_timeout`] is the one wake-up a host arms.
+//!
+//! Each INVITE transaction and each BYE of the camera's ends in a [`Record`] (kinds
+//! [`TxnKind::Invite`] and [`TxnKind::Bye`]) read with [`PlayTable::records`], so the run
+//! reports how long platforms take to acknowledge and to answer, as for the camera's own
+//! transactions.
 //!
 //! What it never does: open a socket, read a clock (every call takes `now`), or send or
 //! receive media. It says what the media side must do through [`Action::StartMedia`] and
@@ -22,6 +34,7 @@
 //! camera's registration or keepalives; the generator's worker feeds it the INVITE, ACK,
 //! CANCEL and BYE addressed to its cameras and the responses to their BYEs.
 
+mod answer;
 mod dialog;
 mod slot;
 #[cfg(test)]
@@ -30,19 +43,19 @@ mod wire;
 
 pub use slot::TIMER_H;
 
-use crate::camera::Transport;
+use crate::camera::{Outcome, Record, Transport, TxnKind};
 use crate::clock::{Span, Time};
 use crate::gb::DeviceId;
 use crate::gb::sdp::{MediaTransport, Offer, SessionKind, Ssrc};
-use crate::gb::sdp_answer::{AnswerSsrc, Local, write_answer};
+use crate::gb::sdp_answer::AnswerSsrc;
 use crate::gb::subject::{Subject, addressed_channel};
-use crate::sip::write::push_name_addr;
 use crate::sip::{HeaderKind, Message, NameAddr, Uri, response_to};
 use slot::{BRANCH, CALL_ID, FROM_TAG, Slot, State};
 use std::net::SocketAddr;
 
-/// A session: its slot in the table and that slot's use, so a stale handle matches nothing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A session: its slot in the table and that slot's use, so a stale handle matches nothing
+/// (the default one, of no use, matches nothing either).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SessionId {
     slot: u32,
     generation: u32,
@@ -78,8 +91,11 @@ pub enum Action {
     Send(Transmit),
     /// Start the stream. Over UDP, send to `to` now (after the ACK). With
     /// [`MediaTransport::TcpPassive`] connect to `to` now (after the ACK). With
-    /// [`MediaTransport::TcpActive`] this comes before the 200 is sent: listen on the camera's
-    /// media address now, and stream once the platform connects.
+    /// [`MediaTransport::TcpActive`] this comes before the 200, which waits: listen now on the
+    /// camera's media IP (a port of its own) and tell the table the port with
+    /// [`PlayTable::listening`] (it goes into the answer's `m=video`; if the host cannot
+    /// listen it calls [`PlayTable::media_ended`] and the INVITE gets 500); stream once the
+    /// platform connects.
     StartMedia {
         /// The session.
         session: SessionId,
@@ -185,6 +201,9 @@ pub struct PlayCounters {
     pub bye_timeouts: u64,
     /// Retransmitted INVITEs answered again.
     pub invite_retransmits: u64,
+    /// INVITEs answered 500 because the media ended before the 200 (TCP active: the host
+    /// could not listen).
+    pub server_errors: u64,
     /// Requests for no known dialog or transaction (481).
     pub unknown_dialog: u64,
     /// Requests without the headers a transaction needs (400).
@@ -212,6 +231,7 @@ pub struct PlayTable {
     scratch: Vec<u8>,
     body: Vec<u8>,
     actions: Vec<Action>,
+    records: Vec<Record>,
     counters: PlayCounters,
     generation: u32,
 }
@@ -227,6 +247,8 @@ impl PlayTable {
             body: Vec::with_capacity(bytes),
             // At most three actions per slot from one timer pass, plus a request's own.
             actions: Vec::with_capacity(3 * capacity + 8),
+            // At most one record per slot from one timer pass, plus a request's own.
+            records: Vec::with_capacity(capacity + 8),
             cfg,
             counters: PlayCounters::default(),
             generation: 0,
@@ -246,6 +268,26 @@ impl PlayTable {
     /// What the last call asks the caller to do, in order (valid until the next call).
     pub fn actions(&self) -> &[Action] {
         &self.actions
+    }
+
+    /// The transactions the last call ended, to be counted like the camera's own (valid until
+    /// the next call).
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    /// Ends a transaction of slot `i`: `kind` due at `due`, its message first sent at `sent`.
+    fn record(&mut self, i: usize, kind: TxnKind, outcome: Outcome, due: Time, now: Time) {
+        let s = &self.slots[i];
+        let sent = s.sent_at.max(due);
+        self.records.push(Record {
+            kind,
+            outcome,
+            latency: now.since(due),
+            lag: sent.min(now).since(due),
+            retransmits: s.resends,
+            redirected: false,
+        });
     }
 
     /// The bytes of a [`Transmit`] from the last call.
@@ -274,6 +316,7 @@ impl PlayTable {
     fn begin(&mut self) {
         self.out.clear();
         self.actions.clear();
+        self.records.clear();
     }
 
     fn session(&self, i: usize) -> SessionId {
@@ -354,7 +397,7 @@ impl PlayTable {
         {
             self.counters.invite_retransmits += 1;
             match self.slots[i].state {
-                State::Trying => self.respond(msg, 100, None, source),
+                State::Trying | State::Listening => self.respond(msg, 100, None, source),
                 // Its wire holds the camera's BYE now: the INVITE is over.
                 State::Byeing => {}
                 _ => self.send_slot(i),
@@ -407,6 +450,14 @@ impl PlayTable {
         let Some(i) = free else {
             // No slot to keep the answer in: a retransmitted INVITE is decided again.
             self.respond(msg, code, None, source);
+            self.records.push(Record {
+                kind: TxnKind::Invite,
+                outcome: Outcome::Status(code),
+                latency: Span::ZERO,
+                lag: Span::ZERO,
+                retransmits: 0,
+                redirected: false,
+            });
             return;
         };
         let answer = match (code, channel, offer) {
@@ -456,44 +507,31 @@ impl PlayTable {
             from_value,
             to,
             target,
+            if answer.is_some() { msg.body } else { b"" },
         ]);
         let tag = self.tag(i);
+        // The response's head only: a 200 gets its Contact and answer from `write_ok`.
         let mut w = response_to(&mut self.scratch, msg, code, Some(&tag), Some(&inv.source));
         let head_end = w.written();
         w.header(b"User-Agent", self.cfg.user_agent.as_bytes());
-        match answer {
-            Some((channel, offer, subject_ssrc)) => {
-                w.header_with(b"Contact", |b| {
-                    push_name_addr(b, dev.id.as_bytes(), &dev.signal)
-                });
-                w.header(b"Content-Type", b"application/sdp");
-                self.body.clear();
-                let local = Local {
-                    device: &channel,
-                    media: dev.media,
-                    ssrc: self.cfg.answer_ssrc,
-                    format: self.cfg.format.as_deref().map(str::as_bytes),
-                };
-                write_answer(&mut self.body, &offer, &local);
-                w.finish(&self.body);
-                let s = &mut self.slots[i];
-                s.media_to = offer.media;
-                s.transport = offer.transport;
-                s.kind = offer.kind;
-                s.ssrc = match self.cfg.answer_ssrc {
-                    AnswerSsrc::Own(n) => n,
-                    AnswerSsrc::Offered => offer.ssrc.or(subject_ssrc).map_or(0, |s| s.value),
-                };
-            }
-            None => {
-                w.finish(b"");
-            }
-        }
+        w.finish(b"");
         let s = &mut self.slots[i];
         std::mem::swap(&mut s.wire, &mut self.scratch);
         s.head_end = head_end;
+        s.ids = None;
+        if let Some((channel, offer, subject_ssrc)) = answer {
+            s.ids = Some((*dev.id, channel));
+            s.media = dev.media;
+            s.media_to = offer.media;
+            s.transport = offer.transport;
+            s.kind = offer.kind;
+            s.ssrc = match self.cfg.answer_ssrc {
+                AnswerSsrc::Own(n) => n,
+                AnswerSsrc::Offered => offer.ssrc.or(subject_ssrc).map_or(0, |s| s.value),
+            };
+        }
         if code != 200 {
-            self.complete(i, now);
+            self.complete(i, now, code);
         } else if self.cfg.answer_delay == Span::ZERO {
             self.answer(i, now);
         } else {
@@ -502,39 +540,5 @@ impl PlayTable {
             s.next = now + self.cfg.answer_delay;
             s.deadline = Time::MAX;
         }
-    }
-
-    /// Counts a final error response.
-    fn count_error(&mut self, code: u16) {
-        let c = &mut self.counters;
-        match code {
-            404 => c.not_found += 1,
-            486 => c.busy += 1,
-            487 => c.cancelled += 1,
-            488 => c.not_acceptable += 1,
-            _ => {}
-        }
-    }
-
-    /// Slot `i`'s final error is in its wire: send it, kept until ACK or Timer H.
-    fn complete(&mut self, i: usize, now: Time) {
-        let s = &mut self.slots[i];
-        s.state = State::Completed;
-        let udp = s.udp;
-        s.arm(now, udp, TIMER_H);
-        self.send_slot(i);
-    }
-
-    /// Sends slot `i`'s 200 (listening first for TCP active media).
-    fn answer(&mut self, i: usize, now: Time) {
-        if self.slots[i].transport == MediaTransport::TcpActive {
-            self.start_media(i);
-        }
-        self.counters.answered += 1;
-        let s = &mut self.slots[i];
-        s.state = State::Answered;
-        // The UAS core retransmits a 2xx over every transport (RFC 3261 §13.3.1.4).
-        s.arm(now, true, TIMER_H);
-        self.send_slot(i);
     }
 }

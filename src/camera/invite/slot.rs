@@ -5,6 +5,7 @@
 
 use crate::camera::{T1, T2};
 use crate::clock::{Span, Time};
+use crate::gb::DeviceId;
 use crate::gb::sdp::{MediaTransport, SessionKind};
 use std::net::{Ipv4Addr, SocketAddr};
 
@@ -17,8 +18,11 @@ pub const TIMER_H: Span = T1.times(64);
 pub(super) enum State {
     /// Unused.
     Free,
-    /// 100 sent; the 200 is written and goes out at `next` (the answer delay).
+    /// 100 sent; the 200 goes out at `next` (the answer delay).
     Trying,
+    /// TCP active media: StartMedia asked the host to listen; the 200 is written and sent
+    /// when it says on which port ([`PlayTable::listening`](super::PlayTable::listening)).
+    Listening,
     /// 200 sent, retransmitted at `next` until ACK or Timer H at `deadline`.
     Answered,
     /// ACK received: the dialog is up.
@@ -41,7 +45,9 @@ pub(super) const FROM: usize = 3;
 pub(super) const TO: usize = 4;
 /// The platform's Contact URI (the camera's BYE goes to it).
 pub(super) const TARGET: usize = 5;
-const PARTS: usize = 6;
+/// The INVITE's SDP offer (the 200's answer is written from it).
+pub(super) const OFFER: usize = 6;
+const PARTS: usize = 7;
 
 /// One session.
 #[derive(Debug)]
@@ -61,6 +67,12 @@ pub(super) struct Slot {
     pub udp: bool,
     /// Where the platform receives the video.
     pub media_to: SocketAddr,
+    /// The camera's media address for the answer (its port replaced by the listening port
+    /// for TCP active media).
+    pub media: SocketAddr,
+    /// The device's ID (the 200's Contact) and the channel the INVITE addressed (the
+    /// answer's `o=`); set for a 200.
+    pub ids: Option<(DeviceId, DeviceId)>,
     pub transport: MediaTransport,
     pub ssrc: u32,
     pub kind: SessionKind,
@@ -70,6 +82,12 @@ pub(super) struct Slot {
     pub ending: bool,
     /// When the INVITE arrived.
     pub invite_at: Time,
+    /// When the kept message (the 200, or the camera's BYE) was first sent.
+    pub sent_at: Time,
+    /// When the camera decided to end the session (its BYE's due time).
+    pub bye_due: Time,
+    /// Retransmissions of the kept message so far (saturating).
+    pub resends: u8,
     /// The next retransmission (or the answer, in `Trying`); `Time::MAX` for none.
     pub next: Time,
     /// The current retransmission interval.
@@ -97,12 +115,17 @@ impl Slot {
             signal: nowhere,
             udp: true,
             media_to: nowhere,
+            media: nowhere,
+            ids: None,
             transport: MediaTransport::Udp,
             ssrc: 0,
             kind: SessionKind::Play,
             media_on: false,
             ending: false,
             invite_at: Time::ZERO,
+            sent_at: Time::ZERO,
+            bye_due: Time::ZERO,
+            resends: 0,
             next: Time::MAX,
             interval: T1,
             deadline: Time::MAX,
@@ -132,7 +155,7 @@ impl Slot {
     pub fn streaming(&self) -> bool {
         matches!(
             self.state,
-            State::Trying | State::Answered | State::Confirmed
+            State::Trying | State::Listening | State::Answered | State::Confirmed
         )
     }
 
@@ -145,6 +168,8 @@ impl Slot {
     /// Arms a retransmitted message sent at `now`: first again after T1 if `retransmit`, and
     /// `limit` (Timer H or F) from now.
     pub fn arm(&mut self, now: Time, retransmit: bool, limit: Span) {
+        self.sent_at = now;
+        self.resends = 0;
         self.interval = T1;
         self.next = if retransmit { now + T1 } else { Time::MAX };
         self.deadline = now + limit;
@@ -152,6 +177,7 @@ impl Slot {
 
     /// Schedules the next retransmission after one went out at `now`: T1 doubling up to T2.
     pub fn retransmitted(&mut self, now: Time) {
+        self.resends = self.resends.saturating_add(1);
         self.interval = (2 * self.interval).min(T2);
         self.next = now + self.interval;
     }
@@ -185,6 +211,7 @@ mod tests {
             b"<sip:p@d>;tag=f",
             b"<sip:c@d>",
             b"sip:p@h",
+            b"v=0\r\n",
         ]);
         assert_eq!(s.key(CALL_ID), b"cid");
         assert_eq!(s.key(FROM_TAG), b"");

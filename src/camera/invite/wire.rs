@@ -1,10 +1,11 @@
 //! The session messages a camera writes beyond plain responses: the To tag and BYE branch it
-//! derives from the table's salt and a slot's generation (so nothing is stored for them), a
-//! final response rebuilt from the headers an earlier response to the same INVITE copied (the
-//! 487 after a CANCEL), and the camera's BYE in the dialog.
+//! derives from the table's salt and a slot's generation (so nothing is stored for them), final
+//! responses rebuilt from the headers an earlier response to the same INVITE copied (the 200
+//! with its answer, the 487 after a CANCEL, the 500 when the camera cannot listen), and the
+//! camera's BYE in the dialog.
 
 use super::slot::{FROM, Slot, TARGET, TO};
-use crate::sip::write::{push_addr, reason_phrase};
+use crate::sip::write::{push_addr, push_name_addr, push_u64, reason_phrase};
 use crate::sip::{Method, Writer};
 
 /// Length of a To tag.
@@ -41,18 +42,44 @@ pub(super) fn bye_branch(salt: u32, generation: u32) -> [u8; BRANCH_LEN] {
 /// `slot.wire`: its status line replaced, its copied headers (Via to CSeq, To with the tag)
 /// kept, no body.
 pub(super) fn rewrite_final(out: &mut Vec<u8>, slot: &Slot, code: u16, user_agent: &[u8]) {
+    status_and_head(out, slot, code, user_agent);
+    out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+}
+
+/// Writes into `out` the 200 to the INVITE whose earlier response is in `slot.wire` (its
+/// copied headers kept), with the camera's Contact (`user` at its signalling address) and the
+/// SDP answer `sdp` as its body.
+pub(super) fn rewrite_ok(
+    out: &mut Vec<u8>,
+    slot: &Slot,
+    user_agent: &[u8],
+    user: &[u8],
+    sdp: &[u8],
+) {
+    status_and_head(out, slot, 200, user_agent);
+    out.extend_from_slice(b"Contact: ");
+    push_name_addr(out, user, &slot.signal);
+    out.extend_from_slice(b"\r\nContent-Type: application/sdp\r\nContent-Length: ");
+    push_u64(out, sdp.len() as u64);
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(sdp);
+}
+
+/// Clears `out` and writes the status line of `code`, the headers an earlier response to the
+/// same INVITE copied (kept in `slot.wire`) and the User-Agent.
+fn status_and_head(out: &mut Vec<u8>, slot: &Slot, code: u16, user_agent: &[u8]) {
     let head_start = memchr::memchr(b'\n', &slot.wire).map_or(0, |i| i + 1);
     let head = slot.wire.get(head_start..slot.head_end).unwrap_or(b"");
     out.clear();
     out.extend_from_slice(b"SIP/2.0 ");
-    crate::sip::write::push_u64(out, u64::from(code));
+    push_u64(out, u64::from(code));
     out.push(b' ');
     out.extend_from_slice(reason_phrase(code));
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(head);
     out.extend_from_slice(b"User-Agent: ");
     out.extend_from_slice(user_agent);
-    out.extend_from_slice(b"\r\nContent-Length: 0\r\n\r\n");
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Writes into `out` the camera's BYE in `slot`'s dialog: to the platform's Contact, From the

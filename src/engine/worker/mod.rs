@@ -11,6 +11,7 @@
 
 mod play;
 mod receive;
+mod tcp_media;
 
 use super::io::{Io, SEND_QUEUE, pick_ip};
 use crate::camera::driver::{Fleet, Host};
@@ -194,7 +195,7 @@ impl Worker {
             plan.video.max_streams,
             plan.video.clip.clone(),
             pick_ip(&plan, s.default_ip, s.index),
-            n as u32,
+            (n as u32, udp.len() + n),
             cfg.run_id ^ (s.index as u32).wrapping_mul(0x9E37_79B9),
         )?;
         Ok(Worker {
@@ -381,10 +382,16 @@ impl Worker {
             }
             for i in 0..self.ready.len() {
                 let (token, readable, writable, closed) = self.ready[i];
-                // UDP sockets first, then TCP connections (see `Io::tcp_token`).
+                // UDP sockets first, then the cameras' TCP connections (see `Io::tcp_token`),
+                // then the play sessions' media sockets.
                 match token.0.checked_sub(self.io.udp.len()) {
                     None => self.udp_readable(token.0),
-                    Some(slot) => self.tcp_event(slot, readable, writable, closed),
+                    Some(slot) if slot < self.cams.len() => {
+                        self.tcp_event(slot, readable, writable, closed)
+                    }
+                    Some(slot) => {
+                        self.media_event(slot - self.cams.len(), readable, writable, closed)
+                    }
                 }
             }
         }
@@ -467,6 +474,8 @@ impl Worker {
         let mut g = crate::stats::Gauges {
             cameras: self.cams.len() as u64,
             started: started.len() as u64,
+            streams: (self.play.counters.streams_started)
+                .saturating_sub(self.play.counters.streams_ended),
             ..crate::stats::Gauges::default()
         };
         for c in started {

@@ -1,5 +1,5 @@
 //! A generator worker's live video: the INVITE server of its cameras (one [`PlayTable`] for
-//! the worker) and the RTP/UDP streams its sessions send.
+//! the worker) and the RTP streams its sessions send, over UDP or TCP.
 //!
 //! The INVITE, ACK, CANCEL and BYE addressed to the worker's cameras, and the responses to
 //! their BYEs, go to the table instead of the camera; what the table sends leaves from the
@@ -7,14 +7,17 @@
 //! from one UDP socket per worker (its port is the answer's `m=video` port): each stream is a
 //! [`Stream`] over the clip packed once at start ([`crate::profile::Video`]), its next frame
 //! due on the worker's timer wheel, its packets queued in one [`SendBatch`] and sent with
-//! `sendmmsg` before the worker waits.
+//! `sendmmsg` before the worker waits. TCP media (a connection or a listener per session,
+//! reconnects per Annex D) is in [`super::tcp_media`].
 //!
-//! Only UDP media is served: a TCP offer is answered 488 (see [`PlayConfig::tcp_media`]).
-//! Timer keys: the cameras' slots come first, then the table's, then one per session slot.
-//! Nothing here allocates after start: the table, the stream slots and the send queue are
-//! sized once.
+//! Timer keys: the cameras' slots come first, then the table's, then one per session slot (its
+//! next frame, or its TCP link's next retry or timeout). Poll tokens: the UDP sockets, the
+//! cameras' TCP connections, then one per session slot (its media connection or listener).
+//! Nothing here allocates after start for UDP media: the table, the stream slots and the send
+//! queue are sized once (a TCP stream's write queue grows only while its platform is slow).
 
 use super::Worker;
+use super::tcp_media::{Ctx, TcpMedia};
 use crate::camera::driver::Host;
 use crate::camera::invite::{Action, Device, PlayConfig, PlayTable, SessionId};
 use crate::clock::{Span, Time};
@@ -25,6 +28,7 @@ use crate::net::udp::{self, UdpSock};
 use crate::sip::{Message, Method};
 use crate::stats::video::VideoCounters;
 use crate::timer::TimerWheel;
+use mio::{Registry, Token};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
@@ -48,17 +52,31 @@ pub struct MediaCounters {
     pub rtp_packets: u64,
     /// RTP bytes (header and payload) queued for sending.
     pub rtp_bytes: u64,
-    /// RTP packets the kernel refused.
+    /// RTP packets the kernel refused (UDP), or frames a TCP connection refused.
     pub send_errors: u64,
+    /// TCP media connections made.
+    pub tcp_connects: u64,
+    /// TCP media reconnect attempts.
+    pub tcp_reconnects: u64,
+    /// TCP media connects that failed, listeners never connected to or not opened.
+    pub tcp_connect_failures: u64,
+    /// Whole frames skipped on a full TCP write queue.
+    pub tcp_frames_skipped: u64,
 }
 
 /// One live stream.
 #[derive(Debug)]
-struct Live {
-    session: SessionId,
-    to: SocketAddr,
-    stream: Stream,
-    start: Time,
+pub(super) struct Live {
+    /// Its session in the table.
+    pub session: SessionId,
+    /// Where the platform receives (for TCP passive, where the camera connects).
+    pub to: SocketAddr,
+    /// Its place in the clip.
+    pub stream: Stream,
+    /// When its frame 0 was due (moved on when a TCP link comes up, so frames start then).
+    pub start: Time,
+    /// TCP media; `None` for UDP.
+    pub tcp: Option<TcpMedia>,
 }
 
 /// The worker's play sessions and their media.
@@ -72,19 +90,28 @@ pub(super) struct Play {
     rng: u64,
     /// The table's timer key; session slot `i` uses `key + 1 + i`.
     key: u32,
+    /// The poll token of session slot 0's media socket (TCP); slot `i` uses `token + i`.
+    token: usize,
+    /// One frame, RFC 4571-framed, on its way to a TCP connection.
+    frame: Vec<u8>,
+    /// TCP active sessions the table waits to hear the listening port of (`None`: no
+    /// listener could be opened).
+    listens: Vec<(SessionId, Option<u16>)>,
+    /// Sessions whose TCP media gave up: the table ends them with a BYE.
+    ends: Vec<SessionId>,
     /// What the media side did.
     pub counters: MediaCounters,
 }
 
 impl Play {
     /// A table for `cameras` cameras of `max_streams` streams each (bounded), its media socket
-    /// bound on `ip`, its timers keyed from `key` on.
+    /// bound on `ip`, its timers keyed from `key` on, its poll tokens from `token` on.
     pub fn new(
         cameras: usize,
         max_streams: u32,
         clip: Arc<Template>,
         ip: IpAddr,
-        key: u32,
+        (key, token): (u32, usize),
         salt: u32,
     ) -> io::Result<Play> {
         let capacity = cameras
@@ -93,7 +120,6 @@ impl Play {
         let cfg = PlayConfig {
             max_streams,
             salt,
-            tcp_media: false,
             user_agent: concat!("gbswarm/", env!("CARGO_PKG_VERSION")).into(),
             ..PlayConfig::default()
         };
@@ -107,6 +133,10 @@ impl Play {
             sendq: SendBatch::new(4 * BATCH),
             rng: crate::seed::random_u64() | 1,
             key,
+            token,
+            frame: Vec::new(),
+            listens: Vec::new(),
+            ends: Vec::new(),
             counters: MediaCounters::default(),
         })
     }
@@ -139,7 +169,14 @@ impl Play {
         }
     }
 
-    fn start(&mut self, session: SessionId, to: SocketAddr, ssrc: u32, now: Time) {
+    fn start(
+        &mut self,
+        session: SessionId,
+        to: SocketAddr,
+        ssrc: u32,
+        now: Time,
+        tcp: Option<TcpMedia>,
+    ) {
         let r = self.next_random();
         let Some(slot) = self.streams.get_mut(session.slot()) else {
             return;
@@ -149,35 +186,136 @@ impl Play {
             to,
             stream: Stream::new(ssrc, r as u16, (r >> 32) as u32),
             start: now,
+            tcp,
         });
         self.counters.streams_started += 1;
     }
 
-    fn stop(&mut self, session: SessionId, wheel: &mut TimerWheel) {
+    /// What session slot `i`'s TCP media needs from the worker.
+    fn ctx<'a>(&'a mut self, i: usize, registry: &'a Registry) -> Ctx<'a> {
+        Ctx {
+            registry,
+            token: Token(self.token + i),
+            ip: self.media.local.ip(),
+            counters: &mut self.counters,
+            ends: &mut self.ends,
+        }
+    }
+
+    /// Starts a TCP media session: the camera connects to `to` (platform passive), or
+    /// listens (platform active) and the table is told the port.
+    fn start_tcp(
+        &mut self,
+        session: SessionId,
+        (to, transport, ssrc): (SocketAddr, MediaTransport, u32),
+        now: Time,
+        registry: &Registry,
+    ) {
+        let i = session.slot();
+        if i >= self.streams.len() {
+            return;
+        }
+        let mut cx = self.ctx(i, registry);
+        let media = if transport == MediaTransport::TcpActive {
+            let (media, port) = TcpMedia::server(now, &mut cx);
+            self.listens.push((session, port));
+            port.map(|_| media)
+        } else {
+            Some(TcpMedia::client(now, to, session, &mut cx))
+        };
+        if let Some(media) = media {
+            self.start(session, to, ssrc, now, Some(media));
+        }
+    }
+
+    fn stop(&mut self, session: SessionId, wheel: &mut TimerWheel, registry: &Registry) {
         let i = session.slot();
         if let Some(slot) = self.streams.get_mut(i)
             && slot.as_ref().is_some_and(|l| l.session == session)
         {
+            if let Some(m) = slot.as_mut().and_then(|l| l.tcp.as_mut()) {
+                m.close(registry);
+            }
             *slot = None;
             self.counters.streams_ended += 1;
             wheel.cancel(self.key + 1 + i as u32);
         }
     }
 
-    /// Queues the frames of stream slot `i` due by `now` and arms its next frame.
-    fn pump(&mut self, i: usize, now: Time, wheel: &mut TimerWheel) {
+    /// A poll event on session slot `i`'s media socket; a link that comes up starts its
+    /// frames now.
+    fn media_event(&mut self, i: usize, now: Time, ev: (bool, bool, bool), registry: &Registry) {
+        let Play {
+            streams,
+            clip,
+            counters,
+            ends,
+            media,
+            token,
+            ..
+        } = self;
+        let Some(live) = streams.get_mut(i).and_then(Option::as_mut) else {
+            return;
+        };
+        let mut cx = Ctx {
+            registry,
+            token: Token(*token + i),
+            ip: media.local.ip(),
+            counters,
+            ends,
+        };
+        let (to, session) = (live.to, live.session);
+        if let Some(m) = live.tcp.as_mut()
+            && m.on_event(now, ev, to, session, &mut cx)
+        {
+            live.start = now.minus(Span::from_micros(live.stream.due_us(clip)));
+        }
+    }
+
+    /// Sends the frames of stream slot `i` due by `now` (for TCP after its link's due timer)
+    /// and arms its next frame or link timer.
+    fn pump(&mut self, i: usize, now: Time, wheel: &mut TimerWheel, registry: &Registry) {
+        let timer = self.key + 1 + i as u32;
         let Play {
             clip,
             streams,
             sendq,
             counters,
             media,
-            key,
+            token,
+            frame,
+            ends,
             ..
         } = self;
         let Some(live) = streams.get_mut(i).and_then(Option::as_mut) else {
             return;
         };
+        if live.tcp.is_some() {
+            let mut cx = Ctx {
+                registry,
+                token: Token(*token + i),
+                ip: media.local.ip(),
+                counters,
+                ends,
+            };
+            let (to, session) = (live.to, live.session);
+            if let Some(m) = live.tcp.as_mut() {
+                m.on_timer(now, to, session, &mut cx);
+            }
+            TcpMedia::send_frames(live, clip, now, CATCH_UP_FRAMES, frame, &mut cx);
+            let due = live.start + Span::from_micros(live.stream.due_us(clip));
+            let link = live.tcp.as_ref().map(|m| m.link);
+            let wake = match link {
+                Some(l) if l.is_up() => Some(due.max(now)),
+                Some(l) => l.poll_timeout(),
+                None => None,
+            };
+            match wake {
+                Some(t) => wheel.arm(timer, t),
+                None => wheel.cancel(timer),
+            }
+            return;
+        }
         for _ in 0..CATCH_UP_FRAMES {
             if live.start + Span::from_micros(live.stream.due_us(clip)) > now {
                 break;
@@ -192,7 +330,7 @@ impl Play {
             }
         }
         let due = live.start + Span::from_micros(live.stream.due_us(clip));
-        wheel.arm(*key + 1 + i as u32, due.max(now));
+        wheel.arm(timer, due.max(now));
     }
 
     /// Everything counted since the worker started.
@@ -211,6 +349,10 @@ impl Play {
             rtp_packets: m.rtp_packets,
             rtp_bytes: m.rtp_bytes,
             rtp_send_errors: m.send_errors,
+            tcp_connects: m.tcp_connects,
+            tcp_reconnects: m.tcp_reconnects,
+            tcp_connect_failures: m.tcp_connect_failures,
+            tcp_frames_skipped: m.tcp_frames_skipped,
         }
     }
 
@@ -294,6 +436,9 @@ impl Worker {
     /// Carries out what the table asked for in its last call; `slot` is the camera whose
     /// request it was given (its on-the-spot responses leave from that camera's socket).
     fn play_actions(&mut self, slot: Option<usize>, now: Time) {
+        for r in self.play.table.records() {
+            self.io.snap.record(r);
+        }
         for n in 0..self.play.table.actions().len() {
             let Some(&action) = self.play.table.actions().get(n) else {
                 break;
@@ -311,20 +456,57 @@ impl Worker {
                 Action::StartMedia {
                     session,
                     to,
-                    transport: MediaTransport::Udp,
+                    transport,
                     ssrc,
                     ..
                 } => {
-                    self.play.start(session, to, ssrc, now);
-                    self.play.pump(session.slot(), now, &mut self.io.wheel);
+                    let registry = self.io.poll.registry();
+                    if transport == MediaTransport::Udp {
+                        self.play.start(session, to, ssrc, now, None);
+                    } else {
+                        self.play
+                            .start_tcp(session, (to, transport, ssrc), now, registry);
+                    }
+                    self.play
+                        .pump(session.slot(), now, &mut self.io.wheel, registry);
                 }
-                // Never asked for: the table answers TCP offers 488.
-                Action::StartMedia { .. } => {}
-                Action::StopMedia { session } => self.play.stop(session, &mut self.io.wheel),
+                Action::StopMedia { session } => {
+                    let registry = self.io.poll.registry();
+                    self.play.stop(session, &mut self.io.wheel, registry);
+                }
                 Action::Acked { .. } => {}
             }
         }
         self.play.arm_table(&mut self.io.wheel);
+        self.play_followups(now);
+    }
+
+    /// Tells the table what the media side learned meanwhile: the ports TCP active sessions
+    /// listen on (their 200s go out; 500 where no listener opened), and the sessions whose
+    /// TCP media gave up (their BYEs go out).
+    fn play_followups(&mut self, now: Time) {
+        while let Some((session, port)) = self.play.listens.pop() {
+            match port {
+                Some(port) => self.play.table.listening(now, session, port),
+                None => self.play.table.media_ended(now, session),
+            }
+            self.play_actions(None, now);
+        }
+        while let Some(session) = self.play.ends.pop() {
+            self.play.table.media_ended(now, session);
+            self.play_actions(None, now);
+        }
+    }
+
+    /// A poll event on session slot `i`'s TCP media socket (connect done, accept, writable,
+    /// hang-up).
+    pub(super) fn media_event(&mut self, i: usize, readable: bool, writable: bool, closed: bool) {
+        let now = self.now();
+        let registry = self.io.poll.registry();
+        self.play
+            .media_event(i, now, (readable, writable, closed), registry);
+        self.play.pump(i, now, &mut self.io.wheel, registry);
+        self.play_followups(now);
     }
 
     /// Fires timer `key` of the play side (the table's or a stream's); false if `key` is not
@@ -337,7 +519,10 @@ impl Worker {
             self.play.table.on_timer(now);
             self.play_actions(None, now);
         } else if (k as usize) <= self.play.streams.len() {
-            self.play.pump(k as usize - 1, now, &mut self.io.wheel);
+            let registry = self.io.poll.registry();
+            self.play
+                .pump(k as usize - 1, now, &mut self.io.wheel, registry);
+            self.play_followups(now);
         } else {
             return false;
         }

@@ -382,6 +382,12 @@ fn over_time(total: &Snapshot, timeline: &[Second]) -> String {
         ),
     ]);
     s.push_str(&c.render(""));
+    if timeline
+        .iter()
+        .any(|r| r.gauges.streams > 0 || !r.video.is_empty())
+    {
+        video_over_time(&mut s, timeline);
+    }
     let mut c = Chart::new(
         "failures",
         "Failures and retransmissions",
@@ -413,6 +419,38 @@ fn over_time(total: &Snapshot, timeline: &[Second]) -> String {
         s.push_str(&c.render(""));
     }
     s
+}
+
+/// Live video second by second: streams sending, what the cameras answered, and the RTP
+/// bitrate they sent.
+fn video_over_time(s: &mut String, timeline: &[Second]) {
+    let at = |f: &dyn Fn(&Second) -> f64| -> Vec<(f64, f64)> {
+        timeline.iter().map(|r| (r.t_s as f64, f(r))).collect()
+    };
+    let mut c = Chart::new("streams", "Live video streams", TIME, "streams");
+    c.series.push(Series::new(
+        "sending at the end of the second",
+        COLORS[2],
+        at(&|r| r.gauges.streams as f64),
+    ));
+    c.series.push(Series::new(
+        "INVITEs received/s",
+        COLORS[0],
+        at(&|r| r.video.invites as f64),
+    ));
+    c.series.push(Series::new(
+        "refused/s (486, 488, 404)",
+        COLORS[3],
+        at(&|r| (r.video.busy + r.video.not_acceptable + r.video.not_found) as f64),
+    ));
+    s.push_str(&c.render(""));
+    let mut c = Chart::new("bitrate", "RTP sent", TIME, "Mbit/s");
+    c.series.push(Series::new(
+        "RTP Mbit/s (headers included)",
+        COLORS[1],
+        at(&|r| r.video.rtp_bytes as f64 * 8.0 / 1e6),
+    ));
+    s.push_str(&c.render("No RTP was sent in this run."));
 }
 
 /// The report of a run (or of merged shards): `info` says what ran, `total` the whole run,

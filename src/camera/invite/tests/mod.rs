@@ -1,10 +1,14 @@
 //! The INVITE server in virtual time: each call is given `now`, and what the table asks for is
 //! read back as owned values ([`Got`]) so the tests compare whole exchanges. `answer`: what an
-//! INVITE gets; `dialog`: ACK, CANCEL, BYE both ways and the timers; `props`: arbitrary input.
+//! INVITE gets; `dialog`: ACK, CANCEL, BYE both ways and the timers; `listen`: the 200 that
+//! waits for the host's listening port (TCP active); `records`: the timed transactions for
+//! the report; `props`: arbitrary input.
 
 mod answer;
 mod dialog;
+mod listen;
 mod props;
+mod records;
 
 use super::*;
 use crate::sip::{Header, Limits, parse_datagram};
@@ -14,6 +18,8 @@ const DEV: &str = "34020000001320000001";
 const CH: &str = "34020000001310000001";
 const MS: Span = Span::from_millis(1);
 const T0: Time = Time::ZERO;
+/// The port the bench listens on for TCP active media.
+const LISTEN_PORT: u16 = 15002;
 
 fn at(ms: u64) -> Time {
     T0 + ms * MS
@@ -164,6 +170,9 @@ struct Bench {
     t: PlayTable,
     /// How the platform's requests arrive.
     sip: Transport,
+    /// The port the bench "listens" on when asked to for TCP active media (told to the table
+    /// at once, as the worker does); `None` leaves the 200 waiting.
+    listen: Option<u16>,
 }
 
 impl Bench {
@@ -171,6 +180,7 @@ impl Bench {
         Bench {
             t: PlayTable::new(capacity, cfg),
             sip: Transport::Udp,
+            listen: Some(LISTEN_PORT),
         }
     }
 
@@ -200,6 +210,26 @@ impl Bench {
             .collect()
     }
 
+    /// What the last call asked for, and for a StartMedia to listen, what telling the table
+    /// the bench's listening port then asks for.
+    fn settle(&mut self, now: Time) -> Vec<Got> {
+        let mut got = self.collect();
+        let listens: Vec<SessionId> = got
+            .iter()
+            .filter_map(|g| match g {
+                Got::Start(s, MediaTransport::TcpActive, ..) => Some(*s),
+                _ => None,
+            })
+            .collect();
+        if let Some(port) = self.listen {
+            for s in listens {
+                self.t.listening(now, s, port);
+                got.extend(self.collect());
+            }
+        }
+        got
+    }
+
     fn feed(&mut self, now: Time, raw: &[u8]) -> Vec<Got> {
         let dev = id(DEV);
         let device = Device {
@@ -223,17 +253,17 @@ impl Bench {
             Some(crate::sip::Method::Cancel) => self.t.on_cancel(now, &msg, platform()),
             Some(_) => self.t.on_bye(now, &msg, platform()),
         }
-        self.collect()
+        self.settle(now)
     }
 
     fn timer(&mut self, now: Time) -> Vec<Got> {
         self.t.on_timer(now);
-        self.collect()
+        self.settle(now)
     }
 
     fn ended(&mut self, now: Time, s: SessionId) -> Vec<Got> {
         self.t.media_ended(now, s);
-        self.collect()
+        self.settle(now)
     }
 
     /// Fires timers until `until`, returning when each batch went out and what it was.

@@ -145,7 +145,9 @@ fn latency_over_time_has_gaps_not_zeros() {
     assert_eq!(ticks, ["0", "5", "10", "15", "20"]);
     assert!(offered.contains("offered: cameras started/s"));
     assert!(offered.contains("achieved: register 2xx/s"));
-    assert!(html.contains("No refresh, unregister or query_response transaction in this run."));
+    assert!(html.contains(
+        "No refresh, unregister, query_response, invite or bye transaction in this run."
+    ));
     for id in ["percentiles", "throughput", "cameras"] {
         assert!(figure(&html, id).contains("<svg"), "{id}");
     }
@@ -225,4 +227,29 @@ fn the_verdict_comes_first_with_every_objective() {
         "{html}"
     );
     assert!(!render_run("r", &info(), &total, &[]).contains("Verdict"));
+}
+
+#[test]
+fn video_charts_appear_only_for_a_run_with_live_video() {
+    let (total, timeline) = run();
+    let html = render_run("r", &info(), &total, &timeline);
+    assert!(
+        !html.contains("<figure id=\"streams\">"),
+        "no video, no chart"
+    );
+    let mut s = Snapshot::default();
+    s.record(&rec(TxnKind::Register, Outcome::Status(200), 500, 10));
+    s.gauges.streams = 3;
+    s.video.invites = 3;
+    s.video.rtp_bytes = 375_000;
+    let timeline = vec![Second::of(1, &s), Second::of(2, &s)];
+    let html = render_run("r", &info(), &s, &timeline);
+    let streams = figure(&html, "streams");
+    assert!(
+        streams.contains("sending at the end of the second"),
+        "{streams}"
+    );
+    let bitrate = figure(&html, "bitrate");
+    assert!(bitrate.contains("Mbit/s"), "{bitrate}");
+    assert!(!bitrate.contains("No RTP was sent"), "{bitrate}");
 }
