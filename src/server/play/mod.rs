@@ -100,7 +100,10 @@ impl Play {
     pub fn new(cfg: &PlayConfig, me: Me, worker: usize, workers: usize, start: Time) -> Play {
         let workers = workers.max(1);
         let max_in_flight = cfg.max_streams.div_ceil(workers).max(1);
-        let capacity = max_in_flight + max_in_flight / 2 + 4;
+        // Slots for the sessions in flight, and for those lingering after them: at most every
+        // session just ended plus what the rate starts within a linger (0.5 s).
+        let rate = (cfg.rate as usize).div_ceil(workers);
+        let capacity = 2 * max_in_flight + rate / 2 + 4;
         let nobody = me.id;
         Play {
             hold: cfg.hold,

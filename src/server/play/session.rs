@@ -116,9 +116,10 @@ impl Session {
             deadline: Time::MAX,
             started: false,
             backoff: false,
-            target: Vec::with_capacity(64),
-            to: Vec::with_capacity(96),
-            wire: Vec::with_capacity(1024),
+            // Grown on the slot's first use, then kept.
+            target: Vec::new(),
+            to: Vec::new(),
+            wire: Vec::new(),
             check: StreamCheck::default(),
         }
     }
