@@ -27,11 +27,13 @@ fn a_camera_answers_invite_streams_rtp_over_udp_refuses_a_second_stream_and_stop
     let mut run = Run::start(
         me,
         3,
+        // One datagram per packet here; interop_sipp_invite covers the GSO sends.
         &[
             "--json",
             json.to_str().unwrap(),
             "--csv",
             csv.to_str().unwrap(),
+            "--no-gso",
         ],
     );
     let mut p = Platform::new(sock);

@@ -4,7 +4,8 @@
 //! two seconds of stream, BYE and its 200; SIPp's exit status says every step passed. The
 //! datagrams the camera sent meanwhile are then judged by TShark (`-d udp.port==P,rtp`):
 //! every one RTP version 2, PT 96, the offered SSRC, consecutive sequence numbers, none
-//! malformed. The registrar is this test's own socket (it learns where the camera is). A
+//! malformed; the camera sends each frame as one GSO send (the default), which must arrive
+//! as one datagram per packet. The registrar is this test's own socket (it learns where the camera is). A
 //! camera's UDP socket is connected to its registrar, so a platform INVITEs from the
 //! registrar's address (as wvp-GB28181-pro does): once the camera has registered, the test
 //! closes that socket and SIPp binds the same port, then the test takes it back to answer the

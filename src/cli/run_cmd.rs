@@ -122,6 +122,11 @@ pub struct RunArgs {
     /// Frame rate the clip is sent at [default: 25].
     #[arg(long, value_name = "N")]
     fps: Option<u32>,
+    /// Send UDP media one datagram per RTP packet (a sendmmsg batch) instead of one UDP
+    /// segmentation-offload (GSO) send per frame; for comparing the two (GSO falls back to
+    /// this by itself on a kernel without it).
+    #[arg(long)]
+    no_gso: bool,
     /// Source addresses to spread sockets over: a list or a range like 127.0.0.1-127.0.0.8.
     #[arg(long, value_name = "IPS", num_args = 1.., value_delimiter = ',')]
     local_ip: Option<Vec<String>>,
@@ -245,6 +250,7 @@ impl RunArgs {
             media: self.media,
             media_codec: self.media_codec,
             fps: self.fps,
+            no_gso: self.no_gso.then_some(true),
             local_ip: self.local_ip,
             no_unregister: if self.unregister {
                 Some(false)

@@ -121,6 +121,9 @@ pub struct Profile {
     pub media_codec: Option<String>,
     /// The clip's frame rate.
     pub fps: Option<u32>,
+    /// Send UDP media one datagram per RTP packet instead of one segmentation-offload (GSO)
+    /// send per frame.
+    pub no_gso: Option<bool>,
 }
 
 impl Profile {
@@ -178,6 +181,7 @@ impl Profile {
             media,
             media_codec,
             fps,
+            no_gso,
         } = top;
         Profile {
             target: target.or(self.target),
@@ -217,6 +221,7 @@ impl Profile {
             media: media.or(self.media),
             media_codec: media_codec.or(self.media_codec),
             fps: fps.or(self.fps),
+            no_gso: no_gso.or(self.no_gso),
             slo: match (self.slo, slo) {
                 (Some(mut base), Some(top)) => {
                     base.extend(top);

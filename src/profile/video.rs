@@ -1,5 +1,6 @@
 //! The live-video part of a plan: how many streams a device serves at once and the clip every
-//! stream sends, read and packed once at start (`max-streams`, `media`, `media-codec`, `fps`).
+//! stream sends, read and packed once at start (`max-streams`, `media`, `media-codec`, `fps`,
+//! `no-gso`).
 //!
 //! Why here: a missing or unusable clip is bad input like any other key, reported before the
 //! run starts with the key it came from.
@@ -23,6 +24,9 @@ pub struct Video {
     pub clip: Arc<Template>,
     /// Where the clip came from (for the report's settings).
     pub source: String,
+    /// Send a UDP frame's packets as one segmentation-offload (GSO) send where the kernel
+    /// has it (`no-gso` turns it off: one datagram per packet).
+    pub gso: bool,
 }
 
 impl Video {
@@ -87,6 +91,7 @@ impl Video {
             max_streams,
             clip: Arc::new(clip),
             source,
+            gso: !p.no_gso.unwrap_or(false),
         })
     }
 }

@@ -35,6 +35,17 @@ impl Batch {
         }
     }
 
+    /// Appends the message `write` adds to the end of the buffer it is given, written in
+    /// place (no copy): `write` must only append, never clear or change what is there.
+    /// Writing nothing adds nothing.
+    pub fn push_appending(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        let start = self.data.len();
+        write(&mut self.data);
+        if self.data.len() > start {
+            self.ends.push(self.data.len());
+        }
+    }
+
     /// Appends a copy of `msg`.
     pub fn push(&mut self, msg: &[u8]) {
         self.push_with(|b| b.extend_from_slice(msg));

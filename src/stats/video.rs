@@ -27,7 +27,8 @@ pub struct VideoCounters {
     pub rtp_packets: u64,
     /// RTP bytes sent (header and payload).
     pub rtp_bytes: u64,
-    /// RTP packets the kernel refused.
+    /// RTP sends refused: UDP sends the kernel refused (a packet, or a frame with GSO), TCP
+    /// frames a connection refused.
     pub rtp_send_errors: u64,
     /// TCP media connections made (connects completed, platforms' connections accepted).
     pub tcp_connects: u64,

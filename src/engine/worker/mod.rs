@@ -192,8 +192,7 @@ impl Worker {
         let n = cams.len();
         let play = play::Play::new(
             n,
-            plan.video.max_streams,
-            plan.video.clip.clone(),
+            &plan.video,
             pick_ip(&plan, s.default_ip, s.index),
             (n as u32, udp.len() + n),
             cfg.run_id ^ (s.index as u32).wrapping_mul(0x9E37_79B9),

@@ -25,6 +25,7 @@ use crate::gb::sdp::MediaTransport;
 use crate::media::{Stream, Template};
 use crate::net::batch::{BATCH, SendBatch};
 use crate::net::udp::{self, UdpSock};
+use crate::profile::Video;
 use crate::sip::{Message, Method};
 use crate::stats::video::VideoCounters;
 use crate::timer::TimerWheel;
@@ -41,6 +42,20 @@ pub const MAX_SESSIONS_PER_WORKER: usize = 4096;
 /// turn, so a late worker catches up without starving its other work.
 const CATCH_UP_FRAMES: u32 = 4;
 
+/// A full RTP packet over UDP (header and the largest payload): the GSO segment size, so a
+/// frame's packets leave as one send cut into datagrams of this size, the last one shorter.
+const GSO_SEGMENT: usize = 12 + crate::media::rtp::MAX_PAYLOAD;
+
+/// Most packets in one GSO send: within the kernel's segment limit and one 64 KiB datagram.
+const GSO_MOST: u64 = {
+    let fit = 65_507 / GSO_SEGMENT;
+    if fit < udp::GSO_MAX_SEGMENTS {
+        fit as u64
+    } else {
+        udp::GSO_MAX_SEGMENTS as u64
+    }
+};
+
 /// What the worker's live video has done, counted since it started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MediaCounters {
@@ -52,7 +67,8 @@ pub struct MediaCounters {
     pub rtp_packets: u64,
     /// RTP bytes (header and payload) queued for sending.
     pub rtp_bytes: u64,
-    /// RTP packets the kernel refused (UDP), or frames a TCP connection refused.
+    /// UDP sends the kernel refused (a packet, or with GSO a frame's packets in one send), or
+    /// frames a TCP connection refused.
     pub send_errors: u64,
     /// TCP media connections made.
     pub tcp_connects: u64,
@@ -85,6 +101,8 @@ pub(super) struct Play {
     pub table: PlayTable,
     clip: Arc<Template>,
     media: UdpSock,
+    /// UDP media goes as one GSO send per frame (else one datagram per packet).
+    gso: bool,
     streams: Vec<Option<Live>>,
     sendq: SendBatch,
     rng: u64,
@@ -108,12 +126,12 @@ impl Play {
     /// bound on `ip`, its timers keyed from `key` on, its poll tokens from `token` on.
     pub fn new(
         cameras: usize,
-        max_streams: u32,
-        clip: Arc<Template>,
+        video: &Video,
         ip: IpAddr,
         (key, token): (u32, usize),
         salt: u32,
     ) -> io::Result<Play> {
+        let max_streams = video.max_streams;
         let capacity = cameras
             .saturating_mul(max_streams as usize)
             .min(MAX_SESSIONS_PER_WORKER);
@@ -125,10 +143,13 @@ impl Play {
         };
         let media = udp::open(ip, None, true)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot open media socket: {e}")))?;
+        // Every packet but a frame's last is full: a frame goes as one send of them.
+        let gso = video.gso && udp::set_gso(&media.sock, GSO_SEGMENT as u16).is_ok();
         Ok(Play {
             table: PlayTable::new(capacity, cfg),
-            clip,
+            clip: video.clip.clone(),
             media,
+            gso,
             streams: (0..capacity).map(|_| None).collect(),
             sendq: SendBatch::new(4 * BATCH),
             rng: crate::seed::random_u64() | 1,
@@ -282,6 +303,7 @@ impl Play {
             sendq,
             counters,
             media,
+            gso,
             token,
             frame,
             ends,
@@ -320,10 +342,26 @@ impl Play {
             if live.start + Span::from_micros(live.stream.due_us(clip)) > now {
                 break;
             }
-            for p in live.stream.frame(clip) {
-                sendq.push_with(0, i as u32, live.to, |b| b.push_with(|v| p.write(v)));
-                counters.rtp_packets += 1;
-                counters.rtp_bytes += p.len() as u64;
+            let mut frame = live.stream.frame(clip).peekable();
+            while frame.peek().is_some() {
+                // One datagram, or with GSO one send of several: full packets, each of
+                // GSO_SEGMENT bytes, and at most one shorter packet last.
+                let most = if *gso { GSO_MOST } else { 1 };
+                let (mut n, mut bytes) = (0, 0);
+                sendq.push_with(0, i as u32, live.to, |b| {
+                    b.push_appending(|v| {
+                        for p in frame.by_ref() {
+                            p.write(v);
+                            n += 1;
+                            bytes += p.len();
+                            if n == most || p.len() != GSO_SEGMENT {
+                                break;
+                            }
+                        }
+                    })
+                });
+                counters.rtp_packets += n;
+                counters.rtp_bytes += bytes as u64;
                 if sendq.is_full() {
                     flush(sendq, media, counters);
                 }
