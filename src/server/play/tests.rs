@@ -520,3 +520,41 @@ fn a_device_on_tcp_is_invited_down_its_connection_without_retransmissions() {
         (0, 1, 0)
     );
 }
+
+#[test]
+fn a_200_after_the_play_timeout_is_acked_and_byed() {
+    let mut p = driver(30_000);
+    let inv = tick(&mut p, ms(0)).remove(0);
+    feed(&mut p, ms(10), &respond(&inv, 100, ""));
+    assert!(tick(&mut p, ms(10_000)).is_empty());
+    let (_, out) = feed(
+        &mut p,
+        ms(12_000),
+        &respond(&inv, 200, &answer_sdp(&inv_y(&inv))),
+    );
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(
+        out[0].starts_with("ACK ") && out[1].starts_with("BYE "),
+        "{out:?}"
+    );
+    let st = p.stats_now();
+    assert_eq!(
+        (st.invite_timeouts, st.late_ok, st.ok, st.streams_started),
+        (1, 1, 0, 0)
+    );
+    // The BYE is retransmitted from the driver's timer like any other.
+    assert!(tick(&mut p, ms(12_500))[0].starts_with("BYE "));
+}
+
+#[test]
+fn a_200_whose_sdp_cannot_be_read_is_acked_and_byed() {
+    let mut p = driver(30_000);
+    let inv = tick(&mut p, ms(0)).remove(0);
+    let (_, out) = feed(&mut p, ms(10), &respond(&inv, 200, "v=0\r\ns=Play\r\n"));
+    assert!(
+        out[0].starts_with("ACK ") && out[1].starts_with("BYE "),
+        "{out:?}"
+    );
+    let st = p.stats_now();
+    assert_eq!((st.ok, st.bad_answers, st.streams_started), (1, 1, 0));
+}
