@@ -7,7 +7,8 @@
 //! and so does reading a GB28181 SDP offer and an INVITE's `Subject`, and writing the SDP answer
 //! into a warm buffer; and so do reading a clip's access units and stamping PS-over-RTP packets
 //! from its shared template, over UDP or RFC 4571 TCP framing, across loops of the clip; and
-//! so does a warm play table answering INVITE, ACK and BYE.
+//! so does a warm play table answering INVITE, ACK and BYE; and so does a warm play driver
+//! (`serve --play`) sending an INVITE, ACKing the 200, checking RTP and ending with a BYE.
 
 use gbswarm::gb::Manscdp;
 use gbswarm::sip::{
@@ -641,4 +642,132 @@ fn a_warm_play_table_answers_invite_ack_and_bye_without_allocating() {
     }
     assert_eq!(allocs() - before, 0);
     assert_eq!(table.counters().acked, 4);
+}
+
+/// The device's response `code` to the request `req` (text), with a To tag, and for a 200 a
+/// Contact and an SDP answer echoing `y=`.
+fn device_answer(req: &str, code: u16) -> Vec<u8> {
+    let header = |name: &str| {
+        req.split("\r\n")
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut r = format!("SIP/2.0 {code} OK\r\n");
+    for h in ["Via", "From", "Call-ID", "CSeq"] {
+        r.push_str(&format!("{h}: {}\r\n", header(h)));
+    }
+    let to = header("To");
+    r.push_str(&format!(
+        "To: {to}{}\r\n",
+        if to.contains("tag=") { "" } else { ";tag=cam" }
+    ));
+    let body = if req.starts_with("INVITE") {
+        let y = req.split("y=").nth(1).unwrap().trim();
+        r.push_str("Contact: <sip:34020000001320000001@10.0.0.9:5060>\r\n");
+        format!(
+            "v=0\r\no=34020000001320000001 0 0 IN IP4 10.0.0.9\r\ns=Play\r\nc=IN IP4 10.0.0.9\r\n\
+t=0 0\r\nm=video 40000 RTP/AVP 96\r\na=sendonly\r\na=rtpmap:96 PS/90000\r\ny={y}\r\n"
+        )
+    } else {
+        String::new()
+    };
+    r.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    r.into_bytes()
+}
+
+#[test]
+fn a_warm_play_driver_invites_checks_rtp_and_byes_without_allocating() {
+    use gbswarm::clock::{Span, Time};
+    use gbswarm::gb::{DeviceId, MediaTransport};
+    use gbswarm::net::Outbox;
+    use gbswarm::server::play::{Play, PlayConfig, wire::Me};
+    use gbswarm::sip::Batch;
+    let me = Me {
+        id: DeviceId::parse(b"34020000002000000001").unwrap(),
+        domain: "3402000000".into(),
+        signal: "10.0.0.1:5060".parse().unwrap(),
+        media: "10.0.0.1:30000".parse().unwrap(),
+        transport: MediaTransport::Udp,
+        salt: 9,
+    };
+    let cfg = PlayConfig {
+        rate: 10,
+        hold: Span::from_secs(2),
+        transport: MediaTransport::Udp,
+        max_streams: 4,
+        media_port: 0,
+    };
+    let mut play = Play::new(&cfg, me, 0, 1, Time::ZERO);
+    play.device_registered(DeviceId::parse(b"34020000001320000001").unwrap());
+    let cam = "10.0.0.9:5060".parse().unwrap();
+    let (mut out, mut batch) = (Outbox::default(), Batch::new());
+    let mut now = Time::ZERO;
+    let mut pkt = Vec::with_capacity(64);
+    // One session: INVITE, 200 (ACKed), 50 packets, BYE at the hold's end, its 200, and the
+    // linger; the second time round, counted.
+    for round in 0..2 {
+        out.clear();
+        let before = allocs();
+        play.handle_timeout(now, |_| Some((cam, gbswarm::sip::Transport::Udp)), &mut out);
+        let invite_allocs = allocs() - before;
+        let invite = String::from_utf8(out.messages().next().unwrap().2.to_vec()).unwrap();
+        let ok = device_answer(&invite, 200);
+        let ssrc: u32 = invite.split("y=").nth(1).unwrap().trim().parse().unwrap();
+        let started = now;
+        let before = allocs();
+        let mut h = [Header::EMPTY; 32];
+        let m = parse_datagram(&ok, &mut h, &Limits::default())
+            .unwrap()
+            .unwrap();
+        batch.clear();
+        assert!(play.handle_response(now, &m, &mut batch));
+        for i in 0..50u16 {
+            now = started + Span::from_millis(40 * u64::from(i));
+            pkt.clear();
+            pkt.extend_from_slice(&gbswarm::media::rtp::rtp_header(
+                true,
+                i,
+                u32::from(i) * 3600,
+                ssrc,
+            ));
+            pkt.extend_from_slice(&[0, 0, 1, 0xba, 0x44]);
+            play.handle_rtp(now, &pkt);
+        }
+        now = started + Span::from_secs(2);
+        out.clear();
+        play.handle_timeout(now, |_| Some((cam, gbswarm::sip::Transport::Udp)), &mut out);
+        let session_allocs = allocs() - before;
+        let bye = String::from_utf8(out.messages().next().unwrap().2.to_vec()).unwrap();
+        assert!(bye.starts_with("BYE"), "{bye}");
+        let bye_ok = device_answer(&bye, 200);
+        let before = allocs();
+        let mut h = [Header::EMPTY; 32];
+        let m = parse_datagram(&bye_ok, &mut h, &Limits::default())
+            .unwrap()
+            .unwrap();
+        assert!(play.handle_response(now, &m, &mut batch));
+        now += Span::from_secs(1);
+        out.clear();
+        play.handle_timeout(now, |_| Some((cam, gbswarm::sip::Transport::Udp)), &mut out);
+        let end_allocs = allocs() - before;
+        if round == 1 {
+            assert_eq!(
+                (invite_allocs, session_allocs, end_allocs),
+                (0, 0, 0),
+                "INVITE; 200, ACK and RTP; BYE, its 200 and the next INVITE"
+            );
+        }
+        now += Span::from_secs(1);
+    }
+    let st = play.stats_now();
+    assert_eq!(
+        (
+            st.streams_started,
+            st.streams_ended,
+            st.rtp_packets,
+            st.lost
+        ),
+        (2, 2, 100, 0)
+    );
 }

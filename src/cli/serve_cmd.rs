@@ -1,10 +1,11 @@
 //! `gbswarm serve`: the registrar's flags and how they become a [`ServeConfig`].
 
 use super::Error;
-use crate::gb::{DeviceId, GbVersion};
+use crate::gb::{DeviceId, GbVersion, MediaTransport};
 use crate::net::listen::Conflict;
 use crate::profile::Span;
 use crate::server::ServeConfig;
+use crate::server::play::PlayConfig;
 use crate::server::registrar::{Config, Passwords, Redirect};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -111,6 +112,49 @@ pub struct ServeArgs {
     gb_version: GbVersion,
     #[command(flatten)]
     guard: super::guard_args::GuardArgs,
+    /// Play live video as a platform does: INVITE the devices that register (each worker
+    /// those it registered; over TCP down their connection), at --play-rate, with a wvp-shaped SDP offer and an SSRC
+    /// from a pool (0, five digits of the realm, a sequence 0001-9999), hold each stream
+    /// --play-hold, BYE it and play it again. Received PS-over-RTP is checked per stream
+    /// (SSRC, sequence, 90 kHz timestamps, pack headers). No 200 within 10 s, or no RTP for
+    /// 15 s, counts as a failure. Figures go to --stats, the summary and --metrics.
+    #[arg(long)]
+    play: bool,
+    /// INVITEs per second, over all workers.
+    #[arg(long, default_value_t = 10, requires = "play", value_name = "N")]
+    play_rate: u32,
+    /// How long each stream is held before the platform's BYE.
+    #[arg(
+        long,
+        default_value = "30s",
+        requires = "play",
+        value_name = "DURATION"
+    )]
+    play_hold: Span,
+    /// How the media travels: udp (RTP/AVP to the media port), tcp-passive (the platform
+    /// listens on the media port and the device connects), tcp-active (the platform connects
+    /// to the device's answered address); TCP is framed per RFC 4571.
+    #[arg(long, default_value = "udp", requires = "play", value_name = "udp|tcp-passive|tcp-active", value_parser = parse_play_transport)]
+    play_transport: MediaTransport,
+    /// Most concurrent play sessions, over all workers.
+    #[arg(long, default_value_t = 1000, requires = "play", value_name = "N")]
+    play_max: usize,
+    /// The UDP and TCP port media is received on, one for all streams (told apart by SSRC);
+    /// worker i takes PORT+i. 0 picks a free port per worker.
+    #[arg(long, default_value_t = 0, requires = "play", value_name = "PORT")]
+    media_port: u16,
+}
+
+/// `udp`, `tcp-passive` or `tcp-active`.
+fn parse_play_transport(s: &str) -> Result<MediaTransport, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "udp" => Ok(MediaTransport::Udp),
+        "tcp-passive" => Ok(MediaTransport::TcpPassive),
+        "tcp-active" => Ok(MediaTransport::TcpActive),
+        _ => Err(format!(
+            "`{s}` is not a media transport (use udp, tcp-passive or tcp-active)"
+        )),
+    }
 }
 
 /// `2016` or `2022`.
@@ -208,13 +252,60 @@ impl ServeArgs {
         })
     }
 
+    /// The play driver's configuration with `--play`, or the first flag that cannot be used.
+    pub fn play_config(&self, listen: SocketAddr) -> Result<Option<PlayConfig>, Error> {
+        if !self.play {
+            return Ok(None);
+        }
+        let bad = |key: &'static str, message: String| Error::Invalid {
+            command: "serve",
+            key,
+            message,
+        };
+        if listen.ip().is_unspecified() {
+            return Err(bad(
+                "listen",
+                format!(
+                    "--play needs a --listen address devices can reach, not {listen}: the INVITE's Via and Contact and the offer's c= name it"
+                ),
+            ));
+        }
+        if self.play_rate == 0 {
+            return Err(bad(
+                "play-rate",
+                "--play-rate 0 would never INVITE: give at least 1 per second".into(),
+            ));
+        }
+        if self.play_hold.0.is_zero() {
+            return Err(bad(
+                "play-hold",
+                "--play-hold 0 would BYE every stream as it starts: give a duration such as 30s"
+                    .into(),
+            ));
+        }
+        if self.play_max == 0 {
+            return Err(bad(
+                "play-max",
+                "--play-max 0 allows no stream: give at least 1".into(),
+            ));
+        }
+        Ok(Some(PlayConfig {
+            rate: self.play_rate,
+            hold: crate::clock::Span::from_duration(self.play_hold.0),
+            transport: self.play_transport,
+            max_streams: self.play_max,
+            media_port: self.media_port,
+        }))
+    }
+
     /// Runs the registrar until Ctrl-C / SIGTERM, then prints a summary. A port another
     /// process holds (without `--reuse-port`), or an address that cannot be bound, is an
     /// [`Error::CannotRun`].
     pub fn execute(self) -> Result<(), Error> {
         let cfg = self.config()?;
+        let play = self.play_config(cfg.listen)?;
         claim(cfg.listen, self.reuse_port)?;
-        let served = crate::runner::serve(cfg, self.stats, self.metrics);
+        let served = crate::runner::serve(cfg, play, self.stats, self.metrics);
         Error::from_run("serve", served.map(|()| crate::runner::Ending::Held))
     }
 }
@@ -302,6 +393,55 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    #[test]
+    fn play_flags_are_validated_and_need_play() {
+        let s = serve(&[
+            "--play",
+            "--play-rate",
+            "5",
+            "--play-hold",
+            "2s",
+            "--play-transport",
+            "tcp-active",
+            "--media-port",
+            "30000",
+        ]);
+        let cfg = s.config().unwrap();
+        let p = s.play_config(cfg.listen).unwrap().unwrap();
+        assert_eq!(
+            (
+                p.rate,
+                p.hold.as_millis(),
+                p.transport,
+                p.max_streams,
+                p.media_port
+            ),
+            (5, 2000, crate::gb::MediaTransport::TcpActive, 1000, 30000)
+        );
+        assert!(serve(&[]).play_config(cfg.listen).unwrap().is_none());
+        for (flags, text) in [
+            (&["--play", "--play-rate", "0"][..], "invalid `play-rate`"),
+            (&["--play", "--play-hold", "0s"], "invalid `play-hold`"),
+            (&["--play", "--play-max", "0"], "invalid `play-max`"),
+            (
+                &["--play", "--listen", "0.0.0.0:5060"],
+                "invalid `listen`: --play needs",
+            ),
+        ] {
+            let s = serve(flags);
+            let e = s.play_config(s.config().unwrap().listen).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            assert!(e.to_string().contains(text), "{e}");
+        }
+        for flags in [
+            &["--play-rate", "5"][..],
+            &["--play", "--play-transport", "sctp"],
+        ] {
+            let e = Cli::try_parse_from(["gbswarm", "serve"].iter().chain(flags)).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{flags:?}");
+        }
     }
 
     #[test]

@@ -29,6 +29,7 @@
 
 pub mod annexb;
 pub mod ps;
+pub mod receive;
 pub mod rtp;
 pub mod ssrc;
 

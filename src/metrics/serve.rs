@@ -1,8 +1,10 @@
 //! `serve --metrics`: the registrar's counters as Prometheus metrics, from the totals the
 //! serve loop already collects once a second (the workers hand theirs over on their own; this
-//! only reads the merged copy).
+//! only reads the merged copy). With `--play`, the play driver's counters, gauges and
+//! latency percentiles too.
 
 use super::{Endpoint, Page, SERVICE_BUCKETS_US};
+use crate::server::play::stats::PlayStats;
 use crate::server::registrar::Stats;
 use std::net::SocketAddr;
 
@@ -17,7 +19,7 @@ pub struct ServeMetrics {
 impl ServeMetrics {
     /// Starts the endpoint on `addr`, serving a registrar that has seen nothing yet.
     pub fn start(addr: SocketAddr) -> std::io::Result<ServeMetrics> {
-        let first = page(&Stats::default(), (0, 0)).encode();
+        let first = page(&Stats::default(), (0, 0), None).encode();
         Ok(ServeMetrics {
             endpoint: Endpoint::start(addr, first)?,
         })
@@ -28,14 +30,16 @@ impl ServeMetrics {
         self.endpoint.local_addr()
     }
 
-    /// Publishes the totals `st` and the devices (registered, online) now.
-    pub fn update(&self, st: &Stats, devices: (u64, u64)) {
-        self.endpoint.publish(page(st, devices).encode());
+    /// Publishes the totals `st`, the devices (registered, online) now and the play driver's
+    /// totals, if it plays.
+    pub fn update(&self, st: &Stats, devices: (u64, u64), play: Option<&PlayStats>) {
+        self.endpoint.publish(page(st, devices, play).encode());
     }
 }
 
-/// The page for the registrar's totals `st` and its (registered, online) devices.
-pub fn page(st: &Stats, (registered, online): (u64, u64)) -> Page {
+/// The page for the registrar's totals `st`, its (registered, online) devices and the play
+/// driver's totals.
+pub fn page(st: &Stats, (registered, online): (u64, u64), play: Option<&PlayStats>) -> Page {
     let mut p = Page::new();
     for (method, n) in METHODS.iter().zip(st.requests) {
         p.counter(
@@ -141,7 +145,47 @@ pub fn page(st: &Stats, (registered, online): (u64, u64)) -> Page {
         &[],
         &st.service_us,
     );
+    if let Some(play) = play {
+        play_metrics(&mut p, play);
+    }
     p
+}
+
+/// The play driver's figures: every counter of [`PlayStats::counters`] under one family
+/// labelled `what`, the gauges, and the exact latency percentiles.
+fn play_metrics(p: &mut Page, st: &PlayStats) {
+    for (what, n) in st.counters() {
+        p.counter(
+            "gbswarm_serve_play_events",
+            "Play driver counts by what happened (invites, ok, 4xx, streams_started, rtp_packets, lost, bad_ssrc, ...).",
+            &[("what", what)],
+            n,
+        );
+    }
+    p.gauge(
+        "gbswarm_serve_play_streams_active",
+        "Play streams up now (200 ACKed, BYE not answered).",
+        &[],
+        st.active() as f64,
+    );
+    p.gauge(
+        "gbswarm_serve_play_ssrc_in_use",
+        "SSRCs of the pool in use now.",
+        &[],
+        st.ssrc_in_use() as f64,
+    );
+    p.quantiles(
+        "gbswarm_serve_play_invite_to_ok_seconds",
+        "INVITE sent to 200 received, exact percentiles (quantile 1 is the largest).",
+        &[],
+        &st.invite_to_ok_us,
+    );
+    p.quantiles(
+        "gbswarm_serve_play_ok_to_rtp_seconds",
+        "200 received to the stream's first RTP packet, exact percentiles.",
+        &[],
+        &st.ok_to_rtp_us,
+    );
 }
 
 #[cfg(test)]
@@ -165,7 +209,7 @@ mod tests {
         for us in [3, 7, 40] {
             st.service_us.record(us).unwrap();
         }
-        let text = page(&st, (3, 2)).encode();
+        let text = page(&st, (3, 2), None).encode();
         for line in [
             "gbswarm_serve_requests_total{method=\"REGISTER\"} 6",
             "gbswarm_serve_requests_total{method=\"other\"} 0",
@@ -187,5 +231,33 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
         }
+        assert!(
+            !text.contains("gbswarm_serve_play"),
+            "no play figures without --play"
+        );
+    }
+
+    #[test]
+    fn play_figures_with_play() {
+        let mut play = PlayStats {
+            invites: 5,
+            lost: 2,
+            ..PlayStats::default()
+        };
+        play.set_gauges(0, 3, 4);
+        play.invite_to_ok_us.record(1500).unwrap();
+        let text = page(&Stats::default(), (0, 0), Some(&play)).encode();
+        for line in [
+            "gbswarm_serve_play_events_total{what=\"invites\"} 5",
+            "gbswarm_serve_play_events_total{what=\"lost\"} 2",
+            "gbswarm_serve_play_streams_active 3.0",
+            "gbswarm_serve_play_ssrc_in_use 4.0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+        }
+        assert!(
+            text.contains("gbswarm_serve_play_invite_to_ok_seconds{quantile="),
+            "{text}"
+        );
     }
 }

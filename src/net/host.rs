@@ -10,17 +10,25 @@
 //! pipelines requests and reads slowly is slowed down, never cut off mid-message. It also
 //! enforces the connection limits (total, half-open per source, idle, slow drip). Every
 //! protocol decision is the service's.
+//!
+//! A service that acts on its own (the platform's play driver) is woken at its
+//! [`Service::poll_timeout`] and what it then sends goes out from the same UDP socket, so a
+//! device hears the platform's INVITE from the address it registered with (a camera whose
+//! socket is connected to the registrar hears nothing else) and answers to this worker, whose
+//! service sent it; one that receives media gets its own port and connections
+//! ([`super::host_media`]) on this worker's loop.
 
 use super::batch::{BATCH, RecvBatch, SendBatch};
+use super::host_media::{MEDIA_CONN, MEDIA_LISTENER, MEDIA_UDP, MediaIo};
+use super::host_peers::{Peer, Peers};
 use super::listen::{self, Bound};
-use super::service::{After, HostEvent, Service};
-use super::tcp::{self, Conn};
+use super::service::{After, HostEvent, Outbox, Service};
+use super::tcp;
 use crate::clock::{Clock, Time};
 use crate::sip::{Batch, Header, Limits, Parsed, Transport, parse_stream};
-use mio::{Events, Interest, Poll, Registry, Token};
-use std::collections::HashMap;
+use mio::{Events, Interest, Poll, Token};
 use std::io::{self, Read};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -107,7 +115,7 @@ pub fn start_bound<S: Service>(
     };
     let mut threads = Vec::new();
     for (i, b) in bound.into_iter().enumerate() {
-        let worker = Worker::new(b, make(i), cfg.clone(), clock, stop.clone())?;
+        let worker = Worker::new(i, b, make(i), cfg.clone(), clock, stop.clone())?;
         let core = from_last(&cores, i).copied();
         let spawned = std::thread::Builder::new()
             .name(format!("{}{i}", cfg.name))
@@ -160,63 +168,6 @@ impl<S: Service> Drop for Host<S> {
     }
 }
 
-/// One accepted connection and what the host tracks about it.
-struct Peer {
-    conn: Conn,
-    last_active: Instant,
-    partial_since: Option<Instant>,
-    /// No complete message received yet (counted per source until one is).
-    half_open: bool,
-    /// Not read while its write queue drains.
-    paused: bool,
-    /// Close once the write queue is empty.
-    closing: bool,
-}
-
-/// Open connections of one worker, with free slots listed and half-open ones counted per
-/// source address.
-#[derive(Default)]
-struct Peers {
-    slots: Vec<Option<Peer>>,
-    free: Vec<usize>,
-    open: usize,
-    half_open: HashMap<IpAddr, usize>,
-}
-
-impl Peers {
-    fn insert(&mut self, p: Peer) -> usize {
-        let slot = self.free.pop().unwrap_or_else(|| {
-            self.slots.push(None);
-            self.slots.len() - 1
-        });
-        *self.half_open.entry(p.conn.peer.ip()).or_insert(0) += 1;
-        self.slots[slot] = Some(p);
-        self.open += 1;
-        slot
-    }
-
-    fn close(&mut self, slot: usize, registry: &Registry) {
-        if let Some(mut p) = self.slots.get_mut(slot).and_then(Option::take) {
-            p.conn.deregister(registry);
-            self.free.push(slot);
-            self.open -= 1;
-            if p.half_open {
-                self.settled(p.conn.peer.ip());
-            }
-        }
-    }
-
-    /// A connection from `ip` left the half-open state.
-    fn settled(&mut self, ip: IpAddr) {
-        if let Some(n) = self.half_open.get_mut(&ip) {
-            *n -= 1;
-            if *n == 0 {
-                self.half_open.remove(&ip);
-            }
-        }
-    }
-}
-
 struct Worker<S> {
     bound: Bound,
     service: S,
@@ -227,12 +178,15 @@ struct Worker<S> {
     peers: Peers,
     sendq: SendBatch,
     out: Batch,
+    media: Option<MediaIo>,
+    outbox: Outbox,
 }
 
 impl<S: Service> Worker<S> {
     fn new(
+        index: usize,
         mut bound: Bound,
-        service: S,
+        mut service: S,
         cfg: HostConfig,
         clock: Clock,
         stop: Arc<AtomicBool>,
@@ -242,6 +196,21 @@ impl<S: Service> Worker<S> {
             .register(&mut bound.udp, UDP, Interest::READABLE)?;
         poll.registry()
             .register(&mut bound.tcp, LISTENER, Interest::READABLE)?;
+        // Worker i of a fixed media port takes that port plus i.
+        let media = match service.media_port() {
+            Some(p) => {
+                let port = if p == 0 {
+                    0
+                } else {
+                    p.saturating_add(index as u16)
+                };
+                let ip = bound.udp.local_addr()?.ip();
+                let (m, addr) = MediaIo::bind(ip, port, poll.registry())?;
+                service.media_bound(addr);
+                Some(m)
+            }
+            None => None,
+        };
         Ok(Worker {
             bound,
             service,
@@ -252,6 +221,8 @@ impl<S: Service> Worker<S> {
             peers: Peers::default(),
             sendq: SendBatch::new(SEND_QUEUE),
             out: Batch::new(),
+            media,
+            outbox: Outbox::default(),
         })
     }
 
@@ -259,10 +230,16 @@ impl<S: Service> Worker<S> {
         let mut events = Events::with_capacity(1024);
         // Made here: its system call headers hold pointers and stay on this thread.
         let mut rb = RecvBatch::default();
+        let mut media_rb = self.media.as_ref().map(|_| MediaIo::recv_batch());
         let mut last_tick = Instant::now();
         let mut last_sweep = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
-            if let Err(e) = self.poll.poll(&mut events, Some(Duration::from_millis(50)))
+            let mut wait = Duration::from_millis(50);
+            if let Some(t) = self.service.poll_timeout() {
+                let left = t.as_micros().saturating_sub(self.clock.now().as_micros());
+                wait = wait.min(Duration::from_micros(left));
+            }
+            if let Err(e) = self.poll.poll(&mut events, Some(wait))
                 && e.kind() != io::ErrorKind::Interrupted
             {
                 break;
@@ -272,6 +249,8 @@ impl<S: Service> Worker<S> {
                 match ev.token() {
                     UDP => self.udp_readable(&mut rb, now),
                     LISTENER => self.accept(),
+                    t @ (MEDIA_UDP | MEDIA_LISTENER) => self.media_event(t, &mut media_rb, now),
+                    t @ Token(n) if n >= MEDIA_CONN => self.media_event(t, &mut media_rb, now),
                     Token(t) => {
                         let slot = t - FIRST_CONN;
                         let keep = self.conn_event(slot, now, ev.is_writable());
@@ -281,6 +260,7 @@ impl<S: Service> Worker<S> {
                     }
                 }
             }
+            self.timers();
             if last_sweep.elapsed() >= Duration::from_millis(500) {
                 last_sweep = Instant::now();
                 self.sweep();
@@ -292,6 +272,58 @@ impl<S: Service> Worker<S> {
         }
         self.service.tick(self.clock.now());
         self.service
+    }
+
+    /// Hands a media token's readiness to the media side.
+    fn media_event(&mut self, token: Token, rb: &mut Option<RecvBatch>, now: Time) {
+        if let (Some(m), Some(rb)) = (self.media.as_mut(), rb.as_mut()) {
+            m.event(token, rb, self.poll.registry(), &mut self.service, now);
+        }
+    }
+
+    /// Fires the service's timers when due and sends what it wrote, from the UDP socket or
+    /// down the peer's TCP connection, and starts the media connections it asked for.
+    fn timers(&mut self) {
+        let now = self.clock.now();
+        if self.service.poll_timeout().is_none_or(|t| t > now) {
+            return;
+        }
+        self.outbox.clear();
+        self.service.handle_timeout(now, &mut self.outbox);
+        let udp = &self.bound.udp;
+        let registry = self.poll.registry();
+        let mut failed = None;
+        for (to, transport, bytes) in self.outbox.messages() {
+            if transport == Transport::Tcp {
+                // A device connected over TCP hears the platform on its own connection; one
+                // whose write queue is full or that is gone loses the message (the service
+                // times it out).
+                let Some(&slot) = self.peers.by_addr.get(&to) else {
+                    continue;
+                };
+                if let Some(p) = self.peers.slots.get_mut(slot).and_then(Option::as_mut) {
+                    let token = Token(slot + FIRST_CONN);
+                    let read = !p.paused && !p.closing;
+                    if p.conn.send_via(registry, token, read, bytes).is_err() {
+                        failed = Some(slot);
+                    }
+                }
+                continue;
+            }
+            self.sendq.push(0, 0, to, bytes);
+            if self.sendq.is_full() {
+                self.sendq.flush(|_| Some(udp.as_fd()), |_, _| {});
+            }
+        }
+        self.sendq.flush(|_| Some(udp.as_fd()), |_, _| {});
+        if let Some(slot) = failed {
+            self.peers.close(slot, self.poll.registry());
+        }
+        if let Some(m) = self.media.as_mut() {
+            for &to in self.outbox.connects() {
+                m.connect(to, self.poll.registry(), &mut self.service);
+            }
+        }
     }
 
     /// Takes the socket's datagrams a batch at a time, hands each to the service (a

@@ -9,6 +9,8 @@
 pub mod alarm;
 pub mod batch;
 pub mod host;
+mod host_media;
+mod host_peers;
 pub mod limits;
 pub mod listen;
 pub mod service;
@@ -16,4 +18,4 @@ pub mod tcp;
 pub mod udp;
 
 pub use host::{Host, HostConfig};
-pub use service::{After, HostEvent, Service};
+pub use service::{After, HostEvent, Outbox, Service};

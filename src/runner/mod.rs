@@ -10,6 +10,7 @@ mod interrupt;
 mod outputs;
 mod progress;
 mod serve;
+mod serve_play;
 
 pub use interrupt::EXIT_INTERRUPTED;
 pub use outputs::BadOutput;

@@ -9,6 +9,7 @@ use super::Failure;
 /// that cannot bind could not run.
 pub fn serve(
     cfg: crate::server::ServeConfig,
+    play: Option<crate::server::play::PlayConfig>,
     every_second: bool,
     metrics: Option<std::net::SocketAddr>,
 ) -> Result<(), Failure> {
@@ -41,7 +42,21 @@ pub fn serve(
         })
         .transpose()?;
     let cpu0 = crate::stats::CpuTime::now();
-    let handle = crate::server::start(cfg)
+    let play_line = play.as_ref().map(|p| {
+        format!(
+            "gbswarm serve: playing registered devices, {} INVITE/s, hold {} ms, {} media, at most {} streams",
+            p.rate,
+            p.hold.as_millis(),
+            match p.transport {
+                crate::gb::MediaTransport::Udp => "UDP",
+                crate::gb::MediaTransport::TcpPassive => "TCP passive",
+                crate::gb::MediaTransport::TcpActive => "TCP active",
+            },
+            p.max_streams
+        )
+    });
+    let started = std::time::Instant::now();
+    let handle = crate::server::start_with_play(cfg, play)
         .map_err(|e| Failure::CannotRun(format!("cannot listen on {listen}: {e}")))?;
     eprintln!(
         "gbswarm serve: listening on {} (UDP and TCP{}), {cores} worker(s), realm {realm}, digest {}, {mode}, GB/T 28181-{} (X-GB-Ver {}), up to {nofile} descriptors, {guard}",
@@ -55,6 +70,9 @@ pub fn serve(
         edition.year(),
         String::from_utf8_lossy(edition.header_value())
     );
+    if let Some(l) = &play_line {
+        eprintln!("{l}");
+    }
     if let Some(m) = &metrics {
         eprintln!(
             "gbswarm serve: metrics on http://{}/metrics (Prometheus text, updated every second)",
@@ -62,14 +80,25 @@ pub fn serve(
         );
     }
     let mut last = crate::server::registrar::Stats::default();
+    let mut last_play = crate::server::play::stats::PlayStats::default();
+    let mut last_at = std::time::Instant::now();
     while !interrupt.load(std::sync::atomic::Ordering::Relaxed) {
         std::thread::sleep(std::time::Duration::from_secs(1));
         if metrics.is_none() && !every_second {
             continue;
         }
         let (st, (registered, online)) = handle.stats();
+        let play_st = handle.play_stats();
         if let Some(m) = &metrics {
-            m.update(&st, (registered, online));
+            m.update(&st, (registered, online), play_st.as_ref());
+        }
+        if let (true, Some(p)) = (every_second, &play_st) {
+            eprintln!(
+                "{}",
+                super::serve_play::interval_line(p, &last_play, last_at.elapsed())
+            );
+            last_play = p.clone();
+            last_at = std::time::Instant::now();
         }
         if every_second {
             let reqs: u64 = st.requests.iter().sum::<u64>() - last.requests.iter().sum::<u64>();
@@ -95,7 +124,7 @@ pub fn serve(
     }
     let (_, (registered, online)) = handle.stats();
     let evictions = handle.guard().evictions();
-    let st = handle.stop();
+    let (st, play_st) = handle.stop_all();
     let codes: Vec<String> = st
         .responses
         .iter()
@@ -140,6 +169,9 @@ pub fn serve(
         st.service_us.value_at_quantile(0.99),
         st.service_us.max()
     );
+    if let Some(p) = &play_st {
+        println!("{}", super::serve_play::summary(p, started.elapsed()));
+    }
     let cpu = crate::stats::CpuTime::now().since(&cpu0);
     let requests = st.requests.iter().sum::<u64>();
     println!(

@@ -5,11 +5,14 @@
 //! so the kernel spreads devices over cores. Decisions are the sans-IO
 //! [`registrar::Registrar`]'s; workers only move bytes. Counters come from each worker's
 //! interval hand-over: no worker takes a lock to count. It is also the embedded default
-//! target of `gbswarm run`.
+//! target of `gbswarm run`. With `--play` each worker also runs the platform's play driver
+//! ([`play`]) beside its registrar ([`platform`]).
 
 pub mod config;
 pub mod guard;
 pub mod nonce;
+pub mod platform;
+pub mod play;
 pub mod registrar;
 pub mod registry;
 pub mod stats;
@@ -19,6 +22,8 @@ mod tests;
 use crate::clock::Clock;
 use crate::net::{Host, HostConfig};
 use crossbeam::channel::{Receiver, Sender};
+use platform::Platform;
+use play::stats::{PlayPublisher, PlayStats};
 use registrar::{Config, Registrar, Stats};
 use registry::Registry;
 use std::io;
@@ -57,13 +62,15 @@ pub struct ServeConfig {
 
 /// A running registrar; [`stop`](Self::stop) it to join the workers.
 pub struct ServerHandle {
-    host: Host<Registrar>,
+    host: Host<Platform>,
     /// A registrar over the shared registry, for presence counts.
     view: Registrar,
     clock: Clock,
     /// Every worker's counters so far, merged by the collector thread.
     total: Arc<Mutex<Stats>>,
     collector: Option<std::thread::JoinHandle<()>>,
+    /// The play driver's counters merged, and their collector, with `--play`.
+    play: Option<(Arc<Mutex<PlayStats>>, std::thread::JoinHandle<()>)>,
 }
 
 /// Merges every snapshot the workers hand over into `total` and sends it back to be reused,
@@ -71,15 +78,29 @@ pub struct ServerHandle {
 /// reads the counters, so snapshots never pile up in the channel (they did: a `serve`
 /// without `--stats`, or the embedded registrar, grew by a snapshot's histograms every
 /// 200 ms).
-fn collect(rx: Receiver<Box<Stats>>, spent: Sender<Box<Stats>>, total: Arc<Mutex<Stats>>) {
+fn collect<T>(
+    rx: Receiver<Box<T>>,
+    spent: Sender<Box<T>>,
+    total: Arc<Mutex<T>>,
+    merge: fn(&mut T, &T),
+) {
     while let Ok(s) = rx.recv() {
-        total.lock().unwrap_or_else(|e| e.into_inner()).merge(&s);
+        merge(&mut total.lock().unwrap_or_else(|e| e.into_inner()), &s);
         let _ = spent.send(s);
     }
 }
 
 /// Binds every worker's sockets (so address errors are returned here) and starts them.
 pub fn start(cfg: ServeConfig) -> io::Result<ServerHandle> {
+    start_with_play(cfg, None)
+}
+
+/// [`start`], and with `play` each worker also plays the devices it registers (see
+/// [`platform`]).
+pub fn start_with_play(
+    cfg: ServeConfig,
+    play: Option<play::PlayConfig>,
+) -> io::Result<ServerHandle> {
     let cores = cfg.cores.max(1);
     let clock = Clock::start();
     let (tx, rx) = crossbeam::channel::unbounded();
@@ -100,6 +121,42 @@ pub fn start(cfg: ServeConfig) -> io::Result<ServerHandle> {
     .with_unix_zero(clock.zero_unix_ms());
     first.publish_to(publisher);
     let view = first.worker();
+    let play_total = Arc::new(Mutex::new(PlayStats::default()));
+    let mut play_collector = None;
+    let mut play_publisher = None;
+    if play.is_some() {
+        let (tx, rx) = crossbeam::channel::unbounded();
+        let (spent, spent_rx) = crossbeam::channel::unbounded();
+        play_publisher = Some(PlayPublisher {
+            tx,
+            spent: spent_rx,
+        });
+        let merged = play_total.clone();
+        play_collector = Some(
+            std::thread::Builder::new()
+                .name("gbswarm-play-stats".into())
+                .spawn(move || collect(rx, spent, merged, PlayStats::merge))?,
+        );
+    }
+    let salt0 = std::process::id().wrapping_mul(0x9e37_79b9);
+    let signal = addr;
+    let me = |i: usize, p: &play::PlayConfig| play::wire::Me {
+        id: cfg.registrar.server_id,
+        domain: cfg.registrar.realm.clone(),
+        signal,
+        media: SocketAddr::new(signal.ip(), 0),
+        transport: p.transport,
+        salt: salt0 ^ (i as u32),
+    };
+    let make = |i: usize| match &play {
+        None => Platform::registrar(first.worker()),
+        Some(p) => Platform::with_play(
+            first.worker(),
+            play::Play::new(p, me(i, p), i, cores, clock.now()),
+            play_publisher.clone(),
+            p.media_port,
+        ),
+    };
     let host_cfg = HostConfig {
         tcp_idle: cfg.tcp_idle,
         tcp_partial: cfg.tcp_partial,
@@ -108,19 +165,21 @@ pub fn start(cfg: ServeConfig) -> io::Result<ServerHandle> {
         pin: true,
         name: "gbswarm-srv",
     };
-    let host = crate::net::host::start_bound(addr, bound, host_cfg, clock, |_| first.worker())?;
+    let host = crate::net::host::start_bound(addr, bound, host_cfg, clock, make)?;
     drop(first);
+    drop(play_publisher);
     let total = Arc::new(Mutex::new(Stats::default()));
     let merged = total.clone();
     let collector = std::thread::Builder::new()
         .name("gbswarm-srv-stats".into())
-        .spawn(move || collect(rx, spent, merged))?;
+        .spawn(move || collect(rx, spent, merged, Stats::merge))?;
     Ok(ServerHandle {
         host,
         view,
         clock,
         total,
         collector: Some(collector),
+        play: play_collector.map(|c| (play_total, c)),
     })
 }
 
@@ -146,8 +205,20 @@ impl ServerHandle {
         self.view.guard()
     }
 
+    /// The play driver's counters so far (handed over every 200 ms), with `--play`.
+    pub fn play_stats(&self) -> Option<PlayStats> {
+        self.play
+            .as_ref()
+            .map(|(t, _)| t.lock().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+
     /// Stops the workers and returns the final counters.
-    pub fn stop(mut self) -> Stats {
+    pub fn stop(self) -> Stats {
+        self.stop_all().0
+    }
+
+    /// Stops the workers and returns the final counters, the play driver's too.
+    pub fn stop_all(mut self) -> (Stats, Option<PlayStats>) {
         let collector = self.collector.take();
         let ServerHandle {
             host,
@@ -155,6 +226,7 @@ impl ServerHandle {
             clock: _,
             total,
             collector: _,
+            play,
         } = self;
         // Each worker hands over its last counters as it stops; the collector ends once the
         // last publisher (the view's among them) is gone, having merged everything.
@@ -163,7 +235,14 @@ impl ServerHandle {
         if let Some(c) = collector {
             let _ = c.join();
         }
-        std::mem::take(&mut *total.lock().unwrap_or_else(|e| e.into_inner()))
+        let play = play.map(|(t, c)| {
+            let _ = c.join();
+            std::mem::take(&mut *t.lock().unwrap_or_else(|e| e.into_inner()))
+        });
+        (
+            std::mem::take(&mut *total.lock().unwrap_or_else(|e| e.into_inner())),
+            play,
+        )
     }
 }
 
@@ -178,7 +257,7 @@ mod collector_tests {
         let (spent_tx, spent_rx) = crossbeam::channel::unbounded();
         let total = Arc::new(Mutex::new(Stats::default()));
         let merged = total.clone();
-        let t = std::thread::spawn(move || collect(rx, spent_tx, merged));
+        let t = std::thread::spawn(move || collect(rx, spent_tx, merged, Stats::merge));
         for i in 1..=3u64 {
             let mut s = Box::<Stats>::default();
             s.keepalives = i;

@@ -500,7 +500,7 @@ impl Service for Registrar {
         match event {
             HostEvent::Served { micros } => self.stats.service_us.saturating_record(micros),
             HostEvent::Refused => self.stats.refused_connections += 1,
-            HostEvent::Stale => {}
+            HostEvent::Stale | HostEvent::MediaConnection => {}
         }
     }
 
