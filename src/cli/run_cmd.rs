@@ -127,6 +127,10 @@ pub struct RunArgs {
     /// this by itself on a kernel without it).
     #[arg(long)]
     no_gso: bool,
+    /// The SSRC cameras stream with and answer in `y=`: `offered` (the offer's) or `own` (one
+    /// of the camera's own per session, which the platform must adopt) [default: offered].
+    #[arg(long, value_name = "offered|own")]
+    answer_ssrc: Option<String>,
     /// Source addresses to spread sockets over: a list or a range like 127.0.0.1-127.0.0.8.
     #[arg(long, value_name = "IPS", num_args = 1.., value_delimiter = ',')]
     local_ip: Option<Vec<String>>,
@@ -251,6 +255,7 @@ impl RunArgs {
             media_codec: self.media_codec,
             fps: self.fps,
             no_gso: self.no_gso.then_some(true),
+            answer_ssrc: self.answer_ssrc,
             local_ip: self.local_ip,
             no_unregister: if self.unregister {
                 Some(false)

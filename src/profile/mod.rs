@@ -124,6 +124,8 @@ pub struct Profile {
     /// Send UDP media one datagram per RTP packet instead of one segmentation-offload (GSO)
     /// send per frame.
     pub no_gso: Option<bool>,
+    /// The SSRC cameras answer with: `offered` (the offer's `y=`) or `own`.
+    pub answer_ssrc: Option<String>,
 }
 
 impl Profile {
@@ -182,6 +184,7 @@ impl Profile {
             media_codec,
             fps,
             no_gso,
+            answer_ssrc,
         } = top;
         Profile {
             target: target.or(self.target),
@@ -222,6 +225,7 @@ impl Profile {
             media_codec: media_codec.or(self.media_codec),
             fps: fps.or(self.fps),
             no_gso: no_gso.or(self.no_gso),
+            answer_ssrc: answer_ssrc.or(self.answer_ssrc),
             slo: match (self.slo, slo) {
                 (Some(mut base), Some(top)) => {
                     base.extend(top);

@@ -1,11 +1,12 @@
 //! The live-video part of a plan: how many streams a device serves at once and the clip every
 //! stream sends, read and packed once at start (`max-streams`, `media`, `media-codec`, `fps`,
-//! `no-gso`).
+//! `no-gso`, `answer-ssrc`).
 //!
 //! Why here: a missing or unusable clip is bad input like any other key, reported before the
 //! run starts with the key it came from.
 
 use super::{PlanError, Profile, bad};
+use crate::camera::invite::SsrcAnswer;
 use crate::media::{Codec, Template};
 use std::sync::Arc;
 
@@ -27,6 +28,8 @@ pub struct Video {
     /// Send a UDP frame's packets as one segmentation-offload (GSO) send where the kernel
     /// has it (`no-gso` turns it off: one datagram per packet).
     pub gso: bool,
+    /// The SSRC the cameras answer with (`answer-ssrc`).
+    pub answer_ssrc: SsrcAnswer,
 }
 
 impl Video {
@@ -44,6 +47,12 @@ impl Video {
             Some(c) if c == "h264" => Codec::H264,
             Some(c) if c == "h265" => Codec::H265,
             Some(c) => return bad("media-codec", format!("`{c}` is not h264 or h265")),
+        };
+        let answer_ssrc = match p.answer_ssrc.as_deref().map(str::to_ascii_lowercase) {
+            None => SsrcAnswer::Offered,
+            Some(a) if a == "offered" => SsrcAnswer::Offered,
+            Some(a) if a == "own" => SsrcAnswer::Own,
+            Some(a) => return bad("answer-ssrc", format!("`{a}` is not offered or own")),
         };
         let fps = p.fps.unwrap_or(25);
         if !(1..=crate::media::rtp::MAX_FPS).contains(&fps) {
@@ -92,6 +101,7 @@ impl Video {
             clip: Arc::new(clip),
             source,
             gso: !p.no_gso.unwrap_or(false),
+            answer_ssrc,
         })
     }
 }
@@ -118,6 +128,10 @@ mod tests {
         };
         assert_eq!(key(p(|p| p.max_streams = Some(0))), "max-streams");
         assert_eq!(key(p(|p| p.fps = Some(0))), "fps");
+        assert_eq!(
+            key(p(|p| p.answer_ssrc = Some("mine".into()))),
+            "answer-ssrc"
+        );
         assert_eq!(
             key(p(|p| p.media_codec = Some("vp8".into()))),
             "media-codec"

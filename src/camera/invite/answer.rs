@@ -5,11 +5,11 @@
 //! listening port: the host does, and says which with [`PlayTable::listening`].
 
 use super::slot::{OFFER, State};
-use super::{PlayTable, SessionId, TIMER_H, wire};
+use super::{PlayTable, SessionId, SsrcAnswer, TIMER_H, wire};
 use crate::camera::{Outcome, TxnKind};
 use crate::clock::Time;
 use crate::gb::sdp::{MediaTransport, Offer};
-use crate::gb::sdp_answer::{Local, write_answer};
+use crate::gb::sdp_answer::{AnswerSsrc, Local, write_answer};
 
 impl PlayTable {
     /// Writes slot `i`'s 200 into its wire: the kept head, the Contact and the answer to the
@@ -23,7 +23,10 @@ impl PlayTable {
         let local = Local {
             device: &channel,
             media: s.media,
-            ssrc: self.cfg.answer_ssrc,
+            ssrc: match self.cfg.answer_ssrc {
+                SsrcAnswer::Offered => AnswerSsrc::Offered,
+                SsrcAnswer::Own => AnswerSsrc::Own(s.ssrc),
+            },
             format: self.cfg.format.as_deref().map(str::as_bytes),
         };
         write_answer(&mut self.body, &offer, &local);

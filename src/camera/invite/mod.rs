@@ -47,7 +47,6 @@ use crate::camera::{Outcome, Record, Transport, TxnKind};
 use crate::clock::{Span, Time};
 use crate::gb::DeviceId;
 use crate::gb::sdp::{MediaTransport, Offer, SessionKind, Ssrc};
-use crate::gb::sdp_answer::AnswerSsrc;
 use crate::gb::subject::{Subject, addressed_channel};
 use crate::sip::{HeaderKind, Message, NameAddr, Uri, response_to};
 use slot::{BRANCH, CALL_ID, FROM_TAG, Slot, State};
@@ -122,6 +121,33 @@ pub enum Action {
     },
 }
 
+/// Which SSRC a camera streams with and puts in its answer's `y=`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SsrcAnswer {
+    /// The offer's `y=` (else the `Subject`'s): what platforms expect.
+    Offered,
+    /// One of the camera's own for each session (first digit 0 live, 1 playback or
+    /// download, then nine digits of its own): the platform must adopt it, as GB/T 28181
+    /// allows and some devices do.
+    Own,
+}
+
+/// The camera's own SSRC for a session: ten decimal digits, the first 0 for live video and
+/// 1 for history (playback, download), the rest from the table's salt and the session's
+/// generation, so sessions of one run seldom share one.
+pub fn own_ssrc(salt: u32, generation: u32, kind: SessionKind) -> u32 {
+    // splitmix64's finaliser: neighbouring generations give unrelated digits.
+    let mut x = (u64::from(salt) << 32) | u64::from(generation);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    let digits = (x % 1_000_000_000) as u32;
+    match kind {
+        SessionKind::Playback | SessionKind::Download => 1_000_000_000 + digits,
+        _ => digits,
+    }
+}
+
 /// Settings of a table.
 #[derive(Clone, Debug)]
 pub struct PlayConfig {
@@ -130,7 +156,7 @@ pub struct PlayConfig {
     /// How long after the 100 Trying the 200 goes out (zero: at once).
     pub answer_delay: Span,
     /// Which SSRC the answer's `y=` carries.
-    pub answer_ssrc: AnswerSsrc,
+    pub answer_ssrc: SsrcAnswer,
     /// The answer's `f=` (for example `v/2/5/25/1/1024a///`), if any.
     pub format: Option<String>,
     /// User-Agent header value.
@@ -150,7 +176,7 @@ impl Default for PlayConfig {
         PlayConfig {
             max_streams: 1,
             answer_delay: Span::ZERO,
-            answer_ssrc: AnswerSsrc::Offered,
+            answer_ssrc: SsrcAnswer::Offered,
             format: None,
             user_agent: String::from("gbswarm"),
             salt: 0,
@@ -527,8 +553,8 @@ impl PlayTable {
             s.transport = offer.transport;
             s.kind = offer.kind;
             s.ssrc = match self.cfg.answer_ssrc {
-                AnswerSsrc::Own(n) => n,
-                AnswerSsrc::Offered => offer.ssrc.or(subject_ssrc).map_or(0, |s| s.value),
+                SsrcAnswer::Own => own_ssrc(self.cfg.salt, s.generation, offer.kind),
+                SsrcAnswer::Offered => offer.ssrc.or(subject_ssrc).map_or(0, |s| s.value),
             };
         }
         if code != 200 {

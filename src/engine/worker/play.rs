@@ -137,6 +137,7 @@ impl Play {
             .min(MAX_SESSIONS_PER_WORKER);
         let cfg = PlayConfig {
             max_streams,
+            answer_ssrc: video.answer_ssrc,
             salt,
             user_agent: concat!("gbswarm/", env!("CARGO_PKG_VERSION")).into(),
             ..PlayConfig::default()

@@ -300,3 +300,40 @@ fn without_y_the_ssrc_comes_from_the_subject() {
         "{after:?}"
     );
 }
+
+#[test]
+fn a_camera_answering_with_its_own_ssrc_streams_with_it_live_0_and_history_1() {
+    let cfg = PlayConfig {
+        answer_ssrc: SsrcAnswer::Own,
+        max_streams: 2,
+        ..PlayConfig::default()
+    };
+    let mut b = Bench::new(4, cfg);
+    let got = b.feed(T0, &Req::invite("c1", UDP_OFFER).bytes());
+    let answer = Offer::parse(body(&got[1]).as_bytes()).unwrap();
+    let own = answer.ssrc.expect("a y= line");
+    assert_eq!(own.text.len(), 10);
+    assert_eq!(own.text[0], b'0', "live");
+    assert_ne!(own.text, b"0200003792", "not the offer's");
+    let acked = b.feed(at(10), &ack("c1", &got[1]));
+    let Got::Start(_, _, _, ssrc) = acked[1] else {
+        panic!("{acked:?}")
+    };
+    assert_eq!(
+        ssrc, own.value,
+        "the stream carries the SSRC the answer named"
+    );
+
+    // Another session gets another; a playback's starts with 1.
+    let playback = UDP_OFFER.replace("s=Play", "s=Playback");
+    let mut second = Req::invite("c2", &playback);
+    second.branch = "z9hG4bKinv2";
+    second.user = DEV;
+    let got = b.feed(at(20), &second.bytes());
+    let history = Offer::parse(body(&got[1]).as_bytes())
+        .unwrap()
+        .ssrc
+        .unwrap();
+    assert_eq!(history.text[0], b'1', "history");
+    assert_ne!(history.value % 1_000_000_000, own.value);
+}
