@@ -7,53 +7,11 @@
 mod peers;
 
 use gbswarm::media::{Codec, Packet, Stream, Template};
-use peers::TempDir;
+use peers::{Pcap, TempDir};
 
 const CLIP: &[u8] = include_bytes!("media/testsrc-640x360-25fps-2s.h264");
 const PORT: u16 = 30_000;
 const SSRC: u32 = 0x0BEB_D0D0;
-
-/// A pcap file (LINKTYPE_IPV4) being built in memory.
-struct Pcap(Vec<u8>);
-
-impl Pcap {
-    fn new() -> Pcap {
-        let mut b = Vec::new();
-        b.extend_from_slice(&0xA1B2_C3D4u32.to_le_bytes());
-        b.extend_from_slice(&2u16.to_le_bytes());
-        b.extend_from_slice(&4u16.to_le_bytes());
-        b.extend_from_slice(&[0; 8]);
-        b.extend_from_slice(&65_535u32.to_le_bytes());
-        b.extend_from_slice(&228u32.to_le_bytes());
-        Pcap(b)
-    }
-
-    /// One IPv4 packet from 127.0.0.1 to 127.0.0.2 of `proto` carrying `l4` at `us` µs.
-    fn ipv4(&mut self, us: u64, proto: u8, l4: &[u8]) {
-        let total = 20 + l4.len();
-        let mut ip = [0u8; 20];
-        ip[0] = 0x45;
-        ip[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-        ip[8] = 64;
-        ip[9] = proto;
-        ip[12..16].copy_from_slice(&[127, 0, 0, 1]);
-        ip[16..20].copy_from_slice(&[127, 0, 0, 2]);
-        let sum = ip
-            .chunks(2)
-            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-            .sum::<u32>();
-        let sum = (sum & 0xFFFF) + (sum >> 16);
-        ip[10..12].copy_from_slice(&(!((sum & 0xFFFF) + (sum >> 16)) as u16).to_be_bytes());
-        self.0
-            .extend_from_slice(&((us / 1_000_000) as u32).to_le_bytes());
-        self.0
-            .extend_from_slice(&((us % 1_000_000) as u32).to_le_bytes());
-        self.0.extend_from_slice(&(total as u32).to_le_bytes());
-        self.0.extend_from_slice(&(total as u32).to_le_bytes());
-        self.0.extend_from_slice(&ip);
-        self.0.extend_from_slice(l4);
-    }
-}
 
 /// The packets of one loop of the clip and ten more, with the time each frame is due.
 fn packets(t: &Template) -> Vec<(u64, Packet<'_>)> {
@@ -128,16 +86,11 @@ fn wireshark_decodes_the_rfc4571_framed_tcp_stream() {
     // Wireshark's "rtp" on a TCP port is its RFC 4571 (length-prefixed) RTP dissector.
     let mut seq = 1u32;
     judge("media-tshark-tcp", &format!("tcp.port=={PORT},rtp"), |p| {
-        let mut tcp = Vec::with_capacity(20 + 2 + p.len());
-        tcp.extend_from_slice(&40_000u16.to_be_bytes());
-        tcp.extend_from_slice(&PORT.to_be_bytes());
-        tcp.extend_from_slice(&seq.to_be_bytes());
-        tcp.extend_from_slice(&1u32.to_be_bytes());
-        // Data offset 5 words; PSH and ACK; window; checksum (not verified) and urgent 0.
-        tcp.extend_from_slice(&[0x50, 0x18, 0xFF, 0xFF, 0, 0, 0, 0]);
-        tcp.extend_from_slice(&p.tcp_header());
-        tcp.extend_from_slice(p.payload);
-        seq = seq.wrapping_add((2 + p.len()) as u32);
+        let mut framed = Vec::with_capacity(2 + p.len());
+        framed.extend_from_slice(&p.tcp_header());
+        framed.extend_from_slice(p.payload);
+        let tcp = peers::tcp_segment(40_000, PORT, seq, &framed);
+        seq = seq.wrapping_add(framed.len() as u32);
         (6, tcp)
     });
 }

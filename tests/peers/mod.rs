@@ -469,8 +469,65 @@ pub fn tshark_sip(name: &str, payloads: &[Vec<u8>], fields: &[&str]) -> String {
     stdout_of(&mut cmd)
 }
 
+/// A pcap file (LINKTYPE_IPV4) being built in memory, for tshark to judge.
+pub struct Pcap(pub Vec<u8>);
+
+impl Pcap {
+    pub fn new() -> Pcap {
+        let mut b = Vec::new();
+        b.extend_from_slice(&0xA1B2_C3D4u32.to_le_bytes());
+        b.extend_from_slice(&2u16.to_le_bytes());
+        b.extend_from_slice(&4u16.to_le_bytes());
+        b.extend_from_slice(&[0; 8]);
+        b.extend_from_slice(&65_535u32.to_le_bytes());
+        b.extend_from_slice(&228u32.to_le_bytes());
+        Pcap(b)
+    }
+
+    /// One IPv4 packet from 127.0.0.1 to 127.0.0.2 of `proto` carrying `l4` at `us` µs.
+    pub fn ipv4(&mut self, us: u64, proto: u8, l4: &[u8]) {
+        let total = 20 + l4.len();
+        let mut ip = [0u8; 20];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+        ip[8] = 64;
+        ip[9] = proto;
+        ip[12..16].copy_from_slice(&[127, 0, 0, 1]);
+        ip[16..20].copy_from_slice(&[127, 0, 0, 2]);
+        let sum = ip
+            .chunks(2)
+            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+            .sum::<u32>();
+        let sum = (sum & 0xFFFF) + (sum >> 16);
+        ip[10..12].copy_from_slice(&(!((sum & 0xFFFF) + (sum >> 16)) as u16).to_be_bytes());
+        self.0
+            .extend_from_slice(&((us / 1_000_000) as u32).to_le_bytes());
+        self.0
+            .extend_from_slice(&((us % 1_000_000) as u32).to_le_bytes());
+        self.0.extend_from_slice(&(total as u32).to_le_bytes());
+        self.0.extend_from_slice(&(total as u32).to_le_bytes());
+        self.0.extend_from_slice(&ip);
+        self.0.extend_from_slice(l4);
+    }
+}
+
+/// A TCP segment (no options; PSH and ACK) from port `from` to `to` with sequence number `seq`
+/// carrying `payload`; the checksum is left zero (tshark does not verify it by default).
+pub fn tcp_segment(from: u16, to: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+    let mut tcp = Vec::with_capacity(20 + payload.len());
+    tcp.extend_from_slice(&from.to_be_bytes());
+    tcp.extend_from_slice(&to.to_be_bytes());
+    tcp.extend_from_slice(&seq.to_be_bytes());
+    tcp.extend_from_slice(&1u32.to_be_bytes());
+    // Data offset 5 words; PSH and ACK; window; checksum (not verified) and urgent 0.
+    tcp.extend_from_slice(&[0x50, 0x18, 0xFF, 0xFF, 0, 0, 0, 0]);
+    tcp.extend_from_slice(payload);
+    tcp
+}
+
 /// `tshark -r FILE -d DECODE` fields of every RTP packet in `file`, a row each: ssrc, seq,
-/// marker, payload type, version, malformed (empty when not).
+/// marker, payload type, version, malformed (empty when not). A captured frame that carries
+/// several RTP packets (TCP segments of an RFC 4571 stream) gives a row for each.
 pub fn tshark_rtp(file: &Path, decode: &str) -> Vec<Vec<String>> {
     let out = Command::new("tshark")
         .arg("-r")
@@ -485,6 +542,7 @@ pub fn tshark_rtp(file: &Path, decode: &str) -> Vec<Vec<String>> {
             "-E",
             "separator=,",
         ])
+        .args(["-E", "occurrence=a", "-E", "aggregator=;"])
         .args(["-e", "rtp.ssrc", "-e", "rtp.seq", "-e", "rtp.marker"])
         .args([
             "-e",
@@ -501,10 +559,28 @@ pub fn tshark_rtp(file: &Path, decode: &str) -> Vec<Vec<String>> {
         "tshark failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.split(',').map(str::to_string).collect())
-        .collect()
+    let mut rows = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let fields: Vec<Vec<&str>> = line.split(',').map(|f| f.split(';').collect()).collect();
+        let packets = fields.first().map_or(0, Vec::len);
+        for i in 0..packets {
+            rows.push(
+                fields
+                    .iter()
+                    .enumerate()
+                    .map(|(k, f)| {
+                        // The malformed mark is the captured frame's, not a packet's.
+                        if k == 5 {
+                            f.join(";")
+                        } else {
+                            f.get(i).copied().unwrap_or("").to_string()
+                        }
+                    })
+                    .collect(),
+            );
+        }
+    }
+    rows
 }
 
 /// Asserts that a tshark row's `_ws.malformed` field is empty and its `_ws.expert.severity`

@@ -333,38 +333,54 @@ pub struct Rtp {
     pub head: [u8; 4],
 }
 
-/// Reads RFC 4571-framed RTP from `s` for `span` (or until it closes): the packets, and
+/// Reads what arrives on `s` for `span` (or until it closes), as it arrived: the bytes, and
 /// whether the connection closed.
-pub fn read_rtp_tcp(s: &mut TcpStream, span: Duration) -> (Vec<Rtp>, bool) {
+pub fn read_raw_tcp(s: &mut TcpStream, span: Duration) -> (Vec<u8>, bool) {
     let end = Instant::now() + span;
-    let mut got = Vec::new();
-    let mut pending: Vec<u8> = Vec::new();
+    let mut got: Vec<u8> = Vec::new();
     let mut buf = [0u8; 65_536];
-    let mut closed = false;
     while Instant::now() < end {
         let left = end.saturating_duration_since(Instant::now());
         s.set_read_timeout(Some(left.max(Duration::from_millis(1))))
             .unwrap();
         match s.read(&mut buf) {
-            Ok(0) => {
-                closed = true;
-                break;
-            }
-            Ok(n) => pending.extend_from_slice(&buf[..n]),
+            Ok(0) => return (got, true),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(_) => {
-                closed = true;
-                break;
-            }
+            Err(_) => return (got, true),
         }
-        while pending.len() >= 2 {
-            let len = usize::from(u16::from_be_bytes([pending[0], pending[1]]));
-            if pending.len() < 2 + len {
-                break;
-            }
-            let p = &pending[2..2 + len];
-            assert!(len > 16, "a {len}-byte RTP packet with no PS payload");
-            got.push(Rtp {
+    }
+    (got, false)
+}
+
+/// The RTP packets of an RFC 4571 stream's whole frames (a cut last one is left out), each
+/// as its bytes.
+pub fn rfc4571_packets(mut bytes: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    while bytes.len() >= 2 {
+        let len = usize::from(u16::from_be_bytes([bytes[0], bytes[1]]));
+        if bytes.len() < 2 + len {
+            break;
+        }
+        out.push(&bytes[2..2 + len]);
+        bytes = &bytes[2 + len..];
+    }
+    out
+}
+
+/// Reads RFC 4571-framed RTP from `s` for `span` (or until it closes): the packets, and
+/// whether the connection closed.
+pub fn read_rtp_tcp(s: &mut TcpStream, span: Duration) -> (Vec<Rtp>, bool) {
+    let (raw, closed) = read_raw_tcp(s, span);
+    let got = rfc4571_packets(&raw)
+        .into_iter()
+        .map(|p| {
+            assert!(
+                p.len() > 16,
+                "a {}-byte RTP packet with no PS payload",
+                p.len()
+            );
+            Rtp {
                 version: p[0] >> 6,
                 pt: p[1] & 0x7f,
                 marker: p[1] & 0x80 != 0,
@@ -372,10 +388,9 @@ pub fn read_rtp_tcp(s: &mut TcpStream, span: Duration) -> (Vec<Rtp>, bool) {
                 ts: u32::from_be_bytes([p[4], p[5], p[6], p[7]]),
                 ssrc: u32::from_be_bytes([p[8], p[9], p[10], p[11]]),
                 head: [p[12], p[13], p[14], p[15]],
-            });
-            pending.drain(..2 + len);
-        }
-    }
+            }
+        })
+        .collect();
     (got, closed)
 }
 
