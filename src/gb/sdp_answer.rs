@@ -101,8 +101,8 @@ pub fn push_ssrc(out: &mut Vec<u8>, n: u32) {
     out.extend_from_slice(&digits);
 }
 
-/// Appends `IN IP4 <addr>` or `IN IP6 <addr>`.
-fn push_net_ip(out: &mut Vec<u8>, ip: IpAddr) {
+/// Appends `IN IP4 <addr>` or `IN IP6 <addr>` (the answer's and the offer's `o=` and `c=`).
+pub(super) fn push_net_ip(out: &mut Vec<u8>, ip: IpAddr) {
     out.extend_from_slice(match ip {
         IpAddr::V4(_) => b"IN IP4 ",
         IpAddr::V6(_) => b"IN IP6 ",

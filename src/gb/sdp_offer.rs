@@ -11,8 +11,9 @@
 
 use super::id::DeviceId;
 use super::sdp::MediaTransport;
-use crate::sip::write::{push_bare_ip, push_u64};
-use std::net::{IpAddr, SocketAddr};
+use super::sdp_answer::push_net_ip;
+use crate::sip::write::push_u64;
+use std::net::SocketAddr;
 
 /// What the platform offers.
 #[derive(Clone, Copy, Debug)]
@@ -58,15 +59,6 @@ a=rtpmap:97 MPEG4/90000\r\na=rtpmap:99 H265/90000\r\n",
     out.extend_from_slice(b"y=");
     super::sdp_answer::push_ssrc(out, spec.ssrc);
     out.extend_from_slice(b"\r\n");
-}
-
-/// Appends `IN IP4 <addr>` or `IN IP6 <addr>`.
-fn push_net_ip(out: &mut Vec<u8>, ip: IpAddr) {
-    out.extend_from_slice(match ip {
-        IpAddr::V4(_) => b"IN IP4 ",
-        IpAddr::V6(_) => b"IN IP6 ",
-    });
-    push_bare_ip(out, &ip);
 }
 
 #[cfg(test)]
