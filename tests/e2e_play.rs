@@ -9,15 +9,17 @@
 //! is stopped by its PID (SIGINT, and killed if the test fails first).
 
 mod play;
+mod play_peer;
 
 use play::*;
+use play_peer::{Platform, interrupt, wait_exit};
 use std::net::UdpSocket;
 use std::time::Duration;
 
 #[test]
 fn a_camera_answers_invite_streams_rtp_over_udp_refuses_a_second_stream_and_stops_at_bye() {
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let me = sock.local_addr().unwrap();
+    let mut p = Platform::udp();
+    let me = p.addr();
     let media = UdpSocket::bind("127.0.0.1:0").unwrap();
     let media_addr = media.local_addr().unwrap();
     let dir = std::env::temp_dir().join(format!("gbswarm-e2e-play-{}", std::process::id()));
@@ -36,11 +38,10 @@ fn a_camera_answers_invite_streams_rtp_over_udp_refuses_a_second_stream_and_stop
             "--no-gso",
         ],
     );
-    let mut p = Platform::new(sock);
-    p.await_cameras(3, Duration::from_secs(30));
-    let (dev, cam) = p.cameras[1].clone();
+    p.wait_registered(3);
+    let (dev, to_cam, cam) = p.cameras[1].clone();
 
-    p.send(cam, &invite(&dev, cam, me, media_addr, "play1"));
+    p.send(to_cam, &invite(&dev, cam, me, media_addr, "play1"));
     let trying = p.response("INVITE", Duration::from_secs(5)).expect("100");
     assert_eq!(trying.code(), 100);
     let ok = p.response("INVITE", Duration::from_secs(5)).expect("200");
@@ -50,7 +51,7 @@ fn a_camera_answers_invite_streams_rtp_over_udp_refuses_a_second_stream_and_stop
     assert!(ok.body.contains("m=video "), "{}", ok.body);
     let to = ok.header("to").to_string();
     assert!(to.contains("tag="), "{to}");
-    p.send(cam, &in_dialog("ACK", &dev, cam, me, "play1", &to, 20));
+    p.send(to_cam, &in_dialog("ACK", &dev, cam, me, "play1", &to, 20));
 
     // The stream: 1.5 s of it, checked packet by packet.
     let rtp = receive_rtp(&media, Duration::from_millis(1500));
@@ -81,16 +82,19 @@ fn a_camera_answers_invite_streams_rtp_over_udp_refuses_a_second_stream_and_stop
     );
 
     // A second stream of the same device is beyond --max-streams 1.
-    p.send(cam, &invite(&dev, cam, me, media_addr, "play2"));
+    p.send(to_cam, &invite(&dev, cam, me, media_addr, "play2"));
     let trying = p.response("INVITE", Duration::from_secs(5)).expect("100");
     assert_eq!(trying.code(), 100);
     let busy = p.response("INVITE", Duration::from_secs(5)).expect("486");
     assert_eq!(busy.code(), 486, "{}", busy.start);
     let busy_to = busy.header("to").to_string();
-    p.send(cam, &in_dialog("ACK", &dev, cam, me, "play2", &busy_to, 20));
+    p.send(
+        to_cam,
+        &in_dialog("ACK", &dev, cam, me, "play2", &busy_to, 20),
+    );
 
     // BYE: 200, and the stream stops.
-    p.send(cam, &in_dialog("BYE", &dev, cam, me, "play1", &to, 21));
+    p.send(to_cam, &in_dialog("BYE", &dev, cam, me, "play1", &to, 21));
     let bye_ok = p
         .response("BYE", Duration::from_secs(5))
         .expect("200 to BYE");
@@ -104,8 +108,8 @@ fn a_camera_answers_invite_streams_rtp_over_udp_refuses_a_second_stream_and_stop
     );
 
     // Another camera streams until the run is interrupted: it then sends its BYE.
-    let (dev3, cam3) = p.cameras[2].clone();
-    p.send(cam3, &invite(&dev3, cam3, me, media_addr, "play3"));
+    let (dev3, to_cam3, cam3) = p.cameras[2].clone();
+    p.send(to_cam3, &invite(&dev3, cam3, me, media_addr, "play3"));
     let ok3 = loop {
         let r = p.response("INVITE", Duration::from_secs(5)).expect("200");
         if r.code() >= 200 {
@@ -114,14 +118,21 @@ fn a_camera_answers_invite_streams_rtp_over_udp_refuses_a_second_stream_and_stop
     };
     assert_eq!(ok3.code(), 200, "{}", ok3.start);
     let to3 = ok3.header("to").to_string();
-    p.send(cam3, &in_dialog("ACK", &dev3, cam3, me, "play3", &to3, 20));
+    p.send(
+        to_cam3,
+        &in_dialog("ACK", &dev3, cam3, me, "play3", &to3, 20),
+    );
     let third = receive_rtp(&media, Duration::from_millis(500));
     assert!(!third.is_empty(), "the third stream sends");
 
     // Interrupted, the run unregisters (answered here) and reports what the video did.
-    assert_eq!(p.interrupt(&mut run), Some(130));
+    interrupt(&run);
+    assert_eq!(wait_exit(&mut run, &mut p), Some(130));
     assert_eq!(
-        p.byes,
+        p.byes
+            .iter()
+            .map(|(call, _)| call.as_str())
+            .collect::<Vec<_>>(),
         ["play3@test"],
         "the streaming camera's BYE at the stop"
     );

@@ -181,23 +181,37 @@ fn tcp_passive_and_active_streams_carry_checked_rtp_and_end_at_bye() {
     );
 }
 
-#[test]
-fn a_dropped_passive_stream_is_retried_three_times_a_second_apart_then_the_camera_byes() {
-    let dir = Dir::new("e2e-play-tcp-drop");
+/// One camera (a run of its own, reporting to `dir`) streaming to a passive platform: the
+/// listener, the camera's connection, the 200 and the first 0.5 s of checked RTP.
+fn passive_stream(
+    dir: &str,
+    call: &str,
+) -> (
+    Dir,
+    Platform,
+    Run,
+    TcpListener,
+    TcpStream,
+    Sip,
+    Vec<play_peer::Rtp>,
+) {
+    let dir = Dir::new(dir);
     let mut p = Platform::udp();
     let json = dir.json();
     let run = Run::start(p.addr(), 1, &["--json", json.to_str().unwrap()]);
     p.wait_registered(1);
     let media = loopback();
-    let ok = p.play(
-        0,
-        &offer(PASSIVE, 30002, media.local_addr().unwrap()),
-        "drop1",
-    );
-    p.in_dialog(0, "ACK", "drop1", &ok, 20);
+    let ok = p.play(0, &offer(PASSIVE, 30002, media.local_addr().unwrap()), call);
+    p.in_dialog(0, "ACK", call, &ok, 20);
     let mut conn = accept(&media, Duration::from_secs(5)).expect("the camera connects");
     let (rtp, _) = read_rtp_tcp(&mut conn, Duration::from_millis(500));
     check_stream(&rtp, SSRC_PASSIVE);
+    (dir, p, run, media, conn, ok, rtp)
+}
+
+#[test]
+fn a_dropped_passive_stream_is_retried_three_times_a_second_apart_then_the_camera_byes() {
+    let (dir, mut p, run, media, conn, _, _) = passive_stream("e2e-play-tcp-drop", "drop1");
 
     // The platform goes away: its connection and its listener close; reconnects are refused.
     drop(conn);
@@ -225,21 +239,8 @@ fn a_dropped_passive_stream_is_retried_three_times_a_second_apart_then_the_camer
 
 #[test]
 fn a_dropped_passive_stream_reconnects_a_second_later_and_goes_on_frame_by_frame() {
-    let dir = Dir::new("e2e-play-tcp-reconnect");
-    let mut p = Platform::udp();
-    let json = dir.json();
-    let run = Run::start(p.addr(), 1, &["--json", json.to_str().unwrap()]);
-    p.wait_registered(1);
-    let media = loopback();
-    let ok = p.play(
-        0,
-        &offer(PASSIVE, 30002, media.local_addr().unwrap()),
-        "again1",
-    );
-    p.in_dialog(0, "ACK", "again1", &ok, 20);
-    let mut conn = accept(&media, Duration::from_secs(5)).expect("the camera connects");
-    let (rtp, _) = read_rtp_tcp(&mut conn, Duration::from_millis(500));
-    check_stream(&rtp, SSRC_PASSIVE);
+    let (dir, mut p, run, media, conn, ok, rtp) =
+        passive_stream("e2e-play-tcp-reconnect", "again1");
     // The platform drops the connection but still listens: the camera comes back.
     drop(conn);
     let dropped = Instant::now();

@@ -14,9 +14,11 @@
 
 mod peers;
 mod play;
+mod play_peer;
 
 use peers::{Peer, TempDir};
-use play::{Platform, Run, SSRC_Y};
+use play::{Run, SSRC_Y};
+use play_peer::{Platform, interrupt, wait_exit};
 use std::net::UdpSocket;
 use std::process::Command;
 use std::time::Duration;
@@ -28,15 +30,14 @@ fn sipp_invites_a_camera_acks_and_byes_and_tshark_decodes_the_stream_as_rtp() {
     }
     let dir = TempDir::new("sipp-invite");
     let port = peers::free_port();
-    let sock = UdpSocket::bind(("127.0.0.1", port)).unwrap();
-    let me = sock.local_addr().unwrap();
+    let me = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut p = Platform::udp_on(me);
     let media = UdpSocket::bind("127.0.0.1:0").unwrap();
     let rtp_port = media.local_addr().unwrap().port();
     let json = dir.path().join("run.json");
     let mut run = Run::start(me, 1, &["--json", json.to_str().unwrap()]);
-    let mut p = Platform::new(sock);
-    p.await_cameras(1, Duration::from_secs(30));
-    let (dev, cam) = p.cameras[0].clone();
+    p.wait_registered(1);
+    let (dev, _, cam) = p.cameras[0].clone();
     // SIPp takes the registrar's port for the call.
     drop(p);
 
@@ -105,8 +106,9 @@ fn sipp_invites_a_camera_acks_and_byes_and_tshark_decodes_the_stream_as_rtp() {
 
     // The camera counted the same exchange; the registrar takes its port back for the
     // unregistration.
-    let mut p = Platform::new(UdpSocket::bind(me).unwrap());
-    assert_eq!(p.interrupt(&mut run), Some(130));
+    let mut p = Platform::udp_on(me);
+    interrupt(&run);
+    assert_eq!(wait_exit(&mut run, &mut p), Some(130));
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let v = &report["video"];

@@ -1,6 +1,6 @@
 //! What the live video tests share: the run under test stopped by its PID, SIP messages as
-//! text, a platform that registers cameras and INVITEs them from one UDP socket (as wvp does),
-//! and an RTP receiver that checks every packet's version and payload type.
+//! text, a wvp-shaped INVITE and in-dialog requests, and RTP receivers over UDP. The platform
+//! that registers the cameras and plays them is `play_peer`'s.
 
 #![allow(dead_code)]
 
@@ -104,105 +104,6 @@ impl Sip {
         }
         r.push_str("Content-Length: 0\r\n\r\n");
         r
-    }
-}
-
-/// The platform: the registrar's socket, answering every REGISTER and MESSAGE 200 while it
-/// waits for what the test is after.
-pub struct Platform {
-    pub sock: UdpSocket,
-    /// Each registered camera: its ID and the address it registered from.
-    pub cameras: Vec<(String, SocketAddr)>,
-    /// The Call-IDs of the BYEs the cameras sent (answered 200).
-    pub byes: Vec<String>,
-}
-
-impl Platform {
-    /// A platform on `sock`, no camera registered yet.
-    pub fn new(sock: UdpSocket) -> Platform {
-        Platform {
-            sock,
-            cameras: Vec::new(),
-            byes: Vec::new(),
-        }
-    }
-
-    /// Answers requests until `n` cameras have registered, or `wait` has passed.
-    pub fn await_cameras(&mut self, n: usize, wait: Duration) {
-        let deadline = Instant::now() + wait;
-        while self.cameras.len() < n && Instant::now() < deadline {
-            self.response("NOTHING", Duration::from_millis(200));
-        }
-        assert_eq!(
-            self.cameras.len(),
-            n,
-            "cameras registered: {:?}",
-            self.cameras
-        );
-    }
-
-    /// The next response whose CSeq ends with `method`, answering requests meanwhile; none
-    /// within `wait`.
-    pub fn response(&mut self, method: &str, wait: Duration) -> Option<Sip> {
-        let deadline = Instant::now() + wait;
-        let mut buf = [0u8; 65_536];
-        while Instant::now() < deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            self.sock
-                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
-                .unwrap();
-            let Ok((n, from)) = self.sock.recv_from(&mut buf) else {
-                continue;
-            };
-            let Some(m) = Sip::parse(&buf[..n]) else {
-                continue;
-            };
-            if m.is_request() {
-                if m.start.starts_with("REGISTER") {
-                    let user = m.header("to");
-                    let id = user
-                        .split("sip:")
-                        .nth(1)
-                        .and_then(|u| u.split('@').next())
-                        .unwrap_or("")
-                        .to_string();
-                    if !self.cameras.iter().any(|(c, _)| *c == id) {
-                        self.cameras.push((id, from));
-                    }
-                }
-                if m.start.starts_with("BYE") {
-                    self.byes.push(m.header("call-id").to_string());
-                }
-                self.sock.send_to(m.ok().as_bytes(), from).unwrap();
-            } else if m.header("cseq").ends_with(method) {
-                return Some(m);
-            }
-        }
-        None
-    }
-
-    /// Interrupts `run` (SIGINT, as Ctrl-C) and answers what it sends while it stops (its
-    /// unregistrations, its BYEs): its exit status, once it ended (at most 30 s).
-    pub fn interrupt(&mut self, run: &mut Run) -> Option<i32> {
-        let ok = Command::new("kill")
-            .args(["-INT", &run.0.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -INT");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while run.0.try_wait().unwrap().is_none() && Instant::now() < deadline {
-            self.response("NOTHING", Duration::from_millis(100));
-        }
-        run.0
-            .try_wait()
-            .unwrap()
-            .expect("the run ended after its interrupt")
-            .code()
-    }
-
-    pub fn send(&self, to: SocketAddr, msg: &str) {
-        self.sock.send_to(msg.as_bytes(), to).unwrap();
     }
 }
 

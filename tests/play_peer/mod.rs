@@ -62,7 +62,12 @@ pub struct Platform {
 impl Platform {
     /// A UDP registrar on loopback.
     pub fn udp() -> Platform {
-        Platform::on(Wire::Udp(UdpSocket::bind("127.0.0.1:0").unwrap()))
+        Platform::udp_on(SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// A UDP registrar on `addr`.
+    pub fn udp_on(addr: SocketAddr) -> Platform {
+        Platform::on(Wire::Udp(UdpSocket::bind(addr).unwrap()))
     }
 
     /// A TCP registrar on loopback.
