@@ -107,27 +107,81 @@ impl Sip {
     }
 }
 
+/// One leg of a test's play: the platform at `me`, sending over `via` ("UDP" or "TCP"), and
+/// camera `dev` at `cam`, in call `call`.
+pub struct Leg<'a> {
+    pub via: &'a str,
+    pub dev: &'a str,
+    pub cam: SocketAddr,
+    pub me: SocketAddr,
+    pub call: &'a str,
+}
+
+impl Leg<'_> {
+    /// The INVITE, as wvp sends it, carrying `offer` (CRLF lines) whose SSRC is `ssrc`.
+    pub fn invite(&self, ssrc: &str, offer: &str) -> String {
+        let Leg {
+            via,
+            dev,
+            cam,
+            me,
+            call,
+        } = self;
+        format!(
+            "INVITE sip:{dev}@{cam} SIP/2.0\r\n\
+             Via: SIP/2.0/{via} {me};rport;branch=z9hG4bK{call}\r\n\
+             From: <sip:{SERVER}@3402000000>;tag=p{call}\r\n\
+             To: <sip:{dev}@3402000000>\r\n\
+             Call-ID: {call}@test\r\n\
+             CSeq: 20 INVITE\r\n\
+             Contact: <sip:{SERVER}@{me}>\r\n\
+             Max-Forwards: 70\r\n\
+             Subject: {dev}:{ssrc},{SERVER}:0\r\n\
+             Content-Type: APPLICATION/SDP\r\n\
+             Content-Length: {}\r\n\r\n{offer}",
+            offer.len()
+        )
+    }
+
+    /// `method` (ACK, BYE) in the dialog whose To (with the camera's tag) is `to`.
+    pub fn request(&self, method: &str, to: &str, cseq: u32) -> String {
+        let Leg {
+            via,
+            dev,
+            cam,
+            me,
+            call,
+        } = self;
+        format!(
+            "{method} sip:{dev}@{cam} SIP/2.0\r\n\
+             Via: SIP/2.0/{via} {me};rport;branch=z9hG4bK{call}{method}{cseq}\r\n\
+             From: <sip:{SERVER}@3402000000>;tag=p{call}\r\n\
+             To: {to}\r\n\
+             Call-ID: {call}@test\r\n\
+             CSeq: {cseq} {method}\r\n\
+             Max-Forwards: 70\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+    }
+}
+
+/// A UDP INVITE of `dev` at `cam` from `me` with the wvp UDP offer, its media to `media`.
 pub fn invite(dev: &str, cam: SocketAddr, me: SocketAddr, media: SocketAddr, call: &str) -> String {
     let offer = include_str!("../fixtures/sdp/play-udp-wvp.sdp")
         .replace("192.168.1.3", &media.ip().to_string())
         .replace("30000", &media.port().to_string())
         .replace('\n', "\r\n");
-    format!(
-        "INVITE sip:{dev}@{cam} SIP/2.0\r\n\
-         Via: SIP/2.0/UDP {me};rport;branch=z9hG4bK{call}\r\n\
-         From: <sip:{SERVER}@3402000000>;tag=p{call}\r\n\
-         To: <sip:{dev}@3402000000>\r\n\
-         Call-ID: {call}@test\r\n\
-         CSeq: 20 INVITE\r\n\
-         Contact: <sip:{SERVER}@{me}>\r\n\
-         Max-Forwards: 70\r\n\
-         Subject: {dev}:{SSRC_Y},{SERVER}:0\r\n\
-         Content-Type: APPLICATION/SDP\r\n\
-         Content-Length: {}\r\n\r\n{offer}",
-        offer.len()
-    )
+    let leg = Leg {
+        via: "UDP",
+        dev,
+        cam,
+        me,
+        call,
+    };
+    leg.invite(SSRC_Y, &offer)
 }
 
+/// A UDP `method` in the dialog of [`invite`]'s call.
 pub fn in_dialog(
     method: &str,
     dev: &str,
@@ -137,16 +191,14 @@ pub fn in_dialog(
     to: &str,
     cseq: u32,
 ) -> String {
-    format!(
-        "{method} sip:{dev}@{cam} SIP/2.0\r\n\
-         Via: SIP/2.0/UDP {me};rport;branch=z9hG4bK{call}{method}{cseq}\r\n\
-         From: <sip:{SERVER}@3402000000>;tag=p{call}\r\n\
-         To: {to}\r\n\
-         Call-ID: {call}@test\r\n\
-         CSeq: {cseq} {method}\r\n\
-         Max-Forwards: 70\r\n\
-         Content-Length: 0\r\n\r\n"
-    )
+    let leg = Leg {
+        via: "UDP",
+        dev,
+        cam,
+        me,
+        call,
+    };
+    leg.request(method, to, cseq)
 }
 
 /// One received RTP packet: (marker, sequence number, timestamp, SSRC, when).

@@ -6,7 +6,7 @@
 
 #![allow(dead_code)]
 
-use crate::play::{Run, SERVER, Sip};
+use crate::play::{Leg, Run, Sip};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
@@ -250,21 +250,14 @@ impl Platform {
             .find_map(|l| l.strip_prefix("y="))
             .unwrap_or("0000000000")
             .to_string();
-        let msg = format!(
-            "INVITE sip:{dev}@{from} SIP/2.0\r\n\
-             Via: SIP/2.0/{via} {me};rport;branch=z9hG4bK{call}\r\n\
-             From: <sip:{SERVER}@3402000000>;tag=p{call}\r\n\
-             To: <sip:{dev}@3402000000>\r\n\
-             Call-ID: {call}@test\r\n\
-             CSeq: 20 INVITE\r\n\
-             Contact: <sip:{SERVER}@{me}>\r\n\
-             Max-Forwards: 70\r\n\
-             Subject: {dev}:{ssrc},{SERVER}:0\r\n\
-             Content-Type: APPLICATION/SDP\r\n\
-             Content-Length: {}\r\n\r\n{offer}",
-            offer.len(),
-            via = self.via(),
-        );
+        let msg = Leg {
+            via: self.via(),
+            dev: &dev,
+            cam: from,
+            me,
+            call,
+        }
+        .invite(&ssrc, &offer);
         self.send(peer, &msg);
         let trying = self
             .response("INVITE", Duration::from_secs(5))
@@ -280,18 +273,14 @@ impl Platform {
     pub fn in_dialog(&mut self, cam: usize, method: &str, call: &str, ok: &Sip, cseq: u32) {
         let (dev, peer, from) = self.cameras[cam].clone();
         let me = self.addr();
-        let msg = format!(
-            "{method} sip:{dev}@{from} SIP/2.0\r\n\
-             Via: SIP/2.0/{via} {me};rport;branch=z9hG4bK{call}{method}{cseq}\r\n\
-             From: <sip:{SERVER}@3402000000>;tag=p{call}\r\n\
-             To: {to}\r\n\
-             Call-ID: {call}@test\r\n\
-             CSeq: {cseq} {method}\r\n\
-             Max-Forwards: 70\r\n\
-             Content-Length: 0\r\n\r\n",
-            to = ok.header("to"),
-            via = self.via(),
-        );
+        let msg = Leg {
+            via: self.via(),
+            dev: &dev,
+            cam: from,
+            me,
+            call,
+        }
+        .request(method, ok.header("to"), cseq);
         self.send(peer, &msg);
     }
 }
