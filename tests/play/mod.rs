@@ -120,13 +120,7 @@ pub struct Leg<'a> {
 impl Leg<'_> {
     /// The INVITE, as wvp sends it, carrying `offer` (CRLF lines) whose SSRC is `ssrc`.
     pub fn invite(&self, ssrc: &str, offer: &str) -> String {
-        let Leg {
-            via,
-            dev,
-            cam,
-            me,
-            call,
-        } = self;
+        let (via, dev, cam, me, call) = (self.via, self.dev, self.cam, self.me, self.call);
         format!(
             "INVITE sip:{dev}@{cam} SIP/2.0\r\n\
              Via: SIP/2.0/{via} {me};rport;branch=z9hG4bK{call}\r\n\
@@ -145,13 +139,7 @@ impl Leg<'_> {
 
     /// `method` (ACK, BYE) in the dialog whose To (with the camera's tag) is `to`.
     pub fn request(&self, method: &str, to: &str, cseq: u32) -> String {
-        let Leg {
-            via,
-            dev,
-            cam,
-            me,
-            call,
-        } = self;
+        let (via, dev, cam, me, call) = (self.via, self.dev, self.cam, self.me, self.call);
         format!(
             "{method} sip:{dev}@{cam} SIP/2.0\r\n\
              Via: SIP/2.0/{via} {me};rport;branch=z9hG4bK{call}{method}{cseq}\r\n\
