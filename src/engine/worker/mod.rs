@@ -12,6 +12,7 @@
 mod play;
 mod receive;
 mod tcp_media;
+mod udp_media;
 
 use super::io::{Io, SEND_QUEUE, pick_ip};
 use crate::camera::driver::{Fleet, Host};

@@ -18,6 +18,7 @@
 
 use super::Worker;
 use super::tcp_media::{Ctx, TcpMedia};
+use super::udp_media::{GSO_MOST, GSO_SEGMENT, flush};
 use crate::camera::driver::Host;
 use crate::camera::invite::{Action, Device, PlayConfig, PlayTable, SessionId};
 use crate::clock::{Span, Time};
@@ -32,7 +33,6 @@ use crate::timer::TimerWheel;
 use mio::{Registry, Token};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsFd;
 use std::sync::Arc;
 
 /// Most play sessions one worker holds: its table is `min(cameras × max-streams, this)`.
@@ -41,20 +41,6 @@ pub const MAX_SESSIONS_PER_WORKER: usize = 4096;
 /// Frames one stream sends in one firing when it is behind; the rest follow on the next
 /// turn, so a late worker catches up without starving its other work.
 const CATCH_UP_FRAMES: u32 = 4;
-
-/// A full RTP packet over UDP (header and the largest payload): the GSO segment size, so a
-/// frame's packets leave as one send cut into datagrams of this size, the last one shorter.
-const GSO_SEGMENT: usize = 12 + crate::media::rtp::MAX_PAYLOAD;
-
-/// Most packets in one GSO send: within the kernel's segment limit and one 64 KiB datagram.
-const GSO_MOST: u64 = {
-    let fit = 65_507 / GSO_SEGMENT;
-    if fit < udp::GSO_MAX_SEGMENTS {
-        fit as u64
-    } else {
-        udp::GSO_MAX_SEGMENTS as u64
-    }
-};
 
 /// What the worker's live video has done, counted since it started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -364,7 +350,7 @@ impl Play {
                 counters.rtp_packets += n;
                 counters.rtp_bytes += bytes as u64;
                 if sendq.is_full() {
-                    flush(sendq, media, counters);
+                    flush(sendq, media, counters, gso);
                 }
             }
         }
@@ -397,15 +383,13 @@ impl Play {
 
     /// Sends the queued RTP packets.
     pub fn flush(&mut self) {
-        flush(&mut self.sendq, &self.media, &mut self.counters);
+        flush(
+            &mut self.sendq,
+            &self.media,
+            &mut self.counters,
+            &mut self.gso,
+        );
     }
-}
-
-fn flush(sendq: &mut SendBatch, media: &UdpSock, counters: &mut MediaCounters) {
-    sendq.flush(
-        |_| Some(media.sock.as_fd()),
-        |_, _| counters.send_errors += 1,
-    );
 }
 
 impl Worker {
