@@ -146,14 +146,28 @@ pub fn set_request_uri(s: &mut Session) {
 /// Writes the ACK to the session's 200 into `out`: to the remote target, in the dialog (the
 /// To with the device's tag), a branch of its own.
 pub fn write_ack_ok(out: &mut Vec<u8>, me: &Me, s: &Session) {
-    let mut w = Writer::request(out, Method::Ack, &s.target);
-    w.header_with(b"Via", |b| push_via(b, me, s, b'a'));
+    in_dialog(out, me, s, Method::Ack, b'a', b"1 ACK").finish(b"");
+}
+
+/// Starts a request of `method` in the session's dialog: to the remote target, a Via branch
+/// of its own (`branch` tells it apart), From, the To with the device's tag, the Call-ID, CSeq
+/// `cseq` and Max-Forwards.
+fn in_dialog<'v>(
+    out: &'v mut Vec<u8>,
+    me: &Me,
+    s: &Session,
+    method: Method<'_>,
+    branch: u8,
+    cseq: &[u8],
+) -> Writer<'v> {
+    let mut w = Writer::request(out, method, &s.target);
+    w.header_with(b"Via", |b| push_via(b, me, s, branch));
     w.header_with(b"From", |b| push_from(b, me, s));
     w.header(b"To", &s.to);
     w.header_with(b"Call-ID", |b| push_call_id(b, me, s));
-    w.header(b"CSeq", b"1 ACK");
+    w.header(b"CSeq", cseq);
     w.header(b"Max-Forwards", b"70");
-    w.finish(b"");
+    w
 }
 
 /// Writes the ACK to a final error response `resp` of an INVITE whose Request-URI was `uri`:
@@ -185,13 +199,7 @@ pub fn write_ack_error(out: &mut Vec<u8>, resp: &Message<'_, '_>, uri: &[u8]) {
 
 /// Writes the session's BYE into `out`: in the dialog, CSeq 2.
 pub fn write_bye(out: &mut Vec<u8>, me: &Me, s: &Session) {
-    let mut w = Writer::request(out, Method::Bye, &s.target);
-    w.header_with(b"Via", |b| push_via(b, me, s, b'b'));
-    w.header_with(b"From", |b| push_from(b, me, s));
-    w.header(b"To", &s.to);
-    w.header_with(b"Call-ID", |b| push_call_id(b, me, s));
-    w.header(b"CSeq", b"2 BYE");
-    w.header(b"Max-Forwards", b"70");
+    let mut w = in_dialog(out, me, s, Method::Bye, b'b', b"2 BYE");
     w.header(b"User-Agent", b"gbswarm-play");
     w.finish(b"");
 }
