@@ -353,7 +353,7 @@ fn a_catalog_page_with_a_chinese_channel_name_does_not_allocate_once_warm() {
     let dev: DeviceId = "34020000001320000001".parse().unwrap();
     let mut out = Vec::new();
     let page = |out: &mut Vec<u8>, charset| {
-        let items = (1..21u32).map(|i| (i, dev.channel(i, 20)));
+        let items = (1..21u32).map(|i| (i, dev.channel(i, 20), true));
         manscdp::write_catalog(out, charset, "东门摄像机", 1, &dev, 20, items);
     };
     for charset in [Charset::Gb18030, Charset::Gb2312] {

@@ -12,6 +12,7 @@
 //! timer, time never going back) are written on [`Camera`], with an example;
 //! [`driver::Fleet`] keeps them for every host.
 
+pub mod channels;
 pub mod credentials;
 pub mod driver;
 mod fsm;
@@ -71,6 +72,9 @@ pub struct CameraConfig {
     pub gb_version: GbVersion,
     /// Most Catalog items per response message.
     pub catalog_page: u32,
+    /// How the channels go off line and back (`--channel-flap-rate`): Catalog answers and
+    /// Catalog NOTIFYs report the status it gives.
+    pub channel_flap: channels::Flap,
     /// Thousandths of the fleet that report a faulty sub-device in every keepalive.
     pub fault_permille: u32,
     /// Send an unregister (Expires: 0) when stopped.
@@ -108,6 +112,7 @@ impl CameraConfig {
             channel_name: "Camera".into(),
             gb_version: GbVersion::V2016,
             catalog_page: 20,
+            channel_flap: channels::Flap::default(),
             fault_permille: 0,
             unregister_on_stop: true,
             run_id: 1,

@@ -2,6 +2,7 @@
 //! a small fixed queue of pending queries and the bodies of their Response messages.
 
 use super::CameraConfig;
+use crate::clock::Time;
 use crate::gb::{DeviceId, manscdp};
 
 /// The queries gbswarm answers.
@@ -84,8 +85,8 @@ impl QueryQueue {
     }
 }
 
-/// Writes camera `index`'s Response body for `kind` into `out`; returns true if more Catalog
-/// pages follow.
+/// Writes camera `index`'s Response body for `kind` at `now` into `out` (a channel's status
+/// is [`CameraConfig::channel_flap`]'s); returns true if more Catalog pages follow.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn write_response(
     out: &mut Vec<u8>,
@@ -95,8 +96,9 @@ pub(crate) fn write_response(
     kind: QueryKind,
     sn: u32,
     page: u16,
-    unix_ms: u64,
+    now: Time,
 ) -> bool {
+    let unix_ms = cfg.unix_ms(now);
     let channels = cfg.channels_of(index);
     let charset = cfg.gb_version.charset();
     match kind {
@@ -106,7 +108,10 @@ pub(crate) fn write_response(
             let first = u32::from(page).saturating_mul(per);
             let last = first.saturating_add(per).min(total);
             let per_device = total.max(1);
-            let items = (first..last).map(|i| (i + 1, id.channel(i + 1, per_device)));
+            let items = (first..last).map(|i| {
+                let online = cfg.channel_flap.online(index, i + 1, total, now);
+                (i + 1, id.channel(i + 1, per_device), online)
+            });
             manscdp::write_catalog(out, charset, &cfg.channel_name, sn, id, total, items);
             last < total
         }

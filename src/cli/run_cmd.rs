@@ -97,6 +97,11 @@ pub struct RunArgs {
     /// Most Catalog items per answer message [default: 20].
     #[arg(long, value_name = "N")]
     catalog_page: Option<u32>,
+    /// Channel flaps per device an hour (decimals allowed): each flap takes one of the device's
+    /// channels off line and brings it back half a period later, as Catalog answers and the
+    /// Catalog NOTIFYs of a subscription report [default: 0, never].
+    #[arg(long, value_name = "PER_HOUR")]
+    channel_flap_rate: Option<f64>,
     /// Share of cameras reporting a faulty sub-device in keepalives [default: 0].
     #[arg(long, value_name = "SHARE")]
     fault_share: Option<f64>,
@@ -247,6 +252,7 @@ impl RunArgs {
             channel_name: self.channel_name,
             gb_version: self.gb_version,
             catalog_page: self.catalog_page,
+            channel_flap_rate: self.channel_flap_rate,
             fault_share: self.fault_share,
             cores: self.cores,
             cameras_per_socket: self.cameras_per_socket,

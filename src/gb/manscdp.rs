@@ -193,8 +193,9 @@ pub fn write_query(out: &mut Vec<u8>, charset: Charset, cmd: &[u8], sn: u32, dev
 }
 
 /// Writes one Catalog response message holding `channels` (a slice of the full list of
-/// `sum_num` channels, so a large catalog can span several messages), each named `name` and
-/// its number (`Camera 1`), the text encoded in `charset` (which the body declares).
+/// `sum_num` channels, so a large catalog can span several messages: number, ID, on line),
+/// each named `name` and its number (`Camera 1`), the text encoded in `charset` (which the
+/// body declares).
 pub fn write_catalog(
     out: &mut Vec<u8>,
     charset: Charset,
@@ -202,14 +203,14 @@ pub fn write_catalog(
     sn: u32,
     device: &DeviceId,
     sum_num: u32,
-    channels: impl ExactSizeIterator<Item = (u32, DeviceId)>,
+    channels: impl ExactSizeIterator<Item = (u32, DeviceId, bool)>,
 ) {
     open_root(out, charset, b"Response", b"Catalog", sn, device);
     tag_u64(out, b"SumNum", u64::from(sum_num));
     out.extend_from_slice(b"<DeviceList Num=\"");
     push_u64(out, channels.len() as u64);
     out.extend_from_slice(b"\">\r\n");
-    for (index, ch) in channels {
+    for (index, ch, online) in channels {
         out.extend_from_slice(b"<Item>\r\n");
         tag(out, b"DeviceID", ch.as_bytes());
         out.extend_from_slice(b"<Name>");
@@ -227,7 +228,7 @@ pub fn write_catalog(
         tag(out, b"SafetyWay", b"0");
         tag(out, b"RegisterWay", b"1");
         tag(out, b"Secrecy", b"0");
-        tag(out, b"Status", b"ON");
+        tag(out, b"Status", if online { b"ON" } else { b"OFF" });
         out.extend_from_slice(b"</Item>\r\n");
     }
     out.extend_from_slice(b"</DeviceList>\r\n");
@@ -332,7 +333,7 @@ mod tests {
     fn catalog_round_trip() {
         let dev = id("34020000001320000003");
         let mut out = Vec::new();
-        let chans = (1..4u32).map(|i| (i, dev.channel(i, 3)));
+        let chans = (1..4u32).map(|i| (i, dev.channel(i, 3), i != 2));
         write_catalog(&mut out, Charset::Gb2312, "Camera", 7, &dev, 5, chans);
         let m = Manscdp::parse(&out).unwrap();
         assert_eq!(
@@ -343,6 +344,18 @@ mod tests {
         assert_eq!(out.windows(6).filter(|w| w == b"<Item>").count(), 3);
         assert!(out.windows(20).any(|w| w == b"<DeviceList Num=\"3\">"));
         assert_eq!(element(&out, b"Name"), Some(&b"Camera 1"[..]));
+        let status: Vec<&[u8]> = out
+            .split(|&b| b == b'\n')
+            .filter(|l| l.starts_with(b"<Status>"))
+            .collect();
+        assert_eq!(
+            status,
+            [
+                &b"<Status>ON</Status>\r"[..],
+                b"<Status>OFF</Status>\r",
+                b"<Status>ON</Status>\r"
+            ]
+        );
     }
 
     #[test]
@@ -350,7 +363,7 @@ mod tests {
         let dev = id("34020000001320000003");
         let mut out = Vec::new();
         // 2022: GB18030, declared and used; 大门 ("main gate").
-        let chans = (1..3u32).map(|i| (i, dev.channel(i, 2)));
+        let chans = (1..3u32).map(|i| (i, dev.channel(i, 2), true));
         write_catalog(&mut out, Charset::Gb18030, "大门", 1, &dev, 2, chans);
         assert!(out.starts_with(b"<?xml version=\"1.0\" encoding=\"GB18030\"?>"));
         let name = element(&out, b"Name").unwrap();
@@ -359,7 +372,7 @@ mod tests {
         assert_eq!((text.as_ref(), bad), ("大门 1", false));
         // A warm buffer takes the next page without growing.
         let cap = out.capacity();
-        let chans = (1..3u32).map(|i| (i, dev.channel(i, 2)));
+        let chans = (1..3u32).map(|i| (i, dev.channel(i, 2), true));
         write_catalog(&mut out, Charset::Gb18030, "大门", 2, &dev, 2, chans);
         assert_eq!(out.capacity(), cap);
     }

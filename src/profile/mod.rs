@@ -88,6 +88,9 @@ pub struct Profile {
     pub gb_version: Option<u16>,
     /// Catalog items per answer message.
     pub catalog_page: Option<u32>,
+    /// Channel flaps per device an hour: one channel goes off line, and back half a period
+    /// later (see [`crate::camera::channels`]).
+    pub channel_flap_rate: Option<f64>,
     /// Share of cameras reporting a faulty sub-device (0 to 1).
     pub fault_share: Option<f64>,
     /// Worker threads (one per core).
@@ -167,6 +170,7 @@ impl Profile {
             channel_name,
             gb_version,
             catalog_page,
+            channel_flap_rate,
             fault_share,
             cores,
             cameras_per_socket,
@@ -209,6 +213,7 @@ impl Profile {
             channel_name: channel_name.or(self.channel_name),
             gb_version: gb_version.or(self.gb_version),
             catalog_page: catalog_page.or(self.catalog_page),
+            channel_flap_rate: channel_flap_rate.or(self.channel_flap_rate),
             fault_share: fault_share.or(self.fault_share),
             cores: cores.or(self.cores),
             cameras_per_socket: cameras_per_socket.or(self.cameras_per_socket),
@@ -467,9 +472,17 @@ impl Profile {
         if camera.catalog_page == 0 {
             return bad("catalog-page", "must be at least 1");
         }
+        let flap = self.channel_flap_rate.unwrap_or(0.0);
+        if !(0.0..=3_600_000.0).contains(&flap) {
+            return bad(
+                "channel-flap-rate",
+                "must be between 0 and 3600000 flaps per device an hour",
+            );
+        }
         camera.unregister_on_stop = !self.no_unregister.unwrap_or(false);
         // Call-IDs and tags must not repeat across runs or across the shards of one run.
         camera.run_id = crate::seed::random_u64() as u32;
+        camera.channel_flap = crate::camera::channels::Flap::per_hour(flap, camera.run_id);
 
         if self.cameras == Some(0) || self.cameras > Some(u64::from(u32::MAX)) {
             return bad("cameras", "must be between 1 and 4294967295");

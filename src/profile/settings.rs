@@ -35,6 +35,14 @@ fn slo(objectives: &[crate::verdict::Objective]) -> String {
         .join(", ")
 }
 
+/// Flaps per device an hour, as `--channel-flap-rate` takes them (0: never).
+fn flap_rate(f: &crate::camera::channels::Flap) -> String {
+    match f.period.as_micros() {
+        0 => "0".into(),
+        us => format!("{}", 3_600_000_000.0 / us as f64),
+    }
+}
+
 fn path(p: &Option<std::path::PathBuf>) -> String {
     p.as_ref()
         .map_or_else(|| "none".into(), |p| p.display().to_string())
@@ -116,6 +124,7 @@ pub fn of(plan: &Plan) -> Vec<(String, String)> {
         ("channels", c.channels.to_string()),
         ("channel-name", c.channel_name.clone()),
         ("catalog-page", c.catalog_page.to_string()),
+        ("channel-flap-rate", flap_rate(&c.channel_flap)),
         ("fault-share", share(c.fault_permille)),
         ("cores", cores.to_string()),
         ("cameras-per-socket", cameras_per_socket.to_string()),

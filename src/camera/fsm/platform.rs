@@ -103,7 +103,6 @@ impl Camera {
         let Some((kind, sn)) = self.queue.front() else {
             return false;
         };
-        let unix_ms = env.cfg.unix_ms(now);
         write_response(
             &mut env.out.body,
             env.cfg,
@@ -112,7 +111,7 @@ impl Camera {
             kind,
             sn,
             self.queue.page,
-            unix_ms,
+            now,
         );
         true
     }
