@@ -21,6 +21,7 @@ pub mod media_link;
 pub mod pool;
 mod queries;
 mod request;
+pub mod subscribe;
 #[cfg(test)]
 mod tests;
 mod transaction;
@@ -75,6 +76,9 @@ pub struct CameraConfig {
     /// How the channels go off line and back (`--channel-flap-rate`): Catalog answers and
     /// Catalog NOTIFYs report the status it gives.
     pub channel_flap: channels::Flap,
+    /// The devices' own alarms (`--alarm-rate`, `--alarm-burst`), sent as NOTIFYs in Alarm
+    /// subscriptions or as MESSAGEs (see [`subscribe`]).
+    pub alarms: subscribe::Alarms,
     /// Thousandths of the fleet that report a faulty sub-device in every keepalive.
     pub fault_permille: u32,
     /// Send an unregister (Expires: 0) when stopped.
@@ -113,6 +117,7 @@ impl CameraConfig {
             gb_version: GbVersion::V2016,
             catalog_page: 20,
             channel_flap: channels::Flap::default(),
+            alarms: subscribe::Alarms::default(),
             fault_permille: 0,
             unregister_on_stop: true,
             run_id: 1,
@@ -185,11 +190,18 @@ pub enum TxnKind {
     /// The camera's own BYE (its source ended, no ACK came, the run stopped): from when it
     /// decided to end the session to the platform's final response; Timer F is a timeout.
     Bye,
+    /// A NOTIFY in one of the device's subscriptions (Catalog, MobilePosition, Alarm): from
+    /// when its event was due (the SUBSCRIBE, the interval's tick, the channel's change, the
+    /// alarm) to the platform's final response; Timer F is a timeout. See [`subscribe`].
+    Notify,
+    /// An alarm the device sent as a MESSAGE to its registrar (no Alarm subscription): from
+    /// the alarm's time to the final response.
+    Alarm,
 }
 
 impl TxnKind {
     /// Every kind, in report order.
-    pub const ALL: [TxnKind; 7] = [
+    pub const ALL: [TxnKind; 9] = [
         TxnKind::Register,
         TxnKind::Refresh,
         TxnKind::Unregister,
@@ -197,6 +209,8 @@ impl TxnKind {
         TxnKind::QueryResponse,
         TxnKind::Invite,
         TxnKind::Bye,
+        TxnKind::Notify,
+        TxnKind::Alarm,
     ];
 
     /// Stable lowercase name for reports and JSON.
@@ -209,6 +223,8 @@ impl TxnKind {
             TxnKind::QueryResponse => "query_response",
             TxnKind::Invite => "invite",
             TxnKind::Bye => "bye",
+            TxnKind::Notify => "notify",
+            TxnKind::Alarm => "alarm",
         }
     }
 }

@@ -15,8 +15,9 @@ pub(crate) use chart::{Chart, Rule, Series};
 pub use run::{VerdictRow, render_judged, render_run};
 
 /// Series colours, in the order of [`TxnKind::ALL`](crate::camera::TxnKind::ALL).
-pub(crate) const COLORS: [&str; 7] = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+pub(crate) const COLORS: [&str; 9] = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    "#bcbd22",
 ];
 
 /// Escapes text for HTML.

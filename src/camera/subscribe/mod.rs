@@ -1,0 +1,513 @@
+//! The camera's side of GB/T 28181 subscriptions (RFC 6665 as GB28181 uses it) and its own
+//! alarms: a sans-IO table of subscriptions, one per worker, like the
+//! [`PlayTable`](super::invite::PlayTable) of INVITE dialogs.
+//!
+//! A platform's SUBSCRIBE names what it wants in its body's `CmdType` (`Catalog`,
+//! `MobilePosition`, `Alarm`; the `Event` header is only echoed back in every NOTIFY). It is
+//! answered 200 with the camera's To tag, `Expires` (granted: the request's, at most
+//! [`MAX_EXPIRES`], [`DEFAULT_EXPIRES`] when it names none; any expiry from 1 s is granted, so
+//! there is no floor and no 423) and a Contact. A SUBSCRIBE in the dialog refreshes it; one
+//! with `Expires: 0` ends it. Refusals: an unknown `CmdType` gets 489 Bad Event (RFC 6665
+//! §8.3.2 for an event package the notifier does not serve), an in-dialog SUBSCRIBE for no
+//! known dialog 481, a full table 503 with `Retry-After: 60` (nothing to keep the subscription
+//! in), a request without Call-ID, Via, CSeq, From or To 400. A retransmitted SUBSCRIBE
+//! (same Call-ID, branch and CSeq) gets the kept answer again and nothing more.
+//!
+//! Every accepted or refreshed subscription gets a NOTIFY at once (RFC 6665 §4.2.1.2): a
+//! Catalog subscription the device's channels with their status now (`Event` `ADD`), paged
+//! like Catalog answers (the fleet's catalog page size per NOTIFY, `SumNum` in each); a
+//! MobilePosition one the position now; an Alarm one a NOTIFY without a body (state known,
+//! no alarm yet: a body would read as an alarm). After that:
+//! - MobilePosition: a NOTIFY every `Interval` seconds from the SUBSCRIBE (the body's
+//!   `<Interval>`, [`DEFAULT_INTERVAL`] when absent, at least [`MIN_INTERVAL`]), with the
+//!   device's moving position ([`position`]), in the 2016 flat form or the 2022 list form by
+//!   the fleet's `gb_version`. A tick due while the previous NOTIFY is unanswered is skipped
+//!   (a position is state, not an event; counted in
+//!   [`SubCounters::positions_skipped`]), so the next goes on the next tick.
+//! - Catalog: a NOTIFY at every change of a channel's status
+//!   ([`Flap::next_change`](super::channels::Flap::next_change)), `Event` `OFF` or `ON` and the
+//!   `Status` to match; changes are never skipped: one due while a NOTIFY is in flight goes
+//!   when it is answered (its latency counts from the change).
+//! - Alarm: the device's alarms ([`Alarms`]: `--alarm-rate`, `--alarm-burst`) go as NOTIFYs
+//!   in each Alarm subscription of the device; a device without one sends each alarm as a
+//!   MESSAGE `<Notify><CmdType>Alarm</CmdType>` to its registrar (GB/T 28181 §9.4), at most
+//!   [`SubConfig::alarm_slots`] in flight per worker (more wait, their lag counted). Alarm
+//!   MESSAGEs carry no credentials: a challenge ends one with its 401/407 status.
+//!
+//! One NOTIFY per subscription is in flight at a time (RFC 6665 §4.2.2); each is a non-INVITE
+//! client transaction in the dialog (UDP: retransmitted at T1 doubling to T2, Timer F; TCP:
+//! Timer F only) and ends in a [`Record`] of [`TxnKind::Notify`], timed from the event's due
+//! time (the SUBSCRIBE for the first, the tick, the flap change, the alarm) to its final
+//! response, lag to its first send. Alarm MESSAGEs end in [`TxnKind::Alarm`] records the same
+//! way. A 481 or 408 to a NOTIFY, or its Timer F, ends the subscription (RFC 6665 §4.2.2).
+//!
+//! A subscription ends with a final NOTIFY, `Subscription-State: terminated;reason=timeout`
+//! and no body, when the platform unsubscribes (`Expires: 0`) and when it expires without a
+//! refresh (RFC 6665 §4.2.2, as the shared wire contract says for both); then the slot is
+//! free. A SUBSCRIBE with `Expires: 0` outside a dialog (a fetch) gets 200 and that final
+//! NOTIFY alone.
+//!
+//! What it never does: open a socket, read a clock (every call takes `now`), allocate once a
+//! slot's buffers are warm, or touch the camera's registration: the host routes SUBSCRIBE and
+//! the responses to NOTIFYs and alarm MESSAGEs here and sends each [`Transmit`] from the
+//! device's own signalling socket.
+
+mod alarm;
+mod body;
+mod notify;
+mod request;
+mod slot;
+#[cfg(test)]
+mod tests;
+mod wire;
+
+pub use alarm::{Alarms, Burst};
+pub use body::{Position, position};
+
+use crate::camera::{Outcome, Record, Transport, TxnKind};
+use crate::clock::{Span, Time};
+use crate::gb::DeviceId;
+use slot::{AlarmSlot, Slot, State};
+use std::net::SocketAddr;
+
+/// Longest expiry granted, in seconds (one day); a longer one asked for is shortened to it.
+pub const MAX_EXPIRES: u32 = 86_400;
+/// Expiry granted to a SUBSCRIBE without `Expires`, in seconds.
+pub const DEFAULT_EXPIRES: u32 = 3600;
+/// MobilePosition interval when the SUBSCRIBE names none, in seconds.
+pub const DEFAULT_INTERVAL: u32 = 5;
+/// Shortest MobilePosition interval, in seconds (a shorter one asked for is raised to it).
+pub const MIN_INTERVAL: u32 = 1;
+
+/// What a subscription is to, from the SUBSCRIBE body's `CmdType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Catalog changes: channels going off line and back.
+    Catalog,
+    /// The device's position every `Interval` seconds.
+    MobilePosition,
+    /// The device's alarms.
+    Alarm,
+}
+
+impl Kind {
+    /// The kind a `CmdType` names.
+    pub fn of_cmd(cmd: &[u8]) -> Option<Kind> {
+        match cmd {
+            b"Catalog" => Some(Kind::Catalog),
+            b"MobilePosition" => Some(Kind::MobilePosition),
+            b"Alarm" => Some(Kind::Alarm),
+            _ => None,
+        }
+    }
+}
+
+/// The device a SUBSCRIBE reached or an alarm is raised by, as the host knows it now.
+#[derive(Clone, Copy, Debug)]
+pub struct Device {
+    /// Its index in the fleet.
+    pub index: u32,
+    /// Its ID.
+    pub id: DeviceId,
+    /// Its signalling address (Via and Contact).
+    pub signal: SocketAddr,
+    /// UDP (NOTIFYs and alarm MESSAGEs retransmitted) or TCP.
+    pub transport: Transport,
+    /// Its current registrar (alarm MESSAGEs go there).
+    pub server: SocketAddr,
+    /// Registered now: a device that is not raises no alarm.
+    pub online: bool,
+}
+
+/// Settings of a table.
+#[derive(Clone, Debug)]
+pub struct SubConfig {
+    /// Most subscriptions held at once; beyond them a SUBSCRIBE gets 503.
+    pub capacity: usize,
+    /// Most alarm MESSAGEs in flight at once; further alarms wait for one to end.
+    pub alarm_slots: usize,
+    /// Makes the camera's tags, Call-IDs and branches unique across tables and runs.
+    pub salt: u32,
+    /// User-Agent header value.
+    pub user_agent: String,
+    /// The worker's devices: fleet index `k` is local device `k / workers` of worker
+    /// `k % workers`; this worker is `worker` and has `devices` of them.
+    pub workers: u32,
+    /// This worker's index.
+    pub worker: u32,
+    /// This worker's devices.
+    pub devices: u32,
+    /// Devices in the whole fleet (spreads the alarm schedule over it).
+    pub fleet: u64,
+    /// The device's alarms.
+    pub alarms: Alarms,
+}
+
+impl Default for SubConfig {
+    fn default() -> Self {
+        SubConfig {
+            capacity: 64,
+            alarm_slots: 64,
+            salt: 0,
+            user_agent: String::from("gbswarm"),
+            workers: 1,
+            worker: 0,
+            devices: 1,
+            fleet: 1,
+            alarms: Alarms::default(),
+        }
+    }
+}
+
+/// What a table has done, counted since it was made (the run's `subscriptions` report).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SubCounters {
+    /// New SUBSCRIBEs (retransmissions not counted).
+    pub subscribes: u64,
+    /// Subscriptions accepted (200 to a SUBSCRIBE outside a dialog).
+    pub accepted: u64,
+    /// Subscriptions refreshed (200 to a SUBSCRIBE in the dialog).
+    pub refreshed: u64,
+    /// Subscriptions the platform ended (`Expires: 0`).
+    pub unsubscribed: u64,
+    /// Subscriptions that expired without a refresh.
+    pub expired: u64,
+    /// Subscriptions ended by a NOTIFY's 481 or 408 or its Timer F.
+    pub dropped: u64,
+    /// SUBSCRIBEs refused 503: the table was full.
+    pub refused: u64,
+    /// SUBSCRIBEs refused 489: a `CmdType` the device does not serve.
+    pub bad_event: u64,
+    /// In-dialog SUBSCRIBEs for no known subscription (481).
+    pub unknown_dialog: u64,
+    /// SUBSCRIBEs without the headers a transaction needs (400).
+    pub malformed: u64,
+    /// Retransmitted SUBSCRIBEs answered again.
+    pub retransmits: u64,
+    /// Catalog NOTIFYs sent (first sends), the first pages included.
+    pub notify_catalog: u64,
+    /// MobilePosition NOTIFYs sent.
+    pub notify_position: u64,
+    /// Alarm NOTIFYs sent (the first, bodiless, included).
+    pub notify_alarm: u64,
+    /// Final NOTIFYs (`terminated`) sent.
+    pub notify_final: u64,
+    /// MobilePosition ticks skipped: the previous NOTIFY was still unanswered.
+    pub positions_skipped: u64,
+    /// Alarms raised by registered devices (as NOTIFYs or MESSAGEs).
+    pub alarms: u64,
+    /// Alarm MESSAGEs sent (alarms of devices without an Alarm subscription).
+    pub alarm_messages: u64,
+    /// Alarms due while their device was not registered: not raised.
+    pub alarms_offline: u64,
+    /// NOTIFY and alarm MESSAGE retransmissions sent.
+    pub retransmissions: u64,
+}
+
+impl SubCounters {
+    /// The fields with their JSON names, in order.
+    pub fn fields(&self) -> [(&'static str, u64); 20] {
+        [
+            ("subscribes", self.subscribes),
+            ("accepted", self.accepted),
+            ("refreshed", self.refreshed),
+            ("unsubscribed", self.unsubscribed),
+            ("expired", self.expired),
+            ("dropped", self.dropped),
+            ("refused", self.refused),
+            ("bad_event", self.bad_event),
+            ("unknown_dialog", self.unknown_dialog),
+            ("malformed", self.malformed),
+            ("retransmits", self.retransmits),
+            ("notify_catalog", self.notify_catalog),
+            ("notify_position", self.notify_position),
+            ("notify_alarm", self.notify_alarm),
+            ("notify_final", self.notify_final),
+            ("positions_skipped", self.positions_skipped),
+            ("alarms", self.alarms),
+            ("alarm_messages", self.alarm_messages),
+            ("alarms_offline", self.alarms_offline),
+            ("retransmissions", self.retransmissions),
+        ]
+    }
+
+    fn fields_mut(&mut self) -> [&mut u64; 20] {
+        let SubCounters {
+            subscribes,
+            accepted,
+            refreshed,
+            unsubscribed,
+            expired,
+            dropped,
+            refused,
+            bad_event,
+            unknown_dialog,
+            malformed,
+            retransmits,
+            notify_catalog,
+            notify_position,
+            notify_alarm,
+            notify_final,
+            positions_skipped,
+            alarms,
+            alarm_messages,
+            alarms_offline,
+            retransmissions,
+        } = self;
+        [
+            subscribes,
+            accepted,
+            refreshed,
+            unsubscribed,
+            expired,
+            dropped,
+            refused,
+            bad_event,
+            unknown_dialog,
+            malformed,
+            retransmits,
+            notify_catalog,
+            notify_position,
+            notify_alarm,
+            notify_final,
+            positions_skipped,
+            alarms,
+            alarm_messages,
+            alarms_offline,
+            retransmissions,
+        ]
+    }
+
+    /// Adds `o`.
+    pub fn add(&mut self, o: &SubCounters) {
+        for (a, (_, b)) in self.fields_mut().into_iter().zip(o.fields()) {
+            *a = a.saturating_add(b);
+        }
+    }
+
+    /// The difference `self - before` of running totals (an interval's counts).
+    pub fn since(&self, before: &SubCounters) -> SubCounters {
+        let mut d = *self;
+        for (a, (_, b)) in d.fields_mut().into_iter().zip(before.fields()) {
+            *a = a.saturating_sub(b);
+        }
+        d
+    }
+
+    /// True when nothing happened.
+    pub fn is_empty(&self) -> bool {
+        self.fields().iter().all(|(_, v)| *v == 0)
+    }
+
+    /// The JSON object (the field names of [`fields`](Self::fields)).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        for (k, v) in self.fields() {
+            m.insert(k.into(), serde_json::json!(v));
+        }
+        serde_json::Value::Object(m)
+    }
+
+    /// Reads [`to_json`](Self::to_json)'s object back (missing fields are 0).
+    pub fn from_json(v: &serde_json::Value) -> SubCounters {
+        let mut c = SubCounters::default();
+        let names = c.fields();
+        for (a, (name, _)) in c.fields_mut().into_iter().zip(names) {
+            *a = v.get(name).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        }
+        c
+    }
+
+    /// The summary's line.
+    pub fn line(&self) -> String {
+        format!(
+            "subscriptions: SUBSCRIBEs {} (accepted {}, refreshed {}, unsubscribed {}, expired {}, dropped {}, refused {}, bad event {}, unknown dialog {}); NOTIFYs catalog {}, position {}, alarm {}, final {} (positions skipped {}); alarms {} (as MESSAGEs {}, device offline {})",
+            self.subscribes,
+            self.accepted,
+            self.refreshed,
+            self.unsubscribed,
+            self.expired,
+            self.dropped,
+            self.refused,
+            self.bad_event,
+            self.unknown_dialog,
+            self.notify_catalog,
+            self.notify_position,
+            self.notify_alarm,
+            self.notify_final,
+            self.positions_skipped,
+            self.alarms,
+            self.alarm_messages,
+            self.alarms_offline,
+        )
+    }
+}
+
+/// Bytes to send; read them with [`SubTable::bytes`] before the next call on the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// The fleet index of the device that sends it (from its signalling socket).
+    pub device: u32,
+    /// Where to: the SUBSCRIBE's source (answers, NOTIFYs) or the registrar (alarm MESSAGEs).
+    pub to: SocketAddr,
+    what: What,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum What {
+    /// A range of the table's output buffer.
+    Out(usize, usize),
+    /// A subscription slot's NOTIFY in flight.
+    Notify(usize),
+    /// A subscription slot's kept answer to its last SUBSCRIBE.
+    Answer(usize),
+    /// An alarm slot's MESSAGE.
+    Alarm(usize),
+}
+
+/// The subscriptions and alarm MESSAGEs of one worker's devices. See the module docs.
+#[derive(Debug)]
+pub struct SubTable {
+    slots: Vec<Slot>,
+    alarm_slots: Vec<AlarmSlot>,
+    cfg: SubConfig,
+    out: Vec<u8>,
+    scratch: Vec<u8>,
+    body: Vec<u8>,
+    sends: Vec<Transmit>,
+    records: Vec<Record>,
+    counters: SubCounters,
+    generation: u32,
+    /// The alarm schedule's cursors (see [`alarm`]).
+    schedule: alarm::Schedule,
+    /// The run is ending: no new NOTIFY or alarm starts.
+    halted: bool,
+    /// The next alarm waits for a free alarm slot (no wake-up for it until one ends).
+    alarm_blocked: bool,
+    /// Alarm SN (and which channel raises it).
+    alarm_sn: u32,
+}
+
+impl SubTable {
+    /// A table with the capacities of `cfg`; the slots' buffers are allocated on first use.
+    pub fn new(cfg: SubConfig) -> SubTable {
+        SubTable {
+            slots: (0..cfg.capacity).map(|_| Slot::new()).collect(),
+            alarm_slots: (0..cfg.alarm_slots).map(|_| AlarmSlot::new()).collect(),
+            out: Vec::with_capacity(4096),
+            scratch: Vec::with_capacity(2048),
+            body: Vec::with_capacity(2048),
+            // Per slot at most one NOTIFY and one answer per call; per alarm slot one MESSAGE.
+            sends: Vec::with_capacity(2 * cfg.capacity + cfg.alarm_slots + 8),
+            records: Vec::with_capacity(cfg.capacity + cfg.alarm_slots + 8),
+            schedule: alarm::Schedule::default(),
+            cfg,
+            counters: SubCounters::default(),
+            generation: 0,
+            halted: false,
+            alarm_blocked: false,
+            alarm_sn: 0,
+        }
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> &SubCounters {
+        &self.counters
+    }
+
+    /// Subscriptions held now (being ended included).
+    pub fn active(&self) -> usize {
+        self.slots.iter().filter(|s| s.state != State::Free).count()
+    }
+
+    /// What the last call sends, in order (valid until the next call).
+    pub fn sends(&self) -> &[Transmit] {
+        &self.sends
+    }
+
+    /// The transactions the last call ended (valid until the next call).
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    /// The bytes of a [`Transmit`] from the last call.
+    pub fn bytes(&self, t: &Transmit) -> &[u8] {
+        match t.what {
+            What::Out(a, b) => self.out.get(a..b).unwrap_or(b""),
+            What::Notify(i) => self.slots.get(i).map_or(&b""[..], |s| &s.wire),
+            What::Answer(i) => self.slots.get(i).map_or(&b""[..], |s| &s.answer),
+            What::Alarm(i) => self.alarm_slots.get(i).map_or(&b""[..], |s| &s.wire),
+        }
+    }
+
+    /// Starts the alarm schedule: the run (and `--alarm-burst`'s time) counts from `t0`.
+    pub fn start(&mut self, t0: Time) {
+        self.schedule = alarm::Schedule::new(t0);
+    }
+
+    /// The run is ending: no NOTIFY or alarm starts from now on; those in flight finish.
+    pub fn halt(&mut self) {
+        self.halted = true;
+    }
+
+    /// Ends every transaction still in flight as abandoned (the run is over).
+    pub fn abandon(&mut self, now: Time) {
+        self.begin();
+        for i in 0..self.slots.len() {
+            if self.slots[i].txn.active {
+                let due = self.slots[i].txn.due;
+                self.end_notify(i, Outcome::Abandoned, due, now);
+            }
+        }
+        for a in 0..self.alarm_slots.len() {
+            if self.alarm_slots[a].txn.active {
+                self.end_alarm(a, Outcome::Abandoned, now);
+            }
+        }
+    }
+
+    /// The next time [`on_timer`](Self::on_timer) has work; `None` for none.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        let subs = self.slots.iter().filter_map(Slot::wake).min();
+        let alarms = self.alarm_slots.iter().filter_map(|a| a.txn.wake()).min();
+        let schedule = if self.halted || self.alarm_blocked {
+            None
+        } else {
+            self.schedule.next_due(&self.cfg)
+        };
+        [subs, alarms, schedule].into_iter().flatten().min()
+    }
+
+    fn begin(&mut self) {
+        self.out.clear();
+        self.sends.clear();
+        self.records.clear();
+    }
+
+    /// Ends subscription slot `i`'s NOTIFY with `outcome`, due at `due`.
+    fn end_notify(&mut self, i: usize, outcome: Outcome, due: Time, now: Time) {
+        let t = &mut self.slots[i].txn;
+        self.records
+            .push(t.record(TxnKind::Notify, outcome, due, now));
+        t.active = false;
+    }
+
+    /// Ends alarm slot `a`'s MESSAGE with `outcome`.
+    fn end_alarm(&mut self, a: usize, outcome: Outcome, now: Time) {
+        let t = &mut self.alarm_slots[a].txn;
+        let due = t.due;
+        self.records
+            .push(t.record(TxnKind::Alarm, outcome, due, now));
+        t.active = false;
+        self.alarm_blocked = false;
+    }
+
+    /// The fleet index of the worker's local device `j`.
+    fn fleet_index(&self, j: u64) -> u64 {
+        j * u64::from(self.cfg.workers.max(1)) + u64::from(self.cfg.worker)
+    }
+
+    fn span_secs(s: u32) -> Span {
+        Span::from_secs(u64::from(s))
+    }
+}

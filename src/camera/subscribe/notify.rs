@@ -1,0 +1,336 @@
+//! After the SUBSCRIBE: which NOTIFY a subscription sends next (its state pages, alarms
+//! waiting, the next MobilePosition tick or Catalog change, the final one), the timers that
+//! retransmit NOTIFYs and alarm MESSAGEs and end them at Timer F, expiry, and the responses
+//! that end them. Matching is by Call-ID and CSeq for NOTIFYs (one in flight per
+//! subscription) and by branch for alarm MESSAGEs, scanning the table.
+
+use super::body::{CatalogItem, position, write_catalog, write_position};
+use super::slot::{CALL_ID, State};
+use super::wire::{SubState, alarm_counter, write_notify};
+use super::{Device, Kind, SubTable, Transmit, What};
+use crate::camera::request::parse_branch;
+use crate::camera::{CameraConfig, Outcome};
+use crate::clock::{Span, Time};
+use crate::gb::GbVersion;
+use crate::sip::{Message, Method};
+
+impl SubTable {
+    /// Sends subscription slot `i`'s next NOTIFY if none is in flight and one is due by
+    /// `now`.
+    pub(super) fn pump(&mut self, i: usize, now: Time, cfg: &CameraConfig) {
+        let s = &self.slots[i];
+        if s.state == State::Free || s.txn.active || self.halted {
+            return;
+        }
+        if s.state == State::Ending {
+            if s.final_pending && s.final_due <= now {
+                let due = s.final_due;
+                self.slots[i].final_pending = false;
+                self.body.clear();
+                self.counters.notify_final += 1;
+                self.notify(i, now, due, SubState::Terminated);
+            }
+            return;
+        }
+        if s.pages > 0 {
+            let due = s.state_due;
+            self.write_state_page(i, now, cfg);
+            self.notify_active(i, now, due);
+        } else if s.alarm_backlog > 0 {
+            let (due, index, id) = (s.alarm_due, s.device, s.id);
+            let Some(id) = id else { return };
+            self.slots[i].alarm_backlog -= 1;
+            self.alarm_body(cfg, index, &id, due);
+            self.counters.notify_alarm += 1;
+            self.notify_active(i, now, due);
+        } else if s.next <= now {
+            match s.kind {
+                Kind::Catalog => self.catalog_change(i, now, cfg),
+                Kind::MobilePosition => self.position_tick(i, now, cfg),
+                Kind::Alarm => self.slots[i].next = Time::MAX,
+            }
+        }
+    }
+
+    /// The body of slot `i`'s next state NOTIFY: a Catalog page of the device's channels as
+    /// they are at `now`, or none for an Alarm subscription.
+    fn write_state_page(&mut self, i: usize, now: Time, cfg: &CameraConfig) {
+        let s = &mut self.slots[i];
+        s.pages -= 1;
+        let page = s.page;
+        s.page += 1;
+        let (kind, index, id) = (s.kind, s.device, s.id);
+        self.body.clear();
+        let (Kind::Catalog, Some(id)) = (kind, id) else {
+            self.counters.notify_alarm += 1;
+            return;
+        };
+        let channels = cfg.channels_of(index);
+        let per = cfg.catalog_page.max(1);
+        let first = page.saturating_mul(per).min(channels);
+        let last = first.saturating_add(per).min(channels);
+        let flap = cfg.channel_flap;
+        let items = (first..last).map(|c| CatalogItem {
+            number: c + 1,
+            id: id.channel(c + 1, channels.max(1)),
+            online: flap.online(index, c + 1, channels, now),
+            event: b"ADD",
+        });
+        let charset = cfg.gb_version.charset();
+        let sn = self.next_sn();
+        let name = cfg.channel_name.as_str();
+        write_catalog(&mut self.body, (charset, name), sn, &id, channels, items);
+        self.counters.notify_catalog += 1;
+    }
+
+    fn next_sn(&mut self) -> u32 {
+        self.alarm_sn = self.alarm_sn.wrapping_add(1);
+        self.alarm_sn
+    }
+
+    /// Slot `i`'s Catalog change due now: one item, `Event` `OFF` or `ON`; then the next.
+    fn catalog_change(&mut self, i: usize, now: Time, cfg: &CameraConfig) {
+        let s = &self.slots[i];
+        let (due, (channel, online), index) = (s.next, s.change, s.device);
+        let Some(id) = s.id else { return };
+        let channels = cfg.channels_of(index);
+        let item = CatalogItem {
+            number: channel,
+            id: id.channel(channel, channels.max(1)),
+            online,
+            event: if online { b"ON" } else { b"OFF" },
+        };
+        let sn = self.next_sn();
+        let charset = cfg.gb_version.charset();
+        let name = cfg.channel_name.as_str();
+        write_catalog(
+            &mut self.body,
+            (charset, name),
+            sn,
+            &id,
+            1,
+            [item].into_iter(),
+        );
+        self.schedule_change(i, due, cfg);
+        self.counters.notify_catalog += 1;
+        self.notify_active(i, now, due);
+    }
+
+    /// Arms slot `i`'s next Catalog change, the first after `after`.
+    pub(super) fn schedule_change(&mut self, i: usize, after: Time, cfg: &CameraConfig) {
+        let s = &mut self.slots[i];
+        let channels = cfg.channels_of(s.device);
+        match cfg.channel_flap.next_change(s.device, channels, after) {
+            Some(c) => {
+                s.next = c.at;
+                s.change = (c.channel, c.online);
+            }
+            None => s.next = Time::MAX,
+        }
+    }
+
+    /// Slot `i`'s MobilePosition tick: the latest one due by `now` (earlier ones missed while
+    /// a NOTIFY was unanswered are skipped), then the next a full interval on.
+    fn position_tick(&mut self, i: usize, now: Time, cfg: &CameraConfig) {
+        let s = &mut self.slots[i];
+        let Some(id) = s.id else { return };
+        let step = s.interval.as_micros().max(1);
+        let missed = now.since(s.next).as_micros() / step;
+        if missed > 0 {
+            self.counters.positions_skipped += missed;
+            s.next += Span::from_micros(missed.saturating_mul(step));
+        }
+        let (due, index) = (s.next, s.device);
+        s.next = due + s.interval;
+        let channels = cfg.channels_of(index);
+        let channel = if channels == 0 {
+            id
+        } else {
+            id.channel(1, channels)
+        };
+        let p = position(index, due);
+        let sn = self.next_sn();
+        let form = (cfg.gb_version.charset(), cfg.gb_version == GbVersion::V2022);
+        let at = cfg.unix_ms(due);
+        write_position(&mut self.body, form, sn, (&id, &channel), at, &p);
+        self.counters.notify_position += 1;
+        self.notify_active(i, now, due);
+    }
+
+    /// Sends the body in the table's buffer as slot `i`'s next NOTIFY, active.
+    fn notify_active(&mut self, i: usize, now: Time, due: Time) {
+        let left = self.slots[i]
+            .expires_at
+            .since(now)
+            .as_micros()
+            .div_ceil(1_000_000);
+        self.notify(i, now, due, SubState::Active(left));
+    }
+
+    /// Sends the body in the table's buffer as slot `i`'s next NOTIFY in `state`, for an
+    /// event due at `due`.
+    fn notify(&mut self, i: usize, now: Time, due: Time, state: SubState) {
+        let salt = self.cfg.salt;
+        let s = &mut self.slots[i];
+        let Some(id) = s.id else { return };
+        s.cseq = s.cseq.wrapping_add(1);
+        let ua = self.cfg.user_agent.as_bytes();
+        write_notify(
+            &mut self.scratch,
+            (s, i),
+            (&id, salt),
+            state,
+            ua,
+            &self.body,
+        );
+        std::mem::swap(&mut s.wire, &mut self.scratch);
+        s.txn = super::slot::Txn::start(due, now, s.udp);
+        let (device, to) = (s.device, s.source);
+        self.sends.push(Transmit {
+            device,
+            to,
+            what: What::Notify(i),
+        });
+    }
+
+    /// Fires every timer due by `now`: NOTIFY and alarm MESSAGE retransmissions and Timer F,
+    /// expiries, NOTIFYs due (ticks, changes) and alarms due. `devices` tells what the host
+    /// knows of fleet device `k` now (for alarms).
+    pub fn on_timer(
+        &mut self,
+        now: Time,
+        cfg: &CameraConfig,
+        devices: &dyn Fn(u32) -> Option<Device>,
+    ) {
+        self.begin();
+        for i in 0..self.slots.len() {
+            let s = &mut self.slots[i];
+            if s.wake().is_none_or(|t| t > now) {
+                continue;
+            }
+            if s.txn.active && s.txn.deadline <= now {
+                let due = s.txn.due;
+                self.end_notify(i, Outcome::Timeout, due, now);
+                self.drop_subscription(i);
+                continue;
+            }
+            if s.txn.active && s.txn.next_retx <= now {
+                s.txn.retransmitted(now);
+                self.counters.retransmissions += 1;
+                let (device, to) = (s.device, s.source);
+                self.sends.push(Transmit {
+                    device,
+                    to,
+                    what: What::Notify(i),
+                });
+            }
+            let s = &mut self.slots[i];
+            if s.state == State::Active && s.expires_at <= now {
+                s.state = State::Ending;
+                s.final_pending = true;
+                s.final_due = s.expires_at;
+                self.counters.expired += 1;
+            }
+            self.pump(i, now, cfg);
+        }
+        for a in 0..self.alarm_slots.len() {
+            let t = &mut self.alarm_slots[a].txn;
+            if t.wake().is_none_or(|w| w > now) {
+                continue;
+            }
+            if t.deadline <= now {
+                self.end_alarm(a, Outcome::Timeout, now);
+            } else {
+                t.retransmitted(now);
+                self.counters.retransmissions += 1;
+                let s = &self.alarm_slots[a];
+                self.sends.push(Transmit {
+                    device: s.device,
+                    to: s.to,
+                    what: What::Alarm(a),
+                });
+            }
+        }
+        self.raise_alarms(now, cfg, devices);
+    }
+
+    /// Ends slot `i`'s subscription without a final NOTIFY (its NOTIFY failed).
+    fn drop_subscription(&mut self, i: usize) {
+        if self.slots[i].state == State::Active {
+            self.counters.dropped += 1;
+        }
+        self.slots[i].free();
+    }
+
+    /// True for a response the table must see: to a NOTIFY, or to an alarm MESSAGE (told
+    /// by its branch). Cheap: no clock, no scan.
+    pub fn wants_response(msg: &Message<'_, '_>) -> bool {
+        match msg.cseq().map(|c| c.method) {
+            Some(Method::Notify) => true,
+            Some(Method::Message) => {
+                msg.via()
+                    .and_then(|v| v.branch())
+                    .and_then(super::wire::table_branch)
+                    == Some(true)
+            }
+            _ => false,
+        }
+    }
+
+    /// Takes a response to a NOTIFY or an alarm MESSAGE: a final one ends its transaction
+    /// (a NOTIFY's 481 or 408 its subscription too) and the next NOTIFY or waiting alarm
+    /// goes; a provisional one slows retransmissions to T2. Others are ignored.
+    pub fn on_response(
+        &mut self,
+        now: Time,
+        msg: &Message<'_, '_>,
+        cfg: &CameraConfig,
+        devices: &dyn Fn(u32) -> Option<Device>,
+    ) {
+        self.begin();
+        let (Some(code), Some(cseq), Some(call_id)) = (msg.status(), msg.cseq(), msg.call_id())
+        else {
+            return;
+        };
+        if cseq.method == Method::Message {
+            let branch = msg.via().and_then(|v| v.branch()).unwrap_or(b"");
+            let Some((index, counter)) = parse_branch(branch) else {
+                return;
+            };
+            let Some(a) = self.alarm_slots.iter().enumerate().position(|(a, s)| {
+                s.txn.active && s.device == index && alarm_counter(a, s.generation) == counter
+            }) else {
+                return;
+            };
+            if code < 200 {
+                self.alarm_slots[a].txn.provisional(now);
+                return;
+            }
+            self.end_alarm(a, Outcome::Status(code), now);
+            self.raise_alarms(now, cfg, devices);
+            return;
+        }
+        let Some(i) = self.slots.iter().position(|s| {
+            s.state != State::Free
+                && s.txn.active
+                && s.cseq == cseq.seq
+                && s.key(CALL_ID) == call_id
+        }) else {
+            return;
+        };
+        if code < 200 {
+            self.slots[i].txn.provisional(now);
+            return;
+        }
+        let due = self.slots[i].txn.due;
+        self.end_notify(i, Outcome::Status(code), due, now);
+        let s = &self.slots[i];
+        if s.state == State::Ending && !s.final_pending {
+            self.slots[i].free();
+        } else if code == 481 || code == 408 {
+            self.drop_subscription(i);
+        } else {
+            self.pump(i, now, cfg);
+        }
+    }
+}
