@@ -105,6 +105,15 @@ pub struct RunArgs {
     /// Share of cameras reporting a faulty sub-device in keepalives [default: 0].
     #[arg(long, value_name = "SHARE")]
     fault_share: Option<f64>,
+    /// Alarms per device an hour (decimals allowed), each device evenly in turn from the run's
+    /// start: a NOTIFY in each Alarm subscription of the device, else a MESSAGE
+    /// `<Notify><CmdType>Alarm</CmdType>` to its registrar [default: 0, none].
+    #[arg(long, value_name = "PER_HOUR")]
+    alarm_rate: Option<f64>,
+    /// An alarm storm: every device raises N alarms at once, T after the run's start (`5@30s`
+    /// or `"5 at 30s"`); sent like --alarm-rate's [default: none].
+    #[arg(long, value_name = "N@T")]
+    alarm_burst: Option<String>,
     /// Worker threads, one per core, pinned from the first core up (the embedded registrar, like
     /// `gbswarm serve`, takes the last core) [default: all cores].
     #[arg(long, value_name = "N")]
@@ -254,6 +263,8 @@ impl RunArgs {
             catalog_page: self.catalog_page,
             channel_flap_rate: self.channel_flap_rate,
             fault_share: self.fault_share,
+            alarm_rate: self.alarm_rate,
+            alarm_burst: self.alarm_burst,
             cores: self.cores,
             cameras_per_socket: self.cameras_per_socket,
             max_streams: self.max_streams,

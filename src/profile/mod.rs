@@ -93,6 +93,11 @@ pub struct Profile {
     pub channel_flap_rate: Option<f64>,
     /// Share of cameras reporting a faulty sub-device (0 to 1).
     pub fault_share: Option<f64>,
+    /// Alarms per device an hour (see [`crate::camera::subscribe::Alarms`]).
+    pub alarm_rate: Option<f64>,
+    /// An alarm storm, `N@T` or `N at T`: every device raises N alarms T after the run's
+    /// start.
+    pub alarm_burst: Option<String>,
     /// Worker threads (one per core).
     pub cores: Option<usize>,
     /// Cameras sharing one UDP socket.
@@ -172,6 +177,8 @@ impl Profile {
             catalog_page,
             channel_flap_rate,
             fault_share,
+            alarm_rate,
+            alarm_burst,
             cores,
             cameras_per_socket,
             local_ip,
@@ -215,6 +222,8 @@ impl Profile {
             catalog_page: catalog_page.or(self.catalog_page),
             channel_flap_rate: channel_flap_rate.or(self.channel_flap_rate),
             fault_share: fault_share.or(self.fault_share),
+            alarm_rate: alarm_rate.or(self.alarm_rate),
+            alarm_burst: alarm_burst.or(self.alarm_burst),
             cores: cores.or(self.cores),
             cameras_per_socket: cameras_per_socket.or(self.cameras_per_socket),
             local_ip: local_ip.or(self.local_ip),
@@ -479,6 +488,25 @@ impl Profile {
                 "must be between 0 and 3600000 flaps per device an hour",
             );
         }
+        let alarm_rate = self.alarm_rate.unwrap_or(0.0);
+        if !(0.0..=3_600_000.0).contains(&alarm_rate) {
+            return bad(
+                "alarm-rate",
+                format!("{alarm_rate} is not between 0 and 3600000 alarms per device an hour"),
+            );
+        }
+        camera.alarms = crate::camera::subscribe::Alarms {
+            period: crate::camera::subscribe::Alarms::period_of(alarm_rate),
+            burst: match &self.alarm_burst {
+                Some(text) => Some(crate::camera::subscribe::Burst::parse(text).map_err(
+                    |message| PlanError {
+                        key: "alarm-burst".into(),
+                        message,
+                    },
+                )?),
+                None => None,
+            },
+        };
         camera.unregister_on_stop = !self.no_unregister.unwrap_or(false);
         // Call-IDs and tags must not repeat across runs or across the shards of one run.
         camera.run_id = crate::seed::random_u64() as u32;

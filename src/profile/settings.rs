@@ -43,6 +43,14 @@ fn flap_rate(f: &crate::camera::channels::Flap) -> String {
     }
 }
 
+/// Alarms per device an hour, as `--alarm-rate` takes them (0: none).
+fn alarm_rate(a: &crate::camera::subscribe::Alarms) -> String {
+    match a.period.as_micros() {
+        0 => "0".into(),
+        us => format!("{}", 3_600_000_000.0 / us as f64),
+    }
+}
+
 fn path(p: &Option<std::path::PathBuf>) -> String {
     p.as_ref()
         .map_or_else(|| "none".into(), |p| p.display().to_string())
@@ -126,6 +134,14 @@ pub fn of(plan: &Plan) -> Vec<(String, String)> {
         ("catalog-page", c.catalog_page.to_string()),
         ("channel-flap-rate", flap_rate(&c.channel_flap)),
         ("fault-share", share(c.fault_permille)),
+        ("alarm-rate", alarm_rate(&c.alarms)),
+        (
+            "alarm-burst",
+            c.alarms.burst.map_or_else(
+                || "none".into(),
+                |b| format!("{}@{}", b.count, span_ms(b.at.as_millis())),
+            ),
+        ),
         ("cores", cores.to_string()),
         ("cameras-per-socket", cameras_per_socket.to_string()),
         ("max-streams", video.max_streams.to_string()),

@@ -200,6 +200,8 @@ pub struct Gauges {
     pub in_flight: u64,
     /// Live video streams sending now (started, not yet ended).
     pub streams: u64,
+    /// Subscriptions the cameras hold now (Catalog, MobilePosition, Alarm).
+    pub subscriptions: u64,
 }
 
 impl Gauges {
@@ -211,12 +213,12 @@ impl Gauges {
     }
 
     /// The JSON object reports carry (`cameras`, `started`, `registered`, `registering`,
-    /// `stopped`, `in_flight`, `streams`).
+    /// `stopped`, `in_flight`, `streams`, `subscriptions`).
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "cameras": self.cameras, "started": self.started, "registered": self.registered,
             "registering": self.registering, "stopped": self.stopped, "in_flight": self.in_flight,
-            "streams": self.streams,
+            "streams": self.streams, "subscriptions": self.subscriptions,
         })
     }
 
@@ -231,6 +233,7 @@ impl Gauges {
             stopped: u("stopped"),
             in_flight: u("in_flight"),
             streams: u("streams"),
+            subscriptions: u("subscriptions"),
         }
     }
 
@@ -244,6 +247,7 @@ impl Gauges {
             registering: self.registering + o.registering,
             in_flight: self.in_flight + o.in_flight,
             streams: self.streams + o.streams,
+            subscriptions: self.subscriptions + o.subscriptions,
         }
     }
 }
@@ -265,6 +269,8 @@ pub struct Snapshot {
     pub worker_cpu: std::time::Duration,
     /// Live video: INVITEs answered and what the streams sent.
     pub video: super::video::VideoCounters,
+    /// Subscriptions and alarms: SUBSCRIBEs answered, NOTIFYs and alarms sent.
+    pub subs: crate::camera::subscribe::SubCounters,
 }
 
 /// Index of a kind in [`Snapshot::kinds`].
@@ -308,6 +314,7 @@ impl Snapshot {
             send_errors,
             worker_cpu,
             video,
+            subs,
         } = self;
         for k in kinds {
             k.clear();
@@ -318,6 +325,7 @@ impl Snapshot {
         *send_errors = 0;
         *worker_cpu = std::time::Duration::ZERO;
         *video = super::video::VideoCounters::default();
+        *subs = crate::camera::subscribe::SubCounters::default();
     }
 
     /// Adds another snapshot's transactions and counters; gauges are summed too (use for
@@ -332,6 +340,7 @@ impl Snapshot {
         self.send_errors += o.send_errors;
         self.worker_cpu += o.worker_cpu;
         self.video.add(&o.video);
+        self.subs.add(&o.subs);
     }
 }
 

@@ -34,12 +34,20 @@
 //!   `queries_refused`, `request_retransmits`, `unrouted`, `send_errors`,
 //!   `unanswerable_challenges` (401/407 with no Digest challenge of a supported algorithm)
 //! - `gauges` (at the end): `cameras`, `started`, `registered`, `registering`, `stopped`,
-//!   `in_flight`, `streams` (live video streams sending)
+//!   `in_flight`, `streams` (live video streams sending), `subscriptions` (held by the
+//!   cameras)
 //! - `video`: live video totals: `invites`, `answered`, `busy`, `not_acceptable`,
 //!   `not_found`, `acked`, `streams_started`, `streams_ended`, `rtp_packets`, `rtp_bytes`,
 //!   `rtp_send_errors`, and for TCP media `tcp_connects`, `tcp_reconnects`,
 //!   `tcp_connect_failures`, `tcp_frames_skipped` (reports written before these were added
 //!   read back with zeros)
+//! - `subscriptions`: the cameras' subscriptions and alarms (see
+//!   [`SubCounters`](crate::camera::subscribe::SubCounters)): `subscribes`, `accepted`,
+//!   `refreshed`, `unsubscribed`, `expired`, `dropped`, `refused`, `bad_event`,
+//!   `unknown_dialog`, `malformed`, `retransmits`, `notify_catalog`, `notify_position`,
+//!   `notify_alarm`, `notify_final`, `positions_skipped`, `alarms`, `alarm_messages`,
+//!   `alarms_offline`, `retransmissions` (NOTIFY and alarm MESSAGE latencies are the kinds
+//!   `notify` and `alarm`)
 //! - `timeline`: one entry per second: `t_s`; `kinds` (only kinds with something in that
 //!   second) each with `ok`, `redirected`, `rejected`, `timeouts`, `transport_errors`,
 //!   `pending_at_stop`, `retransmits`, and when timed `latency_us` (`p50`, `p90`, `p99`, `max`)
@@ -190,6 +198,9 @@ pub fn render_text(info: &RunInfo, total: &Snapshot) -> String {
     }
     if !total.video.is_empty() {
         let _ = writeln!(s, "{}", total.video.line());
+    }
+    if !total.subs.is_empty() {
+        let _ = writeln!(s, "{}", total.subs.line());
     }
     let cpu = info.cpu.total().as_secs_f64();
     let _ = writeln!(
@@ -351,6 +362,7 @@ pub fn to_json(info: &RunInfo, total: &Snapshot, timeline: &[Second]) -> Value {
         },
         "gauges": total.gauges.to_json(),
         "video": total.video.to_json(),
+        "subscriptions": total.subs.to_json(),
         "timeline": timeline,
     })
 }
@@ -416,6 +428,9 @@ pub fn from_json(v: &Value) -> Result<(RunInfo, Snapshot), String> {
     snap.send_errors = u(&c, "send_errors");
     snap.gauges = Gauges::from_json(v.get("gauges").unwrap_or(&Value::Null));
     snap.video = super::video::VideoCounters::from_json(v.get("video").unwrap_or(&Value::Null));
+    snap.subs = crate::camera::subscribe::SubCounters::from_json(
+        v.get("subscriptions").unwrap_or(&Value::Null),
+    );
     let info = RunInfo::from_json(v.get("info").unwrap_or(&Value::Null));
     Ok((info, snap))
 }

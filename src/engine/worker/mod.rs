@@ -11,6 +11,7 @@
 
 mod play;
 mod receive;
+mod subscribe;
 mod tcp_media;
 mod udp_media;
 
@@ -127,6 +128,12 @@ struct Worker {
     cams: Vec<Camera>,
     /// The cameras' INVITE server and the streams it started.
     play: play::Play,
+    /// The cameras' subscriptions and alarms.
+    subs: crate::camera::subscribe::SubTable,
+    /// The subscription table's timer key (after the play side's).
+    subs_key: u32,
+    /// The table's totals at the last interval.
+    subs_seen: crate::camera::subscribe::SubCounters,
     out: Outbox,
     io: Io,
     /// Wakes the poll on time; `None` if the kernel would not give one (the poll timeout,
@@ -211,7 +218,7 @@ impl Worker {
                 udp,
                 tcp: (0..n).map(|_| None).collect(),
                 generation: vec![0; n],
-                wheel: TimerWheel::new(n + play.keys(), Time::ZERO),
+                wheel: TimerWheel::new(n + play.keys() + 1, Time::ZERO),
                 snap: Box::default(),
                 refused: Vec::new(),
                 sendq: SendBatch::new(SEND_QUEUE),
@@ -223,6 +230,9 @@ impl Worker {
                 index: s.index,
                 workers: s.workers,
             },
+            subs: subscribe::table(&cfg, (s.index, s.workers), n, n_total),
+            subs_key: (n + play.keys()) as u32,
+            subs_seen: crate::camera::subscribe::SubCounters::default(),
             cfg,
             cams,
             play,
@@ -274,6 +284,8 @@ impl Worker {
 
     fn run(&mut self, t0: Time) {
         self.t0 = t0;
+        self.subs.start(t0);
+        self.subs_actions();
         self.cpu_seen = crate::stats::this_thread_cpu();
         let mut events = Events::with_capacity(1024);
         let mut tick = 1u64;
@@ -296,6 +308,8 @@ impl Worker {
             if stopping.is_some() && !streams_ended {
                 streams_ended = true;
                 self.end_streams();
+                self.subs.halt();
+                self.subs_actions();
             }
             if let Some(since) = stopping
                 && next_stop < self.next_start
@@ -417,7 +431,7 @@ impl Worker {
         fired.clear();
         self.io.wheel.advance(now, &mut fired);
         for &slot in &fired {
-            if self.play_timer(slot, now) {
+            if self.play_timer(slot, now) || self.subs_timer(slot, now) {
                 continue;
             }
             self.call(slot as usize, None, |c, now, env| {
@@ -476,6 +490,7 @@ impl Worker {
             started: started.len() as u64,
             streams: (self.play.counters.streams_started)
                 .saturating_sub(self.play.counters.streams_ended),
+            subscriptions: self.subs.active() as u64,
             ..crate::stats::Gauges::default()
         };
         for c in started {
@@ -494,6 +509,9 @@ impl Worker {
         let video = self.play.totals();
         snap.video = video.since(&self.video_seen);
         self.video_seen = video;
+        let subs = *self.subs.counters();
+        snap.subs = subs.since(&self.subs_seen);
+        self.subs_seen = subs;
         snap.gauges = self.gauges();
         let cpu = crate::stats::this_thread_cpu();
         snap.worker_cpu = cpu.saturating_sub(self.cpu_seen);
@@ -511,6 +529,9 @@ impl Worker {
     }
 
     fn finish(&mut self) {
+        let now = self.now();
+        self.subs.abandon(now);
+        self.subs_actions();
         self.flush_sends();
         for slot in 0..self.io.tcp.len() {
             self.io.close(slot);

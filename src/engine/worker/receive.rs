@@ -83,7 +83,7 @@ impl Worker {
         };
         match slot.filter(|&j| j < self.cams.len()) {
             Some(slot) => {
-                if self.play_message(slot, d.from, &msg) {
+                if self.play_message(slot, d.from, &msg) || self.subs_message(slot, d.from, &msg) {
                     return;
                 }
                 self.call(slot, Some(d.from), |c, now, env| {
@@ -191,7 +191,8 @@ impl Worker {
             let pending = rbuf.pending();
             let (len, ok) = match parse_stream(pending, &mut h, &Limits::default()) {
                 Ok(Parsed::Complete { msg, len }) => {
-                    if !self.play_message(slot, peer, &msg) {
+                    if !self.play_message(slot, peer, &msg) && !self.subs_message(slot, peer, &msg)
+                    {
                         self.call(slot, Some(peer), |cam, now, env| {
                             cam.handle_parsed(now, &msg, env)
                         });

@@ -146,7 +146,7 @@ fn latency_over_time_has_gaps_not_zeros() {
     assert!(offered.contains("offered: cameras started/s"));
     assert!(offered.contains("achieved: register 2xx/s"));
     assert!(html.contains(
-        "No refresh, unregister, query_response, invite or bye transaction in this run."
+        "No refresh, unregister, query_response, invite, bye, notify or alarm transaction in this run."
     ));
     for id in ["percentiles", "throughput", "cameras"] {
         assert!(figure(&html, id).contains("<svg"), "{id}");
