@@ -441,12 +441,16 @@ impl SubTable {
     }
 
     /// Starts the alarm schedule: the run (and `--alarm-burst`'s time) counts from `t0`.
+    /// Like every call, it clears what the last one sent and ended.
     pub fn start(&mut self, t0: Time) {
+        self.begin();
         self.schedule = alarm::Schedule::new(t0);
     }
 
     /// The run is ending: no NOTIFY or alarm starts from now on; those in flight finish.
+    /// Like every call, it clears what the last one sent and ended.
     pub fn halt(&mut self) {
+        self.begin();
         self.halted = true;
     }
 

@@ -217,3 +217,21 @@ fn a_481_to_a_notify_ends_the_subscription() {
     assert_eq!(b.table.active(), 0);
     assert_eq!(b.table.counters().dropped, 1);
 }
+
+#[test]
+fn halting_sends_nothing_more_and_repeats_nothing_of_the_last_call() {
+    let mut b = Bench::new(1, 4);
+    let got = b.subscribe(at(0), &Sub::new("MobilePosition"));
+    b.respond(at(1), &got[1].answer(200));
+    assert_eq!(b.table.records().len(), 1);
+    b.table.halt();
+    assert!(b.table.sends().is_empty() && b.table.records().is_empty());
+    // The tick at 5 s does not go; the subscription's expiry is the only wake-up left.
+    assert!(b.timer(at(5000)).is_empty());
+    // What is still in flight at the end is abandoned, and booked once.
+    let mut b = Bench::new(1, 4);
+    b.subscribe(at(0), &Sub::new("Alarm"));
+    b.table.abandon(at(100));
+    let r = b.table.records()[0];
+    assert_eq!((r.kind, r.outcome), (TxnKind::Notify, Outcome::Abandoned));
+}
