@@ -128,16 +128,34 @@ fn element<'a>(body: &'a str, tag: &str) -> &'a str {
 }
 
 #[test]
-fn a_camera_takes_a_mobile_position_subscription_notifies_each_interval_and_ends_it() {
+fn a_camera_on_its_own_socket_takes_a_subscription_notifies_each_interval_and_ends_it() {
+    subscription_round_trip("own", "1");
+}
+
+#[test]
+fn a_camera_on_a_shared_socket_takes_a_subscription_notifies_each_interval_and_ends_it() {
+    subscription_round_trip("shared", "2");
+}
+
+/// The whole exchange with `per_socket` cameras per UDP socket (`name` keeps the runs'
+/// files apart).
+fn subscription_round_trip(name: &str, per_socket: &str) {
     let mut p = Platform::new();
     let me = p.addr();
-    let dir = std::env::temp_dir().join(format!("gbswarm-e2e-sub-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("gbswarm-e2e-sub-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("run.json");
     let mut run = Run::start(
         me,
         2,
-        &["--json", json.to_str().unwrap(), "--alarm-rate", "3600"],
+        &[
+            "--json",
+            json.to_str().unwrap(),
+            "--alarm-rate",
+            "3600",
+            "--cameras-per-socket",
+            per_socket,
+        ],
     );
     p.wait_registered(2);
     let (dev, cam) = p.cameras[0].clone();

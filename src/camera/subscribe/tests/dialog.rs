@@ -235,3 +235,26 @@ fn halting_sends_nothing_more_and_repeats_nothing_of_the_last_call() {
     let r = b.table.records()[0];
     assert_eq!((r.kind, r.outcome), (TxnKind::Notify, Outcome::Abandoned));
 }
+
+#[test]
+fn over_tcp_a_notify_is_not_retransmitted_and_times_out_at_timer_f() {
+    let mut b = Bench::new(1, 4);
+    b.devs[0].transport = Transport::Tcp;
+    let got = b.subscribe(at(0), &Sub::new("Alarm"));
+    assert!(got[1].header("Via").starts_with("SIP/2.0/TCP "));
+    assert_eq!(b.table.poll_timeout(), Some(at(0) + TIMER_F));
+    assert!(b.timer((at(0) + TIMER_F).minus(MS)).is_empty());
+    assert!(b.timer(at(0) + TIMER_F).is_empty());
+    let r = b.table.records()[0];
+    assert_eq!((r.outcome, r.retransmits), (Outcome::Timeout, 0));
+}
+
+#[test]
+fn a_provisional_answer_slows_retransmissions_to_t2() {
+    let mut b = Bench::new(1, 4);
+    let got = b.subscribe(at(0), &Sub::new("Alarm"));
+    assert!(b.respond(at(100), &got[1].answer(100)).is_empty());
+    assert_eq!(b.table.poll_timeout(), Some(at(4100)));
+    assert_eq!(b.timer(at(4100)).len(), 1);
+    assert_eq!(b.table.poll_timeout(), Some(at(8100)));
+}
