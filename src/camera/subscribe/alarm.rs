@@ -15,7 +15,7 @@
 use super::body::{position, write_alarm};
 use super::slot::{State, Txn};
 use super::wire::{AlarmFrom, write_alarm_message};
-use super::{Device, Kind, SubConfig, SubTable, Transmit, What};
+use super::{Ctx, Device, Kind, SubConfig, SubTable, Transmit, What};
 use crate::camera::{CameraConfig, Transport};
 use crate::clock::{Span, Time};
 use crate::gb::DeviceId;
@@ -168,12 +168,8 @@ impl SubTable {
 
     /// Raises every alarm due by `now`, as NOTIFYs in the device's Alarm subscriptions or as
     /// MESSAGEs while a slot is free. `devices` tells what the host knows of device `k` now.
-    pub(super) fn raise_alarms(
-        &mut self,
-        now: Time,
-        cfg: &CameraConfig,
-        devices: &dyn Fn(u32) -> Option<Device>,
-    ) {
+    pub(super) fn raise_alarms(&mut self, now: Time, ctx: &mut Ctx<'_>) {
+        let cfg = ctx.cfg;
         if self.halted || self.alarm_blocked {
             return;
         }
@@ -185,7 +181,7 @@ impl SubTable {
                 return;
             }
             let k = u32::try_from(self.fleet_index(j)).unwrap_or(u32::MAX);
-            let dev = devices(k).filter(|d| d.online);
+            let dev = (ctx.devices)(k).filter(|d| d.online);
             let Some(dev) = dev else {
                 self.counters.alarms_offline += 1;
                 self.schedule.advance(&self.cfg, burst);
@@ -203,7 +199,7 @@ impl SubTable {
                     self.pump(i, now, cfg);
                 }
             }
-            if !subscribed && !self.send_alarm(now, due, &dev, cfg) {
+            if !subscribed && !self.send_alarm(now, due, &dev, ctx) {
                 self.alarm_blocked = true;
                 return;
             }
@@ -214,13 +210,15 @@ impl SubTable {
 
     /// Sends an alarm of `dev` due at `due` as a MESSAGE to its registrar; false if no
     /// alarm slot is free.
-    fn send_alarm(&mut self, now: Time, due: Time, dev: &Device, cfg: &CameraConfig) -> bool {
+    fn send_alarm(&mut self, now: Time, due: Time, dev: &Device, ctx: &mut Ctx<'_>) -> bool {
+        let cfg = ctx.cfg;
         let Some(a) = self.alarm_slots.iter().position(|s| !s.txn.active) else {
             return false;
         };
         self.alarm_body(cfg, dev.index, &dev.id, due);
         self.generation = self.generation.wrapping_add(1);
         let generation = self.generation;
+        let auth = self.reuse_credentials(dev, ctx);
         let from = AlarmFrom {
             device: dev,
             server_id: &cfg.server_id,
@@ -229,8 +227,12 @@ impl SubTable {
             user_agent: self.cfg.user_agent.as_bytes(),
         };
         let slot = &mut self.alarm_slots[a];
-        write_alarm_message(&mut slot.wire, &from, (a, generation), &self.body);
+        let auth = auth.map(|h| (h, &self.auth[..]));
+        let ids = (a, generation, generation, 1);
+        write_alarm_message(&mut slot.wire, &from, ids, auth, &self.body);
         slot.generation = generation;
+        slot.call = generation;
+        slot.authed = false;
         slot.device = dev.index;
         slot.to = dev.server;
         slot.txn = Txn::start(due, now, dev.transport == Transport::Udp);

@@ -31,8 +31,10 @@
 //! - Alarm: the device's alarms ([`Alarms`]: `--alarm-rate`, `--alarm-burst`) go as NOTIFYs
 //!   in each Alarm subscription of the device; a device without one sends each alarm as a
 //!   MESSAGE `<Notify><CmdType>Alarm</CmdType>` to its registrar (GB/T 28181 §9.4), at most
-//!   [`SubConfig::alarm_slots`] in flight per worker (more wait, their lag counted). Alarm
-//!   MESSAGEs carry no credentials: a challenge ends one with its 401/407 status.
+//!   [`SubConfig::alarm_slots`] in flight per worker (more wait, their lag counted). A
+//!   401/407 to an alarm MESSAGE is answered once with credentials (same Call-ID, CSeq 2,
+//!   one transaction), and a challenge offering `qop=auth` is kept so the device's next
+//!   MESSAGEs carry credentials at once, as its keepalives do ([`crate::camera::credentials`]).
 //!
 //! One NOTIFY per subscription is in flight at a time (RFC 6665 §4.2.2); each is a non-INVITE
 //! client transaction in the dialog (UDP: retransmitted at T1 doubling to T2, Timer F; TCP:
@@ -54,6 +56,7 @@
 
 mod alarm;
 mod body;
+mod challenge;
 mod notify;
 mod request;
 mod slot;
@@ -117,6 +120,18 @@ pub struct Device {
     pub server: SocketAddr,
     /// Registered now: a device that is not raises no alarm.
     pub online: bool,
+}
+
+/// What the host lends the table for a call that may raise or answer alarms: the fleet's
+/// config, what it knows of a device now, and the worker's kept challenges (alarm MESSAGEs
+/// reuse them like the cameras' other MESSAGEs, see [`crate::camera::credentials`]).
+pub struct Ctx<'a> {
+    /// The fleet's config.
+    pub cfg: &'a crate::camera::CameraConfig,
+    /// Fleet device `k` now, if it is one of the table's.
+    pub devices: &'a dyn Fn(u32) -> Option<Device>,
+    /// The worker's kept challenges to its cameras' MESSAGEs.
+    pub credentials: &'a mut crate::camera::credentials::Credentials,
 }
 
 /// Settings of a table.
@@ -386,6 +401,8 @@ pub struct SubTable {
     alarm_blocked: bool,
     /// Alarm SN (and which channel raises it).
     alarm_sn: u32,
+    /// Credentials being written for an alarm MESSAGE.
+    auth: Vec<u8>,
 }
 
 impl SubTable {
@@ -407,6 +424,7 @@ impl SubTable {
             halted: false,
             alarm_blocked: false,
             alarm_sn: 0,
+            auth: Vec::with_capacity(512),
         }
     }
 

@@ -7,7 +7,7 @@
 use super::body::{CatalogItem, position, write_catalog, write_position};
 use super::slot::{CALL_ID, State};
 use super::wire::{SubState, alarm_counter, write_notify};
-use super::{Device, Kind, SubTable, Transmit, What};
+use super::{Ctx, Kind, SubTable, Transmit, What};
 use crate::camera::request::parse_branch;
 use crate::camera::{CameraConfig, Outcome};
 use crate::clock::{Span, Time};
@@ -194,15 +194,10 @@ impl SubTable {
     }
 
     /// Fires every timer due by `now`: NOTIFY and alarm MESSAGE retransmissions and Timer F,
-    /// expiries, NOTIFYs due (ticks, changes) and alarms due. `devices` tells what the host
-    /// knows of fleet device `k` now (for alarms).
-    pub fn on_timer(
-        &mut self,
-        now: Time,
-        cfg: &CameraConfig,
-        devices: &dyn Fn(u32) -> Option<Device>,
-    ) {
+    /// expiries, NOTIFYs due (ticks, changes) and alarms due.
+    pub fn on_timer(&mut self, now: Time, ctx: &mut Ctx<'_>) {
         self.begin();
+        let cfg = ctx.cfg;
         for i in 0..self.slots.len() {
             let s = &mut self.slots[i];
             if s.wake().is_none_or(|t| t > now) {
@@ -251,7 +246,7 @@ impl SubTable {
                 });
             }
         }
-        self.raise_alarms(now, cfg, devices);
+        self.raise_alarms(now, ctx);
     }
 
     /// Ends slot `i`'s subscription without a final NOTIFY (its NOTIFY failed).
@@ -279,15 +274,11 @@ impl SubTable {
 
     /// Takes a response to a NOTIFY or an alarm MESSAGE: a final one ends its transaction
     /// (a NOTIFY's 481 or 408 its subscription too) and the next NOTIFY or waiting alarm
-    /// goes; a provisional one slows retransmissions to T2. Others are ignored.
-    pub fn on_response(
-        &mut self,
-        now: Time,
-        msg: &Message<'_, '_>,
-        cfg: &CameraConfig,
-        devices: &dyn Fn(u32) -> Option<Device>,
-    ) {
+    /// goes; a provisional one slows retransmissions to T2; a first 401/407 to an alarm
+    /// MESSAGE is answered with credentials. Others are ignored.
+    pub fn on_response(&mut self, now: Time, msg: &Message<'_, '_>, ctx: &mut Ctx<'_>) {
         self.begin();
+        let cfg = ctx.cfg;
         let (Some(code), Some(cseq), Some(call_id)) = (msg.status(), msg.cseq(), msg.call_id())
         else {
             return;
@@ -306,8 +297,11 @@ impl SubTable {
                 self.alarm_slots[a].txn.provisional(now);
                 return;
             }
+            if (code == 401 || code == 407) && self.alarm_challenged(a, msg, now, ctx) {
+                return;
+            }
             self.end_alarm(a, Outcome::Status(code), now);
-            self.raise_alarms(now, cfg, devices);
+            self.raise_alarms(now, ctx);
             return;
         }
         let Some(i) = self.slots.iter().position(|s| {

@@ -270,8 +270,13 @@ impl Slot {
 #[derive(Debug)]
 pub(super) struct AlarmSlot {
     pub txn: Txn,
-    /// Distinguishes this use of the slot (its branch and Call-ID).
+    /// Distinguishes this request of the slot (its branch).
     pub generation: u32,
+    /// The MESSAGE's Call-ID discriminator (the first request's generation; kept by the
+    /// answer to a challenge).
+    pub call: u32,
+    /// The request in flight answers a challenge (a second one ends it).
+    pub authed: bool,
     /// The device's fleet index.
     pub device: u32,
     /// The registrar it went to.
@@ -286,6 +291,8 @@ impl AlarmSlot {
         AlarmSlot {
             txn: Txn::IDLE,
             generation: 0,
+            call: 0,
+            authed: false,
             device: 0,
             to: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
             wire: Vec::new(),

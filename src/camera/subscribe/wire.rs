@@ -138,25 +138,48 @@ pub(super) struct AlarmFrom<'a> {
     pub user_agent: &'a [u8],
 }
 
-/// Writes into `out` alarm slot `slot`'s MESSAGE of `generation` carrying `body`, as the
-/// camera's other MESSAGEs go: to the registrar's ID at the domain, From the device with a
-/// tag, a Call-ID of its own.
+/// The Request-URI of an alarm MESSAGE, `sip:` the registrar's ID `@` the domain, on the
+/// stack (the domain is cut at 100 bytes).
+pub(super) struct AlarmUri {
+    bytes: [u8; 128],
+    len: usize,
+}
+
+impl AlarmUri {
+    pub fn new(server_id: &DeviceId, domain: &[u8]) -> AlarmUri {
+        let mut u = AlarmUri {
+            bytes: [0; 128],
+            len: 0,
+        };
+        for part in [&b"sip:"[..], server_id.as_bytes(), b"@", domain] {
+            let k = part.len().min(u.bytes.len() - u.len);
+            u.bytes[u.len..u.len + k].copy_from_slice(&part[..k]);
+            u.len += k;
+        }
+        u
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// Writes into `out` alarm slot `slot`'s MESSAGE carrying `body`, as the camera's other
+/// MESSAGEs go: to the registrar's ID at the domain (after a 302 too: the datagram goes to
+/// the redirect target), From the device with a tag, a Call-ID of its own from `call`, the
+/// branch from `generation`, CSeq `cseq`, and `auth` (header name, value) if given.
 pub(super) fn write_alarm_message(
     out: &mut Vec<u8>,
     f: &AlarmFrom<'_>,
-    (slot, generation): (usize, u32),
+    (slot, generation, call, cseq): (usize, u32, u32, u32),
+    auth: Option<(&[u8], &[u8])>,
     body: &[u8],
 ) {
     let d = f.device;
-    let mut uri = [0u8; 128];
-    let mut n = 0;
-    for part in [&b"sip:"[..], f.server_id.as_bytes(), b"@", f.domain] {
-        let k = part.len().min(uri.len() - n);
-        uri[n..n + k].copy_from_slice(&part[..k]);
-        n += k;
-    }
-    let uri = &uri[..n];
+    let uri = AlarmUri::new(f.server_id, f.domain);
+    let uri = uri.as_bytes();
     let counter = alarm_counter(slot, generation);
+    let first = alarm_counter(slot, call);
     let mut w = Writer::request(out, Method::Message, uri);
     let udp = d.transport == Transport::Udp;
     w.header_with(b"Via", |b| via(b, udp, &d.signal, d.index, counter));
@@ -166,7 +189,7 @@ pub(super) fn write_alarm_message(
         b.push(b'@');
         b.extend_from_slice(f.domain);
         b.extend_from_slice(b">;tag=a");
-        push_hex(b, u64::from(counter), 8);
+        push_hex(b, u64::from(first), 8);
     });
     w.header_with(b"To", |b| {
         b.push(b'<');
@@ -177,13 +200,19 @@ pub(super) fn write_alarm_message(
         push_hex(b, u64::from(f.run_id), 8);
         push_hex(b, u64::from(d.index), 8);
         b.push(b'a');
-        push_hex(b, u64::from(counter), 8);
-        push_hex(b, u64::from(generation), 8);
+        push_hex(b, u64::from(first), 8);
+        push_hex(b, u64::from(call), 8);
         b.extend_from_slice(b"@gbswarm");
     });
-    w.header(b"CSeq", b"1 MESSAGE");
+    w.header_with(b"CSeq", |b| {
+        push_u64(b, u64::from(cseq));
+        b.extend_from_slice(b" MESSAGE");
+    });
     w.header(b"Max-Forwards", b"70");
     w.header(b"User-Agent", f.user_agent);
+    if let Some((name, value)) = auth {
+        w.header(name, value);
+    }
     w.header(b"Content-Type", CONTENT_TYPE);
     w.finish(body);
 }

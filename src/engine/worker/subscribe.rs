@@ -9,7 +9,7 @@
 
 use super::Worker;
 use crate::camera::driver::Host;
-use crate::camera::subscribe::{Device, SubConfig, SubTable};
+use crate::camera::subscribe::{Ctx, Device, SubConfig, SubTable};
 use crate::clock::Time;
 use crate::sip::{Message, Method};
 
@@ -105,8 +105,12 @@ impl Worker {
                 self.subs.on_subscribe(now, msg, source, &dev, &self.cfg);
             }
         } else {
-            self.subs
-                .on_response(now, msg, &self.cfg, &|k| view.device(k));
+            let mut ctx = Ctx {
+                cfg: &self.cfg,
+                devices: &|k| view.device(k),
+                credentials: &mut self.out.credentials,
+            };
+            self.subs.on_response(now, msg, &mut ctx);
         }
         self.subs_actions();
         true
@@ -125,7 +129,12 @@ impl Worker {
             workers: self.workers,
             index: self.index,
         };
-        self.subs.on_timer(now, &self.cfg, &|k| view.device(k));
+        let mut ctx = Ctx {
+            cfg: &self.cfg,
+            devices: &|k| view.device(k),
+            credentials: &mut self.out.credentials,
+        };
+        self.subs.on_timer(now, &mut ctx);
         self.subs_actions();
         true
     }

@@ -227,3 +227,76 @@ fn a_burst_raises_n_alarms_per_device_at_once_as_slots_allow() {
     assert_eq!(b.table.counters().alarms, 6);
     assert_eq!(b.table.poll_timeout(), Some(at(10_500)));
 }
+
+#[test]
+fn a_challenged_alarm_message_is_sent_again_with_credentials_which_the_next_reuses() {
+    use crate::sip::digest;
+    let mut b = Bench::new(1, 4);
+    b.alarms(
+        Alarms {
+            period: Alarms::period_of(3600.0),
+            burst: None,
+        },
+        4,
+    );
+    let first = b.timer(at(0)).remove(0);
+    assert!(first.header("Authorization").is_empty());
+    let challenge = |m: &Sent| {
+        m.with(|req| {
+            let mut www = Vec::new();
+            digest::write_challenge(
+                &mut www,
+                b"3402000000",
+                b"n0nce",
+                None,
+                true,
+                false,
+                digest::Algorithm::MD5,
+            );
+            let mut out = Vec::new();
+            let mut w = response_to(&mut out, req, 401, Some(b"srv"), None);
+            w.header(b"WWW-Authenticate", &www);
+            w.finish(b"");
+            out
+        })
+    };
+    let again = b.respond(at(5), &challenge(&first));
+    assert_eq!(again.len(), 1);
+    let a = &again[0];
+    assert_eq!(a.header("Call-ID"), first.header("Call-ID"));
+    assert_eq!(a.header("CSeq"), "2 MESSAGE");
+    assert_ne!(a.header("Via"), first.header("Via"), "a new branch");
+    assert_eq!(a.body(), first.body(), "the same alarm");
+    let ok = a.with(|m| {
+        let auth = m.authorization().expect("credentials");
+        let dev = b.devs[0].id;
+        let ha1 = digest::ha1(
+            digest::Algorithm::MD5,
+            dev.as_bytes(),
+            &auth.realm.unwrap(),
+            b.cfg.password_of(0),
+        );
+        digest::verify(&auth, b"MESSAGE", &ha1)
+    });
+    assert!(ok, "valid credentials");
+    assert!(b.table.records().is_empty(), "one transaction over both");
+    b.respond(at(9), &a.answer(200));
+    let r = b.table.records()[0];
+    assert_eq!(
+        (r.kind, r.outcome, r.latency, r.lag),
+        (TxnKind::Alarm, Outcome::Status(200), 9 * MS, Span::ZERO)
+    );
+    // The next alarm carries credentials at once (the nonce's next count)...
+    let next = b.timer(at(1000)).remove(0);
+    assert!(
+        next.header("Authorization").contains("nc=00000002"),
+        "{}",
+        next.text()
+    );
+    // ...and a challenge to an answer ends it with its status.
+    let again = b.respond(at(1002), &challenge(&next));
+    let last = &again[0];
+    assert!(b.respond(at(1004), &challenge(last)).is_empty());
+    let r = b.table.records()[0];
+    assert_eq!((r.kind, r.outcome), (TxnKind::Alarm, Outcome::Status(401)));
+}

@@ -146,6 +146,7 @@ struct Bench {
     table: SubTable,
     cfg: CameraConfig,
     devs: Vec<Device>,
+    credentials: crate::camera::credentials::Credentials,
 }
 
 impl Bench {
@@ -174,7 +175,12 @@ impl Bench {
             fleet: u64::from(devices),
             ..SubConfig::default()
         });
-        let mut b = Bench { table, cfg, devs };
+        let mut b = Bench {
+            table,
+            cfg,
+            devs,
+            credentials: Default::default(),
+        };
         b.table.start(Time::ZERO);
         b
     }
@@ -224,14 +230,24 @@ impl Bench {
         assert!(SubTable::wants_response(&m));
         let devs = self.devs.clone();
         let look = move |k: u32| devs.get(k as usize).copied();
-        self.table.on_response(now, &m, &self.cfg, &look);
+        let mut ctx = Ctx {
+            cfg: &self.cfg,
+            devices: &look,
+            credentials: &mut self.credentials,
+        };
+        self.table.on_response(now, &m, &mut ctx);
         self.sent()
     }
 
     fn timer(&mut self, now: Time) -> Vec<Sent> {
         let devs = self.devs.clone();
         let look = move |k: u32| devs.get(k as usize).copied();
-        self.table.on_timer(now, &self.cfg, &look);
+        let mut ctx = Ctx {
+            cfg: &self.cfg,
+            devices: &look,
+            credentials: &mut self.credentials,
+        };
+        self.table.on_timer(now, &mut ctx);
         self.sent()
     }
 
