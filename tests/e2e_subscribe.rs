@@ -6,9 +6,12 @@
 //! rising CSeq, a moving position) no faster than the interval, answers them 200, then
 //! unsubscribes (`Expires: 0`) and gets the final `terminated` NOTIFY. Meanwhile the cameras'
 //! `--alarm-rate` alarms arrive as MESSAGEs (no Alarm subscription). The JSON report counts
-//! it all. Every port comes from port 0; the `gbswarm` process is stopped by its PID.
+//! it all. Over TCP (the platform of `play_peer`, which answers every NOTIFY 200) the
+//! report shows the NOTIFYs answered in the connection. Every port comes from port 0; the
+//! `gbswarm` process is stopped by its PID.
 
 mod play;
+mod play_peer;
 
 use play::{Run, SERVER, Sip};
 use std::net::{SocketAddr, UdpSocket};
@@ -100,12 +103,23 @@ impl Platform {
 }
 
 fn subscribe(dev: &str, me: SocketAddr, to_tag: &str, cseq: u32, expires: u32) -> String {
+    subscribe_over("UDP", dev, me, to_tag, cseq, expires)
+}
+
+fn subscribe_over(
+    via: &str,
+    dev: &str,
+    me: SocketAddr,
+    to_tag: &str,
+    cseq: u32,
+    expires: u32,
+) -> String {
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"GB2312\"?>\r\n<Query>\r\n<CmdType>MobilePosition</CmdType>\r\n<SN>77</SN>\r\n<DeviceID>{dev}</DeviceID>\r\n<Interval>1</Interval>\r\n</Query>\r\n"
     );
     format!(
         "SUBSCRIBE sip:{dev}@3402000000 SIP/2.0\r\n\
-         Via: SIP/2.0/UDP {me};rport;branch=z9hG4bKsub{cseq}\r\n\
+         Via: SIP/2.0/{via} {me};rport;branch=z9hG4bKsub{cseq}\r\n\
          From: <sip:{SERVER}@3402000000>;tag=plat1\r\n\
          To: <sip:{dev}@3402000000>{to_tag}\r\n\
          Call-ID: sub1@test\r\n\
@@ -301,4 +315,38 @@ fn subscription_round_trip(name: &str, per_socket: &str) {
     assert!(notify["ok"].as_u64() >= Some(5), "{notify}");
     let alarm = &report["kinds"]["alarm"];
     assert!(alarm["ok"].as_u64() >= Some(2), "{alarm}");
+}
+
+#[test]
+fn a_camera_over_tcp_notifies_in_its_connection() {
+    let mut p = play_peer::Platform::tcp();
+    let me = p.addr();
+    let dir = std::env::temp_dir().join(format!("gbswarm-e2e-sub-tcp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("run.json");
+    let mut run = Run::start(
+        me,
+        1,
+        &["--json", json.to_str().unwrap(), "--transport", "tcp"],
+    );
+    p.wait_registered(1);
+    let (dev, peer, _) = p.cameras[0].clone();
+    p.send(peer, &subscribe_over("TCP", &dev, me, "", 1, 60));
+    let ok = p
+        .response("SUBSCRIBE", Duration::from_secs(5))
+        .expect("the 200");
+    assert_eq!((ok.code(), ok.header("expires")), (200, "60"));
+    // NOTIFYs come and are answered 200 (by the platform) for 3.5 s: four or so.
+    p.response("NOTHING", Duration::from_millis(3500));
+    play_peer::interrupt(&run);
+    assert_eq!(play_peer::wait_exit(&mut run, &mut p), Some(130));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let s = &report["subscriptions"];
+    assert_eq!(s["accepted"].as_u64(), Some(1), "{s}");
+    assert!(s["notify_position"].as_u64() >= Some(3), "{s}");
+    assert_eq!(s["retransmissions"].as_u64(), Some(0), "{s}");
+    let notify = &report["kinds"]["notify"];
+    assert!(notify["ok"].as_u64() >= Some(3), "{notify}");
 }
