@@ -41,6 +41,19 @@ fn tag_with(out: &mut Vec<u8>, name: &[u8], value: impl FnOnce(&mut Vec<u8>)) {
     out.extend_from_slice(b">\r\n");
 }
 
+/// Writes a NOTIFY body of `cmd` with nothing but its root, SN and DeviceID (an Alarm
+/// subscription's state: no alarm).
+pub(super) fn write_bare(
+    out: &mut Vec<u8>,
+    charset: Charset,
+    cmd: &[u8],
+    sn: u32,
+    device: &DeviceId,
+) {
+    open(out, charset, cmd, sn, device);
+    out.extend_from_slice(b"</Notify>\r\n");
+}
+
 /// A channel in a Catalog NOTIFY: its number (for its name), ID, status, and the event.
 pub(super) struct CatalogItem {
     pub number: u32,

@@ -16,8 +16,10 @@
 //! Every accepted or refreshed subscription gets a NOTIFY at once (RFC 6665 §4.2.1.2): a
 //! Catalog subscription the device's channels with their status now (`Event` `ADD`), paged
 //! like Catalog answers (the fleet's catalog page size per NOTIFY, `SumNum` in each); a
-//! MobilePosition one the position now; an Alarm one a NOTIFY without a body (state known,
-//! no alarm yet: a body would read as an alarm). After that:
+//! MobilePosition one the position now; an Alarm one a `<Notify>` of `CmdType` `Alarm` with
+//! no alarm in it (no `AlarmPriority`, `AlarmTime`...: state known, no alarm yet). Every
+//! NOTIFY has a body whose root is `Notify` and whose `CmdType` is the subscription's, which
+//! is what platforms check a NOTIFY by. After that:
 //! - MobilePosition: a NOTIFY every `Interval` seconds from the SUBSCRIBE (the body's
 //!   `<Interval>`, [`DEFAULT_INTERVAL`] when absent, at least [`MIN_INTERVAL`]), with the
 //!   device's moving position ([`position`]), in the 2016 flat form or the 2022 list form by
@@ -43,8 +45,9 @@
 //! response, lag to its first send. Alarm MESSAGEs end in [`TxnKind::Alarm`] records the same
 //! way. A 481 or 408 to a NOTIFY, or its Timer F, ends the subscription (RFC 6665 §4.2.2).
 //!
-//! A subscription ends with a final NOTIFY, `Subscription-State: terminated;reason=timeout`
-//! and no body, when the platform unsubscribes (`Expires: 0`) and when it expires without a
+//! A subscription ends with a final NOTIFY, `Subscription-State: terminated;reason=timeout`,
+//! its body the state in short (Catalog: `SumNum` 0 and an empty `DeviceList`;
+//! MobilePosition: the position then; Alarm: no alarm), when the platform unsubscribes (`Expires: 0`) and when it expires without a
 //! refresh (RFC 6665 §4.2.2, as the shared wire contract says for both); then the slot is
 //! free. A SUBSCRIBE with `Expires: 0` outside a dialog (a fetch) gets 200 and that final
 //! NOTIFY alone.
@@ -203,7 +206,7 @@ pub struct SubCounters {
     pub notify_catalog: u64,
     /// MobilePosition NOTIFYs sent.
     pub notify_position: u64,
-    /// Alarm NOTIFYs sent (the first, bodiless, included).
+    /// Alarm NOTIFYs sent (the first, with no alarm, included).
     pub notify_alarm: u64,
     /// Final NOTIFYs (`terminated`) sent.
     pub notify_final: u64,

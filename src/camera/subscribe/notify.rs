@@ -4,14 +4,14 @@
 //! that end them. Matching is by Call-ID and CSeq for NOTIFYs (one in flight per
 //! subscription) and by branch for alarm MESSAGEs, scanning the table.
 
-use super::body::{CatalogItem, position, write_catalog, write_position};
+use super::body::{CatalogItem, position, write_bare, write_catalog, write_position};
 use super::slot::{CALL_ID, State};
 use super::wire::{SubState, alarm_counter, write_notify};
 use super::{Ctx, Kind, SubTable, Transmit, What};
 use crate::camera::request::parse_branch;
 use crate::camera::{CameraConfig, Outcome};
 use crate::clock::{Span, Time};
-use crate::gb::GbVersion;
+use crate::gb::{DeviceId, GbVersion};
 use crate::sip::{Message, Method};
 
 impl SubTable {
@@ -26,7 +26,7 @@ impl SubTable {
             if s.final_pending && s.final_due <= now {
                 let due = s.final_due;
                 self.slots[i].final_pending = false;
-                self.body.clear();
+                self.write_final_body(i, cfg);
                 self.counters.notify_final += 1;
                 self.notify(i, now, due, SubState::Terminated);
             }
@@ -52,6 +52,29 @@ impl SubTable {
         }
     }
 
+    /// The body of slot `i`'s final NOTIFY: the state in short (Catalog: no channel listed;
+    /// MobilePosition: the position at the end; Alarm: no alarm).
+    fn write_final_body(&mut self, i: usize, cfg: &CameraConfig) {
+        let s = &self.slots[i];
+        let (kind, index, due) = (s.kind, s.device, s.final_due);
+        let Some(id) = s.id else { return };
+        let sn = self.next_sn();
+        let charset = cfg.gb_version.charset();
+        match kind {
+            Kind::Catalog => {
+                let name = cfg.channel_name.as_str();
+                write_catalog(&mut self.body, (charset, name), sn, &id, 0, [].into_iter());
+            }
+            Kind::MobilePosition => {
+                let channel = first_channel(&id, cfg.channels_of(index));
+                let form = (charset, cfg.gb_version == GbVersion::V2022);
+                let (at, p) = (cfg.unix_ms(due), position(index, due));
+                write_position(&mut self.body, form, sn, (&id, &channel), at, &p);
+            }
+            Kind::Alarm => write_bare(&mut self.body, charset, b"Alarm", sn, &id),
+        }
+    }
+
     /// The body of slot `i`'s next state NOTIFY: a Catalog page of the device's channels as
     /// they are at `now`, or none for an Alarm subscription.
     fn write_state_page(&mut self, i: usize, now: Time, cfg: &CameraConfig) {
@@ -60,11 +83,14 @@ impl SubTable {
         let page = s.page;
         s.page += 1;
         let (kind, index, id) = (s.kind, s.device, s.id);
-        self.body.clear();
-        let (Kind::Catalog, Some(id)) = (kind, id) else {
+        let Some(id) = id else { return };
+        let charset = cfg.gb_version.charset();
+        if kind != Kind::Catalog {
+            let sn = self.next_sn();
+            write_bare(&mut self.body, charset, b"Alarm", sn, &id);
             self.counters.notify_alarm += 1;
             return;
-        };
+        }
         let channels = cfg.channels_of(index);
         let per = cfg.catalog_page.max(1);
         let first = page.saturating_mul(per).min(channels);
@@ -76,7 +102,6 @@ impl SubTable {
             online: flap.online(index, c + 1, channels, now),
             event: b"ADD",
         });
-        let charset = cfg.gb_version.charset();
         let sn = self.next_sn();
         let name = cfg.channel_name.as_str();
         write_catalog(&mut self.body, (charset, name), sn, &id, channels, items);
@@ -142,12 +167,7 @@ impl SubTable {
         }
         let (due, index) = (s.next, s.device);
         s.next = due + s.interval;
-        let channels = cfg.channels_of(index);
-        let channel = if channels == 0 {
-            id
-        } else {
-            id.channel(1, channels)
-        };
+        let channel = first_channel(&id, cfg.channels_of(index));
         let p = position(index, due);
         let sn = self.next_sn();
         let form = (cfg.gb_version.charset(), cfg.gb_version == GbVersion::V2022);
@@ -326,5 +346,14 @@ impl SubTable {
         } else {
             self.pump(i, now, cfg);
         }
+    }
+}
+
+/// The channel a device's position is reported for: its first, or itself without channels.
+fn first_channel(id: &DeviceId, channels: u32) -> DeviceId {
+    if channels == 0 {
+        *id
+    } else {
+        id.channel(1, channels)
     }
 }

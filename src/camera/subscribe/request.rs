@@ -180,7 +180,7 @@ impl SubTable {
     }
 
     /// Slot `i` (accepted or refreshed at `now` for `expires` seconds) owes the platform its
-    /// current state: the Catalog pages, the position now, or the bodiless Alarm NOTIFY.
+    /// current state: the Catalog pages, the position now, or the Alarm NOTIFY with no alarm.
     fn start_state(&mut self, i: usize, now: Time, expires: u32, cfg: &CameraConfig) {
         let s = &mut self.slots[i];
         s.expires_at = now + Self::span_secs(expires);

@@ -85,9 +85,10 @@ fn a_refresh_grants_the_new_expiry_and_sends_the_state_again() {
     assert_eq!(got[0].header("Expires"), "600");
     assert_eq!(got[1].header("Subscription-State"), "active;expires=600");
     assert_eq!(got[1].header("CSeq"), "2 NOTIFY");
+    assert_eq!(got[1].element("CmdType").as_deref(), Some("Alarm"));
     assert!(
-        got[1].body().is_empty(),
-        "the Alarm state NOTIFY has no body"
+        got[1].element("AlarmPriority").is_none(),
+        "the Alarm state NOTIFY has no alarm"
     );
     assert_eq!(b.table.counters().refreshed, 1);
     b.respond(at(1001), &got[1].answer(200));
@@ -113,7 +114,11 @@ fn expires_zero_ends_it_with_a_terminated_notify() {
         got[1].header("Subscription-State"),
         "terminated;reason=timeout"
     );
-    assert!(got[1].body().is_empty());
+    assert_eq!(got[1].element("CmdType").as_deref(), Some("MobilePosition"));
+    assert!(
+        got[1].element("Longitude").is_some(),
+        "the position at the end"
+    );
     assert_eq!(b.table.active(), 1, "until the final NOTIFY is answered");
     assert!(b.respond(at(2001), &got[1].answer(200)).is_empty());
     assert_eq!(b.table.active(), 0);
@@ -207,6 +212,17 @@ fn a_subscription_not_refreshed_expires_with_a_terminated_notify() {
     b.respond(at(60_010), &got[0].answer(200));
     assert_eq!(b.table.active(), 0);
     assert_eq!(b.table.counters().expired, 1);
+    // A Catalog one ends with its kind's body too: no channel listed.
+    let sub = Sub {
+        call: "sub-call-2",
+        expires: Some(30),
+        ..Sub::new("Catalog")
+    };
+    b.subscribed(at(61_000), &sub);
+    let got = b.timer(at(91_000));
+    assert_eq!(got[0].header("Subscription-State"), "terminated;reason=timeout");
+    assert_eq!(got[0].element("SumNum").as_deref(), Some("0"));
+    assert!(got[0].text().contains("<DeviceList Num=\"0\">"));
 }
 
 #[test]
