@@ -81,6 +81,20 @@ pub fn page(t: &Snapshot) -> Page {
             n,
         );
     }
+    p.gauge(
+        "gbswarm_run_subscriptions",
+        "Subscriptions the cameras held at the end of the last second.",
+        &[],
+        g.subscriptions as f64,
+    );
+    for (what, n) in t.subs.fields() {
+        p.counter(
+            "gbswarm_run_subscription_events",
+            "Subscriptions and alarms: SUBSCRIBEs and how they were answered and ended, NOTIFYs sent by kind, alarms raised and sent as MESSAGEs (JSON report `subscriptions` names).",
+            &[("what", what)],
+            n,
+        );
+    }
     p.counter(
         "gbswarm_run_retransmissions",
         "UDP retransmissions sent (counted as sent).",

@@ -220,7 +220,10 @@ fn a_subscription_not_refreshed_expires_with_a_terminated_notify() {
     };
     b.subscribed(at(61_000), &sub);
     let got = b.timer(at(91_000));
-    assert_eq!(got[0].header("Subscription-State"), "terminated;reason=timeout");
+    assert_eq!(
+        got[0].header("Subscription-State"),
+        "terminated;reason=timeout"
+    );
     assert_eq!(got[0].element("SumNum").as_deref(), Some("0"));
     assert!(got[0].text().contains("<DeviceList Num=\"0\">"));
 }
