@@ -493,7 +493,13 @@ impl SubTable {
 
     /// The next time [`on_timer`](Self::on_timer) has work; `None` for none.
     pub fn poll_timeout(&self) -> Option<Time> {
-        let subs = self.slots.iter().filter_map(Slot::wake).min();
+        // Halted, only the NOTIFYs in flight have work left: the ticks, changes and
+        // expiries still due would wake the host for nothing, over and over.
+        let subs = if self.halted {
+            self.slots.iter().filter_map(|s| s.txn.wake()).min()
+        } else {
+            self.slots.iter().filter_map(Slot::wake).min()
+        };
         let alarms = self.alarm_slots.iter().filter_map(|a| a.txn.wake()).min();
         let schedule = if self.halted || self.alarm_blocked {
             None

@@ -245,8 +245,10 @@ fn halting_sends_nothing_more_and_repeats_nothing_of_the_last_call() {
     assert_eq!(b.table.records().len(), 1);
     b.table.halt();
     assert!(b.table.sends().is_empty() && b.table.records().is_empty());
-    // The tick at 5 s does not go; the subscription's expiry is the only wake-up left.
+    // The tick at 5 s does not go, and nothing wakes the host any more.
+    assert_eq!(b.table.poll_timeout(), None);
     assert!(b.timer(at(5000)).is_empty());
+    assert_eq!(b.table.poll_timeout(), None);
     // What is still in flight at the end is abandoned, and booked once.
     let mut b = Bench::new(1, 4);
     b.subscribe(at(0), &Sub::new("Alarm"));
