@@ -251,3 +251,38 @@ fn a_target_needs_a_port_and_may_be_a_name() {
     );
     assert!(resolve("localhost").is_err());
 }
+
+#[test]
+fn alarm_rate_and_bursts_are_read_and_checked() {
+    let p: Profile = toml::from_str("alarm-rate = 1.5\nalarm-burst = \"4 at 30s\"").unwrap();
+    let plan = p.plan().unwrap();
+    let a = plan.camera.alarms;
+    assert_eq!(a.period, crate::clock::Span::from_millis(2_400_000));
+    let b = a.burst.unwrap();
+    assert_eq!((b.count, b.at), (4, crate::clock::Span::from_secs(30)));
+    let settings = super::settings::of(&plan);
+    let get = |k: &str| settings.iter().find(|(key, _)| key == k).unwrap().1.clone();
+    assert_eq!(
+        (get("alarm-rate"), get("alarm-burst")),
+        ("1.5".into(), "4@30s".into())
+    );
+    for (p, key) in [
+        (
+            Profile {
+                alarm_rate: Some(-1.0),
+                ..Default::default()
+            },
+            "alarm-rate",
+        ),
+        (
+            Profile {
+                alarm_burst: Some("lots".into()),
+                ..Default::default()
+            },
+            "alarm-burst",
+        ),
+    ] {
+        assert_eq!(p.plan().unwrap_err().key, key);
+    }
+    assert!(!Profile::default().plan().unwrap().camera.alarms.is_on());
+}
