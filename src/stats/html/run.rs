@@ -453,6 +453,25 @@ fn video_over_time(s: &mut String, timeline: &[Second]) {
     s.push_str(&c.render("No RTP was sent in this run."));
 }
 
+/// The cameras' subscriptions and alarms, counted (their NOTIFYs and alarm MESSAGEs are the
+/// kinds `notify` and `alarm` above).
+fn subscriptions(total: &Snapshot) -> String {
+    let rows: Vec<Vec<String>> = total
+        .subs
+        .fields()
+        .iter()
+        .map(|(k, v)| vec![k.replace('_', " "), v.to_string()])
+        .collect();
+    let mut s = String::from(
+        "<h2>Subscriptions and alarms</h2>\n<p class=\"note\">SUBSCRIBEs the cameras answered \
+         and how their subscriptions ended; NOTIFYs sent by what they reported; alarms raised \
+         (as NOTIFYs in Alarm subscriptions or as MESSAGEs). Their latencies are the kinds \
+         <i>notify</i> and <i>alarm</i>.</p>\n",
+    );
+    s.push_str(&table(&["what", "count"], &rows));
+    s
+}
+
 /// The report of a run (or of merged shards): `info` says what ran, `total` the whole run,
 /// `timeline` each second.
 pub fn render_run(title: &str, info: &RunInfo, total: &Snapshot, timeline: &[Second]) -> String {
@@ -516,6 +535,9 @@ pub fn render_judged(
     }
     body.push_str("<h2>Outcomes</h2>\n");
     body.push_str(&outcomes(total));
+    if !total.subs.is_empty() {
+        body.push_str(&subscriptions(total));
+    }
     body.push_str("<h2>Latency</h2>\n");
     body.push_str(&latency(total));
     body.push_str("<h2>Second by second</h2>\n");

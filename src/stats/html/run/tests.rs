@@ -253,3 +253,22 @@ fn video_charts_appear_only_for_a_run_with_live_video() {
     assert!(bitrate.contains("Mbit/s"), "{bitrate}");
     assert!(!bitrate.contains("No RTP was sent"), "{bitrate}");
 }
+
+#[test]
+fn subscriptions_are_listed_only_for_a_run_that_had_some() {
+    let (total, timeline) = run();
+    let html = render_run("r", &info(), &total, &timeline);
+    assert!(!html.contains("Subscriptions and alarms"));
+    let mut s = Snapshot::default();
+    s.record(&rec(TxnKind::Notify, Outcome::Status(200), 800, 0));
+    s.subs.accepted = 2;
+    s.subs.notify_position = 17;
+    let timeline = vec![Second::of(1, &s)];
+    let html = render_run("r", &info(), &s, &timeline);
+    assert!(html.contains("<h2>Subscriptions and alarms</h2>"), "{html}");
+    assert!(
+        html.contains("<td>notify position</td><td>17</td>"),
+        "{html}"
+    );
+    assert!(html.contains(">notify<"), "the kind in the outcomes");
+}
