@@ -1,8 +1,8 @@
 //! After the SUBSCRIBE: which NOTIFY a subscription sends next (its state pages, alarms
 //! waiting, the next MobilePosition tick or Catalog change, the final one), the timers that
 //! retransmit NOTIFYs and alarm MESSAGEs and end them at Timer F, expiry, and the responses
-//! that end them. Matching is by Call-ID and CSeq for NOTIFYs (one in flight per
-//! subscription) and by branch for alarm MESSAGEs, scanning the table.
+//! that end them. Matching is by Call-ID, the camera's From tag and CSeq for NOTIFYs (one in
+//! flight per subscription) and by branch for alarm MESSAGEs, scanning the table.
 
 use super::body::{CatalogItem, position, write_bare, write_catalog, write_position};
 use super::slot::{CALL_ID, State};
@@ -324,11 +324,15 @@ impl SubTable {
             self.raise_alarms(now, ctx);
             return;
         }
+        // The NOTIFY's From tag (the camera's) tells subscriptions sharing a Call-ID apart.
+        let tag = msg.from().and_then(|f| f.tag()).unwrap_or(b"");
+        let salt = self.cfg.salt;
         let Some(i) = self.slots.iter().position(|s| {
             s.state != State::Free
                 && s.txn.active
                 && s.cseq == cseq.seq
                 && s.key(CALL_ID) == call_id
+                && tag == super::wire::tag(salt, s.generation)
         }) else {
             return;
         };

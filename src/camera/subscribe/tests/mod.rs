@@ -1,10 +1,12 @@
 //! The subscription table in virtual time: a [`Bench`] plays the platform (SUBSCRIBEs written
 //! as wvp-GB28181-pro writes them, 200s to NOTIFYs) and reads what the table sends back as
 //! owned messages. `dialog`: SUBSCRIBE, refresh, unsubscribe, refusals, retransmissions,
-//! Timer F, expiry; `events`: MobilePosition ticks, Catalog changes, alarms and bursts.
+//! Timer F, expiry; `events`: MobilePosition ticks, Catalog changes, alarms and bursts;
+//! `props`: arbitrary input.
 
 mod dialog;
 mod events;
+mod props;
 
 use super::*;
 use crate::camera::CameraConfig;
