@@ -109,6 +109,7 @@ pub fn reason_phrase(code: u16) -> &'static [u8] {
         486 => b"Busy Here",
         487 => b"Request Terminated",
         488 => b"Not Acceptable Here",
+        489 => b"Bad Event",
         500 => b"Server Internal Error",
         501 => b"Not Implemented",
         503 => b"Service Unavailable",
