@@ -118,19 +118,12 @@ pub fn serve(
         if let (true, Some(s), Some((subscribing, querying))) = (every_second, &subs_st, subs_shown)
         {
             if subscribing {
-                eprintln!(
-                    "{}",
-                    super::serve_subscribe::subscribe_line(s, &last_subs, span)
-                );
+                eprintln!("{}", super::serve_subscribe::subscribe_line(s, &last_subs));
             }
             if querying {
-                eprintln!(
-                    "{}",
-                    super::serve_subscribe::query_line(s, &last_subs, span)
-                );
+                eprintln!("{}", super::serve_subscribe::query_line(s, &last_subs));
             }
             last_subs = s.clone();
-            last_at = std::time::Instant::now();
         }
         if every_second {
             let reqs: u64 = st.requests.iter().sum::<u64>() - last.requests.iter().sum::<u64>();

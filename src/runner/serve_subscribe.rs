@@ -6,7 +6,6 @@
 
 use crate::server::subscribe::stats::{C, SubStats};
 use hdrhistogram::Histogram;
-use std::time::Duration;
 
 /// `p50:..,p99:..,max:..` in milliseconds (three decimals), or `none`.
 fn percentiles(h: &Histogram<u64>) -> String {
@@ -22,9 +21,9 @@ fn percentiles(h: &Histogram<u64>) -> String {
     )
 }
 
-/// The per-second `subscribe:` line: what changed since `last`, then the gauge and the
+/// The per-second `subscribe:` line: what changed since `last` (a second ago), then the gauge and the
 /// failures so far.
-pub fn subscribe_line(st: &SubStats, last: &SubStats, _span: Duration) -> String {
+pub fn subscribe_line(st: &SubStats, last: &SubStats) -> String {
     let d = |c: C| st.get(c) - last.get(c);
     format!(
         "subscribe: active {} | SUBSCRIBE {} refresh {} 200 {} 4xx {} 5xx {} timeouts {} | NOTIFY catalog {} position {} alarm {} unknown {} | alarm MESSAGE {} | so far: lost {} terminated {} not registered {}",
@@ -46,9 +45,9 @@ pub fn subscribe_line(st: &SubStats, last: &SubStats, _span: Duration) -> String
     )
 }
 
-/// The per-second `query:` line: what changed since `last`, then the gauge and the failures
+/// The per-second `query:` line: what changed since `last` (a second ago), then the gauge and the failures
 /// so far.
-pub fn query_line(st: &SubStats, last: &SubStats, _span: Duration) -> String {
+pub fn query_line(st: &SubStats, last: &SubStats) -> String {
     let d = |c: C| st.get(c) - last.get(c);
     format!(
         "query: outstanding {} | sent {} 200 {} 4xx {} answered {} incomplete {} timeouts {} | pages {} items {} | so far: table full {} unmatched pages {}",
@@ -129,13 +128,13 @@ mod tests {
         );
         assert!(q.contains(" items=12 "), "{q}");
         assert!(q.contains(" outstanding=1 query_to_200_ms=none"), "{q}");
-        let line = subscribe_line(&st, &SubStats::default(), Duration::from_secs(1));
+        let line = subscribe_line(&st, &SubStats::default());
         assert!(
             line.starts_with("subscribe: active 3 | SUBSCRIBE 3 refresh 0"),
             "{line}"
         );
         assert!(line.contains("position 9"), "{line}");
-        let line = query_line(&st, &SubStats::default(), Duration::from_secs(1));
+        let line = query_line(&st, &SubStats::default());
         assert!(line.starts_with("query: outstanding 1 | sent 0"), "{line}");
     }
 }

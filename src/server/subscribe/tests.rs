@@ -407,3 +407,35 @@ CSeq: 1 MESSAGE\r\nContent-Type: Application/MANSCDP+xml\r\nContent-Length: 93\r
     assert!(run(&mut s, 3, 30_001).is_empty(), "waits 30 s");
     assert_eq!(tick(&mut s, ms(30_002)).len(), 1);
 }
+
+#[test]
+fn over_tcp_the_subscribe_goes_down_the_connection_and_is_not_retransmitted() {
+    let mut s = driver(&cfg(&[EventKind::Alarm], 3600));
+    let cam: SocketAddr = CAM.parse().unwrap();
+    let mut out = Outbox::default();
+    s.handle_timeout(ms(0), &mut |_| Some((cam, Transport::Tcp)), &mut out);
+    let sent: Vec<(SocketAddr, Transport, String)> = out
+        .messages()
+        .map(|(a, t, m)| (a, t, String::from_utf8_lossy(m).into_owned()))
+        .collect();
+    assert_eq!(sent.len(), 1);
+    let (to, transport, sub) = &sent[0];
+    assert_eq!((*to, *transport), (cam, Transport::Tcp));
+    assert!(
+        header(sub, "Via").starts_with("SIP/2.0/TCP 10.0.0.1:5060;"),
+        "{sub}"
+    );
+    assert_eq!(
+        header(sub, "Contact"),
+        format!("<sip:{SERVER}@10.0.0.1:5060;transport=tcp>")
+    );
+    // Nothing until Timer F, then a timeout.
+    for t in [500, 1_500, 31_999] {
+        out.clear();
+        s.handle_timeout(ms(t), &mut |_| Some((cam, Transport::Tcp)), &mut out);
+        assert!(out.is_empty(), "at {t} ms");
+    }
+    s.handle_timeout(ms(32_000), &mut |_| Some((cam, Transport::Tcp)), &mut out);
+    let st = s.stats_now();
+    assert_eq!((st.get(C::SubRetransmits), st.get(C::SubTimeouts)), (0, 1));
+}
