@@ -243,7 +243,7 @@ impl Subscriber {
                 s.interval = (s.interval * 2).min(T2);
                 s.next = now + s.interval;
                 self.stats.inc(C::SubRetransmits);
-                out.push_with(s.dest, s.transport, |b| b.extend_from_slice(&s.wire));
+                self.transmit(i, out);
             }
             State::Active => {
                 if let Some((addr, transport)) = contact(&s.device) {
@@ -288,11 +288,28 @@ impl Subscriber {
         self.arm(i);
     }
 
-    /// Writes slot `i`'s SUBSCRIBE (its current CSeq) into its wire, sends it and starts its
-    /// transaction's timers.
+    /// Sends slot `i`'s SUBSCRIBE (its current CSeq) and starts its transaction's timers.
     fn send(&mut self, i: usize, now: Time, out: &mut Outbox) {
         let s = &mut self.subs[i];
-        let from = self.unix_zero_ms + now.as_millis();
+        s.sent_at = now;
+        s.interval = T1;
+        // Over TCP nothing is retransmitted (RFC 3261 §17.1.2.1): only Timer F runs.
+        s.next = if s.transport == Transport::Udp {
+            now + T1
+        } else {
+            Time::MAX
+        };
+        s.deadline = now + TIMER_F;
+        self.transmit(i, out);
+    }
+
+    /// Writes slot `i`'s SUBSCRIBE straight into `out`. Everything in it derives from the
+    /// slot (the alarm window from when the transaction started), so a retransmission is the
+    /// same bytes and no slot keeps a copy: a million subscriptions do not hold a million
+    /// requests.
+    fn transmit(&mut self, i: usize, out: &mut Outbox) {
+        let s = &self.subs[i];
+        let from = self.unix_zero_ms + s.sent_at.as_millis();
         let spec = SubscribeSpec {
             slot: i,
             generation: s.generation,
@@ -310,19 +327,10 @@ impl Subscriber {
                 to_unix_ms: from + u64::from(self.expires_s) * 1000,
             },
         };
-        let mut buf = std::mem::take(&mut s.wire);
-        wire::write_subscribe(&mut buf, &mut self.body, &self.me, &spec);
-        s.wire = buf;
-        s.sent_at = now;
-        s.interval = T1;
-        // Over TCP nothing is retransmitted (RFC 3261 §17.1.2.1): only Timer F runs.
-        s.next = if s.transport == Transport::Udp {
-            now + T1
-        } else {
-            Time::MAX
-        };
-        s.deadline = now + TIMER_F;
-        out.push_with(s.dest, s.transport, |b| b.extend_from_slice(&s.wire));
+        let (me, body) = (&self.me, &mut self.body);
+        out.push_with(s.dest, s.transport, |b| {
+            wire::write_subscribe(b, body, me, &spec)
+        });
     }
 
     /// Ends slot `i`'s subscription: tried again after [`RETRY`].

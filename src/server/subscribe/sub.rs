@@ -1,7 +1,8 @@
 //! One subscription slot of the driver's table (a device and a kind): where the subscription
 //! is in its life, its transaction's timers, the dialog's keys and what its NOTIFYs showed.
 //! Slots are made when a device registers and reused for every subscription to it; they keep
-//! their buffers, so once warm nothing allocates. Only state; the transitions are the
+//! their two small buffers (the target and the To), so once warm nothing allocates, and no
+//! copy of the request: it is written again for a retransmission. Only state; the transitions are the
 //! driver's.
 
 use crate::clock::{Span, Time};
@@ -74,8 +75,6 @@ pub struct Sub {
     pub target: Vec<u8>,
     /// The 2xx's To, with the device's tag (empty before).
     pub to: Vec<u8>,
-    /// The SUBSCRIBE in flight, kept for retransmission.
-    pub wire: Vec<u8>,
 }
 
 impl Sub {
@@ -100,7 +99,6 @@ impl Sub {
             // Grown on the slot's first use, then kept.
             target: Vec::new(),
             to: Vec::new(),
-            wire: Vec::new(),
         }
     }
 
