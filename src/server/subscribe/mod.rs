@@ -427,8 +427,9 @@ impl Subscriber {
         true
     }
 
-    /// Takes a request; false when it is not a NOTIFY (the caller handles it). A NOTIFY of a
-    /// live subscription is answered 200 and counted by kind; any other, 481.
+    /// Takes a request; false when it is not a NOTIFY with the headers an answer needs (the
+    /// caller handles it). A NOTIFY of a live subscription is answered 200 and counted by
+    /// kind; any other, 481.
     pub fn handle_request(
         &mut self,
         now: Time,
@@ -436,7 +437,13 @@ impl Subscriber {
         from: SocketAddr,
         out: &mut Batch,
     ) -> bool {
-        if msg.method() != Some(Method::Notify) {
+        // A NOTIFY without what an answer needs is left to the registrar, which drops it.
+        if msg.method() != Some(Method::Notify)
+            || msg.via().is_none()
+            || msg.cseq().is_none()
+            || msg.call_id().is_none()
+            || msg.from().is_none()
+        {
             return false;
         }
         let to_tag = msg.to().and_then(|t: NameAddr<'_>| t.tag());

@@ -342,6 +342,13 @@ fn a_notify_of_no_known_subscription_gets_481() {
         .replace(&from, &format!("<sip:{SERVER}@3402000000>;tag=other"));
     let (_, answers) = feed(&mut s, ms(110), &wrong_tag);
     assert!(answers[0].starts_with("SIP/2.0 481 "), "{}", answers[0]);
+    // No Via: nothing to answer to, left to the registrar (which drops it).
+    let no_via: String = notify(&sub, 3, "active", &position_body())
+        .split("\r\n")
+        .filter(|l| !l.starts_with("Via:"))
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    assert_eq!(feed(&mut s, ms(120), &no_via), (false, vec![]));
     let st = s.stats_now();
     assert_eq!(
         (st.get(C::NotifyUnknown), st.get(C::NotifyPosition)),
