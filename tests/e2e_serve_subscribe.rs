@@ -367,7 +367,8 @@ fn serve_subscribes_counts_notifies_and_queries_a_scripted_device() {
     assert_eq!(subscribes, 2, "{sub}");
     assert!(refreshes >= 2, "{sub}");
     assert_eq!(summary_value(sub, "subscribes"), 2, "{sub}");
-    assert_eq!(summary_value(sub, "refreshes"), refreshes, "{sub}");
+    // A refresh may have come after the device stopped answering.
+    assert!(summary_value(sub, "refreshes") >= refreshes, "{sub}");
     assert_eq!(summary_value(sub, "ok"), 2 + refreshes, "{sub}");
     assert_eq!(summary_value(sub, "timeouts"), 0, "{sub}");
     for (name, what) in [
