@@ -11,6 +11,7 @@ pub mod sdp;
 pub mod sdp_answer;
 pub mod sdp_offer;
 pub mod subject;
+pub mod subscribe;
 pub mod time;
 pub mod version;
 
