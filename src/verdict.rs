@@ -3,7 +3,7 @@
 //!
 //! An objective is `[KIND.][CLOCK.]METRIC OP VALUE`:
 //! - KIND: `register`, `refresh`, `unregister`, `keepalive`, `query_response`, `invite`,
-//!   `bye`; none = every kind together.
+//!   `bye`, `notify`, `alarm`; none = every kind together.
 //! - CLOCK (latency metrics only): `latency` (default: from the due time, what a user of the
 //!   server sees), `service` (from the send to the answer) or `lag` (from the due time to the
 //!   send: the generator's own delay).
@@ -208,7 +208,7 @@ impl std::str::FromStr for Objective {
                 "lag" => Clock::Lag,
                 other => {
                     return Err(format!(
-                        "`{s}`: `{other}` is neither a kind (register, refresh, unregister, keepalive, query_response, invite, bye) nor a clock (latency, service, lag)"
+                        "`{s}`: `{other}` is neither a kind (register, refresh, unregister, keepalive, query_response, invite, bye, notify, alarm) nor a clock (latency, service, lag)"
                     ));
                 }
             });

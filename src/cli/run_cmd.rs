@@ -188,7 +188,8 @@ pub struct RunArgs {
     csv: Option<PathBuf>,
     /// An objective the run must meet, repeatable: `[KIND.][CLOCK.]METRIC OP VALUE`, e.g.
     /// `register.p99<=50ms`, `failures<=0.1%`, `timeouts==0`, `keepalive.service.p99<20ms`.
-    /// KIND: register, refresh, unregister, keepalive, query_response, invite, bye (none = all
+    /// KIND: register, refresh, unregister, keepalive, query_response, invite, bye, notify,
+    /// alarm (none = all
     /// together);
     /// CLOCK: latency (from the due time, default), service (send to answer), lag (due to
     /// send); METRIC: p50 p90 p95 p99 p99.9 max mean (a duration: 800us, 50ms, 2s) or sent ok

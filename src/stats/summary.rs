@@ -14,7 +14,7 @@
 //!   `duration_s`, `started_unix_s`, `cpu_s`, `cpu_user_s`, `cpu_system_s`; empty for a run).
 //!   Written by [`RunInfo::to_json`].
 //! - `kinds`: an object keyed by `register`, `refresh`, `unregister`, `keepalive`,
-//!   `query_response` (only kinds that happened), each with `sent`, `ok` (2xx), `rejected`
+//!   `query_response`, `invite`, `bye`, `notify`, `alarm` (only kinds that happened), each with `sent`, `ok` (2xx), `rejected`
 //!   (non-2xx), `statuses` (status code → count, every final response, 2xx included),
 //!   `redirected` (transactions that followed a 302 and ended at the server it named; each is
 //!   also counted once by its final outcome there, so a followed 302 is in no status and is
