@@ -47,10 +47,12 @@
 //!
 //! A subscription ends with a final NOTIFY, `Subscription-State: terminated;reason=timeout`,
 //! its body the state in short (Catalog: `SumNum` 0 and an empty `DeviceList`;
-//! MobilePosition: the position then; Alarm: no alarm), when the platform unsubscribes (`Expires: 0`) and when it expires without a
-//! refresh (RFC 6665 §4.2.2, as the shared wire contract says for both); then the slot is
-//! free. A SUBSCRIBE with `Expires: 0` outside a dialog (a fetch) gets 200 and that final
-//! NOTIFY alone.
+//! MobilePosition: the position then; Alarm: no alarm), when the platform unsubscribes
+//! (`Expires: 0`) and when it expires without a refresh (RFC 6665 §4.2.2, as the shared wire
+//! contract says for both); then the slot is free. A SUBSCRIBE with `Expires: 0` outside a
+//! dialog (a fetch) gets 200 and that final NOTIFY alone. When the run stops the host
+//! [halts](SubTable::halt) the table: nothing new is sent, the NOTIFYs and MESSAGEs in flight
+//! finish, and what is still in flight at the very end is [abandoned](SubTable::abandon).
 //!
 //! What it never does: open a socket, read a clock (every call takes `now`), allocate once a
 //! slot's buffers are warm, or touch the camera's registration: the host routes SUBSCRIBE and
@@ -68,7 +70,7 @@ mod tests;
 mod wire;
 
 pub use alarm::{Alarms, Burst};
-pub use body::{Position, position};
+pub use body::{LAP_SECS, Position, RADIUS_M, position};
 
 use crate::camera::{Outcome, Record, Transport, TxnKind};
 use crate::clock::{Span, Time};
