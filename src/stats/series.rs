@@ -11,6 +11,7 @@ use super::summary::{histogram_from_base64, histogram_to_base64};
 use super::video::VideoCounters;
 use super::{Gauges, Snapshot};
 use crate::camera::TxnKind;
+use crate::camera::subscribe::SubCounters;
 use hdrhistogram::Histogram;
 use serde_json::{Map, Value, json};
 
@@ -116,6 +117,8 @@ pub struct Second {
     pub retransmissions: u64,
     /// Live video during the second: INVITEs answered, streams started and ended, RTP sent.
     pub video: VideoCounters,
+    /// Subscriptions and alarms during the second: SUBSCRIBEs answered, NOTIFYs sent, alarms.
+    pub subs: SubCounters,
 }
 
 impl Second {
@@ -127,6 +130,7 @@ impl Second {
             gauges: s.gauges,
             retransmissions: s.counters.retransmissions,
             video: s.video,
+            subs: s.subs,
         }
     }
 
@@ -158,6 +162,7 @@ impl Second {
         self.gauges = self.gauges.plus(o.gauges);
         self.retransmissions += o.retransmissions;
         self.video.add(&o.video);
+        self.subs.add(&o.subs);
         Ok(())
     }
 
@@ -188,6 +193,9 @@ impl Second {
         });
         if !self.video.is_empty() {
             v["video"] = self.video.to_json();
+        }
+        if !self.subs.is_empty() {
+            v["subscriptions"] = self.subs.to_json();
         }
         v
     }
@@ -229,6 +237,7 @@ impl Second {
         }
         s.gauges = Gauges::from_json(v.get("gauges").unwrap_or(&Value::Null));
         s.video = VideoCounters::from_json(v.get("video").unwrap_or(&Value::Null));
+        s.subs = SubCounters::from_json(v.get("subscriptions").unwrap_or(&Value::Null));
         Ok(s)
     }
 }
@@ -386,6 +395,28 @@ mod tests {
         );
         let m = merge_by_second(&[vec![s.clone()], vec![back]]).unwrap();
         assert_eq!((m[0].gauges.streams, m[0].video.rtp_bytes), (4, 250_000));
+    }
+
+    #[test]
+    fn a_second_of_subscriptions_survives_json_and_merge() {
+        let mut v = snap(&[100], 3);
+        v.gauges.subscriptions = 5;
+        v.subs.accepted = 5;
+        v.subs.notify_position = 12;
+        let s = Second::of(3, &v);
+        let json = s.to_json();
+        assert_eq!(json["subscriptions"]["notify_position"], 12);
+        assert_eq!(json["gauges"]["subscriptions"], 5);
+        let back = Second::from_json(&json).unwrap();
+        assert_eq!(back, s);
+        assert!(
+            Second::of(1, &snap(&[], 1))
+                .to_json()
+                .get("subscriptions")
+                .is_none()
+        );
+        let m = merge_by_second(&[vec![s.clone()], vec![back]]).unwrap();
+        assert_eq!((m[0].gauges.subscriptions, m[0].subs.accepted), (10, 10));
     }
 
     #[test]

@@ -54,7 +54,8 @@
 //!   and `histogram` (that second's, as above, so shards merge by second exactly);
 //!   `retransmissions` (sent that second); `gauges` at its end (`cameras`, `started`,
 //!   `registered`, `registering`, `stopped`, `in_flight`, `streams`); `video` (that second's
-//!   live video counts, as the run's `video`; only in a second with any). Written by
+//!   live video counts, as the run's `video`; only in a second with any); `subscriptions`
+//!   (that second's, as the run's `subscriptions`; only in a second with any). Written by
 //!   [`Second::to_json`](super::series::Second::to_json).
 
 pub use super::info::{RunInfo, ShardInfo};
