@@ -143,7 +143,9 @@ pub(super) struct Slot {
     pub page: u32,
     /// When the state NOTIFYs were due (the SUBSCRIBE that asked for them).
     pub state_due: Time,
-    /// Alarms waiting for the NOTIFY in flight, and when the oldest was due.
+    /// Alarms waiting for the NOTIFY in flight, and when the oldest was due (the later ones
+    /// are timed from it too: exact for a burst, an over-estimate when one device's alarms at
+    /// a rate queue up behind a slow answer).
     pub alarm_backlog: u32,
     pub alarm_due: Time,
     /// The final NOTIFY is still to send (in `Ending`), and when it became due.
