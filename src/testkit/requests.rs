@@ -37,6 +37,15 @@ fn control_named(name: &str) -> Option<Control> {
     })
 }
 
+/// True if the device answers request `name` with a Response message (every query, and the
+/// controls the standard answers: [`Control::needs_response`]).
+pub fn is_answered(name: &str) -> bool {
+    match name.strip_prefix("DeviceControl:") {
+        Some(c) => control_named(c).is_some_and(Control::needs_response),
+        None => true,
+    }
+}
+
 /// True for the names that restart the device (sent once per device by a script).
 pub fn is_reboot(name: &str) -> bool {
     name == "DeviceControl:TeleBoot"
@@ -111,5 +120,7 @@ mod tests {
         let m = Manscdp::parse(&body).unwrap();
         assert_eq!(m.device_id, Some(&dev.channel(1, 4).as_bytes()[..]));
         assert!(is_reboot("DeviceControl:TeleBoot") && !is_reboot("Catalog"));
+        assert!(is_answered("RecordInfo") && is_answered("DeviceControl:GuardCmd"));
+        assert!(!is_answered("DeviceControl:PTZCmd") && !is_answered("DeviceControl:TeleBoot"));
     }
 }

@@ -43,6 +43,9 @@ pub struct Script {
     /// Channels per device, to address channel 1 in the queries and controls that name a
     /// channel.
     pub channels: u32,
+    /// Send a device its queries one at a time, the next after each Response message (as a
+    /// platform polling a device does), instead of all at once.
+    pub one_at_a_time: bool,
     /// Answer nothing at all (a dead server).
     pub silent: bool,
     /// Answer no keepalive (a server that lost the device).
@@ -86,6 +89,7 @@ impl Default for Script {
             min_expires: None,
             queries: Vec::new(),
             channels: 1,
+            one_at_a_time: false,
             silent: false,
             ignore_keepalives: false,
             per_device: true,
@@ -174,6 +178,8 @@ pub struct ScriptedServer {
     nonce: u64,
     known_calls: HashSet<Vec<u8>>,
     rebooted: HashSet<DeviceId>,
+    /// Devices with scripted queries still to send: the next one's index, and where and how.
+    pending: HashMap<DeviceId, (usize, SocketAddr, Transport)>,
     query_sn: u32,
     buf: Vec<u8>,
     body: Vec<u8>,
@@ -224,6 +230,7 @@ impl ScriptedServer {
             nonce: 0,
             known_calls: HashSet::new(),
             rebooted: HashSet::new(),
+            pending: HashMap::new(),
             query_sn: 0,
             buf: Vec::with_capacity(1024),
             body: Vec::with_capacity(512),
@@ -336,10 +343,18 @@ impl ScriptedServer {
         let first = self.known_calls.insert(call_id);
         self.accept(m, expires, out);
         // Platforms query a device right after it registers, not after each refresh.
-        let queries = if first {
-            self.script.queries.clone()
-        } else {
-            Vec::new()
+        if first && !self.script.queries.is_empty() {
+            self.pending.insert(dev, (0, from_addr, transport));
+            self.send_queries(dev, out);
+        }
+    }
+
+    /// Sends device `dev` its next scripted queries: all of them, or with
+    /// `one_at_a_time` up to and including the next one that is answered by a Response
+    /// message (the rest follow each Response).
+    fn send_queries(&mut self, dev: DeviceId, out: &mut Batch) {
+        let Some(&(mut next, addr, transport)) = self.pending.get(&dev) else {
+            return;
         };
         let from = QueryFrom {
             server_id: &self.id,
@@ -348,7 +363,8 @@ impl ScriptedServer {
             transport,
             charset: crate::gb::Charset::Gb2312,
         };
-        for q in queries {
+        while let Some(&q) = self.script.queries.get(next) {
+            next += 1;
             if super::requests::is_reboot(q) && !self.rebooted.insert(dev) {
                 continue;
             }
@@ -356,8 +372,16 @@ impl ScriptedServer {
             let (sn, msg, body) = (self.query_sn, &mut self.buf, &mut self.body);
             let charset = from.charset;
             super::requests::write_body(body, charset, q, sn, &dev, self.script.channels);
-            gbreg::write_manscdp_message(msg, body, &from, sn, &dev, &from_addr);
+            gbreg::write_manscdp_message(msg, body, &from, sn, &dev, &addr);
             out.push(&self.buf);
+            if self.script.one_at_a_time && super::requests::is_answered(q) {
+                break;
+            }
+        }
+        if next >= self.script.queries.len() {
+            self.pending.remove(&dev);
+        } else if let Some(p) = self.pending.get_mut(&dev) {
+            p.0 = next;
         }
     }
 
@@ -539,6 +563,11 @@ impl ScriptedServer {
                 if self.script.per_device {
                     let cmd = String::from_utf8_lossy(x.cmd_type).into_owned();
                     *self.seen.responses_by_cmd.entry(cmd).or_default() += 1;
+                }
+                if let Some(dev) = gbreg::device_of(m).filter(|_| self.script.one_at_a_time) {
+                    self.reply(m, 200, |_| {}, out);
+                    self.send_queries(dev, out);
+                    return;
                 }
             }
             _ => {}

@@ -188,7 +188,7 @@ impl Camera {
     /// unregisters if the registrar holds its binding — and registers again
     /// `reboot_delay` after `now`.
     pub(super) fn reboot(&mut self, now: Time, env: &mut Env<'_>) {
-        if self.rebooting() || self.phase == Phase::Stopped {
+        if self.rebooting() || matches!(self.phase, Phase::Idle | Phase::Stopped) {
             return;
         }
         env.out.counters.reboots += 1;
