@@ -110,8 +110,6 @@ fn record_info_is_paged_with_one_sn_and_sum_num_over_three_pages() {
     assert_eq!(listed, sum, "SumNum tells what was sent");
     assert_eq!(at, u64::from(range.end), "clipped to the asked end");
     assert!(b.out.query_args.is_empty(), "the arguments' slot is freed");
-    let answered = b.out.records.len() + 1;
-    assert!(answered >= 1);
 }
 
 #[test]
@@ -383,4 +381,62 @@ fn teleboot_while_unregistered_only_waits_and_a_stop_ends_the_wait() {
     let stop = b.call(|c, env| c.handle_stop(T0 + 2 * S, T0 + 2 * S, env));
     assert!(stop.is_empty());
     assert!(b.cam.is_stopped());
+}
+
+#[test]
+fn a_fleet_answers_a_scripted_platform_one_request_at_a_time_and_reboots_once() {
+    let mut c = cfg();
+    c.channels = 3;
+    c.reboot_delay_ms = 5_000;
+    let queries = vec![
+        "ConfigDownload:all",
+        "RecordInfo",
+        "HomePositionQuery",
+        "CruiseTrackListQuery",
+        "CruiseTrackQuery",
+        "PTZPosition",
+        "SDCardStatus",
+        "DeviceControl:PTZCmd",
+        "DeviceControl:RecordCmd",
+        "DeviceControl:GuardCmd",
+        "DeviceControl:AlarmCmd",
+        "DeviceControl:IFrameCmd",
+        "DeviceControl:TeleBoot",
+    ];
+    let script = Script {
+        queries,
+        channels: 3,
+        one_at_a_time: true,
+        ..Script::default()
+    };
+    let mut sim = sim(3, c, script);
+    sim.start_all(Span::ZERO);
+    sim.run_until(T0 + 60 * S);
+    let seen = &sim.servers[0].seen;
+    // Every device answered every query twice (before and after its restart), the three
+    // controls that ask for one with a Response, and restarted once.
+    for cmd in [
+        "ConfigDownload",
+        "RecordInfo",
+        "HomePositionQuery",
+        "CruiseTrackListQuery",
+        "CruiseTrackQuery",
+        "PTZPosition",
+        "SDCardStatus",
+    ] {
+        assert_eq!(seen.responses_by_cmd.get(cmd), Some(&6), "{cmd}");
+    }
+    assert_eq!(seen.control_responses, 3 * 3 * 2);
+    // Two hours in 30-minute segments: 4, or 5 when the channel's phase cuts one at each end.
+    assert!((2 * 3 * 4..=2 * 3 * 5).contains(&seen.record_items));
+    assert_eq!(sim.out.counters.reboots, 3);
+    assert_eq!(seen.unregistrations, 3);
+    assert_eq!(
+        sim.net.tally.get(TxnKind::Register, Outcome::Status(200)),
+        6
+    );
+    assert_eq!(sim.out.counters.queries_refused, 0);
+    assert_eq!(sim.out.counters.bad_queries, 0);
+    assert!(sim.out.query_args.is_empty());
+    assert!(sim.cams.iter().all(Camera::is_registered));
 }
