@@ -412,6 +412,8 @@ impl Camera {
             return;
         }
         self.flags |= STOPPING;
+        // A restart under way ends here: its unregister, if in flight, is the stop's.
+        self.dev &= !device::REBOOTING;
         // A keepalive or answer already sent was sent before the unregister, so its response
         // comes first: it completes as usual; only what is still in flight when the camera
         // stops is abandoned. Nothing new starts.

@@ -440,3 +440,25 @@ fn a_fleet_answers_a_scripted_platform_one_request_at_a_time_and_reboots_once() 
     assert!(sim.out.query_args.is_empty());
     assert!(sim.cams.iter().all(Camera::is_registered));
 }
+
+#[test]
+fn a_stop_during_the_restarts_unregister_stops_for_good() {
+    let mut b = registered(cfg());
+    let mut q = Vec::new();
+    control::write_control(&mut q, Charset::Gb2312, 9, &dev(), Control::TeleBoot);
+    let t = T0 + S;
+    let sent = b.call(|c, env| c.handle_message(t, &message(&q, 1), env));
+    assert_eq!(expires(&sent[1]), "0");
+    // Stopped while the restart's unregister is unanswered: a new unregister, then stopped.
+    let stop = b.call(|c, env| c.handle_stop(t + MS, t + MS, env));
+    assert_eq!(stop.len(), 1);
+    assert_eq!(expires(&stop[0]), "0");
+    let ok = answer(&stop[0], 200, &[("Expires", "0")]);
+    b.call(|c, env| c.handle_message(t + 2 * MS, &ok, env));
+    assert!(b.cam.is_stopped() && b.cam.unregistered());
+    assert_eq!(
+        b.cam.poll_timeout(),
+        None,
+        "no registration after the delay"
+    );
+}
