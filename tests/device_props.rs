@@ -57,7 +57,10 @@ fn samples() -> Vec<Vec<u8>> {
 fn read_everything(body: &[u8]) {
     let _ = RecordRange::parse(body);
     let _ = ConfigTypes::parse(body);
-    let _ = Control::parse(body);
+    let _ = (
+        Control::parse(body),
+        Control::from_cmd(b"DeviceControl", body),
+    );
     for cmd in [&b"CruiseTrackQuery"[..], b"PTZPosition"] {
         let _ = Query2022::from_cmd(cmd, body);
     }
@@ -163,7 +166,7 @@ proptest! {
 
     #[test]
     fn mutated_samples_never_panic_and_leave_nothing_behind(
-        picks in proptest::collection::vec((0usize..9, proptest::collection::vec(mutation(), 0..6)), 1..6),
+        picks in proptest::collection::vec((0usize..10, proptest::collection::vec(mutation(), 0..6)), 1..6),
     ) {
         let samples = samples();
         let bodies: Vec<Vec<u8>> = picks

@@ -3,7 +3,7 @@
 //! that a scripted platform sends RecordInfo, the 2022 queries (HomePositionQuery,
 //! CruiseTrackListQuery, CruiseTrackQuery, PTZPosition, SDCardStatus), ConfigDownload of
 //! every block, and the DeviceControls (PTZ, IFrame, DragZoom, HomePosition, RecordCmd,
-//! GuardCmd, AlarmCmd, TeleBoot) one at a time. Every packet must decode as SIP, none may be
+//! GuardCmd, AlarmCmd, TeleBoot) and a DeviceConfig one at a time. Every packet must decode as SIP, none may be
 //! flagged malformed, every body must decode as XML, and every new message type — each query,
 //! its Response, each Control and the DeviceControl Response — must be among them.
 
@@ -57,6 +57,7 @@ const REQUESTS: &[&str] = &[
     "DeviceControl:RecordCmd",
     "DeviceControl:GuardCmd",
     "DeviceControl:AlarmCmd",
+    "DeviceControl:DeviceConfig",
     "DeviceControl:TeleBoot",
 ];
 
@@ -178,6 +179,8 @@ fn wireshark_decodes_every_new_manscdp_body_as_xml() {
         "Response/ConfigDownload",
         "Control/DeviceControl",
         "Response/DeviceControl",
+        "Control/DeviceConfig",
+        "Response/DeviceConfig",
     ]
     .into_iter()
     .map(String::from)

@@ -18,6 +18,7 @@ const DEV: &str = "34020000001320000001";
 fuzz_target!(|data: &[u8]| {
     let _ = (RecordRange::parse(data), ConfigTypes::parse(data), Control::parse(data));
     let _ = Query2022::from_cmd(b"CruiseTrackQuery", data);
+    let _ = Control::from_cmd(b"DeviceControl", data);
     let _ = gbswarm::gb::time::parse_datetime(data);
 
     let mut cfg = CameraConfig::new("34020000002000000001".parse().unwrap());

@@ -1,7 +1,8 @@
 //! Platform queries a camera answers — Catalog, DeviceInfo, DeviceStatus, ConfigDownload,
 //! RecordInfo, the 2022 queries (HomePositionQuery, CruiseTrackListQuery, CruiseTrackQuery,
-//! PTZPosition, SDCardStatus) — and the Response to a DeviceControl that asks for one: a
-//! small fixed queue of pending answers, and the bodies of their Response messages.
+//! PTZPosition, SDCardStatus) — and the Response to a DeviceControl that asks for one or to a
+//! DeviceConfig: a small fixed queue of pending answers, and the bodies of their Response
+//! messages.
 //!
 //! A query names the device or one of its channels in `<DeviceID>` and is answered for it
 //! (the Response's DeviceID is the one asked). Catalog and RecordInfo answers are paged at the
@@ -35,10 +36,12 @@ pub(crate) enum QueryKind {
     SdCardStatus = 10,
     /// The Response to a DeviceControl that asks for one (Result OK).
     ControlResponse = 11,
+    /// The Response to a DeviceConfig (Result OK).
+    ConfigResponse = 12,
 }
 
 impl QueryKind {
-    const ALL: [QueryKind; 11] = [
+    const ALL: [QueryKind; 12] = [
         QueryKind::Catalog,
         QueryKind::DeviceInfo,
         QueryKind::DeviceStatus,
@@ -50,6 +53,7 @@ impl QueryKind {
         QueryKind::PtzPosition,
         QueryKind::SdCardStatus,
         QueryKind::ControlResponse,
+        QueryKind::ConfigResponse,
     ];
 
     /// The query a `<Query>` CmdType asks for, and what it asks beyond its target (`a`, `b`
@@ -311,7 +315,12 @@ impl Front<'_> {
             QueryKind::PtzPosition => q2022(out, cfg, sn, &target, Query2022::PtzPosition),
             QueryKind::SdCardStatus => q2022(out, cfg, sn, &target, Query2022::SdCardStatus),
             QueryKind::ControlResponse => {
-                control::write_control_response(out, charset, sn, &target, true)
+                let c = control::Control::Ptz;
+                control::write_control_response(out, charset, sn, &target, c, true)
+            }
+            QueryKind::ConfigResponse => {
+                let c = control::Control::Config;
+                control::write_control_response(out, charset, sn, &target, c, true)
             }
         }
     }

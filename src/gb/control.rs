@@ -1,6 +1,8 @@
-//! Device control (GB/T 28181-2022 §A.2.3.1 `<Control><CmdType>DeviceControl</CmdType>`, §9.3):
-//! which command a platform sent, whether the standard asks the device for a Response
-//! message (§A.2.6.2) after the MESSAGE's 200, and that Response.
+//! Device control (GB/T 28181-2022 §A.2.3.1 `<Control><CmdType>DeviceControl</CmdType>`, §9.3)
+//! and configuration (§A.2.3.2 `DeviceConfig`): which command a platform sent, whether the
+//! standard asks the device for a Response message (§A.2.6.2, §A.2.6.8) after the MESSAGE's
+//! 200, and that Response. A DeviceConfig (wvp's `deviceBasicConfigCmd` waits for its answer)
+//! is always answered.
 //!
 //! Which commands get a Response: those whose outcome the platform waits for — RecordCmd,
 //! GuardCmd, AlarmCmd and HomePosition (wvp's `recordCmd`, `guardCmd`, `alarmResetCmd` and
@@ -33,11 +35,13 @@ pub enum Control {
     DragZoom,
     /// `HomePosition`: set the guard position.
     HomePosition,
+    /// A `DeviceConfig` (its own CmdType, not a DeviceControl): BasicParam and the like.
+    Config,
 }
 
 impl Control {
     /// How many kinds [`index`](Self::index) tells apart.
-    pub const KINDS: usize = 8;
+    pub const KINDS: usize = 9;
 
     /// Stable lowercase names, by [`index`](Self::index), for reports.
     pub const NAMES: [&'static str; Self::KINDS] = [
@@ -49,7 +53,19 @@ impl Control {
         "i_frame",
         "drag_zoom",
         "home_position",
+        "device_config",
     ];
+
+    /// Which command a `<Control>` body with CmdType `cmd` carries: `DeviceConfig` is
+    /// [`Control::Config`], a `DeviceControl` is read by [`parse`](Self::parse); None for
+    /// anything else.
+    pub fn from_cmd(cmd: &[u8], body: &[u8]) -> Option<Control> {
+        match cmd {
+            b"DeviceConfig" => Some(Control::Config),
+            b"DeviceControl" => Self::parse(body),
+            _ => None,
+        }
+    }
 
     /// Which command a DeviceControl body carries; None for none known (or a value that is
     /// none of the command's, such as `<RecordCmd>Later</RecordCmd>`).
@@ -100,6 +116,7 @@ impl Control {
             Control::IFrame => 5,
             Control::DragZoom => 6,
             Control::HomePosition => 7,
+            Control::Config => 8,
         }
     }
 
@@ -107,8 +124,21 @@ impl Control {
     pub fn needs_response(self) -> bool {
         matches!(
             self,
-            Control::Record(_) | Control::Guard(_) | Control::AlarmReset | Control::HomePosition
+            Control::Record(_)
+                | Control::Guard(_)
+                | Control::AlarmReset
+                | Control::HomePosition
+                | Control::Config
         )
+    }
+
+    /// The CmdType of the command and of its Response.
+    pub fn cmd(self) -> &'static [u8] {
+        if self == Control::Config {
+            b"DeviceConfig"
+        } else {
+            b"DeviceControl"
+        }
     }
 
     /// The element and value a platform writes for this command (for test platforms).
@@ -124,13 +154,14 @@ impl Control {
             Control::IFrame => (b"IFrameCmd", b"Send"),
             Control::DragZoom => (b"DragZoomIn", b"<Length>1920</Length><Width>1080</Width><MidPointX>960</MidPointX><MidPointY>540</MidPointY><LengthX>100</LengthX><LengthY>100</LengthY>"),
             Control::HomePosition => (b"HomePosition", b"<Enabled>1</Enabled><ResetTime>300</ResetTime><PresetIndex>1</PresetIndex>"),
+            Control::Config => (b"BasicParam", b"<Name>gate</Name><Expiration>3600</Expiration><HeartBeatInterval>60</HeartBeatInterval><HeartBeatCount>3</HeartBeatCount>"),
         }
     }
 }
 
-/// Writes a DeviceControl command as a platform sends it to `target`.
+/// Writes a DeviceControl (or DeviceConfig) command as a platform sends it to `target`.
 pub fn write_control(out: &mut Vec<u8>, charset: Charset, sn: u32, target: &DeviceId, c: Control) {
-    open_root(out, charset, b"Control", b"DeviceControl", sn, target);
+    open_root(out, charset, b"Control", c.cmd(), sn, target);
     let (name, value) = c.element();
     tag(out, name, value);
     if c == Control::AlarmReset {
@@ -139,15 +170,17 @@ pub fn write_control(out: &mut Vec<u8>, charset: Charset, sn: u32, target: &Devi
     close_root(out, b"Control");
 }
 
-/// Writes the DeviceControl Response for `target` (§A.2.6.2): `Result` OK or ERROR.
+/// Writes the Response to control `c` for `target` (§A.2.6.2 DeviceControl, §A.2.6.8
+/// DeviceConfig): `Result` OK or ERROR.
 pub fn write_control_response(
     out: &mut Vec<u8>,
     charset: Charset,
     sn: u32,
     target: &DeviceId,
+    c: Control,
     ok: bool,
 ) {
-    open_root(out, charset, b"Response", b"DeviceControl", sn, target);
+    open_root(out, charset, b"Response", c.cmd(), sn, target);
     tag(out, b"Result", if ok { b"OK" } else { b"ERROR" });
     close_root(out, b"Response");
 }
@@ -171,13 +204,14 @@ mod tests {
             Control::IFrame,
             Control::DragZoom,
             Control::HomePosition,
+            Control::Config,
         ];
         let mut out = Vec::new();
         for c in all {
             write_control(&mut out, Charset::Gb2312, 3, &dev, c);
             let m = Manscdp::parse(&out).unwrap();
-            assert_eq!((m.root, m.cmd_type), (Root::Control, &b"DeviceControl"[..]));
-            assert_eq!(Control::parse(&out), Some(c));
+            assert_eq!((m.root, m.cmd_type), (Root::Control, c.cmd()));
+            assert_eq!(Control::from_cmd(m.cmd_type, &out), Some(c));
             assert!(c.index() < Control::KINDS);
         }
         let wvp = b"<Control><CmdType>DeviceControl</CmdType><SN>1</SN><DeviceID>1</DeviceID><IFameCmd>Send</IFameCmd></Control>";
@@ -191,7 +225,8 @@ mod tests {
             None
         );
         let answered: Vec<_> = all.iter().filter(|c| c.needs_response()).collect();
-        assert_eq!(answered.len(), 6);
+        assert_eq!(answered.len(), 7);
+        assert_eq!(Control::from_cmd(b"Catalog", b""), None);
         assert!(!Control::TeleBoot.needs_response() && !Control::Ptz.needs_response());
     }
 
@@ -199,12 +234,22 @@ mod tests {
     fn response_says_the_result() {
         let dev: DeviceId = "34020000001310000001".parse().unwrap();
         let mut out = Vec::new();
-        write_control_response(&mut out, Charset::Gb18030, 9, &dev, true);
+        write_control_response(
+            &mut out,
+            Charset::Gb18030,
+            9,
+            &dev,
+            Control::Guard(true),
+            true,
+        );
         let m = Manscdp::parse(&out).unwrap();
         assert_eq!(
             (m.root, m.cmd_type, m.sn),
             (Root::Response, &b"DeviceControl"[..], Some(9))
         );
         assert_eq!(element(&out, b"Result"), Some(&b"OK"[..]));
+        write_control_response(&mut out, Charset::Gb18030, 9, &dev, Control::Config, false);
+        assert_eq!(Manscdp::parse(&out).unwrap().cmd_type, b"DeviceConfig");
+        assert_eq!(element(&out, b"Result"), Some(&b"ERROR"[..]));
     }
 }

@@ -469,7 +469,7 @@ mod tests {
             stray: 7,
             online: 5,
             offline: 1,
-            controls: [0, 3, 0, 0, 0, 0, 0, 0],
+            controls: [0, 3, 0, 0, 0, 0, 0, 0, 0],
             reboots: 3,
             ..Counters::default()
         };

@@ -7,7 +7,8 @@
 //! `CruiseTrackQuery` (track 0), `PTZPosition`, `SDCardStatus` (channel 1), and the
 //! DeviceControls `DeviceControl:PTZCmd`, `:IFrameCmd`, `:DragZoom`, `:HomePosition`,
 //! `:RecordCmd`, `:StopRecord` (channel 1), `:GuardCmd`, `:ResetGuard`, `:AlarmCmd`,
-//! `:TeleBoot` (the device). Channel 1 is the device's first channel for the script's
+//! `:TeleBoot`, and `DeviceControl:DeviceConfig` (a DeviceConfig of BasicParam) (the
+//! device). Channel 1 is the device's first channel for the script's
 //! `channels` per device. Any other name is sent as a plain query of that CmdType.
 //!
 //! Test double only: it never decides when a request is sent.
@@ -33,6 +34,7 @@ fn control_named(name: &str) -> Option<Control> {
         "ResetGuard" => Control::Guard(false),
         "AlarmCmd" => Control::AlarmReset,
         "TeleBoot" => Control::TeleBoot,
+        "DeviceConfig" => Control::Config,
         _ => return None,
     })
 }
@@ -64,7 +66,7 @@ pub fn write_body(
     let ch = device.channel(1, channels.max(1));
     if let Some(c) = name.strip_prefix("DeviceControl:").and_then(control_named) {
         let target = match c {
-            Control::Guard(_) | Control::AlarmReset | Control::TeleBoot => device,
+            Control::Guard(_) | Control::AlarmReset | Control::TeleBoot | Control::Config => device,
             _ => &ch,
         };
         control::write_control(body, charset, sn, target, c);

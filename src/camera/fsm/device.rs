@@ -10,7 +10,7 @@
 //!
 //! DeviceControl: RecordCmd and GuardCmd set the device's recording and guard bits (reported
 //! by DeviceStatus); the commands the standard answers with a Response message queue one
-//! ([`Control::needs_response`]); TeleBoot restarts the device: it drops what it was doing,
+//! ([`Control::needs_response`]), as does a DeviceConfig (its values are not applied); TeleBoot restarts the device: it drops what it was doing,
 //! unregisters (REGISTER Expires: 0, an Unregister record) if the registrar holds its
 //! binding, stays down (requests go unanswered) and registers again — a Register record —
 //! [`reboot_delay`](crate::camera::CameraConfig::reboot_delay) after the TeleBoot arrived,
@@ -97,14 +97,15 @@ impl Camera {
         }
     }
 
-    /// A `<Control>` DeviceControl: its status code and what follows.
+    /// A `<Control>` (DeviceControl or DeviceConfig): its status code and what follows.
     pub(super) fn take_control(&mut self, x: &Manscdp<'_>, env: &mut Env<'_>) -> (u16, Then) {
+        let Some(c) = Control::from_cmd(x.cmd_type, x.body) else {
+            // Not a command gbswarm knows: accepted, nothing follows.
+            return (200, Then::Nothing);
+        };
         let Some(target) = self.target_of(x.device_id, env) else {
             env.out.counters.bad_queries += 1;
             return (400, Then::Nothing);
-        };
-        let Some(c) = Control::parse(x.body) else {
-            return (200, Then::Nothing);
         };
         if let Some(n) = env.out.counters.controls.get_mut(c.index()) {
             *n += 1;
@@ -122,7 +123,12 @@ impl Camera {
             target,
             ..Args::default()
         };
-        if self.enqueue(QueryKind::ControlResponse, x.sn.unwrap_or(0), args, env) {
+        let kind = if c == Control::Config {
+            QueryKind::ConfigResponse
+        } else {
+            QueryKind::ControlResponse
+        };
+        if self.enqueue(kind, x.sn.unwrap_or(0), args, env) {
             (200, Then::Answer)
         } else {
             env.out.counters.queries_refused += 1;

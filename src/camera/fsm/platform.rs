@@ -1,6 +1,6 @@
 //! Requests from the platform: a MESSAGE query (Catalog, DeviceInfo, DeviceStatus,
 //! ConfigDownload, RecordInfo, the 2022 queries) is answered 200 and queued, a DeviceControl
-//! 200 (and a Response queued where the standard asks for one; see `device`), OPTIONS 200,
+//! or DeviceConfig 200 (and a Response queued where the standard asks for one; see `device`), OPTIONS 200,
 //! anything else 501; a retransmitted request gets the same answer again and nothing more.
 //! Queued answers go one MESSAGE at a time (Catalog and RecordInfo page by page). While a
 //! TeleBoot restart is under way the device is down: new requests go unanswered.
@@ -57,9 +57,7 @@ impl Camera {
         let (code, then) = match method {
             Method::Message => match Manscdp::parse(msg.body) {
                 Some(x) if x.root == Root::Query => self.take_query(&x, env),
-                Some(x) if x.root == Root::Control && x.cmd_type == b"DeviceControl" => {
-                    self.take_control(&x, env)
-                }
+                Some(x) if x.root == Root::Control => self.take_control(&x, env),
                 _ => (200, Then::Nothing),
             },
             Method::Options => (200, Then::Nothing),

@@ -1,6 +1,6 @@
 //! What a platform asks of a device beyond Catalog: queries naming one of its channels,
 //! RecordInfo paged over several messages, the 2022 queries, DeviceControl with and without a
-//! Response message, and TeleBoot's unregister and re-register after exactly the delay.
+//! Response message, DeviceConfig's Response, and TeleBoot's unregister and re-register after exactly the delay.
 //!
 //! Never about the camera's own registration or keepalives beyond what TeleBoot does to them.
 
@@ -228,11 +228,12 @@ fn controls_are_answered_200_and_a_response_only_where_the_standard_asks() {
         Control::Record(true),
         Control::Guard(true),
         Control::AlarmReset,
+        Control::Config,
     ]
     .into_iter()
     .enumerate()
     {
-        let target = if matches!(c, Control::Guard(_) | Control::AlarmReset) {
+        let target = if matches!(c, Control::Guard(_) | Control::AlarmReset | Control::Config) {
             dev()
         } else {
             ch
@@ -248,7 +249,7 @@ fn controls_are_answered_200_and_a_response_only_where_the_standard_asks() {
                 (m.root, m.cmd_type, m.sn, m.device_id),
                 (
                     Root::Response,
-                    &b"DeviceControl"[..],
+                    c.cmd(),
                     Some(40 + n as u32),
                     Some(&target.as_bytes()[..])
                 )
@@ -260,7 +261,7 @@ fn controls_are_answered_200_and_a_response_only_where_the_standard_asks() {
         now += MS;
     }
     let counted = b.out.counters.controls;
-    assert_eq!(counted, [1, 0, 1, 1, 1, 1, 1, 1]);
+    assert_eq!(counted, [1, 0, 1, 1, 1, 1, 1, 1, 1]);
     // Recording and guard are what DeviceStatus reports now.
     manscdp::write_query(&mut q, Charset::Gb2312, b"DeviceStatus", 50, &dev());
     let (_, sent) = ask(&mut b, now, &q, 50);
@@ -400,6 +401,7 @@ fn a_fleet_answers_a_scripted_platform_one_request_at_a_time_and_reboots_once() 
         "DeviceControl:RecordCmd",
         "DeviceControl:GuardCmd",
         "DeviceControl:AlarmCmd",
+        "DeviceControl:DeviceConfig",
         "DeviceControl:IFrameCmd",
         "DeviceControl:TeleBoot",
     ];
@@ -427,6 +429,7 @@ fn a_fleet_answers_a_scripted_platform_one_request_at_a_time_and_reboots_once() 
         assert_eq!(seen.responses_by_cmd.get(cmd), Some(&6), "{cmd}");
     }
     assert_eq!(seen.control_responses, 3 * 3 * 2);
+    assert_eq!(seen.responses_by_cmd.get("DeviceConfig"), Some(&6));
     // Two hours in 30-minute segments: 4, or 5 when the channel's phase cuts one at each end.
     assert!((2 * 3 * 4..=2 * 3 * 5).contains(&seen.record_items));
     assert_eq!(sim.out.counters.reboots, 3);
