@@ -465,3 +465,45 @@ fn a_stop_during_the_restarts_unregister_stops_for_good() {
         "no registration after the delay"
     );
 }
+
+#[test]
+fn over_tcp_a_teleboot_closes_the_connection_and_reconnects_at_the_delay() {
+    let mut c = cfg();
+    c.transport = Transport::Tcp;
+    c.reboot_delay_ms = 3_000;
+    let mut b = Bench1::new(c);
+    b.call(|c, env| c.handle_start(T0, T0, env));
+    assert_eq!(b.out.actions, vec![Action::Connect]);
+    let reg = b.call(|c, env| c.handle_connected(T0 + MS, env));
+    let ok = answer(&reg[0], 200, &[("Expires", "3600")]);
+    b.call(|c, env| c.handle_message(T0 + 2 * MS, &ok, env));
+    assert!(b.cam.is_registered());
+    let mut q = Vec::new();
+    control::write_control(&mut q, Charset::Gb2312, 9, &dev(), Control::TeleBoot);
+    let t = T0 + S;
+    let sent = b.call(|c, env| c.handle_message(t, &message(&q, 1), env));
+    assert_eq!(
+        expires(&sent[1]),
+        "0",
+        "unregistered over the open connection"
+    );
+    let ok = answer(&sent[1], 200, &[("Expires", "0")]);
+    b.call(|c, env| c.handle_message(t + MS, &ok, env));
+    assert_eq!(
+        b.out.actions,
+        vec![Action::Close],
+        "down: the connection goes"
+    );
+    assert!(
+        b.call(|c, env| c.handle_timeout(t + 2_999 * MS, env))
+            .is_empty()
+    );
+    b.call(|c, env| c.handle_timeout(t + 3 * S, env));
+    assert_eq!(
+        b.out.actions,
+        vec![Action::Connect],
+        "up: a new connection at T"
+    );
+    let reg = b.call(|c, env| c.handle_connected(t + 3 * S + MS, env));
+    assert_eq!(expires(&reg[0]), "3600");
+}
