@@ -152,3 +152,40 @@ fn help_documents_the_defences_and_the_start_line_names_them() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("invalid `rate-burst`"), "{err}");
 }
+
+#[test]
+fn help_documents_subscribe_and_query_and_bad_values_exit_2() {
+    let help = serve_help();
+    for text in [
+        "--subscribe <KIND[:SECONDS],...>",
+        "mobile-position[:SECONDS]",
+        "--subscribe-rate <N>",
+        "--subscribe-expires <DURATION>",
+        "--query <KIND,...>",
+        "record-info",
+        "--query-rate <N>",
+        "--query-span <DURATION>",
+        "gbswarm serve: subscribe",
+    ] {
+        assert!(help.contains(text), "{text} not in\n{help}");
+    }
+    for (args, text) in [
+        (
+            &["--subscribe", "gps"][..],
+            "invalid `subscribe`: `gps` is not a subscription",
+        ),
+        (
+            &["--subscribe", "alarm", "--subscribe-rate", "0"],
+            "invalid `subscribe-rate`",
+        ),
+        (
+            &["--query", "record-info", "--query-span", "0s"],
+            "invalid `query-span`",
+        ),
+        (&["--query-rate", "5"], "--query"),
+    ] {
+        let (code, err) = refused(args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains(text), "{args:?}: {err}");
+    }
+}

@@ -21,6 +21,7 @@ mod man_cmd;
 mod merge_cmd;
 mod run_cmd;
 mod serve_cmd;
+mod subscribe_args;
 
 pub use completions_cmd::CompletionsArgs;
 pub use error::Error;

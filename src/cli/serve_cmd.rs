@@ -143,6 +143,8 @@ pub struct ServeArgs {
     /// worker i takes PORT+i. 0 picks a free port per worker.
     #[arg(long, default_value_t = 0, requires = "play", value_name = "PORT")]
     media_port: u16,
+    #[command(flatten)]
+    subscribe: super::subscribe_args::SubscribeArgs,
 }
 
 /// `udp`, `tcp-passive` or `tcp-active`.
@@ -298,14 +300,24 @@ impl ServeArgs {
         }))
     }
 
+    /// The subscribe driver's configuration with `--subscribe` or `--query`, or the first
+    /// flag that cannot be used.
+    pub fn subscribe_config(
+        &self,
+        listen: SocketAddr,
+    ) -> Result<Option<crate::server::subscribe::SubscribeConfig>, Error> {
+        self.subscribe.config(listen)
+    }
+
     /// Runs the registrar until Ctrl-C / SIGTERM, then prints a summary. A port another
     /// process holds (without `--reuse-port`), or an address that cannot be bound, is an
     /// [`Error::CannotRun`].
     pub fn execute(self) -> Result<(), Error> {
         let cfg = self.config()?;
         let play = self.play_config(cfg.listen)?;
+        let subs = self.subscribe_config(cfg.listen)?;
         claim(cfg.listen, self.reuse_port)?;
-        let served = crate::runner::serve(cfg, play, self.stats, self.metrics);
+        let served = crate::runner::serve(cfg, play, subs, self.stats, self.metrics);
         Error::from_run("serve", served.map(|()| crate::runner::Ending::Held))
     }
 }

@@ -16,6 +16,7 @@ pub mod sdp_answer;
 pub mod sdp_offer;
 pub mod status;
 pub mod subject;
+pub mod subscribe;
 pub mod time;
 pub mod version;
 

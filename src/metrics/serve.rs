@@ -1,11 +1,12 @@
 //! `serve --metrics`: the registrar's counters as Prometheus metrics, from the totals the
 //! serve loop already collects once a second (the workers hand theirs over on their own; this
 //! only reads the merged copy). With `--play`, the play driver's counters, gauges and
-//! latency percentiles too.
+//! latency percentiles too; with `--subscribe` or `--query`, the subscribe driver's.
 
 use super::{Endpoint, Page, SERVICE_BUCKETS_US};
 use crate::server::play::stats::PlayStats;
 use crate::server::registrar::Stats;
+use crate::server::subscribe::stats::SubStats;
 use std::net::SocketAddr;
 
 /// The request methods counted, in the slots of [`Stats::requests`].
@@ -19,7 +20,7 @@ pub struct ServeMetrics {
 impl ServeMetrics {
     /// Starts the endpoint on `addr`, serving a registrar that has seen nothing yet.
     pub fn start(addr: SocketAddr) -> std::io::Result<ServeMetrics> {
-        let first = page(&Stats::default(), (0, 0), None).encode();
+        let first = page(&Stats::default(), (0, 0), None, None).encode();
         Ok(ServeMetrics {
             endpoint: Endpoint::start(addr, first)?,
         })
@@ -30,16 +31,28 @@ impl ServeMetrics {
         self.endpoint.local_addr()
     }
 
-    /// Publishes the totals `st`, the devices (registered, online) now and the play driver's
-    /// totals, if it plays.
-    pub fn update(&self, st: &Stats, devices: (u64, u64), play: Option<&PlayStats>) {
-        self.endpoint.publish(page(st, devices, play).encode());
+    /// Publishes the totals `st`, the devices (registered, online) now and the play and
+    /// subscribe drivers' totals, if they run.
+    pub fn update(
+        &self,
+        st: &Stats,
+        devices: (u64, u64),
+        play: Option<&PlayStats>,
+        subs: Option<&SubStats>,
+    ) {
+        self.endpoint
+            .publish(page(st, devices, play, subs).encode());
     }
 }
 
 /// The page for the registrar's totals `st`, its (registered, online) devices and the play
-/// driver's totals.
-pub fn page(st: &Stats, (registered, online): (u64, u64), play: Option<&PlayStats>) -> Page {
+/// and subscribe drivers' totals.
+pub fn page(
+    st: &Stats,
+    (registered, online): (u64, u64),
+    play: Option<&PlayStats>,
+    subs: Option<&SubStats>,
+) -> Page {
     let mut p = Page::new();
     for (method, n) in METHODS.iter().zip(st.requests) {
         p.counter(
@@ -148,7 +161,73 @@ pub fn page(st: &Stats, (registered, online): (u64, u64), play: Option<&PlayStat
     if let Some(play) = play {
         play_metrics(&mut p, play);
     }
+    if let Some(subs) = subs {
+        sub_metrics(&mut p, subs);
+    }
     p
+}
+
+/// The subscribe driver's figures: the subscription counters under one family and the query
+/// counters under another, each labelled `what` with the summary line's names, the gauges,
+/// and the exact latency percentiles.
+fn sub_metrics(p: &mut Page, st: &SubStats) {
+    for (what, n) in st.subscribe_counters() {
+        p.counter(
+            "gbswarm_serve_subscribe_events",
+            "Subscribe driver counts by what happened (subscribes, refreshes, ok, 4xx, timeouts, notify_catalog, notify_mobile_position, notify_alarm, notify_unknown, alarm_messages, ...).",
+            &[("what", what)],
+            n,
+        );
+    }
+    for (what, n) in st.query_counters() {
+        p.counter(
+            "gbswarm_serve_query_events",
+            "Query counts by what happened (queries, ok, answered, incomplete, timeouts, pages, items, table_full, ...).",
+            &[("what", what)],
+            n,
+        );
+    }
+    p.gauge(
+        "gbswarm_serve_subscriptions_active",
+        "Subscriptions up now (a 2xx came, not ended).",
+        &[],
+        st.active() as f64,
+    );
+    p.gauge(
+        "gbswarm_serve_queries_outstanding",
+        "Queries sent and not yet over now.",
+        &[],
+        st.outstanding() as f64,
+    );
+    for (name, help, h) in [
+        (
+            "gbswarm_serve_subscribe_to_ok_seconds",
+            "SUBSCRIBE sent to its final 2xx, exact percentiles (quantile 1 is the largest).",
+            &st.subscribe_to_ok_us,
+        ),
+        (
+            "gbswarm_serve_subscribe_first_notify_seconds",
+            "A subscription's 200 to its first NOTIFY, exact percentiles.",
+            &st.ok_to_first_notify_us,
+        ),
+        (
+            "gbswarm_serve_subscribe_position_late_seconds",
+            "MobilePosition NOTIFY lateness against the previous one plus the interval, exact percentiles.",
+            &st.position_late_us,
+        ),
+        (
+            "gbswarm_serve_query_to_ok_seconds",
+            "Query MESSAGE sent to its 2xx, exact percentiles.",
+            &st.query_to_ok_us,
+        ),
+        (
+            "gbswarm_serve_query_last_page_seconds",
+            "A query's due time to its last Response page, exact percentiles.",
+            &st.query_to_last_page_us,
+        ),
+    ] {
+        p.quantiles(name, help, &[], h);
+    }
 }
 
 /// The play driver's figures: every counter of [`PlayStats::counters`] under one family
@@ -209,7 +288,7 @@ mod tests {
         for us in [3, 7, 40] {
             st.service_us.record(us).unwrap();
         }
-        let text = page(&st, (3, 2), None).encode();
+        let text = page(&st, (3, 2), None, None).encode();
         for line in [
             "gbswarm_serve_requests_total{method=\"REGISTER\"} 6",
             "gbswarm_serve_requests_total{method=\"other\"} 0",
@@ -235,6 +314,10 @@ mod tests {
             !text.contains("gbswarm_serve_play"),
             "no play figures without --play"
         );
+        assert!(
+            !text.contains("gbswarm_serve_subscri") && !text.contains("gbswarm_serve_quer"),
+            "no subscribe figures without --subscribe"
+        );
     }
 
     #[test]
@@ -246,7 +329,7 @@ mod tests {
         };
         play.set_gauges(0, 3, 4);
         play.invite_to_ok_us.record(1500).unwrap();
-        let text = page(&Stats::default(), (0, 0), Some(&play)).encode();
+        let text = page(&Stats::default(), (0, 0), Some(&play), None).encode();
         for line in [
             "gbswarm_serve_play_events_total{what=\"invites\"} 5",
             "gbswarm_serve_play_events_total{what=\"lost\"} 2",
@@ -257,6 +340,30 @@ mod tests {
         }
         assert!(
             text.contains("gbswarm_serve_play_invite_to_ok_seconds{quantile="),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn subscribe_and_query_figures_with_subscribe() {
+        use crate::server::subscribe::stats::C;
+        let mut subs = SubStats::default();
+        subs.add(C::NotifyAlarm, 4);
+        subs.add(C::Items, 7);
+        subs.set_gauges(0, 2, 1);
+        subs.position_late_us.record(1500).unwrap();
+        let text = page(&Stats::default(), (0, 0), None, Some(&subs)).encode();
+        for line in [
+            "gbswarm_serve_subscribe_events_total{what=\"notify_alarm\"} 4",
+            "gbswarm_serve_subscribe_events_total{what=\"subscribes\"} 0",
+            "gbswarm_serve_query_events_total{what=\"items\"} 7",
+            "gbswarm_serve_subscriptions_active 2.0",
+            "gbswarm_serve_queries_outstanding 1.0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+        }
+        assert!(
+            text.contains("gbswarm_serve_subscribe_position_late_seconds{quantile="),
             "{text}"
         );
     }

@@ -11,6 +11,7 @@ mod outputs;
 mod progress;
 mod serve;
 mod serve_play;
+mod serve_subscribe;
 
 pub use interrupt::EXIT_INTERRUPTED;
 pub use outputs::BadOutput;

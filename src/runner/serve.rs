@@ -5,11 +5,13 @@ use super::Failure;
 
 /// `gbswarm serve` until Ctrl-C / SIGTERM: says where it listens, optionally a counters line
 /// each second and metrics on `metrics` (updated each second), a summary at the end with the
-/// process's CPU time (user and system, from `getrusage`). A registrar or a metrics address
-/// that cannot bind could not run.
+/// process's CPU time (user and system, from `getrusage`). With `play` and `subs` the play and
+/// subscribe drivers run too, with lines of their own. A registrar or a metrics address that
+/// cannot bind could not run.
 pub fn serve(
     cfg: crate::server::ServeConfig,
     play: Option<crate::server::play::PlayConfig>,
+    subs: Option<crate::server::subscribe::SubscribeConfig>,
     every_second: bool,
     metrics: Option<std::net::SocketAddr>,
 ) -> Result<(), Failure> {
@@ -55,8 +57,13 @@ pub fn serve(
             p.max_streams
         )
     });
+    let subs_line = subs.as_ref().map(subscribing_line);
+    // Which summary lines to print: subscriptions, queries.
+    let subs_shown = subs
+        .as_ref()
+        .map(|s| (!s.kinds.is_empty(), !s.queries.is_empty()));
     let started = std::time::Instant::now();
-    let handle = crate::server::start_with_play(cfg, play)
+    let handle = crate::server::start_platform(cfg, play, subs)
         .map_err(|e| Failure::CannotRun(format!("cannot listen on {listen}: {e}")))?;
     eprintln!(
         "gbswarm serve: listening on {} (UDP and TCP{}), {cores} worker(s), realm {realm}, digest {}, {mode}, GB/T 28181-{} (X-GB-Ver {}), up to {nofile} descriptors, {guard}",
@@ -73,6 +80,9 @@ pub fn serve(
     if let Some(l) = &play_line {
         eprintln!("{l}");
     }
+    if let Some(l) = &subs_line {
+        eprintln!("{l}");
+    }
     if let Some(m) = &metrics {
         eprintln!(
             "gbswarm serve: metrics on http://{}/metrics (Prometheus text, updated every second)",
@@ -81,6 +91,7 @@ pub fn serve(
     }
     let mut last = crate::server::registrar::Stats::default();
     let mut last_play = crate::server::play::stats::PlayStats::default();
+    let mut last_subs = crate::server::subscribe::stats::SubStats::default();
     let mut last_at = std::time::Instant::now();
     while !interrupt.load(std::sync::atomic::Ordering::Relaxed) {
         std::thread::sleep(std::time::Duration::from_secs(1));
@@ -89,16 +100,30 @@ pub fn serve(
         }
         let (st, (registered, online)) = handle.stats();
         let play_st = handle.play_stats();
+        let subs_st = handle.sub_stats();
         if let Some(m) = &metrics {
-            m.update(&st, (registered, online), play_st.as_ref());
-        }
-        if let (true, Some(p)) = (every_second, &play_st) {
-            eprintln!(
-                "{}",
-                super::serve_play::interval_line(p, &last_play, last_at.elapsed())
+            m.update(
+                &st,
+                (registered, online),
+                play_st.as_ref(),
+                subs_st.as_ref(),
             );
+        }
+        let span = last_at.elapsed();
+        if let (true, Some(p)) = (every_second, &play_st) {
+            eprintln!("{}", super::serve_play::interval_line(p, &last_play, span));
             last_play = p.clone();
             last_at = std::time::Instant::now();
+        }
+        if let (true, Some(s), Some((subscribing, querying))) = (every_second, &subs_st, subs_shown)
+        {
+            if subscribing {
+                eprintln!("{}", super::serve_subscribe::subscribe_line(s, &last_subs));
+            }
+            if querying {
+                eprintln!("{}", super::serve_subscribe::query_line(s, &last_subs));
+            }
+            last_subs = s.clone();
         }
         if every_second {
             let reqs: u64 = st.requests.iter().sum::<u64>() - last.requests.iter().sum::<u64>();
@@ -124,7 +149,7 @@ pub fn serve(
     }
     let (_, (registered, online)) = handle.stats();
     let evictions = handle.guard().evictions();
-    let (st, play_st) = handle.stop_all();
+    let (st, play_st, subs_st) = handle.stop_every();
     let codes: Vec<String> = st
         .responses
         .iter()
@@ -172,6 +197,14 @@ pub fn serve(
     if let Some(p) = &play_st {
         println!("{}", super::serve_play::summary(p, started.elapsed()));
     }
+    if let (Some(s), Some((subscribing, querying))) = (&subs_st, subs_shown) {
+        if subscribing {
+            println!("{}", super::serve_subscribe::subscribe_summary(s));
+        }
+        if querying {
+            println!("{}", super::serve_subscribe::query_summary(s));
+        }
+    }
     let cpu = crate::stats::CpuTime::now().since(&cpu0);
     let requests = st.requests.iter().sum::<u64>();
     println!(
@@ -182,4 +215,36 @@ pub fn serve(
         cpu.total().as_secs_f64() * 1e6 / requests.max(1) as f64
     );
     Ok(())
+}
+
+/// The start-up line of the subscribe driver: what it subscribes to and queries, how fast.
+fn subscribing_line(s: &crate::server::subscribe::SubscribeConfig) -> String {
+    use crate::gb::subscribe::EventKind;
+    let mut parts = Vec::new();
+    if !s.kinds.is_empty() {
+        let kinds: Vec<String> = s
+            .kinds
+            .iter()
+            .map(|k| match k {
+                EventKind::MobilePosition => format!("{} every {} s", k.name(), s.interval_s),
+                _ => k.name().to_string(),
+            })
+            .collect();
+        parts.push(format!(
+            "subscribing registered devices to {}, {} SUBSCRIBE/s, expires {} s",
+            kinds.join(", "),
+            s.rate,
+            s.expires_s
+        ));
+    }
+    if !s.queries.is_empty() {
+        let kinds: Vec<&str> = s.queries.iter().map(|k| k.name()).collect();
+        parts.push(format!(
+            "querying {} at {} query/s (record-info over the last {} s)",
+            kinds.join(", "),
+            s.query_rate,
+            s.query_span.as_secs()
+        ));
+    }
+    format!("gbswarm serve: {}", parts.join("; "))
 }

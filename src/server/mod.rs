@@ -6,7 +6,8 @@
 //! [`registrar::Registrar`]'s; workers only move bytes. Counters come from each worker's
 //! interval hand-over: no worker takes a lock to count. It is also the embedded default
 //! target of `gbswarm run`. With `--play` each worker also runs the platform's play driver
-//! ([`play`]) beside its registrar ([`platform`]).
+//! ([`play`]) beside its registrar ([`platform`]); with `--subscribe` or `--query`, the
+//! subscribe driver ([`subscribe`]).
 
 pub mod config;
 pub mod guard;
@@ -16,6 +17,7 @@ pub mod play;
 pub mod registrar;
 pub mod registry;
 pub mod stats;
+pub mod subscribe;
 #[cfg(test)]
 mod tests;
 
@@ -30,6 +32,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use subscribe::stats::{SubPublisher, SubStats};
 
 /// Reads a device file (the format of [`crate::gb::devices`], shared with `run --devices`:
 /// `device-id,password[,channels[,transport]]` or `device-id password` lines, `#` comments)
@@ -71,6 +74,8 @@ pub struct ServerHandle {
     collector: Option<std::thread::JoinHandle<()>>,
     /// The play driver's counters merged, and their collector, with `--play`.
     play: Option<(Arc<Mutex<PlayStats>>, std::thread::JoinHandle<()>)>,
+    /// The subscribe driver's counters merged, and their collector, with `--subscribe`.
+    subs: Option<(Arc<Mutex<SubStats>>, std::thread::JoinHandle<()>)>,
 }
 
 /// Merges every snapshot the workers hand over into `total` and sends it back to be reused,
@@ -100,6 +105,16 @@ pub fn start(cfg: ServeConfig) -> io::Result<ServerHandle> {
 pub fn start_with_play(
     cfg: ServeConfig,
     play: Option<play::PlayConfig>,
+) -> io::Result<ServerHandle> {
+    start_platform(cfg, play, None)
+}
+
+/// [`start_with_play`], and with `subs` each worker also subscribes to and queries the
+/// devices it registers (see [`subscribe`]).
+pub fn start_platform(
+    cfg: ServeConfig,
+    play: Option<play::PlayConfig>,
+    subs: Option<subscribe::SubscribeConfig>,
 ) -> io::Result<ServerHandle> {
     let cores = cfg.cores.max(1);
     let clock = Clock::start();
@@ -138,6 +153,23 @@ pub fn start_with_play(
                 .spawn(move || collect(rx, spent, merged, PlayStats::merge))?,
         );
     }
+    let sub_total = Arc::new(Mutex::new(SubStats::default()));
+    let mut sub_collector = None;
+    let mut sub_publisher = None;
+    if subs.is_some() {
+        let (tx, rx) = crossbeam::channel::unbounded();
+        let (spent, spent_rx) = crossbeam::channel::unbounded();
+        sub_publisher = Some(SubPublisher {
+            tx,
+            spent: spent_rx,
+        });
+        let merged = sub_total.clone();
+        sub_collector = Some(
+            std::thread::Builder::new()
+                .name("gbswarm-sub-stats".into())
+                .spawn(move || collect(rx, spent, merged, SubStats::merge))?,
+        );
+    }
     let salt0 = std::process::id().wrapping_mul(0x9e37_79b9);
     let signal = addr;
     let me = |i: usize, p: &play::PlayConfig| play::wire::Me {
@@ -148,14 +180,32 @@ pub fn start_with_play(
         transport: p.transport,
         salt: salt0 ^ (i as u32),
     };
-    let make = |i: usize| match &play {
-        None => Platform::registrar(first.worker()),
-        Some(p) => Platform::with_play(
-            first.worker(),
-            play::Play::new(p, me(i, p), i, cores, clock.now()),
-            play_publisher.clone(),
-            p.media_port,
-        ),
+    let sub_me = |i: usize| subscribe::wire::Me {
+        id: cfg.registrar.server_id,
+        domain: cfg.registrar.realm.clone(),
+        signal,
+        // Not the play driver's salt: the two tell their Call-IDs apart by suffix anyway.
+        salt: salt0.rotate_left(16) ^ (i as u32),
+        charset: cfg.registrar.gb_version.charset(),
+    };
+    let unix_zero_ms = clock.zero_unix_ms();
+    let make = |i: usize| {
+        let platform = match &play {
+            None => Platform::registrar(first.worker()),
+            Some(p) => Platform::with_play(
+                first.worker(),
+                play::Play::new(p, me(i, p), i, cores, clock.now()),
+                play_publisher.clone(),
+                p.media_port,
+            ),
+        };
+        match &subs {
+            None => platform,
+            Some(s) => platform.with_subscriber(
+                subscribe::Subscriber::new(s, sub_me(i), (i, cores), clock.now(), unix_zero_ms),
+                sub_publisher.clone(),
+            ),
+        }
     };
     let host_cfg = HostConfig {
         tcp_idle: cfg.tcp_idle,
@@ -168,6 +218,7 @@ pub fn start_with_play(
     let host = crate::net::host::start_bound(addr, bound, host_cfg, clock, make)?;
     drop(first);
     drop(play_publisher);
+    drop(sub_publisher);
     let total = Arc::new(Mutex::new(Stats::default()));
     let merged = total.clone();
     let collector = std::thread::Builder::new()
@@ -180,6 +231,7 @@ pub fn start_with_play(
         total,
         collector: Some(collector),
         play: play_collector.map(|c| (play_total, c)),
+        subs: sub_collector.map(|c| (sub_total, c)),
     })
 }
 
@@ -212,13 +264,28 @@ impl ServerHandle {
             .map(|(t, _)| t.lock().unwrap_or_else(|e| e.into_inner()).clone())
     }
 
+    /// The subscribe driver's counters so far (handed over every 200 ms), with `--subscribe`
+    /// or `--query`.
+    pub fn sub_stats(&self) -> Option<SubStats> {
+        self.subs
+            .as_ref()
+            .map(|(t, _)| t.lock().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+
     /// Stops the workers and returns the final counters.
     pub fn stop(self) -> Stats {
         self.stop_all().0
     }
 
     /// Stops the workers and returns the final counters, the play driver's too.
-    pub fn stop_all(mut self) -> (Stats, Option<PlayStats>) {
+    pub fn stop_all(self) -> (Stats, Option<PlayStats>) {
+        let (st, play, _) = self.stop_every();
+        (st, play)
+    }
+
+    /// Stops the workers and returns the final counters: the registrar's, the play
+    /// driver's and the subscribe driver's.
+    pub fn stop_every(mut self) -> (Stats, Option<PlayStats>, Option<SubStats>) {
         let collector = self.collector.take();
         let ServerHandle {
             host,
@@ -227,6 +294,7 @@ impl ServerHandle {
             total,
             collector: _,
             play,
+            subs,
         } = self;
         // Each worker hands over its last counters as it stops; the collector ends once the
         // last publisher (the view's among them) is gone, having merged everything.
@@ -239,9 +307,14 @@ impl ServerHandle {
             let _ = c.join();
             std::mem::take(&mut *t.lock().unwrap_or_else(|e| e.into_inner()))
         });
+        let subs = subs.map(|(t, c)| {
+            let _ = c.join();
+            std::mem::take(&mut *t.lock().unwrap_or_else(|e| e.into_inner()))
+        });
         (
             std::mem::take(&mut *total.lock().unwrap_or_else(|e| e.into_inner())),
             play,
+            subs,
         )
     }
 }

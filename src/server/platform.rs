@@ -1,5 +1,6 @@
-//! What one serve worker runs: the registrar, and with `--play` the play driver beside it,
-//! as one [`Service`] so both share the worker's socket.
+//! What one serve worker runs: the registrar, and with `--play` the play driver and with
+//! `--subscribe`/`--query` the subscribe driver beside it, as one [`Service`] so all share the
+//! worker's socket.
 //!
 //! Why one service and not a play thread of its own: a device hears the platform from the
 //! address it registered with (a gbswarm camera's UDP socket is connected to the registrar, so
@@ -8,13 +9,18 @@
 //! Each worker therefore plays the devices it registered, from its own socket, and gets their
 //! answers; its driver's timers and media ride the same loop ([`crate::net::host`]).
 //!
-//! Responses to the driver's INVITEs and BYEs and the devices' BYEs go to the driver;
-//! everything else to the registrar. A REGISTER the registrar accepted adds the device to the
-//! driver's list. Never reads a clock or touches a socket.
+//! Responses to the play driver's INVITEs and BYEs and the devices' BYEs go to the play driver;
+//! responses to the subscribe driver's SUBSCRIBEs and queries, and every NOTIFY, to the
+//! subscribe driver; everything else to the registrar. A REGISTER the registrar accepted adds
+//! the device to both drivers' lists; a MANSCDP MESSAGE the registrar answered (an alarm, a
+//! query's Response page) is shown to the subscribe driver too. Never reads a clock or touches
+//! a socket.
 
 use super::play::Play;
 use super::play::stats::{PlayPublisher, PlayStats};
 use super::registrar::Registrar;
+use super::subscribe::Subscriber;
+use super::subscribe::stats::{SubPublisher, SubStats};
 use crate::clock::Time;
 use crate::gb::DeviceId;
 use crate::net::{After, HostEvent, Outbox, Service};
@@ -25,6 +31,7 @@ use std::net::SocketAddr;
 pub struct Platform {
     registrar: Registrar,
     play: Option<(Play, Option<PlayPublisher>, u16)>,
+    subs: Option<(Subscriber, Option<SubPublisher>)>,
 }
 
 impl Platform {
@@ -33,6 +40,7 @@ impl Platform {
         Platform {
             registrar,
             play: None,
+            subs: None,
         }
     }
 
@@ -47,7 +55,23 @@ impl Platform {
         Platform {
             registrar,
             play: Some((play, publisher, media_port)),
+            subs: None,
         }
+    }
+
+    /// Adds a subscribe driver that hands its counters to `publisher` on every tick.
+    pub fn with_subscriber(
+        mut self,
+        subs: Subscriber,
+        publisher: Option<SubPublisher>,
+    ) -> Platform {
+        self.subs = Some((subs, publisher));
+        self
+    }
+
+    /// The subscribe driver's counters since the last hand-over, if it runs.
+    pub fn sub_stats(&mut self) -> Option<&mut Box<SubStats>> {
+        self.subs.as_mut().map(|(s, _)| s.stats_now())
     }
 
     /// The play driver's counters since the last hand-over, if it plays.
@@ -65,30 +89,56 @@ impl Service for Platform {
         transport: Transport,
         out: &mut Batch,
     ) -> After {
-        let Some((play, _, _)) = self.play.as_mut() else {
-            return self.registrar.handle_parsed(now, msg, from, transport, out);
-        };
-        let taken = if msg.is_request() {
-            play.handle_request(now, msg, from, out)
-        } else {
-            play.handle_response(now, msg, out)
-        };
-        if taken {
-            return After::Keep;
+        if let Some((subs, _)) = self.subs.as_mut() {
+            let taken = if msg.is_request() {
+                subs.handle_request(now, msg, from, out)
+            } else {
+                subs.handle_response(now, msg)
+            };
+            if taken {
+                return After::Keep;
+            }
+        }
+        if let Some((play, _, _)) = self.play.as_mut() {
+            let taken = if msg.is_request() {
+                play.handle_request(now, msg, from, out)
+            } else {
+                play.handle_response(now, msg, out)
+            };
+            if taken {
+                return After::Keep;
+            }
         }
         let after = self.registrar.handle_parsed(now, msg, from, transport, out);
-        if msg.method() == Some(Method::Register)
-            && let Some(id) = msg
-                .to()
-                .and_then(|t| t.user())
-                .and_then(|u| DeviceId::parse(u).ok())
-            && self
-                .registrar
-                .registry()
-                .get(&id)
-                .is_some_and(|e| e.addr == from && e.transport == transport && e.expires_at > now)
-        {
-            play.device_registered(id);
+        match msg.method() {
+            Some(Method::Register) if self.play.is_some() || self.subs.is_some() => {
+                let Some(id) = msg
+                    .to()
+                    .and_then(|t| t.user())
+                    .and_then(|u| DeviceId::parse(u).ok())
+                else {
+                    return after;
+                };
+                let accepted = self.registrar.registry().get(&id).is_some_and(|e| {
+                    e.addr == from && e.transport == transport && e.expires_at > now
+                });
+                if accepted {
+                    if let Some((play, _, _)) = self.play.as_mut() {
+                        play.device_registered(id);
+                    }
+                    if let Some((subs, _)) = self.subs.as_mut() {
+                        subs.device_registered(id, now);
+                    }
+                }
+            }
+            Some(Method::Message) => {
+                if let Some((subs, _)) = self.subs.as_mut()
+                    && crate::gb::register::is_manscdp(msg)
+                {
+                    subs.device_message(now, msg);
+                }
+            }
+            _ => {}
         }
         after
     }
@@ -117,22 +167,33 @@ impl Service for Platform {
         if let Some((play, Some(publisher), _)) = self.play.as_mut() {
             publisher.publish(play.stats_now());
         }
+        if let Some((subs, Some(publisher))) = self.subs.as_mut() {
+            publisher.publish(subs.stats_now());
+        }
     }
 
     fn poll_timeout(&self) -> Option<Time> {
-        self.play.as_ref().and_then(|(p, _, _)| p.poll_timeout())
+        let play = self.play.as_ref().and_then(|(p, _, _)| p.poll_timeout());
+        let subs = self.subs.as_ref().and_then(|(s, _)| s.poll_timeout());
+        match (play, subs) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn handle_timeout(&mut self, now: Time, out: &mut Outbox) {
         let registry = self.registrar.registry();
+        let mut contact = |id: &DeviceId| {
+            registry
+                .get(id)
+                .filter(|e| e.expires_at > now)
+                .map(|e| (e.addr, e.transport))
+        };
         if let Some((play, _, _)) = self.play.as_mut() {
-            let contact = |id: &DeviceId| {
-                registry
-                    .get(id)
-                    .filter(|e| e.expires_at > now)
-                    .map(|e| (e.addr, e.transport))
-            };
-            play.handle_timeout(now, contact, out);
+            play.handle_timeout(now, &mut contact, out);
+        }
+        if let Some((subs, _)) = self.subs.as_mut() {
+            subs.handle_timeout(now, &mut contact, out);
         }
     }
 
