@@ -305,6 +305,13 @@ impl Camera {
         self.flags & UNREG_OK != 0
     }
 
+    /// True while a TeleBoot restart is under way (unregistering, then down until it
+    /// registers again): what a host keeps for the device (live video, subscriptions) should
+    /// end too.
+    pub fn is_rebooting(&self) -> bool {
+        self.rebooting()
+    }
+
     /// True if this camera reports a faulty sub-device in its keepalives.
     pub fn is_faulty(&self) -> bool {
         self.flags & FAULTY != 0

@@ -329,6 +329,7 @@ fn teleboot_unregisters_then_registers_again_after_exactly_the_delay() {
     assert_eq!(b.out.records.len(), 1);
     assert_eq!(b.out.records[0].kind, TxnKind::Unregister);
     assert!(!b.cam.is_stopped(), "down, not stopped");
+    assert!(b.cam.is_rebooting());
     // Down: a query goes unanswered.
     let mut dq = Vec::new();
     manscdp::write_query(&mut dq, Charset::Gb2312, b"DeviceInfo", 10, &dev());
@@ -355,7 +356,7 @@ fn teleboot_unregisters_then_registers_again_after_exactly_the_delay() {
     b.call(|c, env| c.handle_message(due + MS, &ok, env));
     assert_eq!(b.out.records[0].kind, TxnKind::Register);
     assert_eq!(b.out.records[0].latency, MS, "timed from T");
-    assert!(b.cam.is_registered());
+    assert!(b.cam.is_registered() && !b.cam.is_rebooting());
     assert_eq!(b.out.counters.reboots, 1);
     assert_eq!(b.out.counters.controls[Control::TeleBoot.index()], 1);
     assert_eq!(
