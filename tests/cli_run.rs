@@ -75,6 +75,8 @@ fn help_explains_run() {
         "--devices",
         "--gb-version",
         "--channel-name",
+        "--record-segment",
+        "--reboot-delay",
     ] {
         assert!(help.contains(flag), "{flag} missing from help");
     }

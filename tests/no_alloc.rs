@@ -3,7 +3,9 @@
 //! answer, or answering a request that failed to parse, into a buffer that has already grown;
 //! and so does the registrar core answering refreshes, keepalives, challenges and bad requests
 //! once its buffers are warm, offering MD5 or SHA-256 and MD5; and so does batched datagram
-//! I/O (`recvmmsg` and `sendmmsg` over loopback, answers queued per source) in steady state.
+//! I/O (`recvmmsg` and `sendmmsg` over loopback, answers queued per source) in steady state;
+//! and so does a warm camera answering RecordInfo pages, a DeviceControl's Response, a 2022
+//! query and a ConfigDownload of several blocks addressed to its channels.
 //! Live video's paths are in `no_alloc_media.rs`; the counting allocator is in `counting/`.
 
 mod counting;
@@ -429,4 +431,100 @@ fn batched_datagrams_are_received_and_answered_without_allocating_once_warm() {
         round(&mut rb, &mut sendq);
     }
     assert_eq!(allocs() - before, 0);
+}
+
+#[test]
+fn a_camera_answers_records_controls_and_2022_queries_without_allocating_once_warm() {
+    use gbswarm::camera::{Camera, CameraConfig, Dest, Env, Outbox};
+    use gbswarm::clock::{Span, Time};
+    use gbswarm::gb::control::{self, Control};
+    use gbswarm::gb::query2022::{self, Query2022};
+    use gbswarm::gb::records::{RecordRange, write_record_query};
+    use gbswarm::gb::{Charset, DeviceId};
+    let dev: DeviceId = "34020000001320000001".parse().unwrap();
+    let (ch1, ch2) = (dev.channel(1, 4), dev.channel(2, 4));
+    let mut bodies = Vec::new();
+    let mut b = Vec::new();
+    let range = RecordRange {
+        start: 1_795_392_000,
+        end: 1_795_399_200,
+    };
+    write_record_query(&mut b, Charset::Gb2312, 1, &ch2, range);
+    bodies.push(b.clone());
+    control::write_control(&mut b, Charset::Gb2312, 2, &ch1, Control::Record(true));
+    bodies.push(b.clone());
+    query2022::write_query(&mut b, Charset::Gb2312, 3, &ch1, Query2022::PtzPosition);
+    bodies.push(b.clone());
+    bodies.push(format!("<Query><CmdType>ConfigDownload</CmdType><SN>4</SN><DeviceID>{dev}</DeviceID><ConfigType>BasicParam/VideoParamAttribute/VideoRecordPlan</ConfigType></Query>").into_bytes());
+    let requests: Vec<Vec<u8>> = bodies
+        .iter()
+        .enumerate()
+        .map(|(n, body)| {
+            let mut m = format!(
+                "MESSAGE sip:{dev}@10.0.0.0:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 10.255.0.1:5060;branch=z9hG4bKa{n}\r\nFrom: <sip:34020000002000000001@3402000000>;tag=a{n}\r\nTo: <sip:{dev}@3402000000>\r\nCall-ID: a{n}\r\nCSeq: 1 MESSAGE\r\nContent-Type: Application/MANSCDP+xml\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            m.extend_from_slice(body);
+            m
+        })
+        .collect();
+    let mut cfg = CameraConfig::new("34020000002000000001".parse().unwrap());
+    cfg.channels = 4;
+    cfg.catalog_page = 4;
+    cfg.record_segment_s = 900;
+    let mut cam = Camera::new(dev, 0, &cfg);
+    let mut out = Outbox::default();
+    let local = "10.0.0.7:5060".parse().unwrap();
+    let (mut cur, mut ok) = (Vec::with_capacity(8192), Vec::with_capacity(1024));
+    let mut now = Time::ZERO;
+    let mut answers = 0u32;
+    let mut cycle = |now: &mut Time, answers: &mut u32| {
+        for req in &requests {
+            out.clear();
+            cam.handle_message(
+                *now,
+                req,
+                &mut Env {
+                    cfg: &cfg,
+                    local,
+                    out: &mut out,
+                },
+            );
+            while let Some(t) = out.sends.iter().find(|t| t.dest == Dest::Server) {
+                cur.clear();
+                cur.extend_from_slice(out.bytes(t));
+                *answers += 1;
+                let mut h = [Header::EMPTY; 40];
+                let m = parse_datagram(&cur, &mut h, &Limits::default())
+                    .unwrap()
+                    .unwrap();
+                ok.clear();
+                gbswarm::sip::response_to(&mut ok, &m, 200, Some(b"srv"), None).finish(b"");
+                *now += Span::from_millis(1);
+                out.clear();
+                cam.handle_message(
+                    *now,
+                    &ok,
+                    &mut Env {
+                        cfg: &cfg,
+                        local,
+                        out: &mut out,
+                    },
+                );
+            }
+        }
+    };
+    cycle(&mut now, &mut answers);
+    let warm = answers;
+    assert!(
+        warm >= 6,
+        "pages of records, the control's Response, PTZ and config: {warm}"
+    );
+    let before = allocs();
+    for _ in 0..10 {
+        cycle(&mut now, &mut answers);
+    }
+    assert_eq!(allocs() - before, 0);
+    assert_eq!(answers, 11 * warm);
 }

@@ -20,6 +20,7 @@ pub mod invite;
 pub mod media_link;
 pub mod pool;
 mod queries;
+pub mod query_args;
 mod request;
 pub mod subscribe;
 #[cfg(test)]
@@ -81,6 +82,13 @@ pub struct CameraConfig {
     pub alarms: subscribe::Alarms,
     /// Thousandths of the fleet that report a faulty sub-device in every keepalive.
     pub fault_permille: u32,
+    /// Length of the synthetic recordings a RecordInfo answer lists, in seconds
+    /// (`--record-segment`): contiguous segments of this length, clipped to the asked range.
+    pub record_segment_s: u32,
+    /// How long a device stays down after a TeleBoot before registering again, in
+    /// milliseconds (`--reboot-delay`; read it as a [`Span`] through
+    /// [`CameraConfig::reboot_delay`]).
+    pub reboot_delay_ms: u64,
     /// Send an unregister (Expires: 0) when stopped.
     pub unregister_on_stop: bool,
     /// Distinguishes this run's Call-IDs and tags from earlier runs against the same server.
@@ -119,6 +127,8 @@ impl CameraConfig {
             channel_flap: channels::Flap::default(),
             alarms: subscribe::Alarms::default(),
             fault_permille: 0,
+            record_segment_s: 1800,
+            reboot_delay_ms: 10_000,
             unregister_on_stop: true,
             run_id: 1,
             user_agent: concat!("gbswarm/", env!("CARGO_PKG_VERSION")).into(),
@@ -156,6 +166,11 @@ impl CameraConfig {
     /// The keepalive interval (at least a millisecond).
     pub fn heartbeat(&self) -> Span {
         Span::from_millis(self.heartbeat_ms.max(1))
+    }
+
+    /// How long a device stays down after a TeleBoot before it registers again.
+    pub fn reboot_delay(&self) -> Span {
+        Span::from_millis(self.reboot_delay_ms)
     }
 
     /// The wait after a failed registration or a lost server, before jitter.
@@ -311,6 +326,15 @@ pub struct Counters {
     pub queries: u64,
     /// Retransmitted requests from the platform answered again.
     pub request_retransmits: u64,
+    /// Device controls received, by command ([`crate::gb::control::Control::index`]; names
+    /// in [`crate::gb::control::Control::NAMES`]); retransmissions excluded.
+    pub controls: [u64; crate::gb::control::Control::KINDS],
+    /// TeleBoots acted on: the device unregistered and registers again after
+    /// [`CameraConfig::reboot_delay`].
+    pub reboots: u64,
+    /// Queries and controls refused with 400: a `DeviceID` that is neither the device nor one
+    /// of its channels, or a RecordInfo without a valid time range.
+    pub bad_queries: u64,
     /// Queries refused because the camera's queue was full.
     pub queries_refused: u64,
     /// UDP request retransmissions sent, counted as they are sent (a transaction's
@@ -377,6 +401,8 @@ pub struct Outbox {
     pub redirects: Redirects,
     /// Challenges to the cameras' MESSAGEs, reused by their next ones.
     pub credentials: credentials::Credentials,
+    /// Arguments of the cameras' queued queries (channel, time range, ...).
+    pub query_args: query_args::QueryArgs,
     pub(crate) msg: Vec<u8>,
     pub(crate) body: Vec<u8>,
     pub(crate) auth: Vec<u8>,

@@ -102,6 +102,14 @@ pub struct RunArgs {
     /// Catalog NOTIFYs of a subscription report [default: 0, never].
     #[arg(long, value_name = "PER_HOUR")]
     channel_flap_rate: Option<f64>,
+    /// Length of the synthetic recordings a RecordInfo answer lists: contiguous segments of
+    /// this length per channel, clipped to the asked range [default: 30m].
+    #[arg(long, value_name = "SPAN")]
+    record_segment: Option<Span>,
+    /// How long a device stays down after a TeleBoot (it unregisters at once) before it
+    /// registers again [default: 10s].
+    #[arg(long, value_name = "SPAN")]
+    reboot_delay: Option<Span>,
     /// Share of cameras reporting a faulty sub-device in keepalives [default: 0].
     #[arg(long, value_name = "SHARE")]
     fault_share: Option<f64>,
@@ -263,6 +271,8 @@ impl RunArgs {
             gb_version: self.gb_version,
             catalog_page: self.catalog_page,
             channel_flap_rate: self.channel_flap_rate,
+            record_segment: self.record_segment,
+            reboot_delay: self.reboot_delay,
             fault_share: self.fault_share,
             alarm_rate: self.alarm_rate,
             alarm_burst: self.alarm_burst,

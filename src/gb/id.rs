@@ -124,6 +124,12 @@ impl DeviceId {
     /// The ID of channel `index` (from 1) of this device: same domain, type 131, and a serial
     /// derived from the device's so that channels of different devices stay apart while the
     /// fleet has fewer than 10^7 / `per_device` devices.
+    ///
+    /// Why 131: GB/T 28181-2022 Annex E codes 131 as a camera (摄像机) and 132 as a network
+    /// camera (网络摄像机, a device registering on its own). A channel of an NVR or DVR is a
+    /// camera behind it, not a device on the network, which is what NVRs in the field list
+    /// (and what wvp files as a channel); a stand-alone IPC registers with its own 132 ID and
+    /// lists its one channel as 131 too. The channel's `ParentID` in a Catalog is the device.
     pub fn channel(&self, index: u32, per_device: u32) -> DeviceId {
         let serial = self.number() % 10_000_000;
         let per = u128::from(per_device.max(1));
@@ -136,6 +142,23 @@ impl DeviceId {
             s /= 10;
         }
         DeviceId(a)
+    }
+}
+
+impl DeviceId {
+    /// Which channel (from 1) of this device `ch` is, for a device with `channels` channels:
+    /// the inverse of [`channel`](Self::channel), so a query or INVITE naming a channel finds
+    /// it without a scan. None if `ch` is none of them.
+    pub fn channel_index(&self, ch: &DeviceId, channels: u32) -> Option<u32> {
+        if channels == 0 || ch.0[..10] != self.0[..10] || ch.type_code() != 131 {
+            return None;
+        }
+        let per = u128::from(channels);
+        let base = (self.number() % 10_000_000) * per % 10_000_000;
+        let serial = ch.number() % 10_000_000;
+        let offset = (serial + 10_000_000 - base) % 10_000_000;
+        let index = u32::try_from(offset).ok()?.checked_add(1)?;
+        (index <= channels && self.channel(index, channels) == *ch).then_some(index)
     }
 }
 
@@ -298,5 +321,14 @@ mod tests {
         assert_ne!(c1, c4);
         let next = DeviceId::parse(b"34020000001320000008").unwrap();
         assert_ne!(next.channel(1, 4), c4);
+        for n in [1u32, 4, 64, 5000] {
+            for i in [1, n / 2 + 1, n] {
+                assert_eq!(id.channel_index(&id.channel(i, n), n), Some(i));
+            }
+            assert_eq!(id.channel_index(&id, n), None);
+            assert_eq!(id.channel_index(&next.channel(1, n), n), None);
+        }
+        assert_eq!(id.channel_index(&id.channel(5, 8), 4), None);
+        assert_eq!(id.channel_index(&c1, 0), None);
     }
 }

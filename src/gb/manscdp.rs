@@ -116,7 +116,7 @@ fn open_tag_end(body: &[u8], tag: &[u8]) -> Option<usize> {
 }
 
 /// Appends `<Tag>value</Tag>\r\n`.
-fn tag(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+pub(crate) fn tag(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.push(b'<');
     out.extend_from_slice(name);
     out.push(b'>');
@@ -126,7 +126,8 @@ fn tag(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b">\r\n");
 }
 
-fn tag_u64(out: &mut Vec<u8>, name: &[u8], value: u64) {
+/// Appends `<Tag>n</Tag>\r\n`.
+pub(crate) fn tag_u64(out: &mut Vec<u8>, name: &[u8], value: u64) {
     out.push(b'<');
     out.extend_from_slice(name);
     out.push(b'>');
@@ -136,7 +137,8 @@ fn tag_u64(out: &mut Vec<u8>, name: &[u8], value: u64) {
     out.extend_from_slice(b">\r\n");
 }
 
-fn open_root(
+/// Clears `out` and writes the XML declaration, `<Root>`, CmdType, SN and DeviceID.
+pub(crate) fn open_root(
     out: &mut Vec<u8>,
     charset: Charset,
     root: &[u8],
@@ -156,7 +158,8 @@ fn open_root(
     tag(out, b"DeviceID", device.as_bytes());
 }
 
-fn close_root(out: &mut Vec<u8>, root: &[u8]) {
+/// Appends `</Root>`.
+pub(crate) fn close_root(out: &mut Vec<u8>, root: &[u8]) {
     out.extend_from_slice(b"</");
     out.extend_from_slice(root);
     out.extend_from_slice(b">\r\n");
@@ -232,66 +235,6 @@ pub fn write_catalog(
         out.extend_from_slice(b"</Item>\r\n");
     }
     out.extend_from_slice(b"</DeviceList>\r\n");
-    close_root(out, b"Response");
-}
-
-/// Writes a DeviceInfo response.
-pub fn write_device_info(
-    out: &mut Vec<u8>,
-    charset: Charset,
-    sn: u32,
-    device: &DeviceId,
-    channels: u32,
-) {
-    open_root(out, charset, b"Response", b"DeviceInfo", sn, device);
-    tag(out, b"DeviceName", b"gbswarm camera");
-    tag(out, b"Result", b"OK");
-    tag(out, b"Manufacturer", b"gbswarm");
-    tag(out, b"Model", b"IPC-sim");
-    tag(out, b"Firmware", env!("CARGO_PKG_VERSION").as_bytes());
-    tag_u64(out, b"Channel", u64::from(channels));
-    close_root(out, b"Response");
-}
-
-/// Writes a DeviceStatus response; `device_time` is `YYYY-MM-DDThh:mm:ss`.
-pub fn write_device_status(
-    out: &mut Vec<u8>,
-    charset: Charset,
-    sn: u32,
-    device: &DeviceId,
-    device_time: &[u8],
-) {
-    open_root(out, charset, b"Response", b"DeviceStatus", sn, device);
-    tag(out, b"Result", b"OK");
-    tag(out, b"Online", b"ONLINE");
-    tag(out, b"Status", b"OK");
-    tag(out, b"Encode", b"ON");
-    tag(out, b"Record", b"OFF");
-    tag(out, b"DeviceTime", device_time);
-    out.extend_from_slice(b"<Alarmstatus Num=\"0\">\r\n</Alarmstatus>\r\n");
-    close_root(out, b"Response");
-}
-
-/// Writes a ConfigDownload response with the BasicParam block.
-pub fn write_config_download(
-    out: &mut Vec<u8>,
-    charset: Charset,
-    sn: u32,
-    device: &DeviceId,
-    expires: u32,
-    heartbeat_interval: u32,
-    heartbeat_count: u32,
-) {
-    open_root(out, charset, b"Response", b"ConfigDownload", sn, device);
-    tag(out, b"Result", b"OK");
-    out.extend_from_slice(b"<BasicParam>\r\n");
-    tag(out, b"Name", b"gbswarm camera");
-    tag(out, b"DeviceID", device.as_bytes());
-    tag(out, b"SIPServerID", b"");
-    tag_u64(out, b"Expiration", u64::from(expires));
-    tag_u64(out, b"HeartBeatInterval", u64::from(heartbeat_interval));
-    tag_u64(out, b"HeartBeatCount", u64::from(heartbeat_count));
-    out.extend_from_slice(b"</BasicParam>\r\n");
     close_root(out, b"Response");
 }
 
@@ -378,16 +321,9 @@ mod tests {
     }
 
     #[test]
-    fn other_responses_and_queries() {
+    fn queries_as_a_platform_writes_them() {
         let dev = id("34020000001320000003");
         let mut out = Vec::new();
-        write_device_info(&mut out, Charset::Gb2312, 1, &dev, 2);
-        assert_eq!(Manscdp::parse(&out).unwrap().cmd_type, b"DeviceInfo");
-        assert_eq!(element(&out, b"Channel"), Some(&b"2"[..]));
-        write_device_status(&mut out, Charset::Gb2312, 2, &dev, b"2026-11-24T10:00:00");
-        assert_eq!(element(&out, b"Online"), Some(&b"ONLINE"[..]));
-        write_config_download(&mut out, Charset::Gb2312, 3, &dev, 3600, 60, 3);
-        assert_eq!(element(&out, b"HeartBeatInterval"), Some(&b"60"[..]));
         write_query(&mut out, Charset::Gb2312, b"ConfigDownload", 9, &dev);
         let q = Manscdp::parse(&out).unwrap();
         assert_eq!(

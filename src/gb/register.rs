@@ -115,6 +115,21 @@ pub fn write_query(
 ) {
     body.clear();
     manscdp::write_query(body, from.charset, cmd, sn, device);
+    write_manscdp_message(msg, body, from, sn, device, addr);
+}
+
+/// Writes a MESSAGE from the platform carrying the MANSCDP body already in `body` (any query
+/// or control, such as [`crate::gb::records::write_record_query`] writes) to `device` at
+/// `addr` into `msg`, addressed and numbered as [`write_query`] does; `body` is used as
+/// scratch after the XML.
+pub fn write_manscdp_message(
+    msg: &mut Vec<u8>,
+    body: &mut Vec<u8>,
+    from: &QueryFrom<'_>,
+    sn: u32,
+    device: &DeviceId,
+    addr: &SocketAddr,
+) {
     // The Request-URI is written after the XML in the same buffer: no allocation.
     let xml_len = body.len();
     push_sip_uri(body, device.as_bytes(), addr);

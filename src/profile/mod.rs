@@ -91,6 +91,10 @@ pub struct Profile {
     /// Channel flaps per device an hour: one channel goes off line, and back half a period
     /// later (see [`crate::camera::channels`]).
     pub channel_flap_rate: Option<f64>,
+    /// Length of the synthetic recordings RecordInfo answers list (whole seconds).
+    pub record_segment: Option<Span>,
+    /// How long a device stays down after a TeleBoot before it registers again.
+    pub reboot_delay: Option<Span>,
     /// Share of cameras reporting a faulty sub-device (0 to 1).
     pub fault_share: Option<f64>,
     /// Alarms per device an hour (see [`crate::camera::subscribe::Alarms`]).
@@ -176,6 +180,8 @@ impl Profile {
             gb_version,
             catalog_page,
             channel_flap_rate,
+            record_segment,
+            reboot_delay,
             fault_share,
             alarm_rate,
             alarm_burst,
@@ -221,6 +227,8 @@ impl Profile {
             gb_version: gb_version.or(self.gb_version),
             catalog_page: catalog_page.or(self.catalog_page),
             channel_flap_rate: channel_flap_rate.or(self.channel_flap_rate),
+            record_segment: record_segment.or(self.record_segment),
+            reboot_delay: reboot_delay.or(self.reboot_delay),
             fault_share: fault_share.or(self.fault_share),
             alarm_rate: alarm_rate.or(self.alarm_rate),
             alarm_burst: alarm_burst.or(self.alarm_burst),
@@ -444,6 +452,10 @@ impl Profile {
                 Ok(m)
             };
         camera.heartbeat_ms = ms("heartbeat", self.heartbeat, 60, 100)?;
+        camera.reboot_delay_ms = ms("reboot-delay", self.reboot_delay, 10, 0)?;
+        camera.record_segment_s =
+            u32::try_from(secs("record-segment", self.record_segment, 1800, 1)?)
+                .or_else(|_| bad("record-segment", "too large"))?;
         camera.retry_interval_ms = ms("retry-interval", self.retry_interval, 60, 0)?;
         camera.heartbeat_misses = self.heartbeat_misses.unwrap_or(3);
         if camera.heartbeat_misses == 0 {

@@ -133,6 +133,11 @@ pub fn of(plan: &Plan) -> Vec<(String, String)> {
         ("channel-name", c.channel_name.clone()),
         ("catalog-page", c.catalog_page.to_string()),
         ("channel-flap-rate", flap_rate(&c.channel_flap)),
+        (
+            "record-segment",
+            span_ms(u64::from(c.record_segment_s) * 1000),
+        ),
+        ("reboot-delay", span_ms(c.reboot_delay_ms)),
         ("fault-share", share(c.fault_permille)),
         ("alarm-rate", alarm_rate(&c.alarms)),
         (

@@ -301,6 +301,11 @@ impl Snapshot {
         s.queries_refused += c.queries_refused;
         s.retransmissions += c.retransmissions;
         s.unanswerable_challenges += c.unanswerable_challenges;
+        for (a, b) in s.controls.iter_mut().zip(c.controls) {
+            *a += b;
+        }
+        s.reboots += c.reboots;
+        s.bad_queries += c.bad_queries;
     }
 
     /// Empties the snapshot for reuse, keeping its histograms' memory (a fresh one costs
@@ -346,7 +351,14 @@ impl Snapshot {
 
 /// Counter differences `now - before`, for turning running totals into an interval.
 pub fn counters_since(now: &Counters, before: &Counters) -> Counters {
+    let mut controls = now.controls;
+    for (a, b) in controls.iter_mut().zip(before.controls) {
+        *a -= b.min(*a);
+    }
     Counters {
+        controls,
+        reboots: now.reboots - before.reboots.min(now.reboots),
+        bad_queries: now.bad_queries - before.bad_queries.min(now.bad_queries),
         stray: now.stray - before.stray.min(now.stray),
         malformed: now.malformed - before.malformed.min(now.malformed),
         online: now.online - before.online.min(now.online),
@@ -466,9 +478,12 @@ mod tests {
             stray: 7,
             online: 5,
             offline: 1,
+            controls: [0, 3, 0, 0, 0, 0, 0, 0, 0],
+            reboots: 3,
             ..Counters::default()
         };
         let d = counters_since(&now, &before);
         assert_eq!((d.stray, d.online, d.offline), (5, 0, 1));
+        assert_eq!((d.controls[1], d.reboots), (3, 3));
     }
 }

@@ -31,7 +31,8 @@
 //!   generator's own; every transaction that ended, the whole wait if nothing was sent).
 //!   Reports written before these were added read back with both empty.
 //! - `counters`: `online`, `offline` (transitions), `stray`, `malformed`, `queries`,
-//!   `queries_refused`, `request_retransmits`, `unrouted`, `send_errors`,
+//!   `queries_refused`, `request_retransmits`, `controls` (by command), `reboots`,
+//!   `bad_queries`, `unrouted`, `send_errors`,
 //!   `unanswerable_challenges` (401/407 with no Digest challenge of a supported algorithm)
 //! - `gauges` (at the end): `cameras`, `started`, `registered`, `registering`, `stopped`,
 //!   `in_flight`, `streams` (live video streams sending), `subscriptions` (held by the
@@ -197,6 +198,19 @@ pub fn render_text(info: &RunInfo, total: &Snapshot) -> String {
             c.unanswerable_challenges
         );
     }
+    if c.controls.iter().any(|&n| n > 0) || c.reboots > 0 || c.bad_queries > 0 {
+        let mut line = String::from("device controls:");
+        for (name, n) in crate::gb::control::Control::NAMES.iter().zip(c.controls) {
+            if n > 0 {
+                let _ = write!(line, " {name} {n}");
+            }
+        }
+        let _ = writeln!(
+            s,
+            "{line}; reboots {}; bad queries (unknown DeviceID or range) {}",
+            c.reboots, c.bad_queries
+        );
+    }
     if !total.video.is_empty() {
         let _ = writeln!(s, "{}", total.video.line());
     }
@@ -358,6 +372,12 @@ pub fn to_json(info: &RunInfo, total: &Snapshot, timeline: &[Second]) -> Value {
             "queries": c.queries, "queries_refused": c.queries_refused,
             "request_retransmits": c.request_retransmits, "retransmissions": c.retransmissions,
             "unanswerable_challenges": c.unanswerable_challenges,
+            "controls": crate::gb::control::Control::NAMES
+                .iter()
+                .zip(c.controls)
+                .map(|(k, n)| ((*k).to_string(), Value::from(n)))
+                .collect::<Map<String, Value>>(),
+            "reboots": c.reboots, "bad_queries": c.bad_queries,
             "unrouted": total.unrouted,
             "send_errors": total.send_errors,
         },
@@ -424,6 +444,12 @@ pub fn from_json(v: &Value) -> Result<(RunInfo, Snapshot), String> {
         request_retransmits: u(&c, "request_retransmits"),
         retransmissions: u(&c, "retransmissions"),
         unanswerable_challenges: u(&c, "unanswerable_challenges"),
+        controls: std::array::from_fn(|i| {
+            let name = crate::gb::control::Control::NAMES[i];
+            c.get("controls").map_or(0, |m| u(m, name))
+        }),
+        reboots: u(&c, "reboots"),
+        bad_queries: u(&c, "bad_queries"),
     };
     snap.unrouted = u(&c, "unrouted");
     snap.send_errors = u(&c, "send_errors");

@@ -36,9 +36,16 @@ pub struct Script {
     /// Answer a REGISTER asking for less than this (and not 0) with 423 and this as
     /// Min-Expires, before any challenge (as the real registrar does).
     pub min_expires: Option<u32>,
-    /// Queries to send right after a device registers on a new Call-ID (`Catalog`,
-    /// `DeviceInfo`, ...).
+    /// Queries and controls to send right after a device registers on a new Call-ID
+    /// (`Catalog`, `DeviceInfo`, `RecordInfo`, `DeviceControl:PTZCmd`, ...: the names of
+    /// [`super::requests`]); a `DeviceControl:TeleBoot` goes to each device once.
     pub queries: Vec<&'static str>,
+    /// Channels per device, to address channel 1 in the queries and controls that name a
+    /// channel.
+    pub channels: u32,
+    /// Send a device its queries one at a time, the next after each Response message (as a
+    /// platform polling a device does), instead of all at once.
+    pub one_at_a_time: bool,
     /// Answer nothing at all (a dead server).
     pub silent: bool,
     /// Answer no keepalive (a server that lost the device).
@@ -81,6 +88,8 @@ impl Default for Script {
             redirect_to: None,
             min_expires: None,
             queries: Vec::new(),
+            channels: 1,
+            one_at_a_time: false,
             silent: false,
             ignore_keepalives: false,
             per_device: true,
@@ -118,6 +127,12 @@ pub struct Seen {
     pub query_responses: u64,
     /// Catalog items received over all Catalog responses.
     pub catalog_items: u64,
+    /// RecordInfo items received over all RecordInfo responses.
+    pub record_items: u64,
+    /// DeviceControl Response messages received.
+    pub control_responses: u64,
+    /// Response messages by CmdType.
+    pub responses_by_cmd: HashMap<String, u64>,
     /// Responses to the queries it sent.
     pub query_acks: u64,
     /// Times of every REGISTER, per device, to check retry spacing.
@@ -162,6 +177,9 @@ pub struct ScriptedServer {
     pub seen: Seen,
     nonce: u64,
     known_calls: HashSet<Vec<u8>>,
+    rebooted: HashSet<DeviceId>,
+    /// Devices with scripted queries still to send: the next one's index, and where and how.
+    pending: HashMap<DeviceId, (usize, SocketAddr, Transport)>,
     query_sn: u32,
     buf: Vec<u8>,
     body: Vec<u8>,
@@ -211,6 +229,8 @@ impl ScriptedServer {
             seen: Seen::default(),
             nonce: 0,
             known_calls: HashSet::new(),
+            rebooted: HashSet::new(),
+            pending: HashMap::new(),
             query_sn: 0,
             buf: Vec::with_capacity(1024),
             body: Vec::with_capacity(512),
@@ -323,10 +343,18 @@ impl ScriptedServer {
         let first = self.known_calls.insert(call_id);
         self.accept(m, expires, out);
         // Platforms query a device right after it registers, not after each refresh.
-        let queries = if first {
-            self.script.queries.clone()
-        } else {
-            Vec::new()
+        if first && !self.script.queries.is_empty() {
+            self.pending.insert(dev, (0, from_addr, transport));
+            self.send_queries(dev, out);
+        }
+    }
+
+    /// Sends device `dev` its next scripted queries: all of them, or with
+    /// `one_at_a_time` up to and including the next one that is answered by a Response
+    /// message (the rest follow each Response).
+    fn send_queries(&mut self, dev: DeviceId, out: &mut Batch) {
+        let Some(&(mut next, addr, transport)) = self.pending.get(&dev) else {
+            return;
         };
         let from = QueryFrom {
             server_id: &self.id,
@@ -335,11 +363,25 @@ impl ScriptedServer {
             transport,
             charset: crate::gb::Charset::Gb2312,
         };
-        for q in queries {
+        while let Some(&q) = self.script.queries.get(next) {
+            next += 1;
+            if super::requests::is_reboot(q) && !self.rebooted.insert(dev) {
+                continue;
+            }
             self.query_sn += 1;
             let (sn, msg, body) = (self.query_sn, &mut self.buf, &mut self.body);
-            gbreg::write_query(msg, body, &from, q.as_bytes(), sn, &dev, &from_addr);
+            let charset = from.charset;
+            super::requests::write_body(body, charset, q, sn, &dev, self.script.channels);
+            gbreg::write_manscdp_message(msg, body, &from, sn, &dev, &addr);
             out.push(&self.buf);
+            if self.script.one_at_a_time && super::requests::is_answered(q) {
+                break;
+            }
+        }
+        if next >= self.script.queries.len() {
+            self.pending.remove(&dev);
+        } else if let Some(p) = self.pending.get_mut(&dev) {
+            p.0 = next;
         }
     }
 
@@ -511,6 +553,21 @@ impl ScriptedServer {
                 self.seen.query_responses += 1;
                 if x.cmd_type == b"Catalog" {
                     self.seen.catalog_items += gbreg::catalog_items(m.body) as u64;
+                }
+                if x.cmd_type == b"RecordInfo" {
+                    self.seen.record_items += gbreg::catalog_items(m.body) as u64;
+                }
+                if x.cmd_type == b"DeviceControl" {
+                    self.seen.control_responses += 1;
+                }
+                if self.script.per_device {
+                    let cmd = String::from_utf8_lossy(x.cmd_type).into_owned();
+                    *self.seen.responses_by_cmd.entry(cmd).or_default() += 1;
+                }
+                if let Some(dev) = gbreg::device_of(m).filter(|_| self.script.one_at_a_time) {
+                    self.reply(m, 200, |_| {}, out);
+                    self.send_queries(dev, out);
+                    return;
                 }
             }
             _ => {}

@@ -3,13 +3,14 @@
 //! shares. What an event sets off lives beside it, one job per file: the registration flow
 //! (`register`: digest auth, 423 Min-Expires, refresh, redirect, unregister, retries with
 //! backoff), keepalives with miss counting (`keepalive`), requests from the platform and the
-//! answers to its queries (`platform`), and the responses to the camera's own requests
-//! (`responses`).
+//! answers to its queries (`platform`), what a query or control asks and TeleBoot's restart
+//! (`device`), and the responses to the camera's own requests (`responses`).
 //!
 //! Nothing here touches a socket or reads a clock: time comes in as `now`, everything goes
 //! out through the [`Outbox`](super::Outbox) in [`Env`].
 
 mod challenge;
+mod device;
 mod keepalive;
 mod platform;
 mod register;
@@ -215,6 +216,9 @@ pub struct Camera {
     purpose: Purpose,
     misses: u8,
     flags: u16,
+    /// Device state the platform sets: the `device` module's recording, guard and reboot
+    /// bits.
+    dev: u8,
 }
 
 impl Camera {
@@ -249,6 +253,7 @@ impl Camera {
             purpose: Purpose::Initial,
             misses: 0,
             flags: 0,
+            dev: 0,
         };
         cam.next_rand();
         if cam.next_rand() % 1000 < cfg.fault_permille {
@@ -298,6 +303,13 @@ impl Camera {
     /// True if the stop ended with a successful unregister.
     pub fn unregistered(&self) -> bool {
         self.flags & UNREG_OK != 0
+    }
+
+    /// True while a TeleBoot restart is under way (unregistering, then down until it
+    /// registers again): what a host keeps for the device (live video, subscriptions) should
+    /// end too.
+    pub fn is_rebooting(&self) -> bool {
+        self.rebooting()
     }
 
     /// True if this camera reports a faulty sub-device in its keepalives.
@@ -377,7 +389,9 @@ impl Camera {
             self.end(Slot::Reg, Outcome::TransportError, now, env);
         }
         self.end_txns(&[Slot::Hb, Slot::Query], Outcome::TransportError, now, env);
-        if purpose == Purpose::Unregister && self.phase != Phase::Registered {
+        if purpose == Purpose::Unregister && self.phase != Phase::Registered && self.rebooting() {
+            self.reboot_wait(now, env);
+        } else if purpose == Purpose::Unregister && self.phase != Phase::Registered {
             self.stop_finish(now, env);
         } else {
             self.go_offline(now, 0, env);
@@ -405,10 +419,12 @@ impl Camera {
             return;
         }
         self.flags |= STOPPING;
+        // A restart under way ends here: its unregister, if in flight, is the stop's.
+        self.dev &= !device::REBOOTING;
         // A keepalive or answer already sent was sent before the unregister, so its response
         // comes first: it completes as usual; only what is still in flight when the camera
         // stops is abandoned. Nothing new starts.
-        self.queue.clear();
+        self.clear_queries(env);
         if self.reg.active && self.purpose == Purpose::Refresh {
             // A refresh already sent completes too: its success unregisters (the STOPPING
             // check after a 2xx), its failure leaves the camera stopped offline.
@@ -446,7 +462,7 @@ impl Camera {
         if self.phase == Phase::Connecting {
             self.record_flow(now, Outcome::Abandoned, env);
         }
-        self.queue.clear();
+        self.clear_queries(env);
         self.flags |= STOPPING;
         self.stop_finish(now, env);
     }

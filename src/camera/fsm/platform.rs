@@ -1,13 +1,15 @@
 //! Requests from the platform: a MESSAGE query (Catalog, DeviceInfo, DeviceStatus,
-//! ConfigDownload) is answered 200 and queued, OPTIONS 200, anything else 501; a
-//! retransmitted request gets the same answer again and nothing more. Queued queries are
-//! answered one MESSAGE at a time (a Catalog page by page).
+//! ConfigDownload, RecordInfo, the 2022 queries) is answered 200 and queued, a DeviceControl
+//! or DeviceConfig 200 (and a Response queued where the standard asks for one; see `device`), OPTIONS 200,
+//! anything else 501; a retransmitted request gets the same answer again and nothing more.
+//! Queued answers go one MESSAGE at a time (Catalog and RecordInfo page by page). While a
+//! TeleBoot restart is under way the device is down: new requests go unanswered.
 //!
-//! It never reads a MANSCDP body beyond its type and SN, and never sends a request the
-//! platform did not ask for.
+//! It never reads a MANSCDP body itself (`device` reads what a query asks), and never sends a
+//! request the platform did not ask for.
 
+use super::device::Then;
 use super::{Camera, Slot};
-use crate::camera::queries::{QueryKind, write_response};
 use crate::camera::{Dest, Env, TxnKind};
 use crate::clock::Time;
 use crate::gb::{Manscdp, Root};
@@ -48,32 +50,26 @@ impl Camera {
             self.respond(msg, self.last_code, env);
             return;
         }
-        let mut queued = false;
-        let code = match method {
+        if self.rebooting() {
+            // Down for a restart: nothing answers.
+            return;
+        }
+        let (code, then) = match method {
             Method::Message => match Manscdp::parse(msg.body) {
-                Some(x) if x.root == Root::Query => match QueryKind::from_cmd(x.cmd_type) {
-                    Some(kind) => {
-                        if self.queue.push(kind, x.sn.unwrap_or(0)) {
-                            env.out.counters.queries += 1;
-                            queued = true;
-                            200
-                        } else {
-                            env.out.counters.queries_refused += 1;
-                            486
-                        }
-                    }
-                    None => 200,
-                },
-                _ => 200,
+                Some(x) if x.root == Root::Query => self.take_query(&x, env),
+                Some(x) if x.root == Root::Control => self.take_control(&x, env),
+                _ => (200, Then::Nothing),
             },
-            Method::Options => 200,
-            _ => 501,
+            Method::Options => (200, Then::Nothing),
+            _ => (501, Then::Nothing),
         };
         self.last_req = key;
         self.last_code = code;
         self.respond(msg, code, env);
-        if queued {
-            self.next_query(now, env);
+        match then {
+            Then::Nothing => {}
+            Then::Answer => self.next_query(now, env),
+            Then::Reboot => self.reboot(now, env),
         }
     }
 
@@ -100,19 +96,10 @@ impl Camera {
     /// The answer to the query at the front of the queue (its current page) into
     /// `env.out.body`; false when none is queued.
     pub(super) fn write_query_body(&self, now: Time, env: &mut Env<'_>) -> bool {
-        let Some((kind, sn)) = self.queue.front() else {
+        let Some(front) = self.front_query(env) else {
             return false;
         };
-        write_response(
-            &mut env.out.body,
-            env.cfg,
-            self.index,
-            &self.id,
-            kind,
-            sn,
-            self.queue.page,
-            now,
-        );
+        front.write(&mut env.out.body, env.cfg, now);
         true
     }
 }

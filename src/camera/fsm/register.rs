@@ -30,6 +30,8 @@ impl Camera {
         self.flow_sent = Time::MAX;
         self.flags &= !(REDIRECTED | EXPIRY_RAISED);
         if purpose == Purpose::Initial {
+            // Up again after a TeleBoot, if it was one.
+            self.dev &= !super::device::REBOOTING;
             // Registering afresh: at the configured server (a 302 target that failed us was
             // kept only while its binding might be unregistered).
             self.redirect = None;
@@ -180,10 +182,14 @@ impl Camera {
                 self.end(Slot::Reg, Outcome::Status(code), now, env);
                 self.flags &= !STALE_RETRIED;
                 if self.purpose == Purpose::Unregister {
-                    self.flags |= UNREG_OK;
                     self.flags &= !REGISTERED;
                     self.bound_until_s = 0;
-                    self.stop_finish(now, env);
+                    if self.rebooting() {
+                        self.reboot_wait(now, env);
+                    } else {
+                        self.flags |= UNREG_OK;
+                        self.stop_finish(now, env);
+                    }
                     return;
                 }
                 // This camera's own binding among those listed (RFC 3261 10.2.4), else
@@ -279,7 +285,10 @@ impl Camera {
 
     pub(super) fn flow_failed(&mut self, now: Time, retry_after: u32, env: &mut Env<'_>) {
         self.flags &= !STALE_RETRIED;
-        if self.purpose == Purpose::Unregister {
+        if self.purpose == Purpose::Unregister && self.rebooting() {
+            // The restart goes on whether the registrar took the unregister or not.
+            self.reboot_wait(now, env);
+        } else if self.purpose == Purpose::Unregister {
             self.stop_finish(now, env);
         } else {
             self.go_offline(now, retry_after, env);
@@ -294,7 +303,7 @@ impl Camera {
         }
         self.flags &= !(REGISTERED | STALE_RETRIED | FAULT_PENDING);
         self.end_txns(&[Slot::Hb, Slot::Query], Outcome::Abandoned, now, env);
-        self.queue.clear();
+        self.clear_queries(env);
         self.misses = 0;
         env.out.credentials.forget(self.index);
         if !self.holds_binding(now) {
@@ -331,7 +340,7 @@ impl Camera {
             now,
             env,
         );
-        self.queue.clear();
+        self.clear_queries(env);
         self.flags &= !REGISTERED;
         env.out.credentials.forget(self.index);
         if self.flags & CONN_OPEN != 0 {

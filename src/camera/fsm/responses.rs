@@ -5,10 +5,9 @@
 //!
 //! It never starts a flow of its own: a REGISTER's answer goes to the registration flow, a
 //! challenge to a MESSAGE to `challenge`, a keepalive's answer only clears its misses (and
-//! sends a pending fault report), a query answer's moves the query queue on.
+//! sends a pending fault report), a query answer's moves the query queue on (the next page, or the next query).
 
 use super::{Camera, FAULT_PENDING, HB_ANSWERED, Slot};
-use crate::camera::queries::QueryKind;
 use crate::camera::request::parse_branch;
 use crate::camera::{Env, Outcome};
 use crate::clock::Time;
@@ -66,16 +65,11 @@ impl Camera {
             Slot::Query => {
                 self.end(Slot::Query, Outcome::Status(code), now, env);
                 let more = (200..300).contains(&code)
-                    && self.queue.front().is_some_and(|(k, _)| {
-                        k == QueryKind::Catalog
-                            && (u32::from(self.queue.page) + 1)
-                                .saturating_mul(env.cfg.catalog_page.max(1))
-                                < env.cfg.channels_of(self.index)
-                    });
+                    && self.front_query(env).is_some_and(|f| f.more_pages(env.cfg));
                 if more {
                     self.queue.page += 1;
                 } else {
-                    self.queue.pop();
+                    self.pop_query(env);
                 }
                 self.next_query(now, env);
             }
@@ -96,7 +90,7 @@ impl Camera {
             Slot::Reg => self.flow_failed(now, retry_after, env),
             Slot::Hb => {}
             Slot::Query => {
-                self.queue.pop();
+                self.pop_query(env);
                 self.next_query(now, env);
             }
         }

@@ -128,7 +128,7 @@ fn keepalives_and_catalogs_declare_the_editions_charset_and_are_written_in_it() 
             field(out.get(0).unwrap(), |m| m.status().map(|c| c.to_string())),
             "200"
         );
-        let q = "<?xml version=\"1.0\"?>\r\n<Query><CmdType>Catalog</CmdType><SN>3</SN><DeviceID>1</DeviceID></Query>\r\n";
+        let q = "<?xml version=\"1.0\"?>\r\n<Query><CmdType>Catalog</CmdType><SN>3</SN><DeviceID>34020000001320000001</DeviceID></Query>\r\n";
         let query = format!(
             "MESSAGE sip:34020000001320000001@10.0.0.0:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 10.255.0.1:5060;branch=z9hG4bKc\r\nFrom: <sip:34020000002000000001@3402000000>;tag=a\r\nTo: <sip:34020000001320000001@3402000000>\r\nCall-ID: c1\r\nCSeq: 1 MESSAGE\r\nContent-Type: Application/MANSCDP+xml\r\nContent-Length: {}\r\n\r\n{q}",
             q.len()

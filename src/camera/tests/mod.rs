@@ -7,6 +7,7 @@
 //!
 //! Nothing here opens a socket or reads a clock: every test is deterministic.
 
+mod device;
 mod gb_version;
 mod interop;
 mod keepalive;

@@ -47,7 +47,7 @@ fn unknown_requests_get_501_options_200_and_retransmissions_the_same_answer() {
     let r = b.call(|c, env| c.handle_message(T0, &req("OPTIONS", "z9hG4bKo"), env));
     assert_eq!(status(&r[0]), "200");
     assert_eq!(b.out.sends[0].dest, Dest::Source);
-    let query = b"MESSAGE sip:34020000001320000001@10.0.0.0:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 10.255.0.1:5060;branch=z9hG4bKq\r\nFrom: <sip:34020000002000000001@3402000000>;tag=a\r\nTo: <sip:34020000001320000001@3402000000>\r\nCall-ID: q1\r\nCSeq: 5 MESSAGE\r\nContent-Type: Application/MANSCDP+xml\r\nContent-Length: 96\r\n\r\n<?xml version=\"1.0\"?>\r\n<Query><CmdType>DeviceInfo</CmdType><SN>7</SN><DeviceID>1</DeviceID></Query>\r\n";
+    let query = b"MESSAGE sip:34020000001320000001@10.0.0.0:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 10.255.0.1:5060;branch=z9hG4bKq\r\nFrom: <sip:34020000002000000001@3402000000>;tag=a\r\nTo: <sip:34020000001320000001@3402000000>\r\nCall-ID: q1\r\nCSeq: 5 MESSAGE\r\nContent-Type: Application/MANSCDP+xml\r\nContent-Length: 120\r\n\r\n<?xml version=\"1.0\"?>\r\n<Query><CmdType>DeviceInfo</CmdType><SN>7</SN><DeviceID>34020000001320000001</DeviceID></Query>\r\n";
     let first = b.call(|c, env| c.handle_message(T0, query, env));
     assert_eq!(first.len(), 2, "200 OK and the DeviceInfo response");
     let again = b.call(|c, env| c.handle_message(T0 + 500 * MS, query, env));

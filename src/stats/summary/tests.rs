@@ -223,3 +223,24 @@ fn a_report_without_service_and_lag_reads_them_as_empty() {
     v["kinds"]["register"]["lag_histogram"] = json!("not base64!");
     assert!(from_json(&v).unwrap_err().contains("lag_histogram"));
 }
+
+#[test]
+fn device_controls_reboots_and_bad_queries_round_trip_and_are_reported() {
+    let mut a = sample(0);
+    a.counters.controls[crate::gb::control::Control::TeleBoot.index()] = 2;
+    a.counters.controls[crate::gb::control::Control::Ptz.index()] = 7;
+    a.counters.reboots = 2;
+    a.counters.bad_queries = 1;
+    let v = to_json(&info(), &a, &[]);
+    assert_eq!(v["counters"]["controls"]["tele_boot"], 2);
+    assert_eq!(v["counters"]["controls"]["ptz"], 7);
+    assert_eq!(v["counters"]["reboots"], 2);
+    let (_, b) = from_json(&v).unwrap();
+    assert_eq!(b.counters.controls, a.counters.controls);
+    assert_eq!((b.counters.reboots, b.counters.bad_queries), (2, 1));
+    let text = render_text(&info(), &a);
+    assert!(
+        text.contains("device controls: ptz 7 tele_boot 2; reboots 2"),
+        "{text}"
+    );
+}
