@@ -192,7 +192,8 @@ pub struct SubCounters {
     pub unsubscribed: u64,
     /// Subscriptions that expired without a refresh.
     pub expired: u64,
-    /// Subscriptions ended by a NOTIFY's 481 or 408 or its Timer F.
+    /// Subscriptions ended by a NOTIFY's 481 or 408 or its Timer F, or by their device's
+    /// reboot (TeleBoot).
     pub dropped: u64,
     /// SUBSCRIBEs refused 503: the table was full.
     pub refused: u64,
@@ -475,6 +476,37 @@ impl SubTable {
     pub fn halt(&mut self) {
         self.begin();
         self.halted = true;
+    }
+
+    /// Device `index` went down (a TeleBoot reboot): its subscriptions end at once, without a
+    /// final NOTIFY (a rebooted device has forgotten them; the platform learns it from the 481
+    /// to its next refresh), a NOTIFY in flight recorded as abandoned. False (and nothing
+    /// cleared) when it held none. Its alarm MESSAGEs in flight finish; it raises no new alarm
+    /// while it is not registered.
+    pub fn device_down(&mut self, now: Time, index: u32) -> bool {
+        if !self
+            .slots
+            .iter()
+            .any(|s| s.state != State::Free && s.device == index)
+        {
+            return false;
+        }
+        self.begin();
+        for i in 0..self.slots.len() {
+            let s = &self.slots[i];
+            if s.state == State::Free || s.device != index {
+                continue;
+            }
+            if s.txn.active {
+                let due = s.txn.due;
+                self.end_notify(i, Outcome::Abandoned, due, now);
+            }
+            if self.slots[i].state == State::Active {
+                self.counters.dropped += 1;
+            }
+            self.slots[i].free();
+        }
+        true
     }
 
     /// Ends every transaction still in flight as abandoned (the run is over).

@@ -458,6 +458,9 @@ impl Worker {
             target: self.target,
         };
         fleet.call(&mut self.io, slot, now, local, source, f);
+        if self.cams.get(slot).is_some_and(Camera::is_rebooting) {
+            self.subs_device_down(slot, now);
+        }
     }
 
     /// Sends what the cameras queued for shared sockets, before the worker waits: those

@@ -139,6 +139,14 @@ impl Worker {
         true
     }
 
+    /// Camera `slot` is rebooting (a TeleBoot): its subscriptions end with it.
+    pub(super) fn subs_device_down(&mut self, slot: usize, now: Time) {
+        let k = (slot * self.workers + self.index) as u32;
+        if self.subs.device_down(now, k) {
+            self.subs_actions();
+        }
+    }
+
     /// Books what the table's last call ended, sends what it wrote, and re-arms its timer.
     pub(super) fn subs_actions(&mut self) {
         for r in self.subs.records() {

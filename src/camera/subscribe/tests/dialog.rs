@@ -275,3 +275,40 @@ fn a_provisional_answer_slows_retransmissions_to_t2() {
     assert_eq!(b.timer(at(4100)).len(), 1);
     assert_eq!(b.table.poll_timeout(), Some(at(8100)));
 }
+
+#[test]
+fn a_rebooting_device_forgets_its_subscriptions() {
+    let mut b = Bench::new(1, 4);
+    b.subscribed(at(0), &Sub::new("Catalog"));
+    let second = Sub {
+        call: "sub-call-2",
+        ..Sub::new("MobilePosition")
+    };
+    let (ok, _) = b.subscribed(at(0), &second);
+    // The next position NOTIFY is in flight when the device goes down.
+    assert_eq!(b.timer(at(5000)).len(), 1);
+    assert!(!b.table.device_down(at(5100), 7), "another device: nothing");
+    assert!(b.table.device_down(at(5100), 0));
+    assert!(b.table.sends().is_empty(), "no final NOTIFY");
+    let r = b.table.records();
+    assert_eq!(r.len(), 1);
+    assert_eq!(
+        (r[0].kind, r[0].outcome),
+        (TxnKind::Notify, Outcome::Abandoned)
+    );
+    assert_eq!((b.table.active(), b.table.counters().dropped), (0, 2));
+    assert_eq!(b.table.poll_timeout(), None);
+    // The platform's refresh then finds no subscription.
+    let tag = ok.to_tag();
+    let refresh = Sub {
+        branch: "z9hG4bKsub9",
+        cseq: 2,
+        to_tag: Some(&tag),
+        ..second
+    };
+    assert!(
+        b.subscribe(at(6000), &refresh)[0]
+            .first_line()
+            .starts_with("SIP/2.0 481")
+    );
+}
