@@ -220,6 +220,21 @@ impl TimerWheel {
         self.next_slot().map(|(t, _, _)| tick_time(t))
     }
 
+    /// Calls `f` with every key of the earliest occupied slot. Every key whose deadline is
+    /// the earliest is among them (keys due in one tick share a slot), with the other keys
+    /// of that slot, which a coarse slot spans: for a host that keeps its keys' exact times
+    /// and needs the earliest of them, at the cost of that one slot.
+    pub fn for_each_next(&self, mut f: impl FnMut(u32)) {
+        let Some((_, level, slot)) = self.next_slot() else {
+            return;
+        };
+        let mut key = self.heads[level][slot];
+        while key != NIL {
+            f(key);
+            key = self.nodes.get(key as usize).map_or(NIL, |n| n.next);
+        }
+    }
+
     /// Moves time to `now` and appends every key whose deadline is at or before it to `fired`
     /// (in deadline order across slots). Fired keys are disarmed.
     pub fn advance(&mut self, now: Time, fired: &mut Vec<u32>) {
@@ -388,6 +403,27 @@ mod tests {
         w.cancel(0);
         let nd = w.next_deadline().unwrap();
         assert!(nd <= tk(100_000) && nd > Time::ZERO);
+    }
+
+    #[test]
+    fn the_next_slot_holds_every_key_due_first() {
+        let mut w = TimerWheel::new(8, Time::ZERO);
+        assert!({
+            let mut none = true;
+            w.for_each_next(|_| none = false);
+            none
+        });
+        // Two keys due at one far tick, linked at different times (the second after the
+        // wheel moved): both in the slot visited, the later key not.
+        w.arm(0, tk(300_000));
+        w.arm(5, tk(900_000));
+        let mut fired = Vec::new();
+        w.advance(tk(200_000), &mut fired);
+        w.arm(3, tk(300_000));
+        let mut seen = Vec::new();
+        w.for_each_next(|k| seen.push(k));
+        seen.sort_unstable();
+        assert_eq!(seen, vec![0, 3]);
     }
 
     #[test]

@@ -188,16 +188,18 @@ impl SubTable {
                 continue;
             };
             let mut subscribed = false;
-            for i in 0..self.slots.len() {
-                let s = &mut self.slots[i];
-                if s.state == State::Active && s.kind == Kind::Alarm && s.device == k {
+            let mut i = self.first_of(k);
+            while let Some(s) = self.slots.get_mut(i as usize) {
+                let next = s.dev_next;
+                if s.state == State::Active && s.kind == Kind::Alarm {
                     if s.alarm_backlog == 0 {
                         s.alarm_due = due;
                     }
                     s.alarm_backlog = s.alarm_backlog.saturating_add(1);
                     subscribed = true;
-                    self.pump(i, now, cfg);
+                    self.pump(i as usize, now, cfg);
                 }
+                i = next;
             }
             if !subscribed && !self.send_alarm(now, due, &dev, ctx) {
                 self.alarm_blocked = true;
@@ -212,7 +214,7 @@ impl SubTable {
     /// alarm slot is free.
     fn send_alarm(&mut self, now: Time, due: Time, dev: &Device, ctx: &mut Ctx<'_>) -> bool {
         let cfg = ctx.cfg;
-        let Some(a) = self.alarm_slots.iter().position(|s| !s.txn.active) else {
+        let Some(a) = self.alarm_free.pop().map(|a| a as usize) else {
             return false;
         };
         self.alarm_body(cfg, dev.index, &dev.id, due);
@@ -226,10 +228,12 @@ impl SubTable {
             run_id: cfg.run_id ^ self.cfg.salt,
             user_agent: self.cfg.user_agent.as_bytes(),
         };
-        let slot = &mut self.alarm_slots[a];
         let auth = auth.map(|h| (h, &self.auth[..]));
         let ids = (a, generation, generation, 1);
-        write_alarm_message(&mut slot.wire, &from, ids, auth, &self.body);
+        write_alarm_message(&mut self.scratch, &from, ids, auth, &self.body);
+        let slot = &mut self.alarm_slots[a];
+        self.pool.release(slot.wire.take());
+        slot.wire = Some(self.pool.put(&self.scratch));
         slot.generation = generation;
         slot.call = generation;
         slot.authed = false;
@@ -242,6 +246,7 @@ impl SubTable {
             to: dev.server,
             what: What::Alarm(a),
         });
+        self.rearm_alarm(a);
         true
     }
 }

@@ -70,12 +70,11 @@ impl SubTable {
             return false;
         };
         // The same alarm again: its body is the kept MESSAGE's.
-        let slot = &self.alarm_slots[a];
-        let body_at =
-            memchr::memmem::find(&slot.wire, b"\r\n\r\n").map_or(slot.wire.len(), |i| i + 4);
+        let wire = self.pool.get(self.alarm_slots[a].wire);
+        let body_at = memchr::memmem::find(wire, b"\r\n\r\n").map_or(wire.len(), |i| i + 4);
         self.body.clear();
         self.body
-            .extend_from_slice(slot.wire.get(body_at..).unwrap_or(b""));
+            .extend_from_slice(wire.get(body_at..).unwrap_or(b""));
         let cnonce = cnonce(self.cfg.salt, self.generation);
         let uri = AlarmUri::new(&ctx.cfg.server_id, ctx.cfg.domain.as_bytes());
         self.auth.clear();
@@ -103,10 +102,12 @@ impl SubTable {
             run_id: ctx.cfg.run_id ^ self.cfg.salt,
             user_agent: self.cfg.user_agent.as_bytes(),
         };
-        let slot = &mut self.alarm_slots[a];
-        let ids = (a, generation, slot.call, 2);
+        let ids = (a, generation, self.alarm_slots[a].call, 2);
         let auth = Some((ch.answer_header(), &self.auth[..]));
-        write_alarm_message(&mut slot.wire, &from, ids, auth, &self.body);
+        write_alarm_message(&mut self.scratch, &from, ids, auth, &self.body);
+        let slot = &mut self.alarm_slots[a];
+        self.pool.release(slot.wire.take());
+        slot.wire = Some(self.pool.put(&self.scratch));
         slot.generation = generation;
         slot.authed = true;
         let first = slot.txn;
@@ -123,6 +124,7 @@ impl SubTable {
             to: dev.server,
             what: What::Alarm(a),
         });
+        self.rearm_alarm(a);
         true
     }
 }

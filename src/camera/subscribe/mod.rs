@@ -54,24 +54,39 @@
 //! [halts](SubTable::halt) the table: nothing new is sent, the NOTIFYs and MESSAGEs in flight
 //! finish, and what is still in flight at the very end is [abandoned](SubTable::abandon).
 //!
-//! What it never does: open a socket, read a clock (every call takes `now`), allocate once a
-//! slot's buffers are warm, or touch the camera's registration: the host routes SUBSCRIBE and
+//! At scale (tens of thousands of subscriptions per worker; the host's capacity is three per
+//! camera): slots are made as platforms take them, up to the capacity, and reused from a free
+//! list; each device's slots are linked, so a SUBSCRIBE, a response, an alarm or
+//! a reboot looks only at its device's; every slot has one wake-up on a timer wheel
+//! (the `timers` module), so [`poll_timeout`](SubTable::poll_timeout) is exact without a scan and a
+//! timer pass visits only the slots due. At rest a slot keeps its dialog's identifiers and
+//! schedule: a NOTIFY's copy for retransmission lives in a shared pool only while it is in
+//! flight, and the 200 to a retransmitted SUBSCRIBE is written again rather than kept.
+//!
+//! What it never does: open a socket, read a clock (every call takes `now`), allocate once
+//! its buffers are warm (the pool's, a reused slot's, the output's), scan the whole table
+//! for a message or a timer, or touch the camera's registration: the host routes SUBSCRIBE and
 //! the responses to NOTIFYs and alarm MESSAGEs here and sends each [`Transmit`] from the
 //! device's own signalling socket.
 
 mod alarm;
 mod body;
 mod challenge;
+mod counters;
+mod index;
 mod notify;
 mod request;
 mod slot;
 #[cfg(test)]
 mod tests;
+mod timers;
 mod wire;
 
 pub use alarm::{Alarms, Burst};
 pub use body::{LAP_SECS, Position, RADIUS_M, position};
+pub use counters::SubCounters;
 
+use crate::camera::pool::BufPool;
 use crate::camera::{Outcome, Record, Transport, TxnKind};
 use crate::clock::{Span, Time};
 use crate::gb::DeviceId;
@@ -179,191 +194,6 @@ impl Default for SubConfig {
     }
 }
 
-/// What a table has done, counted since it was made (the run's `subscriptions` report).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SubCounters {
-    /// New SUBSCRIBEs (retransmissions not counted).
-    pub subscribes: u64,
-    /// Subscriptions accepted (200 to a SUBSCRIBE outside a dialog).
-    pub accepted: u64,
-    /// Subscriptions refreshed (200 to a SUBSCRIBE in the dialog).
-    pub refreshed: u64,
-    /// Subscriptions the platform ended (`Expires: 0`).
-    pub unsubscribed: u64,
-    /// Subscriptions that expired without a refresh.
-    pub expired: u64,
-    /// Subscriptions ended by a NOTIFY's 481 or 408 or its Timer F, or by their device's
-    /// reboot (TeleBoot).
-    pub dropped: u64,
-    /// SUBSCRIBEs refused 503: the table was full.
-    pub refused: u64,
-    /// SUBSCRIBEs refused 489: a `CmdType` the device does not serve.
-    pub bad_event: u64,
-    /// In-dialog SUBSCRIBEs for no known subscription (481).
-    pub unknown_dialog: u64,
-    /// SUBSCRIBEs without the headers a transaction needs (400).
-    pub malformed: u64,
-    /// Retransmitted SUBSCRIBEs answered again.
-    pub retransmits: u64,
-    /// Catalog NOTIFYs sent (first sends), the first pages included.
-    pub notify_catalog: u64,
-    /// MobilePosition NOTIFYs sent.
-    pub notify_position: u64,
-    /// Alarm NOTIFYs sent (the first, with no alarm, included).
-    pub notify_alarm: u64,
-    /// Final NOTIFYs (`terminated`) sent.
-    pub notify_final: u64,
-    /// MobilePosition ticks skipped: the previous NOTIFY was still unanswered.
-    pub positions_skipped: u64,
-    /// Alarms raised by registered devices (as NOTIFYs or MESSAGEs).
-    pub alarms: u64,
-    /// Alarm MESSAGEs sent (alarms of devices without an Alarm subscription).
-    pub alarm_messages: u64,
-    /// Alarms due while their device was not registered: not raised.
-    pub alarms_offline: u64,
-    /// NOTIFY and alarm MESSAGE retransmissions sent.
-    pub retransmissions: u64,
-}
-
-impl SubCounters {
-    /// The fields with their JSON names, in order.
-    pub fn fields(&self) -> [(&'static str, u64); 20] {
-        [
-            ("subscribes", self.subscribes),
-            ("accepted", self.accepted),
-            ("refreshed", self.refreshed),
-            ("unsubscribed", self.unsubscribed),
-            ("expired", self.expired),
-            ("dropped", self.dropped),
-            ("refused", self.refused),
-            ("bad_event", self.bad_event),
-            ("unknown_dialog", self.unknown_dialog),
-            ("malformed", self.malformed),
-            ("retransmits", self.retransmits),
-            ("notify_catalog", self.notify_catalog),
-            ("notify_position", self.notify_position),
-            ("notify_alarm", self.notify_alarm),
-            ("notify_final", self.notify_final),
-            ("positions_skipped", self.positions_skipped),
-            ("alarms", self.alarms),
-            ("alarm_messages", self.alarm_messages),
-            ("alarms_offline", self.alarms_offline),
-            ("retransmissions", self.retransmissions),
-        ]
-    }
-
-    fn fields_mut(&mut self) -> [&mut u64; 20] {
-        let SubCounters {
-            subscribes,
-            accepted,
-            refreshed,
-            unsubscribed,
-            expired,
-            dropped,
-            refused,
-            bad_event,
-            unknown_dialog,
-            malformed,
-            retransmits,
-            notify_catalog,
-            notify_position,
-            notify_alarm,
-            notify_final,
-            positions_skipped,
-            alarms,
-            alarm_messages,
-            alarms_offline,
-            retransmissions,
-        } = self;
-        [
-            subscribes,
-            accepted,
-            refreshed,
-            unsubscribed,
-            expired,
-            dropped,
-            refused,
-            bad_event,
-            unknown_dialog,
-            malformed,
-            retransmits,
-            notify_catalog,
-            notify_position,
-            notify_alarm,
-            notify_final,
-            positions_skipped,
-            alarms,
-            alarm_messages,
-            alarms_offline,
-            retransmissions,
-        ]
-    }
-
-    /// Adds `o`.
-    pub fn add(&mut self, o: &SubCounters) {
-        for (a, (_, b)) in self.fields_mut().into_iter().zip(o.fields()) {
-            *a = a.saturating_add(b);
-        }
-    }
-
-    /// The difference `self - before` of running totals (an interval's counts).
-    pub fn since(&self, before: &SubCounters) -> SubCounters {
-        let mut d = *self;
-        for (a, (_, b)) in d.fields_mut().into_iter().zip(before.fields()) {
-            *a = a.saturating_sub(b);
-        }
-        d
-    }
-
-    /// True when nothing happened.
-    pub fn is_empty(&self) -> bool {
-        self.fields().iter().all(|(_, v)| *v == 0)
-    }
-
-    /// The JSON object (the field names of [`fields`](Self::fields)).
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut m = serde_json::Map::new();
-        for (k, v) in self.fields() {
-            m.insert(k.into(), serde_json::json!(v));
-        }
-        serde_json::Value::Object(m)
-    }
-
-    /// Reads [`to_json`](Self::to_json)'s object back (missing fields are 0).
-    pub fn from_json(v: &serde_json::Value) -> SubCounters {
-        let mut c = SubCounters::default();
-        let names = c.fields();
-        for (a, (name, _)) in c.fields_mut().into_iter().zip(names) {
-            *a = v.get(name).and_then(serde_json::Value::as_u64).unwrap_or(0);
-        }
-        c
-    }
-
-    /// The summary's line.
-    pub fn line(&self) -> String {
-        format!(
-            "subscriptions: SUBSCRIBEs {} (accepted {}, refreshed {}, unsubscribed {}, expired {}, dropped {}, refused {}, bad event {}, unknown dialog {}); NOTIFYs catalog {}, position {}, alarm {}, final {} (positions skipped {}); alarms {} (as MESSAGEs {}, device offline {})",
-            self.subscribes,
-            self.accepted,
-            self.refreshed,
-            self.unsubscribed,
-            self.expired,
-            self.dropped,
-            self.refused,
-            self.bad_event,
-            self.unknown_dialog,
-            self.notify_catalog,
-            self.notify_position,
-            self.notify_alarm,
-            self.notify_final,
-            self.positions_skipped,
-            self.alarms,
-            self.alarm_messages,
-            self.alarms_offline,
-        )
-    }
-}
-
 /// Bytes to send; read them with [`SubTable::bytes`] before the next call on the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Transmit {
@@ -380,8 +210,6 @@ enum What {
     Out(usize, usize),
     /// A subscription slot's NOTIFY in flight.
     Notify(usize),
-    /// A subscription slot's kept answer to its last SUBSCRIBE.
-    Answer(usize),
     /// An alarm slot's MESSAGE.
     Alarm(usize),
 }
@@ -389,8 +217,23 @@ enum What {
 /// The subscriptions and alarm MESSAGEs of one worker's devices. See the module docs.
 #[derive(Debug)]
 pub struct SubTable {
+    /// The subscription slots made so far (at most `cfg.capacity`); see [`index`].
     slots: Vec<Slot>,
+    /// Slots free for reuse.
+    free: Vec<u32>,
+    /// Per local device, its first slot (`u32::MAX`: none).
+    dev_heads: Vec<u32>,
+    /// Subscriptions held (slots not free).
+    held: usize,
     alarm_slots: Vec<AlarmSlot>,
+    /// Alarm slots with no MESSAGE in flight.
+    alarm_free: Vec<u32>,
+    /// One wake-up per alarm slot (keys `0..alarm_slots`) and per subscription slot (after).
+    timers: timers::Timers,
+    /// Keys due in a timer pass.
+    fired: Vec<u32>,
+    /// The copies of NOTIFYs and alarm MESSAGEs in flight.
+    pool: BufPool,
     cfg: SubConfig,
     out: Vec<u8>,
     scratch: Vec<u8>,
@@ -412,17 +255,25 @@ pub struct SubTable {
 }
 
 impl SubTable {
-    /// A table with the capacities of `cfg`; the slots' buffers are allocated on first use.
+    /// A table with the capacities of `cfg`. Subscription slots are made as platforms
+    /// subscribe (up to `cfg.capacity`), and a NOTIFY's copy is kept only while it is in
+    /// flight, so memory follows the subscriptions held.
     pub fn new(cfg: SubConfig) -> SubTable {
         SubTable {
-            slots: (0..cfg.capacity).map(|_| Slot::new()).collect(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            dev_heads: vec![index::NONE; cfg.devices as usize],
+            held: 0,
             alarm_slots: (0..cfg.alarm_slots).map(|_| AlarmSlot::new()).collect(),
+            alarm_free: (0..cfg.alarm_slots as u32).rev().collect(),
+            timers: timers::Timers::new(),
+            fired: Vec::with_capacity(64),
+            pool: BufPool::default(),
             out: Vec::with_capacity(4096),
             scratch: Vec::with_capacity(2048),
             body: Vec::with_capacity(2048),
-            // Per slot at most one NOTIFY and one answer per call; per alarm slot one MESSAGE.
-            sends: Vec::with_capacity(2 * cfg.capacity + cfg.alarm_slots + 8),
-            records: Vec::with_capacity(cfg.capacity + cfg.alarm_slots + 8),
+            sends: Vec::with_capacity(64),
+            records: Vec::with_capacity(64),
             schedule: alarm::Schedule::default(),
             cfg,
             counters: SubCounters::default(),
@@ -441,7 +292,12 @@ impl SubTable {
 
     /// Subscriptions held now (being ended included).
     pub fn active(&self) -> usize {
-        self.slots.iter().filter(|s| s.state != State::Free).count()
+        self.held
+    }
+
+    /// Most subscriptions it holds at once (a SUBSCRIBE beyond them gets 503).
+    pub fn capacity(&self) -> usize {
+        self.cfg.capacity
     }
 
     /// What the last call sends, in order (valid until the next call).
@@ -458,9 +314,14 @@ impl SubTable {
     pub fn bytes(&self, t: &Transmit) -> &[u8] {
         match t.what {
             What::Out(a, b) => self.out.get(a..b).unwrap_or(b""),
-            What::Notify(i) => self.slots.get(i).map_or(&b""[..], |s| &s.wire),
-            What::Answer(i) => self.slots.get(i).map_or(&b""[..], |s| &s.answer),
-            What::Alarm(i) => self.alarm_slots.get(i).map_or(&b""[..], |s| &s.wire),
+            What::Notify(i) => self
+                .slots
+                .get(i)
+                .map_or(&b""[..], |s| self.pool.get(s.wire)),
+            What::Alarm(i) => self
+                .alarm_slots
+                .get(i)
+                .map_or(&b""[..], |s| self.pool.get(s.wire)),
         }
     }
 
@@ -476,6 +337,10 @@ impl SubTable {
     pub fn halt(&mut self) {
         self.begin();
         self.halted = true;
+        // Only the NOTIFYs in flight keep a wake-up now (once, over every slot).
+        for i in 0..self.slots.len() {
+            self.rearm(i);
+        }
     }
 
     /// Device `index` went down (a TeleBoot reboot): its subscriptions end at once, without a
@@ -484,27 +349,23 @@ impl SubTable {
     /// cleared) when it held none. Its alarm MESSAGEs in flight finish; it raises no new alarm
     /// while it is not registered.
     pub fn device_down(&mut self, now: Time, index: u32) -> bool {
-        if !self
-            .slots
-            .iter()
-            .any(|s| s.state != State::Free && s.device == index)
-        {
+        let mut i = self.first_of(index);
+        if i == index::NONE {
             return false;
         }
         self.begin();
-        for i in 0..self.slots.len() {
-            let s = &self.slots[i];
-            if s.state == State::Free || s.device != index {
-                continue;
-            }
+        while let Some(s) = self.slots.get(i as usize) {
+            let next = s.dev_next;
+            let u = i as usize;
             if s.txn.active {
                 let due = s.txn.due;
-                self.end_notify(i, Outcome::Abandoned, due, now);
+                self.end_notify(u, Outcome::Abandoned, due, now);
             }
-            if self.slots[i].state == State::Active {
+            if self.slots[u].state == State::Active {
                 self.counters.dropped += 1;
             }
-            self.slots[i].free();
+            self.free_slot(u);
+            i = next;
         }
         true
     }
@@ -516,6 +377,7 @@ impl SubTable {
             if self.slots[i].txn.active {
                 let due = self.slots[i].txn.due;
                 self.end_notify(i, Outcome::Abandoned, due, now);
+                self.rearm(i);
             }
         }
         for a in 0..self.alarm_slots.len() {
@@ -525,22 +387,17 @@ impl SubTable {
         }
     }
 
-    /// The next time [`on_timer`](Self::on_timer) has work; `None` for none.
+    /// The next time [`on_timer`](Self::on_timer) has work; `None` for none. Exact, and
+    /// cheap: the earliest of the slots' wake-ups is kept, and the alarm
+    /// schedule's next alarm is one computation.
     pub fn poll_timeout(&self) -> Option<Time> {
-        // Halted, only the NOTIFYs in flight have work left: the ticks, changes and
-        // expiries still due would wake the host for nothing, over and over.
-        let subs = if self.halted {
-            self.slots.iter().filter_map(|s| s.txn.wake()).min()
-        } else {
-            self.slots.iter().filter_map(Slot::wake).min()
-        };
-        let alarms = self.alarm_slots.iter().filter_map(|a| a.txn.wake()).min();
+        let slots = self.timers.earliest();
         let schedule = if self.halted || self.alarm_blocked {
             None
         } else {
             self.schedule.next_due(&self.cfg)
         };
-        [subs, alarms, schedule].into_iter().flatten().min()
+        [slots, schedule].into_iter().flatten().min()
     }
 
     fn begin(&mut self) {
@@ -549,22 +406,27 @@ impl SubTable {
         self.records.clear();
     }
 
-    /// Ends subscription slot `i`'s NOTIFY with `outcome`, due at `due`.
+    /// Ends subscription slot `i`'s NOTIFY with `outcome`, due at `due`, and lets its copy
+    /// go.
     fn end_notify(&mut self, i: usize, outcome: Outcome, due: Time, now: Time) {
-        let t = &mut self.slots[i].txn;
+        let s = &mut self.slots[i];
         self.records
-            .push(t.record(TxnKind::Notify, outcome, due, now));
-        t.active = false;
+            .push(s.txn.record(TxnKind::Notify, outcome, due, now));
+        s.txn.active = false;
+        self.pool.release(s.wire.take());
     }
 
-    /// Ends alarm slot `a`'s MESSAGE with `outcome`.
+    /// Ends alarm slot `a`'s MESSAGE with `outcome`; the slot is free again.
     fn end_alarm(&mut self, a: usize, outcome: Outcome, now: Time) {
-        let t = &mut self.alarm_slots[a].txn;
-        let due = t.due;
+        let s = &mut self.alarm_slots[a];
+        let due = s.txn.due;
         self.records
-            .push(t.record(TxnKind::Alarm, outcome, due, now));
-        t.active = false;
+            .push(s.txn.record(TxnKind::Alarm, outcome, due, now));
+        s.txn.active = false;
+        self.pool.release(s.wire.take());
+        self.alarm_free.push(a as u32);
         self.alarm_blocked = false;
+        self.rearm_alarm(a);
     }
 
     /// The fleet index of the worker's local device `j`.

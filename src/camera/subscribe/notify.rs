@@ -1,12 +1,14 @@
 //! After the SUBSCRIBE: which NOTIFY a subscription sends next (its state pages, alarms
 //! waiting, the next MobilePosition tick or Catalog change, the final one), the timers that
 //! retransmit NOTIFYs and alarm MESSAGEs and end them at Timer F, expiry, and the responses
-//! that end them. Matching is by Call-ID, the camera's From tag and CSeq for NOTIFYs (one in
-//! flight per subscription) and by branch for alarm MESSAGEs, scanning the table.
+//! that end them. A response is matched within its device's subscriptions (the device from
+//! the branch the table wrote) by Call-ID, the camera's From tag and CSeq for NOTIFYs (one in
+//! flight per subscription), and to its alarm slot by the branch for alarm MESSAGEs: never by
+//! scanning the table. A timer pass visits only the slots due.
 
 use super::body::{CatalogItem, position, write_bare, write_catalog, write_position};
 use super::slot::{CALL_ID, State};
-use super::wire::{SubState, alarm_counter, write_notify};
+use super::wire::{SubState, alarm_counter, alarm_slot_of, write_notify};
 use super::{Ctx, Kind, SubTable, Transmit, What};
 use crate::camera::request::parse_branch;
 use crate::camera::{CameraConfig, Outcome};
@@ -16,8 +18,13 @@ use crate::sip::{Message, Method};
 
 impl SubTable {
     /// Sends subscription slot `i`'s next NOTIFY if none is in flight and one is due by
-    /// `now`.
+    /// `now`, then sets its wake-up.
     pub(super) fn pump(&mut self, i: usize, now: Time, cfg: &CameraConfig) {
+        self.pump_now(i, now, cfg);
+        self.rearm(i);
+    }
+
+    fn pump_now(&mut self, i: usize, now: Time, cfg: &CameraConfig) {
         let s = &self.slots[i];
         if s.state == State::Free || s.txn.active || self.halted {
             return;
@@ -203,7 +210,8 @@ impl SubTable {
             ua,
             &self.body,
         );
-        std::mem::swap(&mut s.wire, &mut self.scratch);
+        self.pool.release(s.wire.take());
+        s.wire = Some(self.pool.put(&self.scratch));
         s.txn = super::slot::Txn::start(due, now, s.udp);
         let (device, to) = (s.device, s.source);
         self.sends.push(Transmit {
@@ -214,59 +222,80 @@ impl SubTable {
     }
 
     /// Fires every timer due by `now`: NOTIFY and alarm MESSAGE retransmissions and Timer F,
-    /// expiries, NOTIFYs due (ticks, changes) and alarms due.
+    /// expiries, NOTIFYs due (ticks, changes) and alarms due. Only the slots due are visited,
+    /// in slot order (subscriptions, then alarm MESSAGEs).
     pub fn on_timer(&mut self, now: Time, ctx: &mut Ctx<'_>) {
         self.begin();
         let cfg = ctx.cfg;
-        for i in 0..self.slots.len() {
-            let s = &mut self.slots[i];
-            if s.wake().is_none_or(|t| t > now) {
-                continue;
-            }
-            if s.txn.active && s.txn.deadline <= now {
-                let due = s.txn.due;
-                self.end_notify(i, Outcome::Timeout, due, now);
-                self.drop_subscription(i);
-                continue;
-            }
-            if s.txn.active && s.txn.next_retx <= now {
-                s.txn.retransmitted(now);
-                self.counters.retransmissions += 1;
-                let (device, to) = (s.device, s.source);
-                self.sends.push(Transmit {
-                    device,
-                    to,
-                    what: What::Notify(i),
-                });
-            }
-            let s = &mut self.slots[i];
-            if s.state == State::Active && s.expires_at <= now {
-                s.state = State::Ending;
-                s.final_pending = true;
-                s.final_due = s.expires_at;
-                self.counters.expired += 1;
-            }
-            self.pump(i, now, cfg);
-        }
-        for a in 0..self.alarm_slots.len() {
-            let t = &mut self.alarm_slots[a].txn;
-            if t.wake().is_none_or(|w| w > now) {
-                continue;
-            }
-            if t.deadline <= now {
-                self.end_alarm(a, Outcome::Timeout, now);
-            } else {
-                t.retransmitted(now);
-                self.counters.retransmissions += 1;
-                let s = &self.alarm_slots[a];
-                self.sends.push(Transmit {
-                    device: s.device,
-                    to: s.to,
-                    what: What::Alarm(a),
-                });
+        let mut fired = std::mem::take(&mut self.fired);
+        fired.clear();
+        self.timers.due(now, &mut fired);
+        let alarms = self.alarm_slots.len() as u64;
+        fired.sort_unstable_by_key(|&k| {
+            let k = u64::from(k);
+            if k < alarms { k + (1 << 32) } else { k }
+        });
+        for &key in &fired {
+            match self.key_of(key) {
+                Ok(i) => self.slot_timer(i, now, cfg),
+                Err(a) => self.alarm_timer(a, now),
             }
         }
+        self.fired = fired;
         self.raise_alarms(now, ctx);
+    }
+
+    /// Subscription slot `i`'s wake-up at `now`.
+    fn slot_timer(&mut self, i: usize, now: Time, cfg: &CameraConfig) {
+        let Some(s) = self.slots.get_mut(i) else {
+            return;
+        };
+        if s.txn.active && s.txn.deadline <= now {
+            let due = s.txn.due;
+            self.end_notify(i, Outcome::Timeout, due, now);
+            self.drop_subscription(i);
+            return;
+        }
+        if s.txn.active && s.txn.next_retx <= now {
+            s.txn.retransmitted(now);
+            self.counters.retransmissions += 1;
+            let (device, to) = (s.device, s.source);
+            self.sends.push(Transmit {
+                device,
+                to,
+                what: What::Notify(i),
+            });
+        }
+        let s = &mut self.slots[i];
+        if s.state == State::Active && s.expires_at <= now {
+            s.state = State::Ending;
+            s.final_pending = true;
+            s.final_due = s.expires_at;
+            self.counters.expired += 1;
+        }
+        self.pump(i, now, cfg);
+    }
+
+    /// Alarm slot `a`'s wake-up at `now`: a retransmission or Timer F.
+    fn alarm_timer(&mut self, a: usize, now: Time) {
+        let Some(s) = self.alarm_slots.get_mut(a) else {
+            return;
+        };
+        if !s.txn.active {
+            return;
+        }
+        if s.txn.deadline <= now {
+            self.end_alarm(a, Outcome::Timeout, now);
+        } else {
+            s.txn.retransmitted(now);
+            self.counters.retransmissions += 1;
+            self.sends.push(Transmit {
+                device: s.device,
+                to: s.to,
+                what: What::Alarm(a),
+            });
+            self.rearm_alarm(a);
+        }
     }
 
     /// Ends slot `i`'s subscription without a final NOTIFY (its NOTIFY failed).
@@ -274,7 +303,7 @@ impl SubTable {
         if self.slots[i].state == State::Active {
             self.counters.dropped += 1;
         }
-        self.slots[i].free();
+        self.free_slot(i);
     }
 
     /// True for a response the table must see: to a NOTIFY, or to an alarm MESSAGE (told
@@ -308,13 +337,15 @@ impl SubTable {
             let Some((index, counter)) = parse_branch(branch) else {
                 return;
             };
-            let Some(a) = self.alarm_slots.iter().enumerate().position(|(a, s)| {
+            let a = alarm_slot_of(counter);
+            let Some(s) = self.alarm_slots.get_mut(a).filter(|s| {
                 s.txn.active && s.device == index && alarm_counter(a, s.generation) == counter
             }) else {
                 return;
             };
             if code < 200 {
-                self.alarm_slots[a].txn.provisional(now);
+                s.txn.provisional(now);
+                self.rearm_alarm(a);
                 return;
             }
             if (code == 401 || code == 407) && self.alarm_challenged(a, msg, now, ctx) {
@@ -324,12 +355,16 @@ impl SubTable {
             self.raise_alarms(now, ctx);
             return;
         }
-        // The NOTIFY's From tag (the camera's) tells subscriptions sharing a Call-ID apart.
+        // The branch names the device; the NOTIFY's From tag (the camera's) tells
+        // subscriptions sharing a Call-ID apart.
+        let branch = msg.via().and_then(|v| v.branch()).unwrap_or(b"");
+        let Some((index, _)) = parse_branch(branch) else {
+            return;
+        };
         let tag = msg.from().and_then(|f| f.tag()).unwrap_or(b"");
         let salt = self.cfg.salt;
-        let Some(i) = self.slots.iter().position(|s| {
-            s.state != State::Free
-                && s.txn.active
+        let Some(i) = self.find_of(index, |s| {
+            s.txn.active
                 && s.cseq == cseq.seq
                 && s.key(CALL_ID) == call_id
                 && tag == super::wire::tag(salt, s.generation)
@@ -338,13 +373,14 @@ impl SubTable {
         };
         if code < 200 {
             self.slots[i].txn.provisional(now);
+            self.rearm(i);
             return;
         }
         let due = self.slots[i].txn.due;
         self.end_notify(i, Outcome::Status(code), due, now);
         let s = &self.slots[i];
         if s.state == State::Ending && !s.final_pending {
-            self.slots[i].free();
+            self.free_slot(i);
         } else if code == 481 || code == 408 {
             self.drop_subscription(i);
         } else {

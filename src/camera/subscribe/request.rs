@@ -37,13 +37,20 @@ impl SubTable {
         });
     }
 
-    /// The slot whose dialog `msg` is in (Call-ID, From tag, and the camera's To tag).
-    fn dialog_of(&self, call_id: &[u8], from_tag: &[u8], to_tag: &[u8]) -> Option<usize> {
-        self.slots.iter().position(|s| {
-            s.state != State::Free
-                && s.key(CALL_ID) == call_id
+    /// The slot of device `index` whose dialog `msg` is in (Call-ID, From tag, and the
+    /// camera's To tag).
+    fn dialog_of(
+        &self,
+        index: u32,
+        call_id: &[u8],
+        from_tag: &[u8],
+        to_tag: &[u8],
+    ) -> Option<usize> {
+        let salt = self.cfg.salt;
+        self.find_of(index, |s| {
+            s.key(CALL_ID) == call_id
                 && s.key(FROM_TAG) == from_tag
-                && to_tag == wire::tag(self.cfg.salt, s.generation)
+                && to_tag == wire::tag(salt, s.generation)
         })
     }
 
@@ -66,28 +73,24 @@ impl SubTable {
         };
         let branch = via.branch().unwrap_or(b"");
         let from_tag = from.tag().unwrap_or(b"");
-        if let Some(i) = self.slots.iter().position(|s| {
-            s.state != State::Free
-                && s.sub_cseq == cseq.seq
+        let expires = msg.expires().unwrap_or(DEFAULT_EXPIRES).min(MAX_EXPIRES);
+        if let Some(i) = self.find_of(dev.index, |s| {
+            s.sub_cseq == cseq.seq
                 && s.key(CALL_ID) == call_id
                 && s.key(FROM_TAG) == from_tag
                 && s.key(BRANCH) == branch
         }) {
+            // The same request again: the same answer, written again (nothing kept for it).
             self.counters.retransmits += 1;
             let to = self.slots[i].source;
-            self.sends.push(Transmit {
-                device: dev.index,
-                to,
-                what: What::Answer(i),
-            });
+            self.answer(i, msg, to, expires);
             return;
         }
         self.counters.subscribes += 1;
-        let expires = msg.expires().unwrap_or(DEFAULT_EXPIRES).min(MAX_EXPIRES);
         let interval = element(msg.body, b"Interval").and_then(parse_decimal);
         if let Some(to_tag) = to.tag() {
             let Some(i) = self
-                .dialog_of(call_id, from_tag, to_tag)
+                .dialog_of(dev.index, call_id, from_tag, to_tag)
                 .filter(|&i| self.slots[i].state == State::Active)
             else {
                 self.counters.unknown_dialog += 1;
@@ -117,7 +120,7 @@ impl SubTable {
             self.refuse(msg, 489, dev.index, source);
             return;
         };
-        let Some(i) = self.slots.iter().position(|s| s.state == State::Free) else {
+        let Some(i) = self.take_slot(dev.index) else {
             self.counters.refused += 1;
             self.refuse(msg, 503, dev.index, source);
             return;
@@ -157,14 +160,15 @@ impl SubTable {
         self.pump(i, now, cfg);
     }
 
-    /// Writes, keeps and sends slot `i`'s 200 to `msg`, granting `expires`.
+    /// Writes and sends slot `i`'s 200 to `msg`, granting `expires` (a retransmission of
+    /// `msg` gets it written again, the same bytes).
     fn answer(&mut self, i: usize, msg: &Message<'_, '_>, source: SocketAddr, expires: u32) {
         let tag = wire::tag(self.cfg.salt, self.slots[i].generation);
-        let s = &mut self.slots[i];
+        let s = &self.slots[i];
         let Some(id) = s.id else { return };
         let ua = self.cfg.user_agent.as_bytes();
         write_ok(
-            &mut s.answer,
+            &mut self.scratch,
             msg,
             &tag,
             source,
@@ -172,10 +176,12 @@ impl SubTable {
             (&id, &s.signal),
             ua,
         );
+        let start = self.out.len();
+        self.out.extend_from_slice(&self.scratch);
         self.sends.push(Transmit {
             device: s.device,
             to: source,
-            what: What::Answer(i),
+            what: What::Out(start, self.out.len()),
         });
     }
 

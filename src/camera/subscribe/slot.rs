@@ -1,10 +1,12 @@
 //! One subscription's slot in the table (its dialog's identifiers, its schedule, its NOTIFY in
-//! flight and its kept answer), one alarm MESSAGE's slot, and the non-INVITE client
+//! flight), one alarm MESSAGE's slot, and the non-INVITE client
 //! transaction both run (RFC 3261 §17.1.2: T1 doubling to T2 over UDP, Timer F). A slot is
-//! reused after its subscription ends; its buffers keep their capacity, so a warm slot costs
-//! no allocation.
+//! reused after its subscription ends; its identifiers' buffer keeps its capacity, so a warm
+//! slot costs no allocation. At rest a slot holds its dialog's identifiers and schedule only:
+//! the copy of a NOTIFY in flight lives in the table's shared pool until its transaction ends.
 
 use super::Kind;
+use crate::camera::pool::BufId;
 use crate::camera::{Outcome, Record, T1, T2, TIMER_F, TxnKind};
 use crate::clock::{Span, Time};
 use crate::gb::DeviceId;
@@ -157,10 +159,10 @@ pub(super) struct Slot {
     pub cseq: u32,
     /// The NOTIFY in flight.
     pub txn: Txn,
-    /// The NOTIFY in flight, kept for retransmission.
-    pub wire: Vec<u8>,
-    /// The answer to the last SUBSCRIBE, kept for its retransmissions.
-    pub answer: Vec<u8>,
+    /// The NOTIFY in flight, kept for retransmission in the table's pool.
+    pub wire: Option<BufId>,
+    /// The next slot of the same device (the table's per-device list), or none.
+    pub dev_next: u32,
     keys: Vec<u8>,
     ends: [usize; PARTS],
 }
@@ -192,8 +194,8 @@ impl Slot {
             sub_cseq: 0,
             cseq: 0,
             txn: Txn::IDLE,
-            wire: Vec::new(),
-            answer: Vec::new(),
+            wire: None,
+            dev_next: u32::MAX,
             keys: Vec::new(),
             ends: [0; PARTS],
         }
@@ -256,7 +258,8 @@ impl Slot {
         (t != Time::MAX).then_some(t)
     }
 
-    /// Frees the slot (its buffers keep their capacity).
+    /// Frees the slot (its identifiers' buffer keeps its capacity; the table releases its
+    /// NOTIFY's copy first).
     pub fn free(&mut self) {
         self.state = State::Free;
         self.txn = Txn::IDLE;
@@ -283,8 +286,8 @@ pub(super) struct AlarmSlot {
     pub device: u32,
     /// The registrar it went to.
     pub to: SocketAddr,
-    /// The MESSAGE, kept for retransmission.
-    pub wire: Vec<u8>,
+    /// The MESSAGE in flight, kept for retransmission in the table's pool.
+    pub wire: Option<BufId>,
 }
 
 impl AlarmSlot {
@@ -297,7 +300,7 @@ impl AlarmSlot {
             authed: false,
             device: 0,
             to: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
-            wire: Vec::new(),
+            wire: None,
         }
     }
 }

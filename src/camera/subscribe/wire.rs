@@ -38,6 +38,11 @@ pub(super) fn alarm_counter(slot: usize, generation: u32) -> u32 {
     0xc000_0000 | ((slot as u32 & 0x3fff) << 16) | (generation & 0xffff)
 }
 
+/// The alarm slot an alarm MESSAGE's branch counter names.
+pub(super) fn alarm_slot_of(counter: u32) -> usize {
+    ((counter >> 16) & 0x3fff) as usize
+}
+
 /// What a branch the table wrote is: `Some(true)` an alarm MESSAGE's, `Some(false)` a
 /// NOTIFY's, `None` none of the table's (the camera's own).
 pub fn table_branch(branch: &[u8]) -> Option<bool> {
@@ -231,6 +236,7 @@ mod tests {
         b.clear();
         push_branch(&mut b, 5, alarm_counter(3, 9));
         assert_eq!(table_branch(&b), Some(true));
+        assert_eq!(alarm_slot_of(alarm_counter(1023, 9)), 1023);
         b.clear();
         push_branch(&mut b, 5, 12);
         assert_eq!(table_branch(&b), None);

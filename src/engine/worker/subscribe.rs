@@ -13,8 +13,10 @@ use crate::camera::subscribe::{Ctx, Device, SubConfig, SubTable};
 use crate::clock::Time;
 use crate::sip::{Message, Method};
 
-/// Most subscriptions one worker holds: its table is `min(3 × cameras, this)`.
-pub const MAX_SUBSCRIPTIONS_PER_WORKER: usize = 4096;
+/// Subscriptions one worker holds per camera: a platform's Catalog, MobilePosition and
+/// Alarm subscription to each. The table makes its slots as they are taken, so a worker
+/// whose cameras nobody subscribes to costs nothing for them.
+pub const SUBSCRIPTIONS_PER_CAMERA: usize = 3;
 /// Most alarm MESSAGEs one worker has in flight: `min(cameras, this)`.
 pub const MAX_ALARMS_IN_FLIGHT: usize = 1024;
 
@@ -26,7 +28,7 @@ pub(super) fn table(
     fleet: u64,
 ) -> SubTable {
     SubTable::new(SubConfig {
-        capacity: devices.saturating_mul(3).min(MAX_SUBSCRIPTIONS_PER_WORKER),
+        capacity: devices.saturating_mul(SUBSCRIPTIONS_PER_CAMERA),
         alarm_slots: devices.min(MAX_ALARMS_IN_FLIGHT),
         salt: cfg.run_id.rotate_left(8) ^ (worker as u32).wrapping_mul(0x85eb_ca6b) ^ 0x5ab5,
         user_agent: cfg.user_agent.clone(),
@@ -165,6 +167,21 @@ impl Worker {
         match self.subs.poll_timeout() {
             Some(t) => self.io.wheel.arm(self.subs_key, t),
             None => self.io.wheel.cancel(self.subs_key),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_holds_three_subscriptions_per_camera_however_many_cameras() {
+        let cfg = crate::camera::CameraConfig::new("34020000002000000001".parse().unwrap());
+        for cameras in [1, 1_366, 20_000, 500_000] {
+            let t = table(&cfg, (0, 1), cameras, cameras as u64);
+            assert_eq!(t.capacity(), 3 * cameras);
+            assert_eq!(t.active(), 0);
         }
     }
 }

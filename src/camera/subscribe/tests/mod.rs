@@ -2,11 +2,12 @@
 //! as wvp-GB28181-pro writes them, 200s to NOTIFYs) and reads what the table sends back as
 //! owned messages. `dialog`: SUBSCRIBE, refresh, unsubscribe, refusals, retransmissions,
 //! Timer F, expiry; `events`: MobilePosition ticks, Catalog changes, alarms and bursts;
-//! `props`: arbitrary input.
+//! `props`: arbitrary input; `scale`: tens of thousands of subscriptions, slots reused.
 
 mod dialog;
 mod events;
 mod props;
+mod scale;
 
 use super::*;
 use crate::camera::CameraConfig;
@@ -159,10 +160,8 @@ impl Bench {
         let devs = (0..devices)
             .map(|k| Device {
                 index: k,
-                id: crate::gb::DeviceId::parse(
-                    format!("340200000013200000{:02}", k + 1).as_bytes(),
-                )
-                .unwrap(),
+                id: crate::gb::DeviceId::parse(format!("3402000000132{:07}", k + 1).as_bytes())
+                    .unwrap(),
                 signal: format!("10.0.0.7:{}", 5060 + k).parse().unwrap(),
                 transport: Transport::Udp,
                 server: platform(),
@@ -213,12 +212,17 @@ impl Bench {
     }
 
     fn subscribe(&mut self, now: Time, sub: &Sub<'_>) -> Vec<Sent> {
+        self.subscribe_to(now, sub, 0)
+    }
+
+    /// A SUBSCRIBE to device `k`.
+    fn subscribe_to(&mut self, now: Time, sub: &Sub<'_>, k: usize) -> Vec<Sent> {
         let bytes = sub.bytes();
         let mut h = [Header::EMPTY; 40];
         let m = parse_datagram(&bytes, &mut h, &Limits::default())
             .unwrap()
             .unwrap();
-        let dev = self.devs[0];
+        let dev = self.devs[k];
         self.table
             .on_subscribe(now, &m, platform(), &dev, &self.cfg);
         self.sent()
@@ -230,7 +234,7 @@ impl Bench {
             .unwrap()
             .unwrap();
         assert!(SubTable::wants_response(&m));
-        let devs = self.devs.clone();
+        let devs = &self.devs;
         let look = move |k: u32| devs.get(k as usize).copied();
         let mut ctx = Ctx {
             cfg: &self.cfg,
@@ -242,7 +246,7 @@ impl Bench {
     }
 
     fn timer(&mut self, now: Time) -> Vec<Sent> {
-        let devs = self.devs.clone();
+        let devs = &self.devs;
         let look = move |k: u32| devs.get(k as usize).copied();
         let mut ctx = Ctx {
             cfg: &self.cfg,
