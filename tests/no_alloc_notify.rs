@@ -148,3 +148,151 @@ fn notifies_and_alarms_do_not_allocate_once_warm() {
     assert!(c.alarm_messages > 100, "{c:?}");
     assert_eq!(after - before, 0, "allocations once warm");
 }
+
+/// A SUBSCRIBE to device `k` of many (its own Call-ID and tags).
+fn subscribe_to(k: u32, cmd: &str) -> Vec<u8> {
+    let text = String::from_utf8(subscribe(cmd, &format!("{cmd}{k}"))).unwrap();
+    text.replace(DEV, &format!("3402000000132{:07}", k + 1))
+        .into_bytes()
+}
+
+/// The platform of the many-subscriptions test: warm copies of the requests to answer (a
+/// stack) and the answer being written.
+struct Platform {
+    bufs: Vec<Vec<u8>>,
+    todo: Vec<usize>,
+    free: Vec<usize>,
+    answer: Vec<u8>,
+    answered: u64,
+}
+
+impl Platform {
+    fn new(n: usize) -> Platform {
+        Platform {
+            bufs: (0..n).map(|_| Vec::with_capacity(2048)).collect(),
+            todo: Vec::with_capacity(n),
+            free: (0..n).collect(),
+            answer: Vec::with_capacity(2048),
+            answered: 0,
+        }
+    }
+
+    /// Copies the requests the table's last call sent.
+    fn take(&mut self, table: &SubTable) {
+        for t in table.sends() {
+            let b = table.bytes(t);
+            if b.starts_with(b"SIP/2.0") {
+                continue;
+            }
+            let i = self.free.pop().expect("a free buffer");
+            self.bufs[i].clear();
+            self.bufs[i].extend_from_slice(b);
+            self.todo.push(i);
+        }
+    }
+
+    /// Answers 200 every request taken, and those the answers bring on.
+    fn drain(&mut self, table: &mut SubTable, now: Time, ctx: &mut Ctx<'_>) {
+        while let Some(i) = self.todo.pop() {
+            let mut h = [Header::EMPTY; 32];
+            let req = parse_datagram(&self.bufs[i], &mut h, &Limits::default())
+                .unwrap()
+                .unwrap();
+            response_to(&mut self.answer, &req, 200, Some(b"plat"), None).finish(b"");
+            self.free.push(i);
+            let mut h2 = [Header::EMPTY; 32];
+            let resp = parse_datagram(&self.answer, &mut h2, &Limits::default())
+                .unwrap()
+                .unwrap();
+            table.on_response(now, &resp, ctx);
+            self.take(table);
+            self.answered += 1;
+        }
+    }
+}
+
+#[test]
+fn thousands_of_subscriptions_do_not_allocate_once_warm() {
+    // 1,500 devices with a Catalog, MobilePosition (every second) and Alarm subscription
+    // each: more than the 4,096 a worker held before; the slots, the timer wheel, the device
+    // lists and the pool of NOTIFY copies grow while warming and never after.
+    const DEVICES: u32 = 1500;
+    let mut cfg = CameraConfig::new("34020000002000000001".parse().unwrap());
+    cfg.channels = 4;
+    cfg.channel_flap = Flap::per_hour(360.0, 1);
+    let devices: Vec<Device> = (0..DEVICES)
+        .map(|k| Device {
+            index: k,
+            id: format!("3402000000132{:07}", k + 1).parse().unwrap(),
+            signal: "10.0.0.7:5060".parse().unwrap(),
+            transport: Transport::Udp,
+            server: "10.0.0.1:5060".parse().unwrap(),
+            online: true,
+        })
+        .collect();
+    let mut table = SubTable::new(SubConfig {
+        capacity: 3 * DEVICES as usize,
+        alarm_slots: 64,
+        devices: DEVICES,
+        fleet: u64::from(DEVICES),
+        alarms: Alarms {
+            period: Alarms::period_of(720.0),
+            burst: None,
+        },
+        ..SubConfig::default()
+    });
+    table.start(Time::ZERO);
+    let mut credentials = Credentials::default();
+    let look = |k: u32| devices.get(k as usize).copied();
+    let mut ctx = Ctx {
+        cfg: &cfg,
+        devices: &look,
+        credentials: &mut credentials,
+    };
+    let from = "10.0.0.1:5060".parse().unwrap();
+    let mut p = Platform::new(8192);
+    for k in 0..DEVICES {
+        for cmd in ["MobilePosition", "Catalog", "Alarm"] {
+            let raw = subscribe_to(k, cmd);
+            let mut h = [Header::EMPTY; 32];
+            let m = parse_datagram(&raw, &mut h, &Limits::default())
+                .unwrap()
+                .unwrap();
+            table.on_subscribe(Time::ZERO, &m, from, &devices[k as usize], &cfg);
+            p.take(&table);
+            p.drain(&mut table, Time::ZERO, &mut ctx);
+        }
+    }
+    assert_eq!(table.active(), 3 * DEVICES as usize);
+    let step = |table: &mut SubTable, p: &mut Platform, until: Time, ctx: &mut Ctx<'_>| {
+        while let Some(t) = table.poll_timeout()
+            && t <= until
+        {
+            table.on_timer(t, ctx);
+            p.take(table);
+            p.drain(table, t, ctx);
+        }
+    };
+    step(
+        &mut table,
+        &mut p,
+        Time::ZERO + Span::from_secs(20),
+        &mut ctx,
+    );
+    let warm = *table.counters();
+    let answered = p.answered;
+    let before = allocs();
+    step(
+        &mut table,
+        &mut p,
+        Time::ZERO + Span::from_secs(40),
+        &mut ctx,
+    );
+    let after = allocs();
+    let c = table.counters().since(&warm);
+    assert!(c.notify_position >= 20 * u64::from(DEVICES), "{c:?}");
+    assert!(c.notify_catalog > 100 && c.notify_alarm > 1000, "{c:?}");
+    assert_eq!((c.dropped, c.refused), (0, 0));
+    assert!(p.answered - answered >= c.notify_position);
+    assert_eq!(after - before, 0, "allocations once warm");
+}
