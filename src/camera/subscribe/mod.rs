@@ -157,7 +157,8 @@ pub struct Ctx<'a> {
 /// Settings of a table.
 #[derive(Clone, Debug)]
 pub struct SubConfig {
-    /// Most subscriptions held at once; beyond them a SUBSCRIBE gets 503.
+    /// Most subscriptions held at once (their slots are made as they are taken); beyond them
+    /// a SUBSCRIBE gets 503.
     pub capacity: usize,
     /// Most alarm MESSAGEs in flight at once; further alarms wait for one to end.
     pub alarm_slots: usize,
@@ -242,6 +243,8 @@ pub struct SubTable {
     records: Vec<Record>,
     counters: SubCounters,
     generation: u32,
+    /// NOTIFYs written (their branches).
+    notify_seq: u32,
     /// The alarm schedule's cursors (see [`alarm`]).
     schedule: alarm::Schedule,
     /// The run is ending: no new NOTIFY or alarm starts.
@@ -278,6 +281,7 @@ impl SubTable {
             cfg,
             counters: SubCounters::default(),
             generation: 0,
+            notify_seq: 0,
             halted: false,
             alarm_blocked: false,
             alarm_sn: 0,

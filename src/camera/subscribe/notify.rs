@@ -198,13 +198,15 @@ impl SubTable {
     /// event due at `due`.
     fn notify(&mut self, i: usize, now: Time, due: Time, state: SubState) {
         let salt = self.cfg.salt;
+        self.notify_seq = self.notify_seq.wrapping_add(1);
+        let seq = self.notify_seq;
         let s = &mut self.slots[i];
         let Some(id) = s.id else { return };
         s.cseq = s.cseq.wrapping_add(1);
         let ua = self.cfg.user_agent.as_bytes();
         write_notify(
             &mut self.scratch,
-            (s, i),
+            (s, seq),
             (&id, salt),
             state,
             ua,

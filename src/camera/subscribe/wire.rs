@@ -28,9 +28,10 @@ pub(super) fn tag(salt: u32, generation: u32) -> [u8; TAG_LEN] {
     t
 }
 
-/// The branch counter of subscription slot `slot`'s NOTIFY number `cseq`.
-pub(super) fn notify_counter(slot: usize, cseq: u32) -> u32 {
-    0x8000_0000 | ((slot as u32 & 0x3fff) << 16) | (cseq & 0xffff)
+/// The branch counter of the table's NOTIFY number `seq` (30 bits of a table-wide count: the
+/// NOTIFYs of one device never share a branch, however many slots the table has).
+pub(super) fn notify_counter(seq: u32) -> u32 {
+    0x8000_0000 | (seq & 0x3fff_ffff)
 }
 
 /// The branch counter of alarm slot `slot`'s MESSAGE of `generation`.
@@ -88,19 +89,20 @@ pub(super) enum SubState {
     Terminated,
 }
 
-/// Writes into `out` a NOTIFY in `slot`'s dialog: to the platform's Contact, From the
+/// Writes into `out` a NOTIFY in `slot`'s dialog, the table's NOTIFY number `seq` (its
+/// branch): to the platform's Contact, From the
 /// SUBSCRIBE's To with the camera's tag, To the SUBSCRIBE's From, the camera's CSeq, the
 /// echoed Event, `state`, and `body` (MANSCDP) if any.
 pub(super) fn write_notify(
     out: &mut Vec<u8>,
-    (slot, index): (&Slot, usize),
+    (slot, seq): (&Slot, u32),
     (device, salt): (&DeviceId, u32),
     state: SubState,
     user_agent: &[u8],
     body: &[u8],
 ) {
     let mut w = Writer::request(out, Method::Notify, slot.key(TARGET));
-    let counter = notify_counter(index, slot.cseq);
+    let counter = notify_counter(seq);
     w.header_with(b"Via", |b| {
         via(b, slot.udp, &slot.signal, slot.device, counter)
     });
@@ -230,7 +232,7 @@ mod tests {
     fn tags_are_hex_and_branches_say_whose_they_are() {
         assert_eq!(&tag(0xdead_beef, 7), b"deadbeef00000007");
         let mut b = Vec::new();
-        push_branch(&mut b, 5, notify_counter(3, 9));
+        push_branch(&mut b, 5, notify_counter(u32::MAX));
         assert_eq!(table_branch(&b), Some(false));
         assert_eq!(parse_branch(&b).map(|p| p.0), Some(5));
         b.clear();

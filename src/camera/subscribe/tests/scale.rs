@@ -175,3 +175,31 @@ fn a_device_reaches_only_its_own_subscriptions() {
             .starts_with("SIP/2.0 200")
     );
 }
+
+#[test]
+fn notifies_of_one_device_never_share_a_branch_however_many_slots() {
+    // Slots 0 and 16,384 of one device, both with their first NOTIFY (CSeq 1) in flight: a
+    // branch made from the slot's low bits and the CSeq would be the same for both, and the
+    // platform would take the second for a retransmission of the first.
+    const N: usize = 16_385;
+    let mut b = Bench::new(1, N);
+    let first = b.subscribe(at(0), &Sub::new("Alarm"));
+    let branch = |s: &Sent| s.header("Via");
+    let kept = first[1].clone();
+    for n in 1..N {
+        let call = format!("c{n}");
+        let got = b.subscribe(
+            at(0),
+            &Sub {
+                call: &call,
+                ..Sub::new("Alarm")
+            },
+        );
+        assert_eq!(got[1].header("CSeq"), "1 NOTIFY");
+        assert_ne!(branch(&got[1]), branch(&kept), "subscription {n}");
+        if n + 1 < N {
+            answer_all(&mut b, at(0), got);
+        }
+    }
+    assert_eq!(b.table.slots.len(), N);
+}
