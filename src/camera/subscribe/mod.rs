@@ -101,6 +101,8 @@ pub const DEFAULT_EXPIRES: u32 = 3600;
 pub const DEFAULT_INTERVAL: u32 = 5;
 /// Shortest MobilePosition interval, in seconds (a shorter one asked for is raised to it).
 pub const MIN_INTERVAL: u32 = 1;
+/// Most alarm MESSAGE slots a table has (their branches name the slot in 14 bits).
+pub const MAX_ALARM_SLOTS: usize = 1 << 14;
 
 /// What a subscription is to, from the SUBSCRIBE body's `CmdType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,7 +162,8 @@ pub struct SubConfig {
     /// Most subscriptions held at once (their slots are made as they are taken); beyond them
     /// a SUBSCRIBE gets 503.
     pub capacity: usize,
-    /// Most alarm MESSAGEs in flight at once; further alarms wait for one to end.
+    /// Most alarm MESSAGEs in flight at once; further alarms wait for one to end. At most
+    /// [`MAX_ALARM_SLOTS`] (a MESSAGE's branch names its slot).
     pub alarm_slots: usize,
     /// Makes the camera's tags, Call-IDs and branches unique across tables and runs.
     pub salt: u32,
@@ -262,13 +265,14 @@ impl SubTable {
     /// subscribe (up to `cfg.capacity`), and a NOTIFY's copy is kept only while it is in
     /// flight, so memory follows the subscriptions held.
     pub fn new(cfg: SubConfig) -> SubTable {
+        let alarm_slots = cfg.alarm_slots.min(MAX_ALARM_SLOTS);
         SubTable {
             slots: Vec::new(),
             free: Vec::new(),
             dev_heads: vec![index::NONE; cfg.devices as usize],
             held: 0,
-            alarm_slots: (0..cfg.alarm_slots).map(|_| AlarmSlot::new()).collect(),
-            alarm_free: (0..cfg.alarm_slots as u32).rev().collect(),
+            alarm_slots: (0..alarm_slots).map(|_| AlarmSlot::new()).collect(),
+            alarm_free: (0..alarm_slots as u32).rev().collect(),
             timers: timers::Timers::new(),
             fired: Vec::with_capacity(64),
             pool: BufPool::default(),
