@@ -4,10 +4,11 @@
 //!
 //! The wheel keeps deadlines to the millisecond tick; the exact times are kept beside it, so
 //! a key is never reported due before its exact time (a key due later in the tick the wheel
-//! fired is armed again) and [`Timers::earliest`] is exact. The earliest time is cached with
-//! the number of keys that share it; it is found again, from the keys of the wheel's
-//! earliest slot only, when the last of those keys moves. Dense keys: the vector of exact
-//! times grows to the highest key used, never shrinks.
+//! fired is armed again) and [`Timers::earliest`] is exact. The two earliest times are cached
+//! with the number of keys at each, so the earliest is known again at once when the last key
+//! at it moves (a NOTIFY answered, its slot back to a far expiry); only when neither is known
+//! is it found again, from the keys of the wheel's earliest slot alone. Dense keys: the
+//! vector of exact times grows to the highest key used, never shrinks.
 //!
 //! It never reads a clock or knows what a key stands for.
 
@@ -15,12 +16,17 @@ use crate::clock::Time;
 use crate::timer::{TimerWheel, on_tick};
 use std::cell::Cell;
 
-/// The earliest exact deadline and how many keys have it (`Time::MAX` and 0: none armed).
+/// A deadline and how many keys have it (`Time::MAX` and 0: none).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Earliest {
+struct Tier {
     at: Time,
     keys: u32,
 }
+
+const NO_KEY: Tier = Tier {
+    at: Time::MAX,
+    keys: 0,
+};
 
 /// Exact deadlines for dense keys over a timer wheel.
 #[derive(Debug)]
@@ -29,7 +35,9 @@ pub(super) struct Timers {
     /// Each key's exact deadline; `Time::MAX` for none.
     at: Vec<Time>,
     /// The earliest deadline, when known.
-    earliest: Cell<Option<Earliest>>,
+    first: Cell<Option<Tier>>,
+    /// The earliest after it (`NO_KEY`: no later key), when known; unknown when `first` is.
+    second: Cell<Option<Tier>>,
 }
 
 impl Timers {
@@ -38,10 +46,8 @@ impl Timers {
         Timers {
             wheel: TimerWheel::new(0, Time::ZERO),
             at: Vec::new(),
-            earliest: Cell::new(Some(Earliest {
-                at: Time::MAX,
-                keys: 0,
-            })),
+            first: Cell::new(Some(NO_KEY)),
+            second: Cell::new(Some(NO_KEY)),
         }
     }
 
@@ -76,55 +82,95 @@ impl Timers {
         self.moved(old, new);
     }
 
-    /// Keeps the cached earliest time right after a key moved from `old` to `new`.
+    /// Keeps the cached tiers right after a key moved from `old` to `new` (`Time::MAX`: not
+    /// armed).
     fn moved(&self, old: Time, new: Time) {
-        let Some(mut e) = self.earliest.get() else {
+        let Some(mut first) = self.first.get() else {
             return;
         };
-        if old != Time::MAX && old == e.at {
-            e.keys = e.keys.saturating_sub(1);
-            if e.keys == 0 {
-                // The last key at the earliest time moved: found again when asked.
-                let empty = self.wheel.is_empty();
-                self.earliest.set(empty.then_some(Earliest {
-                    at: Time::MAX,
-                    keys: 0,
-                }));
-                return;
+        let mut second = self.second.get();
+        if old != Time::MAX {
+            if old == first.at {
+                first.keys = first.keys.saturating_sub(1);
+                if first.keys == 0 {
+                    // The next tier, if known, is the earliest now.
+                    let Some(next) = second else {
+                        self.forget();
+                        return;
+                    };
+                    first = next;
+                    second = None;
+                }
+            } else if let Some(mut s) = second
+                && old == s.at
+            {
+                s.keys = s.keys.saturating_sub(1);
+                second = (s.keys > 0).then_some(s);
             }
         }
         if new != Time::MAX {
-            if new < e.at {
-                e = Earliest { at: new, keys: 1 };
-            } else if new == e.at {
-                e.keys = e.keys.saturating_add(1);
+            if new < first.at {
+                second = Some(first);
+                first = Tier { at: new, keys: 1 };
+            } else if new == first.at {
+                first.keys = first.keys.saturating_add(1);
+            } else if let Some(mut s) = second {
+                if new < s.at {
+                    s = Tier { at: new, keys: 1 };
+                } else if new == s.at {
+                    s.keys = s.keys.saturating_add(1);
+                }
+                second = Some(s);
             }
         }
-        self.earliest.set(Some(e));
+        if first == NO_KEY {
+            // Nothing armed: nothing after it either.
+            second = Some(NO_KEY);
+        }
+        self.first.set(Some(first));
+        self.second.set(second);
+    }
+
+    /// Neither tier is known: found again when asked (known at once when nothing is armed).
+    fn forget(&self) {
+        let empty = self.wheel.is_empty();
+        self.first.set(empty.then_some(NO_KEY));
+        self.second.set(empty.then_some(NO_KEY));
     }
 
     /// The earliest exact deadline of any key; `None` when none is armed.
     pub fn earliest(&self) -> Option<Time> {
-        let e = match self.earliest.get() {
-            Some(e) => e,
+        let first = match self.first.get() {
+            Some(f) => f,
             None => {
-                let mut e = Earliest {
-                    at: Time::MAX,
-                    keys: 0,
-                };
+                // The keys of the wheel's earliest slot are earlier than every other key, so
+                // the two earliest times among them are the two earliest of all (the second
+                // only if that slot has a later key, or no key is anywhere else).
+                let (mut first, mut second) = (NO_KEY, NO_KEY);
                 self.wheel.for_each_next(|k| {
                     let t = self.at.get(k as usize).copied().unwrap_or(Time::MAX);
-                    if t < e.at {
-                        e = Earliest { at: t, keys: 1 };
-                    } else if t == e.at && t != Time::MAX {
-                        e.keys += 1;
+                    if t == Time::MAX {
+                        return;
+                    }
+                    if t < first.at {
+                        second = first;
+                        first = Tier { at: t, keys: 1 };
+                    } else if t == first.at {
+                        first.keys += 1;
+                    } else if t < second.at {
+                        second = Tier { at: t, keys: 1 };
+                    } else if t == second.at {
+                        second.keys += 1;
                     }
                 });
-                self.earliest.set(Some(e));
-                e
+                let alone = first.keys as usize + second.keys as usize == self.wheel.len();
+                self.first.set(Some(first));
+                self.second
+                    .set((second != NO_KEY || alone).then_some(second));
+                first
             }
         };
-        (e.at != Time::MAX).then_some(e.at)
+        (first.at != Time::MAX).then_some(first.at)
     }
 
     /// Appends to `due` every key whose exact deadline is at or before `now`, in no set
@@ -132,19 +178,23 @@ impl Timers {
     pub fn due(&mut self, now: Time, due: &mut Vec<u32>) {
         let start = due.len();
         self.wheel.advance(on_tick(now), due);
+        // Those due later in this tick go back on the wheel first, so the cache sees every
+        // armed key while the due ones are taken off.
         let mut kept = start;
         for r in start..due.len() {
             let key = due[r];
             let at = self.at.get(key as usize).copied().unwrap_or(Time::MAX);
             if at <= now {
-                if let Some(t) = self.at.get_mut(key as usize) {
-                    *t = Time::MAX;
-                }
-                self.moved(at, Time::MAX);
                 due[kept] = key;
                 kept += 1;
             } else if at != Time::MAX {
                 self.wheel.arm(key, at);
+            }
+        }
+        for &key in &due[start..kept] {
+            if let Some(t) = self.at.get_mut(key as usize) {
+                let at = std::mem::replace(t, Time::MAX);
+                self.moved(at, Time::MAX);
             }
         }
         due.truncate(kept);
@@ -180,6 +230,33 @@ mod tests {
         assert_eq!(t.get(4), None);
         t.set(2, None);
         assert_eq!(t.earliest(), None);
+    }
+
+    #[test]
+    fn a_key_due_later_in_the_tick_stays_known_while_the_due_one_goes() {
+        let mut t = Timers::new();
+        t.set(0, Some(us(2_000_100)));
+        t.set(1, Some(us(2_000_900)));
+        assert_eq!(due(&mut t, us(2_000_500)), vec![0]);
+        assert_eq!(t.earliest(), Some(us(2_000_900)));
+        assert_eq!(due(&mut t, us(2_000_900)), vec![1]);
+        assert_eq!(t.earliest(), None);
+    }
+
+    #[test]
+    fn the_next_tier_takes_over_without_a_search() {
+        // One near key over many far ones (a NOTIFY in flight over the expiries): when it
+        // goes, the earliest far one is known from the second tier.
+        let mut t = Timers::new();
+        for k in 1..100 {
+            t.set(k, Some(us(3_600_000_000 + u64::from(k))));
+        }
+        assert_eq!(t.earliest(), Some(us(3_600_000_001)));
+        t.set(0, Some(us(500_000)));
+        assert_eq!(t.earliest(), Some(us(500_000)));
+        t.set(0, Some(us(3_700_000_000)));
+        assert!(t.first.get().is_some(), "known without a search");
+        assert_eq!(t.earliest(), Some(us(3_600_000_001)));
     }
 
     #[test]
@@ -236,7 +313,14 @@ mod tests {
                     assert_eq!(got, want);
                 }
                 _ => {
-                    let at = now + Span::from_micros(next() % 600_000_000);
+                    // Half on whole seconds, so that keys share deadlines (ties).
+                    let r = next();
+                    let span = if r % 2 == 0 {
+                        Span::from_secs(r % 20)
+                    } else {
+                        Span::from_micros(r % 600_000_000)
+                    };
+                    let at = now + span;
                     t.set(k, Some(at));
                     model[k as usize] = at;
                 }
