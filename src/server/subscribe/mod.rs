@@ -14,8 +14,11 @@
 //!   registered at its turn). Nothing is unsubscribed at shutdown: the host offers no last
 //!   send, and the devices let the subscriptions expire.
 //! - NOTIFYs: matched to their subscription by the Call-ID (slot and generation) and our From
-//!   tag in their To, answered 200 and counted by kind; one of no live subscription is
-//!   answered 481 and counted. Alarm MESSAGEs outside any dialog are answered by the registrar
+//!   tag in their To, answered 200 and counted by kind (a retransmission, its CSeq not above
+//!   the last one's, is answered again and not counted); one of no live subscription is
+//!   answered 481 and counted. MobilePosition NOTIFYs are timed against the interval from the
+//!   previous one, except the one a device owes a refresh (RFC 6665 §4.2.1.2), which restarts
+//!   that schedule (the device's ticks restart from the refresh too). Alarm MESSAGEs outside any dialog are answered by the registrar
 //!   and counted here ([`Subscriber::device_message`]).
 //! - Queries ([`query`]): a MESSAGE at the worker's share of the query rate, devices round
 //!   robin, its paged Responses summed until `SumNum`.
@@ -252,6 +255,7 @@ impl Subscriber {
                 }
                 s.state = State::Refreshing;
                 s.cseq += 1;
+                s.resync = true;
                 self.stats.inc(C::Refreshes);
                 self.send(i, now, out);
             }
@@ -283,6 +287,8 @@ impl Subscriber {
         s.ok_at = None;
         s.notified = false;
         s.last_position = None;
+        s.resync = false;
+        s.notify_cseq = 0;
         self.stats.inc(C::Subscribes);
         self.send(i, now, out);
         self.arm(i);
@@ -468,9 +474,15 @@ impl Subscriber {
         true
     }
 
-    /// A NOTIFY of slot `i`'s subscription came at `now`.
+    /// A NOTIFY of slot `i`'s subscription came at `now`. A retransmission (a CSeq not above
+    /// the last one taken) is answered again and counted nothing.
     fn notified(&mut self, i: usize, now: Time, msg: &Message<'_, '_>) {
         let s = &mut self.subs[i];
+        let seq = msg.cseq().map_or(0, |c| c.seq);
+        if s.notify_cseq != 0 && seq <= s.notify_cseq {
+            return;
+        }
+        s.notify_cseq = seq;
         self.stats.inc(match s.kind {
             EventKind::Catalog => C::NotifyCatalog,
             EventKind::MobilePosition => C::NotifyPosition,
@@ -486,9 +498,31 @@ impl Subscriber {
             self.stats.ok_to_first_notify_us.saturating_record(after_ok);
         }
         if s.kind == EventKind::MobilePosition {
-            if let Some(prev) = s.last_position {
-                let due = prev + Span::from_secs(u64::from(self.interval_s));
-                if now + EARLY < due {
+            self.position(i, now);
+        }
+        let state = subscription_state(msg.header_named(b"Subscription-State"));
+        if state == SubState::Terminated {
+            self.stats.inc(C::NotifyTerminated);
+            self.set_idle(i, now);
+        }
+    }
+
+    /// A MobilePosition NOTIFY of slot `i` came at `now`: timed against the schedule (the
+    /// previous one's arrival plus the interval), except the one that answers a refresh
+    /// (RFC 6665 §4.2.1.2), which is no tick but restarts the schedule, as the device's ticks
+    /// restart from the refresh. It is told apart as the first NOTIFY after the refresh was
+    /// sent that comes early: a tick the device sent before it got the refresh comes on time
+    /// and is timed as one. One that comes on time once the refresh is answered ends the wait
+    /// (the answer coincided with a tick's due time; nothing to tell apart).
+    fn position(&mut self, i: usize, now: Time) {
+        let s = &mut self.subs[i];
+        if let Some(prev) = s.last_position {
+            let due = prev + Span::from_secs(u64::from(self.interval_s));
+            let early = now + EARLY < due;
+            if s.resync && early {
+                s.resync = false;
+            } else {
+                if early {
                     self.stats.inc(C::PositionEarly);
                 }
                 let late = if now > due {
@@ -497,14 +531,12 @@ impl Subscriber {
                     0
                 };
                 self.stats.position_late_us.saturating_record(late);
+                if s.state == State::Active {
+                    s.resync = false;
+                }
             }
-            s.last_position = Some(now);
         }
-        let state = subscription_state(msg.header_named(b"Subscription-State"));
-        if state == SubState::Terminated {
-            self.stats.inc(C::NotifyTerminated);
-            self.set_idle(i, now);
-        }
+        s.last_position = Some(now);
     }
 
     /// A MANSCDP MESSAGE a device sent (the registrar answered it): an alarm outside any
