@@ -195,3 +195,65 @@ fn a_camera_answers_invite_streams_rtp_over_udp_refuses_a_second_stream_and_stop
     assert!(n("rtp_packets") >= (rtp.len() + third.len()) as u64, "{v}");
     assert!(n("rtp_bytes") > 12 * n("rtp_packets"), "{v}");
 }
+
+#[test]
+fn a_camera_rebooting_on_teleboot_drops_its_stream_without_a_bye_and_the_platforms_bye_gets_481() {
+    let mut p = Platform::udp();
+    let me = p.addr();
+    let media = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let media_addr = media.local_addr().unwrap();
+    let dir = std::env::temp_dir().join(format!("gbswarm-e2e-play-boot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("run.json");
+    let mut run = Run::start(me, 1, &["--json", json.to_str().unwrap()]);
+    p.wait_registered(1);
+    let (dev, to_cam, cam) = p.cameras[0].clone();
+    p.send(to_cam, &invite(&dev, cam, me, media_addr, "boot1"));
+    let ok = p.final_response(Duration::from_secs(5)).expect("200");
+    assert_eq!(ok.code(), 200, "{}", ok.start);
+    let to = ok.header("to").to_string();
+    p.send(to_cam, &in_dialog("ACK", &dev, cam, me, "boot1", &to, 20));
+    assert!(!receive_rtp(&media, Duration::from_millis(500)).is_empty());
+
+    // TeleBoot: 200, then the device goes away with its stream and sends no BYE.
+    let xml = format!(
+        "<?xml version=\"1.0\"?>\r\n<Control>\r\n<CmdType>DeviceControl</CmdType>\r\n<SN>7</SN>\r\n\
+<DeviceID>{dev}</DeviceID>\r\n<TeleBoot>Boot</TeleBoot>\r\n</Control>\r\n"
+    );
+    let boot = format!(
+        "MESSAGE sip:{dev}@{cam} SIP/2.0\r\nVia: SIP/2.0/UDP {me};rport;branch=z9hG4bKboot\r\n\
+From: <sip:{SERVER}@3402000000>;tag=pboot\r\nTo: <sip:{dev}@3402000000>\r\n\
+Call-ID: boot@test\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n\
+Content-Type: Application/MANSCDP+xml\r\nContent-Length: {}\r\n\r\n{xml}",
+        xml.len()
+    );
+    p.send(to_cam, &boot);
+    let answer = p.response("MESSAGE", Duration::from_secs(5)).expect("200");
+    assert_eq!(answer.code(), 200, "{}", answer.start);
+    let _in_flight = receive_rtp(&media, Duration::from_millis(300));
+    let after = receive_rtp(&media, Duration::from_millis(700));
+    assert!(
+        after.is_empty(),
+        "{} RTP packets after the reboot",
+        after.len()
+    );
+    // The platform's BYE finds no dialog on the rebooted device.
+    p.send(to_cam, &in_dialog("BYE", &dev, cam, me, "boot1", &to, 21));
+    let gone = p.response("BYE", Duration::from_secs(5)).expect("481");
+    assert_eq!(gone.code(), 481, "{}", gone.start);
+
+    interrupt(&run);
+    assert_eq!(wait_exit(&mut run, &mut p), Some(130));
+    assert!(p.byes.is_empty(), "no BYE from the device: {:?}", p.byes);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let v = &report["video"];
+    let n = |k: &str| v[k].as_u64().unwrap_or(u64::MAX);
+    assert_eq!(
+        [n("answered"), n("acked"), n("dropped_on_reboot")],
+        [1, 1, 1],
+        "{v}"
+    );
+    assert_eq!([n("streams_started"), n("streams_ended")], [1, 1], "{v}");
+}

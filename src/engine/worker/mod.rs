@@ -459,6 +459,7 @@ impl Worker {
         };
         fleet.call(&mut self.io, slot, now, local, source, f);
         if self.cams.get(slot).is_some_and(Camera::is_rebooting) {
+            self.play_device_down(slot, now);
             self.subs_device_down(slot, now);
         }
     }

@@ -378,6 +378,7 @@ impl Play {
             tcp_reconnects: m.tcp_reconnects,
             tcp_connect_failures: m.tcp_connect_failures,
             tcp_frames_skipped: m.tcp_frames_skipped,
+            dropped_on_reboot: t.dropped_on_reboot,
         }
     }
 
@@ -550,6 +551,15 @@ impl Worker {
             return false;
         }
         true
+    }
+
+    /// Camera `slot` is rebooting (a TeleBoot): its sessions end with it, their media
+    /// stopped and no BYE sent.
+    pub(super) fn play_device_down(&mut self, slot: usize, now: Time) {
+        let k = (slot * self.workers + self.index) as u32;
+        if self.play.table.device_down(now, k) {
+            self.play_actions(None, now);
+        }
     }
 
     /// The run is ending: every live stream ends, with the camera's BYE to its platform.
