@@ -5,8 +5,11 @@
 //! the SSRC of `y=`, consecutive sequence numbers, a marker per frame, about 25 frames a
 //! second), gets 486 for a second INVITE beyond `--max-streams 1`, then BYEs and sees the
 //! stream stop. A third camera streams until the run is interrupted and then sends its own
-//! BYE; the JSON report counts all of it. Every port comes from port 0; the `gbswarm` process
-//! is stopped by its PID (SIGINT, and killed if the test fails first).
+//! BYE; the JSON report counts all of it. Also: a camera rebooting on TeleBoot drops its
+//! stream without a BYE (the platform's BYE gets 481), and cameras sharing one socket
+//! (`--cameras-per-socket`) answer INVITEs to their channel IDs. Every port comes from port
+//! 0; the `gbswarm` process is stopped by its PID (SIGINT, and killed if the test fails
+//! first).
 
 mod play;
 mod play_peer;
@@ -256,4 +259,43 @@ Content-Type: Application/MANSCDP+xml\r\nContent-Length: {}\r\n\r\n{xml}",
         "{v}"
     );
     assert_eq!([n("streams_started"), n("streams_ended")], [1, 1], "{v}");
+}
+
+#[test]
+fn cameras_sharing_a_socket_answer_invites_to_their_channel_ids() {
+    let mut p = Platform::udp();
+    let me = p.addr();
+    let media = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let media_addr = media.local_addr().unwrap();
+    let mut run = Run::start(me, 4, &["--cameras-per-socket", "4", "--channels", "3"]);
+    p.wait_registered(4);
+    // All four on one socket: the channel ID in the Request-URI says which camera it is for,
+    // as wvp's INVITEs name the channel.
+    let (dev, to_cam, cam) = p.cameras[2].clone();
+    assert!(p.cameras.iter().all(|c| c.2 == cam), "one shared socket");
+    let id: gbswarm::gb::DeviceId = dev.parse().unwrap();
+    let channel = id.channel(3, 3).to_string();
+    p.send(to_cam, &invite(&channel, cam, me, media_addr, "chan1"));
+    let ok = p.final_response(Duration::from_secs(5)).expect("200");
+    // A 200 only from the camera the channel belongs to (any other answers 404).
+    assert_eq!(ok.code(), 200, "{}", ok.start);
+    let to = ok.header("to").to_string();
+    p.send(
+        to_cam,
+        &in_dialog("ACK", &channel, cam, me, "chan1", &to, 20),
+    );
+    assert!(!receive_rtp(&media, Duration::from_millis(500)).is_empty());
+    p.send(
+        to_cam,
+        &in_dialog("BYE", &channel, cam, me, "chan1", &to, 21),
+    );
+    let bye_ok = p.response("BYE", Duration::from_secs(5)).expect("200");
+    assert_eq!(bye_ok.code(), 200, "{}", bye_ok.start);
+    // A channel none of the cameras has is routed nowhere: no answer at all.
+    let far: gbswarm::gb::DeviceId = format!("{}0999999", &dev[..13]).parse().unwrap();
+    let stranger = far.channel(1, 3).to_string();
+    p.send(to_cam, &invite(&stranger, cam, me, media_addr, "chan2"));
+    assert!(p.final_response(Duration::from_millis(700)).is_none());
+    interrupt(&run);
+    assert_eq!(wait_exit(&mut run, &mut p), Some(130));
 }
