@@ -101,6 +101,21 @@ impl ChannelRoutes {
     }
 }
 
+/// How many channels of the fleet `ids` the indexes of `workers` workers will leave out
+/// (workers take every `workers`-th camera), so a run can say so before it starts; 0 for a
+/// range, whose channels need no index.
+pub fn unindexed_channels(ids: &Ids, channels: u32, workers: usize) -> u64 {
+    let Some(d) = ids.devices() else { return 0 };
+    let workers = workers.max(1);
+    let mut per = vec![0u64; workers];
+    for k in 0..d.len() {
+        per[k % workers] += u64::from(d.channels(k).unwrap_or(channels));
+    }
+    per.iter()
+        .map(|&n| n.saturating_sub(MAX_INDEXED_CHANNELS as u64))
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +160,15 @@ mod tests {
         assert_eq!((r.index.len(), r.unindexed()), (5, 4));
         let dev0 = ids.get(0).unwrap();
         assert_eq!(r.owner(&ids, &dev0.channel(3, 3)), Some(0));
+        assert_eq!(unindexed_channels(&ids, 4, 2), 0);
+        let big = "34020000001320000001,pw,1048000\n34020000001320000002,pw,1000\n\
+34020000001320000003,pw,1000\n";
+        let big = Ids::Listed(Arc::new(Devices::parse(big).unwrap()));
+        // Worker 0 holds rows 0 and 2: 1 049 000 channels, 424 past the bound.
+        assert_eq!(unindexed_channels(&big, 4, 2), 1_049_000 - (1 << 20));
+        assert_eq!(unindexed_channels(&big, 4, 3), 0);
+        let range = Ids::Range(IdRange::new("3402000000132", 1, 10).unwrap());
+        assert_eq!(unindexed_channels(&range, 9_999_999, 1), 0);
     }
 
     #[test]
