@@ -208,7 +208,11 @@ fn a_camera_rebooting_on_teleboot_drops_its_stream_without_a_bye_and_the_platfor
     let dir = std::env::temp_dir().join(format!("gbswarm-e2e-play-boot-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("run.json");
-    let mut run = Run::start(me, 1, &["--json", json.to_str().unwrap()]);
+    let mut run = Run::start(
+        me,
+        1,
+        &["--json", json.to_str().unwrap(), "--reboot-delay", "1s"],
+    );
     p.wait_registered(1);
     let (dev, to_cam, cam) = p.cameras[0].clone();
     p.send(to_cam, &invite(&dev, cam, me, media_addr, "boot1"));
@@ -240,8 +244,15 @@ Content-Type: Application/MANSCDP+xml\r\nContent-Length: {}\r\n\r\n{xml}",
         "{} RTP packets after the reboot",
         after.len()
     );
-    // The platform's BYE finds no dialog on the rebooted device.
+    // Down, it answers nothing; back up (registered again 1 s on), the platform's BYE finds
+    // no dialog.
     p.send(to_cam, &in_dialog("BYE", &dev, cam, me, "boot1", &to, 21));
+    assert!(p.response("BYE", Duration::from_millis(200)).is_none());
+    let up = std::time::Instant::now() + Duration::from_millis(2500);
+    while std::time::Instant::now() < up {
+        p.response("NOTHING", Duration::from_millis(100));
+    }
+    p.send(to_cam, &in_dialog("BYE", &dev, cam, me, "boot1", &to, 22));
     let gone = p.response("BYE", Duration::from_secs(5)).expect("481");
     assert_eq!(gone.code(), 481, "{}", gone.start);
 
@@ -259,6 +270,9 @@ Content-Type: Application/MANSCDP+xml\r\nContent-Length: {}\r\n\r\n{xml}",
         "{v}"
     );
     assert_eq!([n("streams_started"), n("streams_ended")], [1, 1], "{v}");
+    assert_eq!(report["counters"]["reboots"], 1, "{}", report["counters"]);
+    // Registered, unregistered for the reboot, registered again.
+    assert!(report["kinds"]["register"]["ok"].as_u64() >= Some(3));
 }
 
 #[test]

@@ -10,6 +10,10 @@
 //! `sendmmsg` before the worker waits. TCP media (a connection or a listener per session,
 //! reconnects per Annex D) is in [`super::tcp_media`].
 //!
+//! A camera that reboots (TeleBoot) forgets its sessions ([`PlayTable::device_down`]: media
+//! stopped, no BYE) and answers no INVITE, ACK, CANCEL or BYE until it is back; then the
+//! platform's BYE of a forgotten session gets 481.
+//!
 //! Timer keys: the cameras' slots come first, then the table's, then one per session slot (its
 //! next frame, or its TCP link's next retry or timeout). Poll tokens: the UDP sockets, the
 //! cameras' TCP connections, then one per session slot (its media connection or listener).
@@ -422,6 +426,10 @@ impl Worker {
         };
         if !handled {
             return false;
+        }
+        if msg.is_request() && self.cams.get(slot).is_some_and(|c| c.is_rebooting()) {
+            // Down for a restart (TeleBoot): nothing answers, as for the camera's own requests.
+            return true;
         }
         let now = self.now();
         let table = &mut self.play.table;
