@@ -276,41 +276,76 @@ Content-Type: Application/MANSCDP+xml\r\nContent-Length: {}\r\n\r\n{xml}",
     assert_eq!((ok("register"), ok("unregister")), (Some(2), Some(2)));
 }
 
-#[test]
-fn cameras_sharing_a_socket_answer_invites_to_their_channel_ids() {
+/// Four cameras on one socket (`extra` says how many channels each has: `channels` of its
+/// ID): an INVITE to the last channel of each reaches that camera, which answers 200 and
+/// streams; a channel none of them has is routed nowhere.
+fn invite_channels_on_a_shared_socket(extra: &[&str], channels: &dyn Fn(&str) -> u32) {
     let mut p = Platform::udp();
     let me = p.addr();
     let media = UdpSocket::bind("127.0.0.1:0").unwrap();
     let media_addr = media.local_addr().unwrap();
-    let mut run = Run::start(me, 4, &["--cameras-per-socket", "4", "--channels", "3"]);
+    let mut args = vec!["--cameras-per-socket", "4"];
+    args.extend_from_slice(extra);
+    let mut run = Run::start(me, 4, &args);
     p.wait_registered(4);
-    // All four on one socket: the channel ID in the Request-URI says which camera it is for,
-    // as wvp's INVITEs name the channel.
-    let (dev, to_cam, cam) = p.cameras[2].clone();
+    let cam = p.cameras[0].2;
     assert!(p.cameras.iter().all(|c| c.2 == cam), "one shared socket");
-    let id: gbswarm::gb::DeviceId = dev.parse().unwrap();
-    let channel = id.channel(3, 3).to_string();
-    p.send(to_cam, &invite(&channel, cam, me, media_addr, "chan1"));
-    let ok = p.final_response(Duration::from_secs(5)).expect("200");
-    // A 200 only from the camera the channel belongs to (any other answers 404).
-    assert_eq!(ok.code(), 200, "{}", ok.start);
-    let to = ok.header("to").to_string();
-    p.send(
-        to_cam,
-        &in_dialog("ACK", &channel, cam, me, "chan1", &to, 20),
-    );
-    assert!(!receive_rtp(&media, Duration::from_millis(500)).is_empty());
-    p.send(
-        to_cam,
-        &in_dialog("BYE", &channel, cam, me, "chan1", &to, 21),
-    );
-    let bye_ok = p.response("BYE", Duration::from_secs(5)).expect("200");
-    assert_eq!(bye_ok.code(), 200, "{}", bye_ok.start);
+    // The channel ID in the Request-URI says which camera it is for, as wvp's INVITEs name
+    // the channel.
+    for (i, (dev, to_cam, cam)) in p.cameras.clone().into_iter().enumerate() {
+        let id: gbswarm::gb::DeviceId = dev.parse().unwrap();
+        let n = channels(&dev);
+        let channel = id.channel(n, n).to_string();
+        let call = format!("chan{i}");
+        p.send(to_cam, &invite(&channel, cam, me, media_addr, &call));
+        let ok = p.final_response(Duration::from_secs(5)).expect("200");
+        // A 200 only from the camera the channel belongs to (any other answers 404).
+        assert_eq!(ok.code(), 200, "{channel} of {dev}: {}", ok.start);
+        let to = ok.header("to").to_string();
+        p.send(to_cam, &in_dialog("ACK", &channel, cam, me, &call, &to, 20));
+        assert!(!receive_rtp(&media, Duration::from_millis(200)).is_empty());
+        p.send(to_cam, &in_dialog("BYE", &channel, cam, me, &call, &to, 21));
+        let bye_ok = p.response("BYE", Duration::from_secs(5)).expect("200");
+        assert_eq!(bye_ok.code(), 200, "{}", bye_ok.start);
+        let _in_flight = receive_rtp(&media, Duration::from_millis(200));
+    }
     // A channel none of the cameras has is routed nowhere: no answer at all.
+    let (dev, to_cam, cam) = p.cameras[0].clone();
     let far: gbswarm::gb::DeviceId = format!("{}0999999", &dev[..13]).parse().unwrap();
     let stranger = far.channel(1, 3).to_string();
-    p.send(to_cam, &invite(&stranger, cam, me, media_addr, "chan2"));
+    p.send(to_cam, &invite(&stranger, cam, me, media_addr, "chanx"));
     assert!(p.final_response(Duration::from_millis(700)).is_none());
     interrupt(&run);
     assert_eq!(wait_exit(&mut run, &mut p), Some(130));
+}
+
+#[test]
+fn cameras_sharing_a_socket_answer_invites_to_their_channel_ids() {
+    invite_channels_on_a_shared_socket(&["--channels", "3"], &|_| 3);
+}
+
+#[test]
+fn cameras_of_a_device_file_sharing_a_socket_answer_invites_to_their_channel_ids() {
+    let dir = std::env::temp_dir().join(format!("gbswarm-e2e-play-chan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("devices.csv");
+    // Own IDs (an NVR, a DVR, cameras), own channel counts, one the fleet's.
+    let rows = [
+        ("34020000001180000042", "5"),
+        ("44010000001110000007", "2"),
+        ("34020000001320000900", ""),
+        ("34020000001320000003", "1"),
+    ];
+    let text: String = rows
+        .iter()
+        .map(|(id, n)| format!("{id},pw,{n}\n"))
+        .collect();
+    std::fs::write(&file, text).unwrap();
+    let counts = move |dev: &str| {
+        let n = rows.iter().find(|(id, _)| *id == dev).map_or("", |r| r.1);
+        n.parse().unwrap_or(4)
+    };
+    let path = file.to_str().unwrap().to_string();
+    invite_channels_on_a_shared_socket(&["--devices", &path, "--channels", "4"], &counts);
+    let _ = std::fs::remove_dir_all(&dir);
 }
