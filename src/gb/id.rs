@@ -198,6 +198,9 @@ pub struct IdRange {
     count: u64,
 }
 
+/// Most candidate devices [`IdRange::channel_owner`] checks for one channel ID.
+pub const MAX_CHANNEL_CANDIDATES: u32 = 1024;
+
 impl IdRange {
     /// IDs `prefix` + `first`, `first + 1`, ... padded to 20 digits
     /// (`"3402000000132"`, 1, 3 gives `...1320000001` to `...1320000003`).
@@ -264,9 +267,12 @@ impl IdRange {
     /// are the range's serials `(serial + m × 10^7) / channels`; each is checked with
     /// [`DeviceId::channel_index`]. There is one candidate per 10^7 / `channels` devices of
     /// the range (one while the fleet's channel IDs do not wrap around). When they wrap,
-    /// several devices share a channel ID and the first found is given.
+    /// several devices share a channel ID and the first found is given; at most
+    /// [`MAX_CHANNEL_CANDIDATES`] are tried (a fleet wrapping that often has each channel ID
+    /// on as many devices, and nothing to tell them apart by).
     pub fn channel_owner(&self, ch: &DeviceId, channels: u32) -> Option<u64> {
         const SERIALS: u128 = 10_000_000;
+        let mut budget = MAX_CHANNEL_CANDIDATES;
         if channels == 0 || self.count == 0 || ch.type_code() != 131 {
             return None;
         }
@@ -293,6 +299,10 @@ impl IdRange {
             };
             let m_low = (first * per).saturating_sub(serial).div_ceil(SERIALS);
             for m in m_low..=top / SERIALS {
+                if budget == 0 {
+                    return None;
+                }
+                budget -= 1;
                 let d = (serial + m * SERIALS) / per;
                 let Some(dev) = DeviceId::from_number(prefix * SERIALS + d) else {
                     continue;
