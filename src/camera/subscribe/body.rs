@@ -2,8 +2,8 @@
 //! device's moving position.
 //!
 //! - Catalog: `SumNum` and a `DeviceList` of channel items, each with its `Status` and the
-//!   `Event` that reports it (`ADD` for the state sent after a SUBSCRIBE, `ON`/`OFF` for a
-//!   change; the 2022 event names, which 2016 shares).
+//!   `Event` that reports it (`ADD` for the state sent after a SUBSCRIBE; `ON`, `OFF`, `VLOST`
+//!   or `DEFECT` for a change; the 2022 event names, which 2016 shares).
 //! - MobilePosition: 2016's flat form (`Time`, `Longitude`, `Latitude`, `Speed`, `Direction`,
 //!   `Altitude` under the root) or the 2022 list form (`SumNum` and an `ItemList` of items
 //!   holding the same fields and the channel's `DeviceID`).
