@@ -453,16 +453,7 @@ impl Camera {
         if self.phase == Phase::Stopped {
             return;
         }
-        self.end_txns(
-            &[Slot::Reg, Slot::Hb, Slot::Query],
-            Outcome::Abandoned,
-            now,
-            env,
-        );
-        if self.phase == Phase::Connecting {
-            self.record_flow(now, Outcome::Abandoned, env);
-        }
-        self.clear_queries(env);
+        self.abandon_all(now, env);
         self.flags |= STOPPING;
         self.stop_finish(now, env);
     }
@@ -611,6 +602,21 @@ impl Camera {
         let buf = udp.then(|| env.out.pool.put(&env.out.msg));
         env.out.send_msg(Dest::Server);
         (buf, udp)
+    }
+
+    /// Records every transaction in flight (and a connect under way) as abandoned and drops
+    /// the queued queries: the camera stops or goes down at once.
+    fn abandon_all(&mut self, now: Time, env: &mut Env<'_>) {
+        self.end_txns(
+            &[Slot::Reg, Slot::Hb, Slot::Query],
+            Outcome::Abandoned,
+            now,
+            env,
+        );
+        if self.phase == Phase::Connecting {
+            self.record_flow(now, Outcome::Abandoned, env);
+        }
+        self.clear_queries(env);
     }
 
     /// Ends every transaction in flight among `slots` with `outcome`.
