@@ -109,9 +109,13 @@ fn a_catalog_subscription_reports_a_channel_going_off_then_on() {
         let got = b.timer(c.at);
         assert_eq!(got.len(), 1);
         let n = &got[0];
-        let word = if c.online { "ON" } else { "OFF" };
-        assert_eq!(n.element("Event").as_deref(), Some(word));
-        assert_eq!(n.element("Status").as_deref(), Some(word));
+        let (status, event) = if c.online {
+            ("ON", "ON")
+        } else {
+            ("OFF", std::str::from_utf8(c.cause.event()).unwrap())
+        };
+        assert_eq!(n.element("Event").as_deref(), Some(event));
+        assert_eq!(n.element("Status").as_deref(), Some(status));
         assert_eq!(n.element("SumNum").as_deref(), Some("1"));
         let dev: crate::gb::DeviceId = DEV.parse().unwrap();
         let ch = dev.channel(c.channel, 4);
