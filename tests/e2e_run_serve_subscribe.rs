@@ -6,9 +6,10 @@
 //! until NOTIFYs of every kind came and every subscription was refreshed, stops the run and
 //! then serve by their PIDs (SIGINT), and checks serve's `subscribe` summary against the
 //! run's JSON (`kinds` `notify` and `alarm`, the `subscriptions` counters): every NOTIFY and
-//! alarm a device had answered was counted by serve, nothing was unknown, malformed, refused
-//! or early, and what serve did not count was still in flight when the run stopped (at most
-//! one NOTIFY per subscription, RFC 6665 §4.2.2).
+//! alarm a device had answered was counted by serve, nothing was unknown, malformed or
+//! refused, the NOTIFY each refresh is owed was not taken for an early position, and what
+//! serve did not count was still in flight when the run stopped (at most one NOTIFY per
+//! subscription, RFC 6665 §4.2.2).
 //!
 //! Over UDP with all three kinds, and over TCP (GB/T 28181-2022 bodies) with MobilePosition
 //! only, an alarm storm sent as MESSAGEs and RecordInfo queries. Every port comes from port 0;
