@@ -356,7 +356,7 @@ fn run_devices_serve_subscriptions_of_every_kind_over_udp_and_every_notify_adds_
         at(sub, &["notify_alarm"]) + at(sub, &["alarm_messages"]) <= alarms + states,
         "{sub}"
     );
-    // (serve counts each alarm MESSAGE it receives: over UDP a retransmission too.)
+    // (Over UDP serve may count a retransmission again: it keeps only a device's last one.)
     let alarm = &report["kinds"]["alarm"];
     let messages = s["alarm_messages"];
     let sent = at(sub, &["alarm_messages"]) + at(sub, &["retransmissions"]);

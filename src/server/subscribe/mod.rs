@@ -18,8 +18,9 @@
 //!   the last one's, is answered again and not counted); one of no live subscription is
 //!   answered 481 and counted. MobilePosition NOTIFYs are timed against the interval from the
 //!   previous one, except the one a device owes a refresh (RFC 6665 §4.2.1.2), which restarts
-//!   that schedule (the device's ticks restart from the refresh too). Alarm MESSAGEs outside any dialog are answered by the registrar
-//!   and counted here ([`Subscriber::device_message`]).
+//!   that schedule (the device's ticks restart from the refresh too). Alarm MESSAGEs outside
+//!   any dialog are answered by the registrar and counted here
+//!   ([`Subscriber::device_message`]; a retransmission of a device's last one is not).
 //! - Queries ([`query`]): a MESSAGE at the worker's share of the query rate, devices round
 //!   robin, its paged Responses summed until `SumNum`.
 //!
@@ -87,6 +88,8 @@ pub struct Subscriber {
     unix_zero_ms: u64,
     subs: Vec<Sub>,
     devices: Vec<DeviceId>,
+    /// Per device, the key ([`wire::request_key`]) of its last alarm MESSAGE counted.
+    alarm_keys: Vec<u64>,
     known: HashMap<DeviceId, usize>,
     ready: VecDeque<u32>,
     timers: TimerWheel,
@@ -118,6 +121,7 @@ impl Subscriber {
             unix_zero_ms,
             subs: Vec::new(),
             devices: Vec::new(),
+            alarm_keys: Vec::new(),
             known: HashMap::new(),
             ready: VecDeque::new(),
             timers: TimerWheel::new(0, start),
@@ -154,6 +158,7 @@ impl Subscriber {
         }
         self.known.insert(id, self.devices.len());
         self.devices.push(id);
+        self.alarm_keys.push(0);
         for k in 0..self.kinds.len() {
             let kind = self.kinds[k];
             let i = self.subs.len() as u32;
@@ -540,13 +545,29 @@ impl Subscriber {
     }
 
     /// A MANSCDP MESSAGE a device sent (the registrar answered it): an alarm outside any
-    /// dialog is counted, a Response page goes to its query.
+    /// dialog is counted (a retransmission of a registered device's last one is not), a
+    /// Response page goes to its query.
     pub fn device_message(&mut self, now: Time, msg: &Message<'_, '_>) {
         let Some(body) = Manscdp::parse(msg.body) else {
             return;
         };
         match body.root {
-            Root::Notify if body.cmd_type == b"Alarm" => self.stats.inc(C::AlarmMessages),
+            Root::Notify if body.cmd_type == b"Alarm" => {
+                let device = msg.from().and_then(|f| f.user());
+                let device = device.and_then(|u| DeviceId::parse(u).ok());
+                let slot = device.and_then(|d| self.known.get(&d).copied());
+                let key = wire::request_key(
+                    msg.call_id().unwrap_or(b""),
+                    msg.cseq().map_or(0, |c| c.seq),
+                );
+                if let Some(last) = slot.and_then(|i| self.alarm_keys.get_mut(i)) {
+                    if *last == key {
+                        return;
+                    }
+                    *last = key;
+                }
+                self.stats.inc(C::AlarmMessages);
+            }
             Root::Response => self.queries.page(now, &body, msg, &mut self.stats),
             _ => {}
         }

@@ -406,6 +406,22 @@ CSeq: 1 MESSAGE\r\nContent-Type: Application/MANSCDP+xml\r\nContent-Length: 93\r
     let (taken, _) = feed(&mut s, ms(1), &alarm);
     assert!(!taken, "the registrar answers it");
     assert_eq!(get(&mut s, C::AlarmMessages), 1);
+    // Its retransmission is not another alarm; the device's next one is, as is another
+    // device's (not registered here: nothing to tell a retransmission by).
+    feed(&mut s, ms(501), &alarm);
+    assert_eq!(get(&mut s, C::AlarmMessages), 1);
+    feed(
+        &mut s,
+        ms(601),
+        &alarm.replace("Call-ID: a1", "Call-ID: a2"),
+    );
+    let other = alarm.replace(
+        &format!("From: <sip:{DEV}@"),
+        "From: <sip:34020000001320000002@",
+    );
+    feed(&mut s, ms(701), &other);
+    feed(&mut s, ms(702), &other);
+    assert_eq!(get(&mut s, C::AlarmMessages), 4);
 
     let mut out = Outbox::default();
     s.handle_timeout(ms(2), &mut |_| None, &mut out);
