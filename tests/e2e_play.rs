@@ -5,8 +5,11 @@
 //! the SSRC of `y=`, consecutive sequence numbers, a marker per frame, about 25 frames a
 //! second), gets 486 for a second INVITE beyond `--max-streams 1`, then BYEs and sees the
 //! stream stop. A third camera streams until the run is interrupted and then sends its own
-//! BYE; the JSON report counts all of it. Every port comes from port 0; the `gbswarm` process
-//! is stopped by its PID (SIGINT, and killed if the test fails first).
+//! BYE; the JSON report counts all of it. Also: a camera rebooting on TeleBoot drops its
+//! stream without a BYE (the platform's BYE gets 481), and cameras sharing one socket
+//! (`--cameras-per-socket`) answer INVITEs to their channel IDs. Every port comes from port
+//! 0; the `gbswarm` process is stopped by its PID (SIGINT, and killed if the test fails
+//! first).
 
 mod play;
 mod play_peer;
@@ -194,4 +197,155 @@ fn a_camera_answers_invite_streams_rtp_over_udp_refuses_a_second_stream_and_stop
     );
     assert!(n("rtp_packets") >= (rtp.len() + third.len()) as u64, "{v}");
     assert!(n("rtp_bytes") > 12 * n("rtp_packets"), "{v}");
+}
+
+#[test]
+fn a_camera_rebooting_on_teleboot_drops_its_stream_without_a_bye_and_the_platforms_bye_gets_481() {
+    let mut p = Platform::udp();
+    let me = p.addr();
+    let media = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let media_addr = media.local_addr().unwrap();
+    let dir = std::env::temp_dir().join(format!("gbswarm-e2e-play-boot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("run.json");
+    let mut run = Run::start(
+        me,
+        1,
+        &["--json", json.to_str().unwrap(), "--reboot-delay", "1s"],
+    );
+    p.wait_registered(1);
+    let (dev, to_cam, cam) = p.cameras[0].clone();
+    p.send(to_cam, &invite(&dev, cam, me, media_addr, "boot1"));
+    let ok = p.final_response(Duration::from_secs(5)).expect("200");
+    assert_eq!(ok.code(), 200, "{}", ok.start);
+    let to = ok.header("to").to_string();
+    p.send(to_cam, &in_dialog("ACK", &dev, cam, me, "boot1", &to, 20));
+    assert!(!receive_rtp(&media, Duration::from_millis(500)).is_empty());
+
+    // TeleBoot: 200, then the device goes away with its stream and sends no BYE.
+    let xml = format!(
+        "<?xml version=\"1.0\"?>\r\n<Control>\r\n<CmdType>DeviceControl</CmdType>\r\n<SN>7</SN>\r\n\
+<DeviceID>{dev}</DeviceID>\r\n<TeleBoot>Boot</TeleBoot>\r\n</Control>\r\n"
+    );
+    let boot = format!(
+        "MESSAGE sip:{dev}@{cam} SIP/2.0\r\nVia: SIP/2.0/UDP {me};rport;branch=z9hG4bKboot\r\n\
+From: <sip:{SERVER}@3402000000>;tag=pboot\r\nTo: <sip:{dev}@3402000000>\r\n\
+Call-ID: boot@test\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n\
+Content-Type: Application/MANSCDP+xml\r\nContent-Length: {}\r\n\r\n{xml}",
+        xml.len()
+    );
+    p.send(to_cam, &boot);
+    let answer = p.response("MESSAGE", Duration::from_secs(5)).expect("200");
+    assert_eq!(answer.code(), 200, "{}", answer.start);
+    let _in_flight = receive_rtp(&media, Duration::from_millis(300));
+    let after = receive_rtp(&media, Duration::from_millis(700));
+    assert!(
+        after.is_empty(),
+        "{} RTP packets after the reboot",
+        after.len()
+    );
+    // Down, it answers nothing; back up (registered again 1 s on), the platform's BYE finds
+    // no dialog.
+    p.send(to_cam, &in_dialog("BYE", &dev, cam, me, "boot1", &to, 21));
+    assert!(p.response("BYE", Duration::from_millis(200)).is_none());
+    let up = std::time::Instant::now() + Duration::from_millis(2500);
+    while std::time::Instant::now() < up {
+        p.response("NOTHING", Duration::from_millis(100));
+    }
+    p.send(to_cam, &in_dialog("BYE", &dev, cam, me, "boot1", &to, 22));
+    let gone = p.response("BYE", Duration::from_secs(5)).expect("481");
+    assert_eq!(gone.code(), 481, "{}", gone.start);
+
+    interrupt(&run);
+    assert_eq!(wait_exit(&mut run, &mut p), Some(130));
+    assert!(p.byes.is_empty(), "no BYE from the device: {:?}", p.byes);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let v = &report["video"];
+    let n = |k: &str| v[k].as_u64().unwrap_or(u64::MAX);
+    assert_eq!(
+        [n("answered"), n("acked"), n("dropped_on_reboot")],
+        [1, 1, 1],
+        "{v}"
+    );
+    assert_eq!([n("streams_started"), n("streams_ended")], [1, 1], "{v}");
+    assert_eq!(report["counters"]["reboots"], 1, "{}", report["counters"]);
+    // Registered, unregistered for the reboot, registered again, unregistered at the stop.
+    let ok = |k: &str| report["kinds"][k]["ok"].as_u64();
+    assert_eq!((ok("register"), ok("unregister")), (Some(2), Some(2)));
+}
+
+/// Four cameras on one socket (`extra` says how many channels each has: `channels` of its
+/// ID): an INVITE to the last channel of each reaches that camera, which answers 200 and
+/// streams; a channel none of them has is routed nowhere.
+fn invite_channels_on_a_shared_socket(extra: &[&str], channels: &dyn Fn(&str) -> u32) {
+    let mut p = Platform::udp();
+    let me = p.addr();
+    let media = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let media_addr = media.local_addr().unwrap();
+    let mut args = vec!["--cameras-per-socket", "4"];
+    args.extend_from_slice(extra);
+    let mut run = Run::start(me, 4, &args);
+    p.wait_registered(4);
+    let cam = p.cameras[0].2;
+    assert!(p.cameras.iter().all(|c| c.2 == cam), "one shared socket");
+    // The channel ID in the Request-URI says which camera it is for, as wvp's INVITEs name
+    // the channel.
+    for (i, (dev, to_cam, cam)) in p.cameras.clone().into_iter().enumerate() {
+        let id: gbswarm::gb::DeviceId = dev.parse().unwrap();
+        let n = channels(&dev);
+        let channel = id.channel(n, n).to_string();
+        let call = format!("chan{i}");
+        p.send(to_cam, &invite(&channel, cam, me, media_addr, &call));
+        let ok = p.final_response(Duration::from_secs(5)).expect("200");
+        // A 200 only from the camera the channel belongs to (any other answers 404).
+        assert_eq!(ok.code(), 200, "{channel} of {dev}: {}", ok.start);
+        let to = ok.header("to").to_string();
+        p.send(to_cam, &in_dialog("ACK", &channel, cam, me, &call, &to, 20));
+        assert!(!receive_rtp(&media, Duration::from_millis(200)).is_empty());
+        p.send(to_cam, &in_dialog("BYE", &channel, cam, me, &call, &to, 21));
+        let bye_ok = p.response("BYE", Duration::from_secs(5)).expect("200");
+        assert_eq!(bye_ok.code(), 200, "{}", bye_ok.start);
+        let _in_flight = receive_rtp(&media, Duration::from_millis(200));
+    }
+    // A channel none of the cameras has is routed nowhere: no answer at all.
+    let (dev, to_cam, cam) = p.cameras[0].clone();
+    let far: gbswarm::gb::DeviceId = format!("{}0999999", &dev[..13]).parse().unwrap();
+    let stranger = far.channel(1, 3).to_string();
+    p.send(to_cam, &invite(&stranger, cam, me, media_addr, "chanx"));
+    assert!(p.final_response(Duration::from_millis(700)).is_none());
+    interrupt(&run);
+    assert_eq!(wait_exit(&mut run, &mut p), Some(130));
+}
+
+#[test]
+fn cameras_sharing_a_socket_answer_invites_to_their_channel_ids() {
+    invite_channels_on_a_shared_socket(&["--channels", "3"], &|_| 3);
+}
+
+#[test]
+fn cameras_of_a_device_file_sharing_a_socket_answer_invites_to_their_channel_ids() {
+    let dir = std::env::temp_dir().join(format!("gbswarm-e2e-play-chan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("devices.csv");
+    // Own IDs (an NVR, a DVR, cameras), own channel counts, one the fleet's.
+    let rows = [
+        ("34020000001180000042", "5"),
+        ("44010000001110000007", "2"),
+        ("34020000001320000900", ""),
+        ("34020000001320000003", "1"),
+    ];
+    let text: String = rows
+        .iter()
+        .map(|(id, n)| format!("{id},pw,{n}\n"))
+        .collect();
+    std::fs::write(&file, text).unwrap();
+    let counts = move |dev: &str| {
+        let n = rows.iter().find(|(id, _)| *id == dev).map_or("", |r| r.1);
+        n.parse().unwrap_or(4)
+    };
+    let path = file.to_str().unwrap().to_string();
+    invite_channels_on_a_shared_socket(&["--devices", &path, "--channels", "4"], &counts);
+    let _ = std::fs::remove_dir_all(&dir);
 }

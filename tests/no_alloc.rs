@@ -324,27 +324,39 @@ fn registrar_answers_without_allocating_once_warm(digest: Vec<digest::Algorithm>
 
 #[test]
 fn routing_a_platform_query_by_a_device_file_does_not_allocate() {
-    use gbswarm::gb::{Devices, Ids};
+    use gbswarm::camera::routes::ChannelRoutes;
+    use gbswarm::gb::{DeviceId, Devices, Ids};
     let text: String = (1..=1000)
-        .map(|i| format!("3402000000132{i:07},pw-{i}\n"))
+        .map(|i| format!("3402000000132{i:07},pw-{i},{}\n", 1 + i % 4))
         .collect();
     let ids = Ids::Listed(std::sync::Arc::new(Devices::parse(&text).unwrap()));
-    let query = b"MESSAGE sip:34020000001320000777@10.0.0.1:5060 SIP/2.0\r\n\
+    let own: Vec<u64> = (0..1000).collect();
+    let routes = ChannelRoutes::new(&ids, 1, &own);
+    let dev: DeviceId = "34020000001320000777".parse().unwrap();
+    let channel = dev.channel(2, 2);
+    let query = |to: &str| {
+        format!(
+            "MESSAGE sip:{to}@10.0.0.1:5060 SIP/2.0\r\n\
 Via: SIP/2.0/UDP 10.0.0.2:5060;rport;branch=z9hG4bK1\r\n\
 From: <sip:34020000002000000001@3402000000>;tag=1\r\n\
-To: <sip:34020000001320000777@3402000000>\r\n\
-Call-ID: q1\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n";
-    let route = || {
+To: <sip:{to}@3402000000>\r\n\
+Call-ID: q1\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let (to_device, to_channel) = (query(dev.as_str()), query(channel.as_str()));
+    let route = |q: &str| {
         let mut h = [Header::EMPTY; 16];
-        let m = parse_datagram(query, &mut h, &Limits::default())
+        let m = parse_datagram(q.as_bytes(), &mut h, &Limits::default())
             .unwrap()
             .unwrap();
-        gbswarm::camera::addressed_index(&m, &ids)
+        gbswarm::camera::addressed_index(&m, &ids, &routes)
     };
-    assert_eq!(route(), Some(776), "row 777 is fleet index 776");
+    assert_eq!(route(&to_device), Some(776), "row 777 is fleet index 776");
+    assert_eq!(route(&to_channel), Some(776), "its channel 2 of 2");
     let before = allocs();
     for _ in 0..100 {
-        black_box(route());
+        black_box(route(&to_device));
+        black_box(route(&to_channel));
     }
     assert_eq!(allocs() - before, 0);
 }

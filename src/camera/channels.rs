@@ -5,7 +5,10 @@
 //! (spread over the fleet by its index and the run): flap `k` starts at
 //! `t_k = phase + k·P`, takes one of its channels off line, and brings it back at
 //! `t_k + P/2`. So at any time at most one channel of a device is off line, and which one, and
-//! when the next change comes, follow from `(index, now)` alone.
+//! when the next change comes, follow from `(index, now)` alone. Each flap has a cause, the
+//! GB/T 28181-2022 Catalog event that reports it ([`Outage`]): mostly the channel going off
+//! line (`OFF`), sometimes its video lost (`VLOST`) or a fault (`DEFECT`); all three leave the
+//! channel's status `OFF`, as wvp-GB28181-pro reads them, and the end of each is `ON`.
 //!
 //! Why a function and not state: the Catalog answer, the Catalog NOTIFY of a subscription and
 //! the keepalive must agree on a channel's status, and a fleet of a million devices with
@@ -26,6 +29,28 @@ pub struct Flap {
     pub seed: u32,
 }
 
+/// Why a channel is off line: the 2022 Catalog event (`<Event>`) that reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outage {
+    /// Off line (`OFF`): seven flaps in ten.
+    Off,
+    /// Video lost (`VLOST`): two in ten.
+    VideoLost,
+    /// A fault (`DEFECT`): one in ten.
+    Defect,
+}
+
+impl Outage {
+    /// The `<Event>` text that reports it.
+    pub fn event(self) -> &'static [u8] {
+        match self {
+            Outage::Off => b"OFF",
+            Outage::VideoLost => b"VLOST",
+            Outage::Defect => b"DEFECT",
+        }
+    }
+}
+
 /// A change of one channel's status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Change {
@@ -35,6 +60,8 @@ pub struct Change {
     pub channel: u32,
     /// True: back on line; false: off line.
     pub online: bool,
+    /// Why the channel is (or was, when it comes back) off line.
+    pub cause: Outage,
 }
 
 fn mix(mut z: u64) -> u64 {
@@ -75,6 +102,29 @@ impl Flap {
             ^ (u64::from(index) << 20)
             ^ u64::from(self.seed));
         1 + (h % u64::from(channels.max(1))) as u32
+    }
+
+    /// The cause of flap `k` of device `index`.
+    fn outage_of(&self, index: u32, k: u64) -> Outage {
+        let h = mix(k.wrapping_mul(0xd6e8_feb8_6659_fd93)
+            ^ u64::from(index)
+            ^ (u64::from(self.seed) << 32));
+        match h % 10 {
+            0 => Outage::Defect,
+            1 | 2 => Outage::VideoLost,
+            _ => Outage::Off,
+        }
+    }
+
+    /// The `<Event>` of a Catalog NOTIFY reporting device `index`'s change at `at` (a
+    /// [`Change::at`]): `ON` when a channel came back, else its outage's event.
+    pub fn event_at(&self, index: u32, at: Time, online: bool) -> &'static [u8] {
+        let p = self.period_us();
+        if online || p == 0 {
+            return b"ON";
+        }
+        let k = at.as_micros().saturating_sub(self.phase_us(index)) / p;
+        self.outage_of(index, k).event()
     }
 
     /// The channel of device `index` (of `channels`) that is off line at `now`, if any.
@@ -118,6 +168,7 @@ impl Flap {
             at: Time::from_micros(at),
             channel: self.channel_of(index, k, channels),
             online: !off,
+            cause: self.outage_of(index, k),
         })
     }
 }
@@ -179,6 +230,30 @@ mod tests {
             }
         }
         assert_eq!(seen, [false, true, true, true, true]);
+    }
+
+    #[test]
+    fn outages_have_the_2022_causes_and_the_event_names_them() {
+        let f = Flap::per_hour(3600.0, 21);
+        let (mut now, mut counts) = (Time::ZERO, [0u32; 3]);
+        for _ in 0..2_000 {
+            let c = f.next_change(4, 3, now).unwrap();
+            let event = f.event_at(4, c.at, c.online);
+            if c.online {
+                assert_eq!(event, b"ON");
+            } else {
+                assert_eq!(event, c.cause.event());
+                counts[c.cause as usize] += 1;
+            }
+            now = c.at;
+        }
+        // About 7:2:1 over a thousand outages.
+        let [off, vlost, defect] = counts;
+        assert_eq!(off + vlost + defect, 1_000);
+        assert!((600..800).contains(&off), "{counts:?}");
+        assert!((120..280).contains(&vlost), "{counts:?}");
+        assert!((50..160).contains(&defect), "{counts:?}");
+        assert_eq!(Flap::default().event_at(4, Time::ZERO, false), b"ON");
     }
 
     #[test]

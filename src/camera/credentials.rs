@@ -95,6 +95,58 @@ impl Credentials {
         })
     }
 
+    /// Writes into `out` the credentials of camera `index` (`user`, `password`) for a
+    /// MESSAGE to `uri`, answering its kept challenge with the next nonce count; the header
+    /// they go in (`Authorization` or `Proxy-Authorization`), or none when nothing is kept or
+    /// it cannot be answered (then it is forgotten). Keepalives, query answers and alarm
+    /// MESSAGEs all come here.
+    pub(crate) fn authorize(
+        &mut self,
+        index: u32,
+        (user, password): (&[u8], &[u8]),
+        uri: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Option<&'static [u8]> {
+        let r = self.reuse(index)?;
+        out.clear();
+        let written = digest::write_authorization(
+            out, &r.params, user, password, b"MESSAGE", uri, r.nc, r.cnonce,
+        );
+        let header: &'static [u8] = if r.proxy {
+            b"Proxy-Authorization"
+        } else {
+            b"Authorization"
+        };
+        if written.is_err() {
+            self.forget(index);
+            return None;
+        }
+        Some(header)
+    }
+
+    /// Writes into `out` the answer of camera `index` (`user`, `password`) to a fresh
+    /// challenge `ch` to its MESSAGE to `uri` (nonce count 1, client nonce `cnonce`) and keeps
+    /// the challenge for its next MESSAGEs ([`keep`](Self::keep)); false if it cannot be
+    /// answered.
+    pub(crate) fn answer(
+        &mut self,
+        index: u32,
+        ch: &digest::Chosen<'_>,
+        (user, password): (&[u8], &[u8]),
+        (uri, cnonce): (&[u8], [u8; 8]),
+        out: &mut Vec<u8>,
+    ) -> bool {
+        out.clear();
+        let written = digest::write_authorization(
+            out, &ch.params, user, password, b"MESSAGE", uri, 1, &cnonce,
+        );
+        if written.is_err() {
+            return false;
+        }
+        self.keep(index, &ch.params, ch.algorithm, ch.proxy, cnonce);
+        true
+    }
+
     /// Forgets camera `index`'s challenge (it stopped, went offline, or the reuse failed).
     pub(crate) fn forget(&mut self, index: u32) {
         self.entries.remove(&index);

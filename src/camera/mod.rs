@@ -22,6 +22,7 @@ pub mod pool;
 mod queries;
 pub mod query_args;
 mod request;
+pub mod routes;
 pub mod subscribe;
 #[cfg(test)]
 mod tests;
@@ -445,13 +446,19 @@ pub struct Env<'a> {
 
 /// Which camera (by fleet index) a message from the network is for: a response carries the
 /// index in its Via branch; a request names the device in its Request-URI, looked up in the
-/// fleet's `ids` (a range, or a device file's sorted index; no allocation). Used to share one
-/// socket among many cameras.
-pub fn addressed_index(msg: &crate::sip::Message<'_, '_>, ids: &Ids) -> Option<u32> {
+/// fleet's `ids` (a range, or a device file's sorted index; no allocation), or one of the
+/// device's channels, looked up in `channels` ([`routes`]). Used to share one socket among
+/// many cameras.
+pub fn addressed_index(
+    msg: &crate::sip::Message<'_, '_>,
+    ids: &Ids,
+    channels: &routes::ChannelRoutes,
+) -> Option<u32> {
     if msg.is_request() {
         let uri = crate::sip::Uri::parse(msg.request_uri()?)?;
         let id = DeviceId::parse(uri.user?).ok()?;
-        u32::try_from(ids.index_of(&id)?).ok()
+        let k = ids.index_of(&id).or_else(|| channels.owner(ids, &id))?;
+        u32::try_from(k).ok()
     } else {
         let (index, _) = request::parse_branch(msg.via()?.branch()?)?;
         Some(index)

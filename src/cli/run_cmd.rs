@@ -127,7 +127,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     cores: Option<usize>,
     /// Cameras sharing one UDP socket; 1 gives each its own source port, like real devices
-    /// [default: 1].
+    /// [default: 1]. A request on a shared socket goes to the camera its Request-URI names,
+    /// by device ID or by one of the device's channel IDs.
     #[arg(long, value_name = "N")]
     cameras_per_socket: Option<u32>,
     /// Live video streams each device serves at once; an INVITE beyond them is answered 486

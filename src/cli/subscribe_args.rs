@@ -20,7 +20,7 @@ pub struct SubscribeArgs {
     /// later. Every NOTIFY is answered (200, or 481 outside a known subscription) and counted
     /// by kind, with the time from the SUBSCRIBE to its 200, from the 200 to the first NOTIFY
     /// and, for mobile-position, each NOTIFY's lateness against the previous one plus the
-    /// interval. Alarm MESSAGEs sent outside a subscription are answered 200 and counted too.
+    /// interval (the NOTIFY a refresh is owed restarts that schedule). Alarm MESSAGEs sent outside a subscription are answered 200 and counted too.
     /// Figures go to --stats (a `subscribe:` line), the summary (`gbswarm serve: subscribe
     /// ...`) and --metrics.
     #[arg(long, value_delimiter = ',', value_name = "KIND[:SECONDS],...")]

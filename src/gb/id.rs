@@ -198,6 +198,9 @@ pub struct IdRange {
     count: u64,
 }
 
+/// Most candidate devices [`IdRange::channel_owner`] checks for one channel ID.
+pub const MAX_CHANNEL_CANDIDATES: u32 = 1024;
+
 impl IdRange {
     /// IDs `prefix` + `first`, `first + 1`, ... padded to 20 digits
     /// (`"3402000000132"`, 1, 3 gives `...1320000001` to `...1320000003`).
@@ -257,6 +260,60 @@ impl IdRange {
     pub fn iter(&self) -> impl Iterator<Item = DeviceId> + '_ {
         (0..self.count).filter_map(|i| self.get(i))
     }
+
+    /// The index of the device in the range one of whose `channels` channels is `ch`
+    /// ([`DeviceId::channel`]), found by arithmetic, not a scan: the channel's serial is the
+    /// device's times `channels` plus the channel's offset, modulo 10^7, so the candidates
+    /// are the range's serials `(serial + m × 10^7) / channels`; each is checked with
+    /// [`DeviceId::channel_index`]. There is one candidate per 10^7 / `channels` devices of
+    /// the range (one while the fleet's channel IDs do not wrap around). When they wrap,
+    /// several devices share a channel ID and the first found is given; at most
+    /// [`MAX_CHANNEL_CANDIDATES`] are tried (a fleet wrapping that often has each channel ID
+    /// on as many devices, and nothing to tell them apart by).
+    pub fn channel_owner(&self, ch: &DeviceId, channels: u32) -> Option<u64> {
+        const SERIALS: u128 = 10_000_000;
+        let mut budget = MAX_CHANNEL_CANDIDATES;
+        if channels == 0 || self.count == 0 || ch.type_code() != 131 {
+            return None;
+        }
+        let per = u128::from(channels);
+        let last = self.first + u128::from(self.count) - 1;
+        let serial = ch.number() % SERIALS;
+        let (low, high) = (self.first / SERIALS, last / SERIALS);
+        // The range's IDs by their first 13 digits (one prefix unless it crosses a serial
+        // wrap), and in each the serials it holds.
+        for prefix in low..=high {
+            let first = if prefix == low {
+                self.first % SERIALS
+            } else {
+                0
+            };
+            let end = if prefix == high {
+                last % SERIALS
+            } else {
+                SERIALS - 1
+            };
+            // d = (serial + m·10^7) / per lies in first..=end for m in m_low..=m_high.
+            let Some(top) = ((end + 1) * per - 1).checked_sub(serial) else {
+                continue;
+            };
+            let m_low = (first * per).saturating_sub(serial).div_ceil(SERIALS);
+            for m in m_low..=top / SERIALS {
+                if budget == 0 {
+                    return None;
+                }
+                budget -= 1;
+                let d = (serial + m * SERIALS) / per;
+                let Some(dev) = DeviceId::from_number(prefix * SERIALS + d) else {
+                    continue;
+                };
+                if (first..=end).contains(&d) && dev.channel_index(ch, channels).is_some() {
+                    return self.index_of(&dev);
+                }
+            }
+        }
+        None
+    }
 }
 
 #[cfg(test)]
@@ -309,6 +366,60 @@ mod tests {
         assert_eq!(all, big.iter().collect::<Vec<_>>());
         assert_eq!(big.shard(0, 3).len(), 4);
         assert_eq!(big.shard(2, 3).len(), 3);
+    }
+
+    #[test]
+    fn a_channel_id_finds_its_device_in_a_range_by_arithmetic() {
+        let ranges = [
+            (IdRange::new("3402000000132", 1, 50).unwrap(), [1, 4, 16]),
+            // Channel serials wrap past 10^7 (2 500 000 × 4): still each finds its device.
+            (
+                IdRange::new("3402000000132", 2_499_998, 4).unwrap(),
+                [1, 4, 3],
+            ),
+            // The range crosses into the next 13-digit prefix.
+            (
+                IdRange::new("340200000013", 9_999_998, 4).unwrap(),
+                [1, 2, 5],
+            ),
+        ];
+        for (r, counts) in ranges {
+            for per in counts {
+                for (i, dev) in r.iter().enumerate() {
+                    for c in 1..=per {
+                        let ch = dev.channel(c, per);
+                        let k = r.channel_owner(&ch, per).expect("found");
+                        // Its device, or (wrapped IDs) another of the range with that channel.
+                        let owner = r.get(k).unwrap();
+                        assert!(owner.channel_index(&ch, per).is_some(), "{ch} of {dev}");
+                        if per * (r.len() as u32) < 10_000_000 {
+                            assert_eq!(k, i as u64, "{ch} of {dev}");
+                        }
+                    }
+                }
+                let first = r.get(0).unwrap();
+                assert_eq!(
+                    r.channel_owner(&first, per),
+                    None,
+                    "a device ID is no channel"
+                );
+            }
+        }
+        let r = IdRange::new("3402000000132", 1, 3).unwrap();
+        let outside = DeviceId::parse(b"34020000001320000009")
+            .unwrap()
+            .channel(1, 4);
+        assert_eq!(r.channel_owner(&outside, 4), None);
+        let other_domain = DeviceId::parse(b"34020000011320000001")
+            .unwrap()
+            .channel(1, 4);
+        assert_eq!(r.channel_owner(&other_domain, 4), None);
+        assert_eq!(r.channel_owner(&r.get(0).unwrap().channel(1, 4), 0), None);
+        // Channel 3 of 4 of the first is, in a 2-channel fleet, channel 1 of the third.
+        assert_eq!(
+            r.channel_owner(&r.get(0).unwrap().channel(3, 4), 2),
+            Some(2)
+        );
     }
 
     #[test]

@@ -117,10 +117,15 @@ fn open_tag_end(body: &[u8], tag: &[u8]) -> Option<usize> {
 
 /// Appends `<Tag>value</Tag>\r\n`.
 pub(crate) fn tag(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    tag_with(out, name, |o| o.extend_from_slice(value));
+}
+
+/// Appends `<Tag>`, what `value` writes, and `</Tag>\r\n`.
+pub(crate) fn tag_with(out: &mut Vec<u8>, name: &[u8], value: impl FnOnce(&mut Vec<u8>)) {
     out.push(b'<');
     out.extend_from_slice(name);
     out.push(b'>');
-    out.extend_from_slice(value);
+    value(out);
     out.extend_from_slice(b"</");
     out.extend_from_slice(name);
     out.extend_from_slice(b">\r\n");
@@ -128,13 +133,7 @@ pub(crate) fn tag(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 
 /// Appends `<Tag>n</Tag>\r\n`.
 pub(crate) fn tag_u64(out: &mut Vec<u8>, name: &[u8], value: u64) {
-    out.push(b'<');
-    out.extend_from_slice(name);
-    out.push(b'>');
-    push_u64(out, value);
-    out.extend_from_slice(b"</");
-    out.extend_from_slice(name);
-    out.extend_from_slice(b">\r\n");
+    tag_with(out, name, |o| push_u64(o, value));
 }
 
 /// Clears `out` and writes the XML declaration, `<Root>`, CmdType, SN and DeviceID.
@@ -208,19 +207,55 @@ pub fn write_catalog(
     sum_num: u32,
     channels: impl ExactSizeIterator<Item = (u32, DeviceId, bool)>,
 ) {
-    open_root(out, charset, b"Response", b"Catalog", sn, device);
+    let items = channels.map(|(number, id, online)| ChannelItem {
+        number,
+        id,
+        online,
+        event: None,
+    });
+    write_channel_list(
+        out,
+        (b"Response", charset, name),
+        sn,
+        device,
+        sum_num,
+        items,
+    );
+}
+
+/// A channel in a Catalog list: its number (for its name), ID, whether it is on line, and
+/// the `<Event>` a Catalog NOTIFY reports (none in a Response).
+pub(crate) struct ChannelItem {
+    pub number: u32,
+    pub id: DeviceId,
+    pub online: bool,
+    pub event: Option<&'static [u8]>,
+}
+
+/// Writes a Catalog body under `root` (`Response` to a query, `Notify` to a subscription)
+/// of `sum_num` channels holding `items` (a page of them), named `name` and their number in
+/// `charset`: what a Catalog answer and a Catalog NOTIFY share.
+pub(crate) fn write_channel_list(
+    out: &mut Vec<u8>,
+    (root, charset, name): (&[u8], Charset, &str),
+    sn: u32,
+    device: &DeviceId,
+    sum_num: u32,
+    items: impl ExactSizeIterator<Item = ChannelItem>,
+) {
+    open_root(out, charset, root, b"Catalog", sn, device);
     tag_u64(out, b"SumNum", u64::from(sum_num));
     out.extend_from_slice(b"<DeviceList Num=\"");
-    push_u64(out, channels.len() as u64);
+    push_u64(out, items.len() as u64);
     out.extend_from_slice(b"\">\r\n");
-    for (index, ch, online) in channels {
+    for it in items {
         out.extend_from_slice(b"<Item>\r\n");
-        tag(out, b"DeviceID", ch.as_bytes());
-        out.extend_from_slice(b"<Name>");
-        charset.push_xml_text(out, name);
-        out.push(b' ');
-        push_u64(out, u64::from(index));
-        out.extend_from_slice(b"</Name>\r\n");
+        tag(out, b"DeviceID", it.id.as_bytes());
+        tag_with(out, b"Name", |o| {
+            charset.push_xml_text(o, name);
+            o.push(b' ');
+            push_u64(o, u64::from(it.number));
+        });
         tag(out, b"Manufacturer", b"gbswarm");
         tag(out, b"Model", b"IPC-sim");
         tag(out, b"Owner", b"Owner");
@@ -231,11 +266,14 @@ pub fn write_catalog(
         tag(out, b"SafetyWay", b"0");
         tag(out, b"RegisterWay", b"1");
         tag(out, b"Secrecy", b"0");
-        tag(out, b"Status", if online { b"ON" } else { b"OFF" });
+        tag(out, b"Status", if it.online { b"ON" } else { b"OFF" });
+        if let Some(event) = it.event {
+            tag(out, b"Event", event);
+        }
         out.extend_from_slice(b"</Item>\r\n");
     }
     out.extend_from_slice(b"</DeviceList>\r\n");
-    close_root(out, b"Response");
+    close_root(out, root);
 }
 
 #[cfg(test)]

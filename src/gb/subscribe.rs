@@ -11,7 +11,7 @@
 //! state, never reads a clock (times come in as Unix milliseconds).
 
 use super::DeviceId;
-use super::manscdp::element;
+use super::manscdp::{element, open_root, tag_with};
 use super::time::write_datetime;
 use super::version::Charset;
 use crate::sip::bytes::parse_decimal;
@@ -115,24 +115,8 @@ impl QueryKind {
     }
 }
 
-fn tag_with(out: &mut Vec<u8>, name: &[u8], value: impl FnOnce(&mut Vec<u8>)) {
-    out.push(b'<');
-    out.extend_from_slice(name);
-    out.push(b'>');
-    value(out);
-    out.extend_from_slice(b"</");
-    out.extend_from_slice(name);
-    out.extend_from_slice(b">\r\n");
-}
-
 fn open_query(out: &mut Vec<u8>, charset: Charset, cmd: &[u8], sn: u32, device: &DeviceId) {
-    out.clear();
-    out.extend_from_slice(b"<?xml version=\"1.0\" encoding=\"");
-    out.extend_from_slice(charset.label());
-    out.extend_from_slice(b"\"?>\r\n<Query>\r\n");
-    tag_with(out, b"CmdType", |b| b.extend_from_slice(cmd));
-    tag_with(out, b"SN", |b| push_u64(b, u64::from(sn)));
-    tag_with(out, b"DeviceID", |b| b.extend_from_slice(device.as_bytes()));
+    open_root(out, charset, b"Query", cmd, sn, device);
 }
 
 /// What a SUBSCRIBE body asks besides its kind.

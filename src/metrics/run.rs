@@ -95,6 +95,27 @@ pub fn page(t: &Snapshot) -> Page {
             n,
         );
     }
+    let c = &t.counters;
+    for (command, n) in crate::gb::control::Control::NAMES.iter().zip(c.controls) {
+        p.counter(
+            "gbswarm_run_device_controls",
+            "DeviceControl and DeviceConfig commands the cameras took, by command.",
+            &[("command", command)],
+            n,
+        );
+    }
+    p.counter(
+        "gbswarm_run_reboots",
+        "TeleBoot restarts: the camera unregistered and registered again after --reboot-delay.",
+        &[],
+        c.reboots,
+    );
+    p.counter(
+        "gbswarm_run_bad_queries",
+        "Queries and controls refused 400: a DeviceID neither the device nor one of its channels, or a bad time range.",
+        &[],
+        c.bad_queries,
+    );
     p.counter(
         "gbswarm_run_retransmissions",
         "UDP retransmissions sent (counted as sent).",
@@ -224,6 +245,7 @@ mod tests {
             "gbswarm_run_video_total{what=\"rtp_packets\"} 15",
             "gbswarm_run_video_total{what=\"invites\"} 1",
             "gbswarm_run_retransmissions_total 5",
+            "gbswarm_run_reboots_total 0",
             "gbswarm_run_transactions_total{kind=\"register\",outcome=\"ok\"} 2",
             "gbswarm_run_transactions_total{kind=\"register\",outcome=\"rejected\"} 1",
             "gbswarm_run_transactions_total{kind=\"keepalive\",outcome=\"timeout\"} 1",

@@ -452,10 +452,6 @@ impl Profile {
                 Ok(m)
             };
         camera.heartbeat_ms = ms("heartbeat", self.heartbeat, 60, 100)?;
-        camera.reboot_delay_ms = ms("reboot-delay", self.reboot_delay, 10, 0)?;
-        camera.record_segment_s =
-            u32::try_from(secs("record-segment", self.record_segment, 1800, 1)?)
-                .or_else(|_| bad("record-segment", "too large"))?;
         camera.retry_interval_ms = ms("retry-interval", self.retry_interval, 60, 0)?;
         camera.heartbeat_misses = self.heartbeat_misses.unwrap_or(3);
         if camera.heartbeat_misses == 0 {
@@ -467,62 +463,10 @@ impl Profile {
             return bad("refresh-at", "must be above 0");
         }
         camera.fault_permille = share("fault-share", self.fault_share, 0.0)?;
-        camera.channels = self.channels.unwrap_or(1);
-        if let Some(name) = &self.channel_name {
-            if name.trim().is_empty()
-                || name.chars().count() > 64
-                || name.chars().any(char::is_control)
-            {
-                return bad(
-                    "channel-name",
-                    format!(
-                        "`{name}` is not a channel name: 1 to 64 characters, no control characters"
-                    ),
-                );
-            }
-            camera.channel_name = name.clone();
-        }
-        if let Some(year) = self.gb_version {
-            camera.gb_version =
-                crate::gb::GbVersion::parse(&year.to_string()).ok_or_else(|| PlanError {
-                    key: "gb-version".into(),
-                    message: format!("{year} is not a GB/T 28181 edition (use 2016 or 2022)"),
-                })?;
-        }
-        camera.catalog_page = self.catalog_page.unwrap_or(20);
-        if camera.catalog_page == 0 {
-            return bad("catalog-page", "must be at least 1");
-        }
-        let flap = self.channel_flap_rate.unwrap_or(0.0);
-        if !(0.0..=3_600_000.0).contains(&flap) {
-            return bad(
-                "channel-flap-rate",
-                "must be between 0 and 3600000 flaps per device an hour",
-            );
-        }
-        let alarm_rate = self.alarm_rate.unwrap_or(0.0);
-        if !(0.0..=3_600_000.0).contains(&alarm_rate) {
-            return bad(
-                "alarm-rate",
-                format!("{alarm_rate} is not between 0 and 3600000 alarms per device an hour"),
-            );
-        }
-        camera.alarms = crate::camera::subscribe::Alarms {
-            period: crate::camera::subscribe::Alarms::period_of(alarm_rate),
-            burst: match &self.alarm_burst {
-                Some(text) => Some(crate::camera::subscribe::Burst::parse(text).map_err(
-                    |message| PlanError {
-                        key: "alarm-burst".into(),
-                        message,
-                    },
-                )?),
-                None => None,
-            },
-        };
         camera.unregister_on_stop = !self.no_unregister.unwrap_or(false);
         // Call-IDs and tags must not repeat across runs or across the shards of one run.
         camera.run_id = crate::seed::random_u64() as u32;
-        camera.channel_flap = crate::camera::channels::Flap::per_hour(flap, camera.run_id);
+        self.device_behaviour(&mut camera)?;
 
         if self.cameras == Some(0) || self.cameras > Some(u64::from(u32::MAX)) {
             return bad("cameras", "must be between 1 and 4294967295");
@@ -622,6 +566,7 @@ impl Profile {
     }
 }
 
+mod device;
 mod ids;
 pub mod settings;
 mod span;

@@ -162,6 +162,19 @@ pub fn run(plan: &Plan, metrics: Option<SocketAddr>) -> Result<Ending, Failure> 
         plan.duration.as_secs_f64(),
         if tty { "" } else { "; a line every 10 s" }
     );
+    if plan.cameras_per_socket > 1 {
+        let left = crate::camera::routes::unindexed_channels(
+            &plan.ids,
+            plan.camera.channels,
+            plan.cores.max(1).min(plan.ids.len().max(1) as usize),
+        );
+        if left > 0 {
+            eprintln!(
+                "gbswarm: warning: {left} channels of the device file are past the index of channel IDs on shared sockets ({} per worker): requests to them go unrouted",
+                crate::camera::routes::MAX_INDEXED_CHANNELS
+            );
+        }
+    }
     let cpu0 = crate::stats::CpuTime::now();
     let mut progress = Progress::new(tty);
     let mut timeline = Vec::new();

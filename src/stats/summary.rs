@@ -40,8 +40,9 @@
 //! - `video`: live video totals: `invites`, `answered`, `busy`, `not_acceptable`,
 //!   `not_found`, `acked`, `streams_started`, `streams_ended`, `rtp_packets`, `rtp_bytes`,
 //!   `rtp_send_errors`, and for TCP media `tcp_connects`, `tcp_reconnects`,
-//!   `tcp_connect_failures`, `tcp_frames_skipped` (reports written before these were added
-//!   read back with zeros)
+//!   `tcp_connect_failures`, `tcp_frames_skipped`, and `dropped_on_reboot` (sessions a
+//!   TeleBoot reboot ended, no BYE sent; reports written before these were added read back
+//!   with zeros)
 //! - `subscriptions`: the cameras' subscriptions and alarms (see
 //!   [`SubCounters`](crate::camera::subscribe::SubCounters)): `subscribes`, `accepted`,
 //!   `refreshed`, `unsubscribed`, `expired`, `dropped`, `refused`, `bad_event`,

@@ -39,11 +39,13 @@ pub struct VideoCounters {
     pub tcp_connect_failures: u64,
     /// Whole frames not sent because a TCP media connection's write queue was full.
     pub tcp_frames_skipped: u64,
+    /// Sessions a TeleBoot reboot of their device ended (media stopped, no BYE).
+    pub dropped_on_reboot: u64,
 }
 
 impl VideoCounters {
     /// The fields with their JSON names, in order (the JSON, CSV and metrics use these).
-    pub fn fields(&self) -> [(&'static str, u64); 15] {
+    pub fn fields(&self) -> [(&'static str, u64); 16] {
         [
             ("invites", self.invites),
             ("answered", self.answered),
@@ -60,6 +62,7 @@ impl VideoCounters {
             ("tcp_reconnects", self.tcp_reconnects),
             ("tcp_connect_failures", self.tcp_connect_failures),
             ("tcp_frames_skipped", self.tcp_frames_skipped),
+            ("dropped_on_reboot", self.dropped_on_reboot),
         ]
     }
 
@@ -81,6 +84,7 @@ impl VideoCounters {
             tcp_reconnects,
             tcp_connect_failures,
             tcp_frames_skipped,
+            dropped_on_reboot,
         } = self;
         *invites = f(*invites, o.invites);
         *answered = f(*answered, o.answered);
@@ -97,6 +101,7 @@ impl VideoCounters {
         *tcp_reconnects = f(*tcp_reconnects, o.tcp_reconnects);
         *tcp_connect_failures = f(*tcp_connect_failures, o.tcp_connect_failures);
         *tcp_frames_skipped = f(*tcp_frames_skipped, o.tcp_frames_skipped);
+        *dropped_on_reboot = f(*dropped_on_reboot, o.dropped_on_reboot);
     }
 
     /// Adds `o`.
@@ -144,6 +149,7 @@ impl VideoCounters {
             tcp_reconnects: u("tcp_reconnects"),
             tcp_connect_failures: u("tcp_connect_failures"),
             tcp_frames_skipped: u("tcp_frames_skipped"),
+            dropped_on_reboot: u("dropped_on_reboot"),
         }
     }
 
@@ -163,6 +169,12 @@ impl VideoCounters {
             self.rtp_bytes,
             self.rtp_send_errors
         );
+        if self.dropped_on_reboot > 0 {
+            line.push_str(&format!(
+                "; sessions dropped by reboots {}",
+                self.dropped_on_reboot
+            ));
+        }
         if self.tcp_connects + self.tcp_reconnects + self.tcp_connect_failures > 0 {
             line.push_str(&format!(
                 "; TCP media connects {}, reconnects {}, connect failures {}, frames skipped {}",
@@ -190,6 +202,7 @@ mod tests {
             rtp_bytes: 140_000,
             tcp_reconnects: 3,
             tcp_frames_skipped: 2,
+            dropped_on_reboot: 1,
             ..VideoCounters::default()
         };
         let mut b = a;

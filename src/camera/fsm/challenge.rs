@@ -45,29 +45,10 @@ impl Camera {
         env: &mut Env<'_>,
     ) -> Option<&'static [u8]> {
         let out = &mut *env.out;
-        let r = out.credentials.reuse(self.index)?;
         let uri = UriBuf::new(target);
-        out.auth.clear();
-        let written = digest::write_authorization(
-            &mut out.auth,
-            &r.params,
-            self.id.as_bytes(),
-            env.cfg.password_of(self.index),
-            b"MESSAGE",
-            uri.as_bytes(),
-            r.nc,
-            r.cnonce,
-        );
-        let header: &'static [u8] = if r.proxy {
-            b"Proxy-Authorization"
-        } else {
-            b"Authorization"
-        };
-        if written.is_err() {
-            out.credentials.forget(self.index);
-            return None;
-        }
-        Some(header)
+        let user: (&[u8], &[u8]) = (self.id.as_bytes(), env.cfg.password_of(self.index));
+        out.credentials
+            .authorize(self.index, user, uri.as_bytes(), &mut out.auth)
     }
 
     /// A 401 or 407 to the MESSAGE in `slot`: sends it again with credentials and returns
@@ -116,23 +97,15 @@ impl Camera {
         let uri = UriBuf::new(&target);
         let cnonce = self.cnonce();
         let out = &mut *env.out;
-        out.auth.clear();
-        let written = digest::write_authorization(
-            &mut out.auth,
-            &ch.params,
-            self.id.as_bytes(),
-            env.cfg.password_of(self.index),
-            b"MESSAGE",
-            uri.as_bytes(),
-            1,
-            &cnonce,
-        );
-        if written.is_err() {
+        let user: (&[u8], &[u8]) = (self.id.as_bytes(), env.cfg.password_of(self.index));
+        let to = (uri.as_bytes(), cnonce);
+        if !out
+            .credentials
+            .answer(self.index, &ch, user, to, &mut out.auth)
+        {
             out.counters.unanswerable_challenges += 1;
             return false;
         }
-        out.credentials
-            .keep(self.index, &ch.params, ch.algorithm, ch.proxy, cnonce);
         let first = *self.txn(slot);
         env.out.pool.release(first.buf);
         self.counter = self.counter.wrapping_add(1);

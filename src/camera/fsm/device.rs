@@ -201,16 +201,7 @@ impl Camera {
         // A restart forgets what the platform set.
         self.dev = REBOOTING;
         self.wake = on_tick(now + env.cfg.reboot_delay());
-        self.end_txns(
-            &[Slot::Reg, Slot::Hb, Slot::Query],
-            Outcome::Abandoned,
-            now,
-            env,
-        );
-        if self.phase == Phase::Connecting {
-            self.record_flow(now, Outcome::Abandoned, env);
-        }
-        self.clear_queries(env);
+        self.abandon_all(now, env);
         // Going down on request is no loss of the server: not counted offline.
         self.flags &= !REGISTERED;
         if self.holds_binding(now) {

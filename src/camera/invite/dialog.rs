@@ -179,6 +179,44 @@ impl PlayTable {
         }
     }
 
+    /// Device `index` went down (a TeleBoot reboot): its sessions end at once, their media
+    /// stopped and no BYE sent (the device just went away; the platform's own BYE later gets
+    /// 481), each counted in [`PlayCounters::dropped_on_reboot`](super::PlayCounters). An
+    /// INVITE or BYE transaction still in flight is recorded as abandoned. False (and nothing
+    /// done) when it held none.
+    pub fn device_down(&mut self, now: Time, index: u32) -> bool {
+        if !self
+            .slots
+            .iter()
+            .any(|s| s.state != State::Free && s.device == index)
+        {
+            return false;
+        }
+        self.begin();
+        for i in 0..self.slots.len() {
+            let s = &self.slots[i];
+            if s.state == State::Free || s.device != index {
+                continue;
+            }
+            let (state, invite_at, bye_due) = (s.state, s.invite_at, s.bye_due);
+            match state {
+                State::Trying | State::Listening | State::Answered => {
+                    self.record(i, TxnKind::Invite, Outcome::Abandoned, invite_at, now);
+                }
+                State::Byeing => {
+                    self.record(i, TxnKind::Bye, Outcome::Abandoned, bye_due, now);
+                }
+                State::Free | State::Confirmed | State::Completed => {}
+            }
+            if !matches!(state, State::Byeing | State::Completed) {
+                self.counters.dropped_on_reboot += 1;
+            }
+            self.stop_media(i);
+            self.slots[i].free();
+        }
+        true
+    }
+
     /// Fires every timer due by `now`: answers after the delay, retransmissions, Timer H (BYE)
     /// and Timer F.
     pub fn on_timer(&mut self, now: Time) {

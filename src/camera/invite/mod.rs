@@ -23,6 +23,9 @@
 //! no message allocates. Lookups scan the table (INVITE, ACK, CANCEL and BYE are rare next to
 //! media packets); [`PlayTable::poll_timeout`] is the one wake-up a host arms.
 //!
+//! A device that reboots (TeleBoot) forgets its sessions: the host calls
+//! [`PlayTable::device_down`], which stops their media and frees them without a BYE.
+//!
 //! Each INVITE transaction and each BYE of the camera's ends in a [`Record`] (kinds
 //! [`TxnKind::Invite`] and [`TxnKind::Bye`]) read with [`PlayTable::records`], so the run
 //! reports how long platforms take to acknowledge and to answer, as for the camera's own
@@ -237,6 +240,9 @@ pub struct PlayCounters {
     pub malformed: u64,
     /// Messages sent again by a timer.
     pub retransmissions: u64,
+    /// Sessions (answered or being answered) a reboot of their device ended: media stopped,
+    /// no BYE ([`PlayTable::device_down`]).
+    pub dropped_on_reboot: u64,
 }
 
 /// A new INVITE's identifiers, read once.

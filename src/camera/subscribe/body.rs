@@ -2,8 +2,8 @@
 //! device's moving position.
 //!
 //! - Catalog: `SumNum` and a `DeviceList` of channel items, each with its `Status` and the
-//!   `Event` that reports it (`ADD` for the state sent after a SUBSCRIBE, `ON`/`OFF` for a
-//!   change; the 2022 event names, which 2016 shares).
+//!   `Event` that reports it (`ADD` for the state sent after a SUBSCRIBE; `ON`, `OFF`, `VLOST`
+//!   or `DEFECT` for a change; the 2022 event names, which 2016 shares).
 //! - MobilePosition: 2016's flat form (`Time`, `Longitude`, `Latitude`, `Speed`, `Direction`,
 //!   `Altitude` under the root) or the 2022 list form (`SumNum` and an `ItemList` of items
 //!   holding the same fields and the channel's `DeviceID`).
@@ -12,33 +12,14 @@
 //! Writes into reused buffers; never allocates once they are warm, never reads a clock.
 
 use crate::clock::Time;
+use crate::gb::manscdp::{ChannelItem, open_root, tag, tag_with, write_channel_list};
 use crate::gb::time::write_datetime;
 use crate::gb::{Charset, DeviceId};
 use crate::sip::write::push_u64;
 use std::io::Write as _;
 
 fn open(out: &mut Vec<u8>, charset: Charset, cmd: &[u8], sn: u32, device: &DeviceId) {
-    out.clear();
-    out.extend_from_slice(b"<?xml version=\"1.0\" encoding=\"");
-    out.extend_from_slice(charset.label());
-    out.extend_from_slice(b"\"?>\r\n<Notify>\r\n");
-    tag(out, b"CmdType", cmd);
-    tag_with(out, b"SN", |o| push_u64(o, u64::from(sn)));
-    tag(out, b"DeviceID", device.as_bytes());
-}
-
-fn tag(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    tag_with(out, name, |o| o.extend_from_slice(value));
-}
-
-fn tag_with(out: &mut Vec<u8>, name: &[u8], value: impl FnOnce(&mut Vec<u8>)) {
-    out.push(b'<');
-    out.extend_from_slice(name);
-    out.push(b'>');
-    value(out);
-    out.extend_from_slice(b"</");
-    out.extend_from_slice(name);
-    out.extend_from_slice(b">\r\n");
+    open_root(out, charset, b"Notify", cmd, sn, device);
 }
 
 /// Writes a NOTIFY body of `cmd` with nothing but its root, SN and DeviceID (an Alarm
@@ -71,34 +52,13 @@ pub(super) fn write_catalog(
     sum_num: u32,
     items: impl ExactSizeIterator<Item = CatalogItem>,
 ) {
-    open(out, charset, b"Catalog", sn, device);
-    tag_with(out, b"SumNum", |o| push_u64(o, u64::from(sum_num)));
-    out.extend_from_slice(b"<DeviceList Num=\"");
-    push_u64(out, items.len() as u64);
-    out.extend_from_slice(b"\">\r\n");
-    for it in items {
-        out.extend_from_slice(b"<Item>\r\n");
-        tag(out, b"DeviceID", it.id.as_bytes());
-        tag_with(out, b"Name", |o| {
-            charset.push_xml_text(o, name);
-            o.push(b' ');
-            push_u64(o, u64::from(it.number));
-        });
-        tag(out, b"Manufacturer", b"gbswarm");
-        tag(out, b"Model", b"IPC-sim");
-        tag(out, b"Owner", b"Owner");
-        tag(out, b"CivilCode", &device.domain()[..6]);
-        tag(out, b"Address", b"Address");
-        tag(out, b"Parental", b"0");
-        tag(out, b"ParentID", device.as_bytes());
-        tag(out, b"SafetyWay", b"0");
-        tag(out, b"RegisterWay", b"1");
-        tag(out, b"Secrecy", b"0");
-        tag(out, b"Status", if it.online { b"ON" } else { b"OFF" });
-        tag(out, b"Event", it.event);
-        out.extend_from_slice(b"</Item>\r\n");
-    }
-    out.extend_from_slice(b"</DeviceList>\r\n</Notify>\r\n");
+    let items = items.map(|it| ChannelItem {
+        number: it.number,
+        id: it.id,
+        online: it.online,
+        event: Some(it.event),
+    });
+    write_channel_list(out, (b"Notify", charset, name), sn, device, sum_num, items);
 }
 
 /// Where a device is and how it moves.

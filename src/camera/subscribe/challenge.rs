@@ -22,29 +22,10 @@ impl SubTable {
         dev: &Device,
         ctx: &mut Ctx<'_>,
     ) -> Option<&'static [u8]> {
-        let r = ctx.credentials.reuse(dev.index)?;
         let uri = AlarmUri::new(&ctx.cfg.server_id, ctx.cfg.domain.as_bytes());
-        self.auth.clear();
-        let written = digest::write_authorization(
-            &mut self.auth,
-            &r.params,
-            dev.id.as_bytes(),
-            ctx.cfg.password_of(dev.index),
-            b"MESSAGE",
-            uri.as_bytes(),
-            r.nc,
-            r.cnonce,
-        );
-        let header: &'static [u8] = if r.proxy {
-            b"Proxy-Authorization"
-        } else {
-            b"Authorization"
-        };
-        if written.is_err() {
-            ctx.credentials.forget(dev.index);
-            return None;
-        }
-        Some(header)
+        let user: (&[u8], &[u8]) = (dev.id.as_bytes(), ctx.cfg.password_of(dev.index));
+        ctx.credentials
+            .authorize(dev.index, user, uri.as_bytes(), &mut self.auth)
     }
 
     /// A 401 or 407 to alarm slot `a`'s MESSAGE: sends it again with credentials and
@@ -77,22 +58,11 @@ impl SubTable {
             .extend_from_slice(wire.get(body_at..).unwrap_or(b""));
         let cnonce = cnonce(self.cfg.salt, self.generation);
         let uri = AlarmUri::new(&ctx.cfg.server_id, ctx.cfg.domain.as_bytes());
-        self.auth.clear();
-        let written = digest::write_authorization(
-            &mut self.auth,
-            &ch.params,
-            dev.id.as_bytes(),
-            ctx.cfg.password_of(index),
-            b"MESSAGE",
-            uri.as_bytes(),
-            1,
-            &cnonce,
-        );
-        if written.is_err() {
+        let user: (&[u8], &[u8]) = (dev.id.as_bytes(), ctx.cfg.password_of(index));
+        let to = (uri.as_bytes(), cnonce);
+        if !ctx.credentials.answer(index, &ch, user, to, &mut self.auth) {
             return false;
         }
-        ctx.credentials
-            .keep(index, &ch.params, ch.algorithm, ch.proxy, cnonce);
         self.generation = self.generation.wrapping_add(1);
         let generation = self.generation;
         let from = AlarmFrom {

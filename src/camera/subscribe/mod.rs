@@ -27,8 +27,9 @@
 //!   (a position is state, not an event; counted in
 //!   [`SubCounters::positions_skipped`]), so the next goes on the next tick.
 //! - Catalog: a NOTIFY at every change of a channel's status
-//!   ([`Flap::next_change`](super::channels::Flap::next_change)), `Event` `OFF` or `ON` and the
-//!   `Status` to match; changes are never skipped: one due while a NOTIFY is in flight goes
+//!   ([`Flap::next_change`](super::channels::Flap::next_change)), `Event` `ON`, or the cause of
+//!   the outage (`OFF`, `VLOST`, `DEFECT`: [`Outage`](super::channels::Outage)) with `Status`
+//!   `OFF`; changes are never skipped: one due while a NOTIFY is in flight goes
 //!   when it is answered (its latency counts from the change).
 //! - Alarm: the device's alarms ([`Alarms`]: `--alarm-rate`, `--alarm-burst`) go as NOTIFYs
 //!   in each Alarm subscription of the device; a device without one sends each alarm as a

@@ -120,7 +120,9 @@ impl SubTable {
         self.alarm_sn
     }
 
-    /// Slot `i`'s Catalog change due now: one item, `Event` `OFF` or `ON`; then the next.
+    /// Slot `i`'s Catalog change due now: one item, `Event` `ON`, or the outage's `OFF`,
+    /// `VLOST` or `DEFECT` ([`Flap::event_at`](crate::camera::channels::Flap::event_at)); then
+    /// the next.
     fn catalog_change(&mut self, i: usize, now: Time, cfg: &CameraConfig) {
         let s = &self.slots[i];
         let (due, (channel, online), index) = (s.next, s.change, s.device);
@@ -130,7 +132,7 @@ impl SubTable {
             number: channel,
             id: id.channel(channel, channels.max(1)),
             online,
-            event: if online { b"ON" } else { b"OFF" },
+            event: cfg.channel_flap.event_at(index, due, online),
         };
         let sn = self.next_sn();
         let charset = cfg.gb_version.charset();

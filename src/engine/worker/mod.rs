@@ -126,6 +126,8 @@ struct Worker {
     quit: Arc<AtomicBool>,
     tx: Sender<Msg>,
     cams: Vec<Camera>,
+    /// Which of the cameras a request to a channel ID is for (shared sockets only).
+    routes: crate::camera::routes::ChannelRoutes,
     /// The cameras' INVITE server and the streams it started.
     play: play::Play,
     /// The cameras' subscriptions and alarms.
@@ -196,6 +198,10 @@ impl Worker {
                 udp.push(sock);
             }
         }
+        let routes = match cps {
+            1 => crate::camera::routes::ChannelRoutes::default(),
+            _ => crate::camera::routes::ChannelRoutes::new(&plan.ids, cfg.channels, &shard),
+        };
         let alarm = Alarm::new(poll.registry(), ALARM, &s.clock).ok();
         let n = cams.len();
         let play = play::Play::new(
@@ -235,6 +241,7 @@ impl Worker {
             subs_seen: crate::camera::subscribe::SubCounters::default(),
             cfg,
             cams,
+            routes,
             play,
             out: Outbox::default(),
             alarm,
@@ -459,6 +466,7 @@ impl Worker {
         };
         fleet.call(&mut self.io, slot, now, local, source, f);
         if self.cams.get(slot).is_some_and(Camera::is_rebooting) {
+            self.play_device_down(slot, now);
             self.subs_device_down(slot, now);
         }
     }

@@ -10,6 +10,10 @@
 //! `sendmmsg` before the worker waits. TCP media (a connection or a listener per session,
 //! reconnects per Annex D) is in [`super::tcp_media`].
 //!
+//! A camera that reboots (TeleBoot) forgets its sessions ([`PlayTable::device_down`]: media
+//! stopped, no BYE) and answers no INVITE, ACK, CANCEL or BYE until it is back; then the
+//! platform's BYE of a forgotten session gets 481.
+//!
 //! Timer keys: the cameras' slots come first, then the table's, then one per session slot (its
 //! next frame, or its TCP link's next retry or timeout). Poll tokens: the UDP sockets, the
 //! cameras' TCP connections, then one per session slot (its media connection or listener).
@@ -378,6 +382,7 @@ impl Play {
             tcp_reconnects: m.tcp_reconnects,
             tcp_connect_failures: m.tcp_connect_failures,
             tcp_frames_skipped: m.tcp_frames_skipped,
+            dropped_on_reboot: t.dropped_on_reboot,
         }
     }
 
@@ -421,6 +426,10 @@ impl Worker {
         };
         if !handled {
             return false;
+        }
+        if msg.is_request() && self.cams.get(slot).is_some_and(|c| c.is_rebooting()) {
+            // Down for a restart (TeleBoot): nothing answers, as for the camera's own requests.
+            return true;
         }
         let now = self.now();
         let table = &mut self.play.table;
@@ -550,6 +559,15 @@ impl Worker {
             return false;
         }
         true
+    }
+
+    /// Camera `slot` is rebooting (a TeleBoot): its sessions end with it, their media
+    /// stopped and no BYE sent.
+    pub(super) fn play_device_down(&mut self, slot: usize, now: Time) {
+        let k = (slot * self.workers + self.index) as u32;
+        if self.play.table.device_down(now, k) {
+            self.play_actions(None, now);
+        }
     }
 
     /// The run is ending: every live stream ends, with the camera's BYE to its platform.

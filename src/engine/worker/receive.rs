@@ -96,7 +96,7 @@ impl Worker {
 
     /// The local slot of the camera a datagram on a shared socket is for.
     fn route(&self, msg: &Message<'_, '_>) -> Option<usize> {
-        let k = crate::camera::addressed_index(msg, &self.plan.ids)? as usize;
+        let k = crate::camera::addressed_index(msg, &self.plan.ids, &self.routes)? as usize;
         (k % self.workers == self.index).then_some(k / self.workers)
     }
 

@@ -14,9 +14,13 @@
 //!   registered at its turn). Nothing is unsubscribed at shutdown: the host offers no last
 //!   send, and the devices let the subscriptions expire.
 //! - NOTIFYs: matched to their subscription by the Call-ID (slot and generation) and our From
-//!   tag in their To, answered 200 and counted by kind; one of no live subscription is
-//!   answered 481 and counted. Alarm MESSAGEs outside any dialog are answered by the registrar
-//!   and counted here ([`Subscriber::device_message`]).
+//!   tag in their To, answered 200 and counted by kind (a retransmission, its CSeq not above
+//!   the last one's, is answered again and not counted); one of no live subscription is
+//!   answered 481 and counted. MobilePosition NOTIFYs are timed against the interval from the
+//!   previous one, except the one a device owes a refresh (RFC 6665 §4.2.1.2), which restarts
+//!   that schedule (the device's ticks restart from the refresh too). Alarm MESSAGEs outside
+//!   any dialog are answered by the registrar and counted here
+//!   ([`Subscriber::device_message`]; a retransmission of a device's last one is not).
 //! - Queries ([`query`]): a MESSAGE at the worker's share of the query rate, devices round
 //!   robin, its paged Responses summed until `SumNum`.
 //!
@@ -84,6 +88,8 @@ pub struct Subscriber {
     unix_zero_ms: u64,
     subs: Vec<Sub>,
     devices: Vec<DeviceId>,
+    /// Per device, the key ([`wire::request_key`]) of its last alarm MESSAGE counted.
+    alarm_keys: Vec<u64>,
     known: HashMap<DeviceId, usize>,
     ready: VecDeque<u32>,
     timers: TimerWheel,
@@ -115,6 +121,7 @@ impl Subscriber {
             unix_zero_ms,
             subs: Vec::new(),
             devices: Vec::new(),
+            alarm_keys: Vec::new(),
             known: HashMap::new(),
             ready: VecDeque::new(),
             timers: TimerWheel::new(0, start),
@@ -151,6 +158,7 @@ impl Subscriber {
         }
         self.known.insert(id, self.devices.len());
         self.devices.push(id);
+        self.alarm_keys.push(0);
         for k in 0..self.kinds.len() {
             let kind = self.kinds[k];
             let i = self.subs.len() as u32;
@@ -252,6 +260,7 @@ impl Subscriber {
                 }
                 s.state = State::Refreshing;
                 s.cseq += 1;
+                s.resync = true;
                 self.stats.inc(C::Refreshes);
                 self.send(i, now, out);
             }
@@ -283,6 +292,8 @@ impl Subscriber {
         s.ok_at = None;
         s.notified = false;
         s.last_position = None;
+        s.resync = false;
+        s.notify_cseq = 0;
         self.stats.inc(C::Subscribes);
         self.send(i, now, out);
         self.arm(i);
@@ -468,9 +479,15 @@ impl Subscriber {
         true
     }
 
-    /// A NOTIFY of slot `i`'s subscription came at `now`.
+    /// A NOTIFY of slot `i`'s subscription came at `now`. A retransmission (a CSeq not above
+    /// the last one taken) is answered again and counted nothing.
     fn notified(&mut self, i: usize, now: Time, msg: &Message<'_, '_>) {
         let s = &mut self.subs[i];
+        let seq = msg.cseq().map_or(0, |c| c.seq);
+        if s.notify_cseq != 0 && seq <= s.notify_cseq {
+            return;
+        }
+        s.notify_cseq = seq;
         self.stats.inc(match s.kind {
             EventKind::Catalog => C::NotifyCatalog,
             EventKind::MobilePosition => C::NotifyPosition,
@@ -486,19 +503,7 @@ impl Subscriber {
             self.stats.ok_to_first_notify_us.saturating_record(after_ok);
         }
         if s.kind == EventKind::MobilePosition {
-            if let Some(prev) = s.last_position {
-                let due = prev + Span::from_secs(u64::from(self.interval_s));
-                if now + EARLY < due {
-                    self.stats.inc(C::PositionEarly);
-                }
-                let late = if now > due {
-                    now.since(due).as_micros()
-                } else {
-                    0
-                };
-                self.stats.position_late_us.saturating_record(late);
-            }
-            s.last_position = Some(now);
+            self.position(i, now);
         }
         let state = subscription_state(msg.header_named(b"Subscription-State"));
         if state == SubState::Terminated {
@@ -507,14 +512,62 @@ impl Subscriber {
         }
     }
 
+    /// A MobilePosition NOTIFY of slot `i` came at `now`: timed against the schedule (the
+    /// previous one's arrival plus the interval), except the one that answers a refresh
+    /// (RFC 6665 §4.2.1.2), which is no tick but restarts the schedule, as the device's ticks
+    /// restart from the refresh. It is told apart as the first NOTIFY after the refresh was
+    /// sent that comes early: a tick the device sent before it got the refresh comes on time
+    /// and is timed as one. One that comes on time once the refresh is answered ends the wait
+    /// (the answer coincided with a tick's due time; nothing to tell apart).
+    fn position(&mut self, i: usize, now: Time) {
+        let s = &mut self.subs[i];
+        if let Some(prev) = s.last_position {
+            let due = prev + Span::from_secs(u64::from(self.interval_s));
+            let early = now + EARLY < due;
+            if s.resync && early {
+                s.resync = false;
+            } else {
+                if early {
+                    self.stats.inc(C::PositionEarly);
+                }
+                let late = if now > due {
+                    now.since(due).as_micros()
+                } else {
+                    0
+                };
+                self.stats.position_late_us.saturating_record(late);
+                if s.state == State::Active {
+                    s.resync = false;
+                }
+            }
+        }
+        s.last_position = Some(now);
+    }
+
     /// A MANSCDP MESSAGE a device sent (the registrar answered it): an alarm outside any
-    /// dialog is counted, a Response page goes to its query.
+    /// dialog is counted (a retransmission of a registered device's last one is not), a
+    /// Response page goes to its query.
     pub fn device_message(&mut self, now: Time, msg: &Message<'_, '_>) {
         let Some(body) = Manscdp::parse(msg.body) else {
             return;
         };
         match body.root {
-            Root::Notify if body.cmd_type == b"Alarm" => self.stats.inc(C::AlarmMessages),
+            Root::Notify if body.cmd_type == b"Alarm" => {
+                let device = msg.from().and_then(|f| f.user());
+                let device = device.and_then(|u| DeviceId::parse(u).ok());
+                let slot = device.and_then(|d| self.known.get(&d).copied());
+                let key = wire::request_key(
+                    msg.call_id().unwrap_or(b""),
+                    msg.cseq().map_or(0, |c| c.seq),
+                );
+                if let Some(last) = slot.and_then(|i| self.alarm_keys.get_mut(i)) {
+                    if *last == key {
+                        return;
+                    }
+                    *last = key;
+                }
+                self.stats.inc(C::AlarmMessages);
+            }
             Root::Response => self.queries.page(now, &body, msg, &mut self.stats),
             _ => {}
         }

@@ -68,8 +68,15 @@ pub struct Sub {
     pub ok_at: Option<Time>,
     /// A NOTIFY came in this subscription.
     pub notified: bool,
-    /// The last MobilePosition NOTIFY's arrival.
+    /// The last MobilePosition NOTIFY's arrival: the schedule the next one's lateness is
+    /// measured against.
     pub last_position: Option<Time>,
+    /// A refresh was sent and the NOTIFY the device owes for it (RFC 6665 §4.2.1.2) has not
+    /// come yet: that one is not a tick, it restarts the schedule.
+    pub resync: bool,
+    /// The highest NOTIFY CSeq number taken in this dialog: one not above it is a
+    /// retransmission (answered again, not counted again).
+    pub notify_cseq: u32,
     /// The Request-URI of in-dialog requests (the first SUBSCRIBE's until a 2xx gives a
     /// Contact).
     pub target: Vec<u8>,
@@ -96,6 +103,8 @@ impl Sub {
             ok_at: None,
             notified: false,
             last_position: None,
+            resync: false,
+            notify_cseq: 0,
             // Grown on the slot's first use, then kept.
             target: Vec::new(),
             to: Vec::new(),

@@ -406,6 +406,22 @@ CSeq: 1 MESSAGE\r\nContent-Type: Application/MANSCDP+xml\r\nContent-Length: 93\r
     let (taken, _) = feed(&mut s, ms(1), &alarm);
     assert!(!taken, "the registrar answers it");
     assert_eq!(get(&mut s, C::AlarmMessages), 1);
+    // Its retransmission is not another alarm; the device's next one is, as is another
+    // device's (not registered here: nothing to tell a retransmission by).
+    feed(&mut s, ms(501), &alarm);
+    assert_eq!(get(&mut s, C::AlarmMessages), 1);
+    feed(
+        &mut s,
+        ms(601),
+        &alarm.replace("Call-ID: a1", "Call-ID: a2"),
+    );
+    let other = alarm.replace(
+        &format!("From: <sip:{DEV}@"),
+        "From: <sip:34020000001320000002@",
+    );
+    feed(&mut s, ms(701), &other);
+    feed(&mut s, ms(702), &other);
+    assert_eq!(get(&mut s, C::AlarmMessages), 4);
 
     let mut out = Outbox::default();
     s.handle_timeout(ms(2), &mut |_| None, &mut out);
@@ -445,4 +461,94 @@ fn over_tcp_the_subscribe_goes_down_the_connection_and_is_not_retransmitted() {
     s.handle_timeout(ms(32_000), &mut |_| Some((cam, Transport::Tcp)), &mut out);
     let st = s.stats_now();
     assert_eq!((st.get(C::SubRetransmits), st.get(C::SubTimeouts)), (0, 1));
+}
+
+/// MobilePosition NOTIFYs every 3 s from 30 ms, a refresh sent at 51 020 ms (85% of 60 s).
+fn position_every_3s() -> (Subscriber, String) {
+    let mut c = cfg(&[EventKind::MobilePosition], 60);
+    c.interval_s = 3;
+    let mut s = driver(&c);
+    let sub = tick(&mut s, ms(0)).remove(0);
+    assert!(feed(&mut s, ms(20), &respond(&sub, 200, "Expires: 60\r\n")).0);
+    let body = position_body();
+    for n in 1..=17 {
+        let at = 30 + 3_000 * u64::from(n - 1);
+        let (_, a) = feed(&mut s, ms(at), &notify(&sub, n, "active", &body));
+        assert!(a[0].starts_with("SIP/2.0 200 "), "{}", a[0]);
+    }
+    (s, sub)
+}
+
+#[test]
+fn the_notify_answering_a_refresh_restarts_the_position_schedule_and_is_not_early() {
+    let (mut s, sub) = position_every_3s();
+    assert!(run(&mut s, 48_031, 51_019).is_empty());
+    let refresh = tick(&mut s, ms(51_020)).remove(0);
+    let body = position_body();
+    // A tick the device sent before it got the refresh, on time (due 51 030).
+    feed(&mut s, ms(51_030), &notify(&sub, 18, "active", &body));
+    assert!(
+        feed(
+            &mut s,
+            ms(51_040),
+            &respond(&refresh, 200, "Expires: 60\r\n")
+        )
+        .0
+    );
+    // The NOTIFY the refresh is owed (RFC 6665 §4.2.1.2), 2.9 s before the next tick's due
+    // time; then the device's ticks go every 3 s from it.
+    feed(&mut s, ms(51_045), &notify(&sub, 19, "active", &body));
+    for (n, at) in [(20, 54_045), (21, 57_045)] {
+        feed(&mut s, ms(at), &notify(&sub, n, "active", &body));
+    }
+    let st = s.stats_now();
+    assert_eq!(st.get(C::NotifyPosition), 21);
+    assert_eq!(
+        st.get(C::PositionEarly),
+        0,
+        "the refresh's NOTIFY is no tick"
+    );
+    // Timed: every tick but the first and the refresh's, none late.
+    assert_eq!(st.position_late_us.len(), 19);
+    assert_eq!(st.position_late_us.max(), 0);
+}
+
+#[test]
+fn after_the_notify_a_refresh_is_owed_an_early_tick_counts_again() {
+    let (mut s, sub) = position_every_3s();
+    let refresh = tick(&mut s, ms(51_020)).remove(0);
+    assert!(
+        feed(
+            &mut s,
+            ms(51_040),
+            &respond(&refresh, 200, "Expires: 60\r\n")
+        )
+        .0
+    );
+    let body = position_body();
+    feed(&mut s, ms(51_045), &notify(&sub, 18, "active", &body));
+    // Only that one NOTIFY is let off: a tick 2 s early after it counts.
+    feed(&mut s, ms(54_045), &notify(&sub, 19, "active", &body));
+    feed(&mut s, ms(55_045), &notify(&sub, 20, "active", &body));
+    assert_eq!(get(&mut s, C::PositionEarly), 1);
+}
+
+#[test]
+fn a_retransmitted_notify_is_answered_again_and_counted_once() {
+    let (mut s, sub) = subscribed(3600, 3600);
+    let n1 = notify(&sub, 1, "active;expires=3500", &position_body());
+    for at in [30, 530, 1_530] {
+        let (taken, answers) = feed(&mut s, ms(at), &n1);
+        assert!(taken && answers[0].starts_with("SIP/2.0 200 "));
+    }
+    let n2 = notify(&sub, 2, "active;expires=3495", &position_body());
+    feed(&mut s, ms(5_030), &n2);
+    let st = s.stats_now();
+    assert_eq!(st.get(C::NotifyPosition), 2);
+    assert_eq!(
+        st.get(C::PositionEarly),
+        0,
+        "the retransmissions are no ticks"
+    );
+    assert_eq!(st.position_late_us.len(), 1);
 }

@@ -216,6 +216,16 @@ pub fn same_generation(part: u32, generation: u32) -> bool {
     part == generation % SN_GENERATIONS
 }
 
+/// A request's transaction key (its Call-ID and CSeq number, FNV-1a): a retransmission has
+/// the same one, a new request of the device another.
+pub fn request_key(call_id: &[u8], seq: u32) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in call_id.iter().chain(&seq.to_le_bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

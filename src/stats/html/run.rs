@@ -472,6 +472,30 @@ fn subscriptions(total: &Snapshot) -> String {
     s
 }
 
+/// The controls the cameras took, by command, their TeleBoot restarts and the queries they
+/// refused for naming neither the device nor one of its channels (or a bad time range).
+fn controls(total: &Snapshot) -> String {
+    let c = &total.counters;
+    let mut rows: Vec<Vec<String>> = crate::gb::control::Control::NAMES
+        .iter()
+        .zip(c.controls)
+        .filter(|(_, n)| *n > 0)
+        .map(|(name, n)| vec![(*name).to_string(), n.to_string()])
+        .collect();
+    rows.push(vec!["TeleBoot restarts".into(), c.reboots.to_string()]);
+    rows.push(vec![
+        "queries refused 400 (unknown DeviceID or range)".into(),
+        c.bad_queries.to_string(),
+    ]);
+    let mut s = String::from(
+        "<h2>Device controls</h2>\n<p class=\"note\">DeviceControl and DeviceConfig commands \
+         the cameras took, by command (the Responses they sent are in <i>query_response</i>), \
+         restarts after TeleBoot, and queries refused 400.</p>\n",
+    );
+    s.push_str(&table(&["what", "count"], &rows));
+    s
+}
+
 /// The report of a run (or of merged shards): `info` says what ran, `total` the whole run,
 /// `timeline` each second.
 pub fn render_run(title: &str, info: &RunInfo, total: &Snapshot, timeline: &[Second]) -> String {
@@ -537,6 +561,10 @@ pub fn render_judged(
     body.push_str(&outcomes(total));
     if !total.subs.is_empty() {
         body.push_str(&subscriptions(total));
+    }
+    let c = &total.counters;
+    if c.controls.iter().any(|&n| n > 0) || c.reboots > 0 || c.bad_queries > 0 {
+        body.push_str(&controls(total));
     }
     body.push_str("<h2>Latency</h2>\n");
     body.push_str(&latency(total));

@@ -160,3 +160,35 @@ fn over_tcp_the_200_is_still_retransmitted_but_errors_and_the_bye_are_not() {
     assert_eq!(b.t.in_use(), 0);
     assert_eq!(b.t.counters().bye_timeouts, 1);
 }
+
+#[test]
+fn a_rebooting_device_drops_its_sessions_without_a_bye_and_the_platforms_bye_gets_481() {
+    let mut b = Bench::new(4, config(2, Span::ZERO));
+    let got = b.feed(T0, &Req::invite("c1", UDP_OFFER).bytes());
+    let Got::Acked(s, _) = b.feed(at(10), &ack("c1", &got[1]))[0] else {
+        panic!()
+    };
+    // A second INVITE answered, not yet acknowledged.
+    assert_eq!(
+        codes(&b.feed(at(20), &Req::invite("c2", UDP_OFFER).bytes())),
+        [100, 200]
+    );
+    assert!(!b.t.device_down(at(900), 8), "another device's: nothing");
+    assert!(b.t.device_down(at(1000), 7));
+    // The live stream stops; nothing is sent (the device just went away).
+    assert_eq!(b.settle(at(1000)), [Got::Stop(s)]);
+    let r = b.t.records();
+    assert_eq!(r.len(), 1, "the unacknowledged INVITE: {r:?}");
+    assert_eq!(
+        (r[0].kind, r[0].outcome),
+        (TxnKind::Invite, Outcome::Abandoned)
+    );
+    assert_eq!((b.t.in_use(), b.t.poll_timeout()), (0, None));
+    assert_eq!(b.t.counters().dropped_on_reboot, 2);
+    assert_eq!(b.t.counters().byes_sent, 0);
+    assert!(!b.t.device_down(at(1100), 7), "nothing left");
+    // The platform's BYE later finds no dialog.
+    let tag = to_tag(&got[1]);
+    let bye = Req::in_dialog("BYE", "c1", &tag, 21);
+    assert_eq!(codes(&b.feed(at(2000), &bye.bytes())), [481]);
+}

@@ -109,9 +109,13 @@ fn a_catalog_subscription_reports_a_channel_going_off_then_on() {
         let got = b.timer(c.at);
         assert_eq!(got.len(), 1);
         let n = &got[0];
-        let word = if c.online { "ON" } else { "OFF" };
-        assert_eq!(n.element("Event").as_deref(), Some(word));
-        assert_eq!(n.element("Status").as_deref(), Some(word));
+        let (status, event) = if c.online {
+            ("ON", "ON")
+        } else {
+            ("OFF", std::str::from_utf8(c.cause.event()).unwrap())
+        };
+        assert_eq!(n.element("Event").as_deref(), Some(event));
+        assert_eq!(n.element("Status").as_deref(), Some(status));
         assert_eq!(n.element("SumNum").as_deref(), Some("1"));
         let dev: crate::gb::DeviceId = DEV.parse().unwrap();
         let ch = dev.channel(c.channel, 4);
@@ -299,4 +303,30 @@ fn a_challenged_alarm_message_is_sent_again_with_credentials_which_the_next_reus
     assert!(b.respond(at(1004), &challenge(last)).is_empty());
     let r = b.table.records()[0];
     assert_eq!((r.kind, r.outcome), (TxnKind::Alarm, Outcome::Status(401)));
+}
+
+#[test]
+fn a_position_refresh_sends_the_position_at_once_and_restarts_the_ticks_from_itself() {
+    let mut b = Bench::new(1, 4);
+    let (ok, first) = b.subscribed(at(0), &position_sub());
+    b.respond(at(1), &first[0].answer(200));
+    let got = b.timer(at(5000));
+    b.respond(at(5001), &got[0].answer(200));
+    // Refreshed 2.2 s into an interval: the position at once, the next tick 5 s later, not at
+    // the old schedule's 10 s (a platform times its ticks from the refresh's NOTIFY).
+    let tag = ok.to_tag();
+    let refresh = Sub {
+        branch: "z9hG4bKsub2",
+        cseq: 2,
+        to_tag: Some(&tag),
+        ..position_sub()
+    };
+    let got = b.subscribe(at(7200), &refresh);
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].element("CmdType").as_deref(), Some("MobilePosition"));
+    b.respond(at(7201), &got[1].answer(200));
+    assert_eq!(b.table.poll_timeout(), Some(at(12_200)));
+    assert!(b.timer(at(10_000)).is_empty());
+    assert_eq!(b.timer(at(12_200)).len(), 1);
+    assert_eq!(b.table.counters().notify_position, 4);
 }

@@ -272,3 +272,27 @@ fn subscriptions_are_listed_only_for_a_run_that_had_some() {
     );
     assert!(html.contains(">notify<"), "the kind in the outcomes");
 }
+
+#[test]
+fn device_controls_are_listed_only_for_a_run_that_had_some() {
+    let (total, timeline) = run();
+    let html = render_run("r", &info(), &total, &timeline);
+    assert!(!html.contains("Device controls"));
+    let mut s = Snapshot::default();
+    s.record(&rec(TxnKind::QueryResponse, Outcome::Status(200), 800, 0));
+    let names = crate::gb::control::Control::NAMES;
+    s.counters.controls[1] = 4;
+    s.counters.reboots = 2;
+    let timeline = vec![Second::of(1, &s)];
+    let html = render_run("r", &info(), &s, &timeline);
+    assert!(html.contains("<h2>Device controls</h2>"), "{html}");
+    assert!(
+        html.contains(&format!("<td>{}</td><td>4</td>", names[1])),
+        "{html}"
+    );
+    assert!(
+        html.contains("<td>TeleBoot restarts</td><td>2</td>"),
+        "{html}"
+    );
+    assert!(!html.contains(&format!("<td>{}</td><td>0</td>", names[0])));
+}
