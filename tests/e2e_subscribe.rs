@@ -7,7 +7,8 @@
 //! unsubscribes (`Expires: 0`) and gets the final `terminated` NOTIFY. Meanwhile the cameras'
 //! `--alarm-rate` alarms arrive as MESSAGEs (no Alarm subscription). The JSON report counts
 //! it all. Over TCP (the platform of `play_peer`, which answers every NOTIFY 200) the
-//! report shows the NOTIFYs answered in the connection. Every port comes from port 0; the
+//! report shows the NOTIFYs answered in the connection. A camera down for a TeleBoot restart
+//! answers no SUBSCRIBE, and takes one once back. Every port comes from port 0; the
 //! `gbswarm` process is stopped by its PID.
 
 mod play;
@@ -349,4 +350,72 @@ fn a_camera_over_tcp_notifies_in_its_connection() {
     assert_eq!(s["retransmissions"].as_u64(), Some(0), "{s}");
     let notify = &report["kinds"]["notify"];
     assert!(notify["ok"].as_u64() >= Some(3), "{notify}");
+}
+
+#[test]
+fn a_camera_down_for_a_teleboot_answers_no_subscribe_and_takes_one_once_back() {
+    let mut p = Platform::new();
+    let me = p.addr();
+    let run = Run::start(me, 1, &["--reboot-delay", "5s"]);
+    p.wait_registered(1);
+    let (dev, cam) = p.cameras[0].clone();
+    let xml = format!(
+        "<?xml version=\"1.0\"?>\r\n<Control>\r\n<CmdType>DeviceControl</CmdType>\r\n<SN>7</SN>\r\n\
+<DeviceID>{dev}</DeviceID>\r\n<TeleBoot>Boot</TeleBoot>\r\n</Control>\r\n"
+    );
+    let boot = format!(
+        "MESSAGE sip:{dev}@{cam} SIP/2.0\r\nVia: SIP/2.0/UDP {me};rport;branch=z9hG4bKboot\r\n\
+From: <sip:{SERVER}@3402000000>;tag=pboot\r\nTo: <sip:{dev}@3402000000>\r\n\
+Call-ID: boot@test\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n\
+Content-Type: Application/MANSCDP+xml\r\nContent-Length: {}\r\n\r\n{xml}",
+        xml.len()
+    );
+    p.send(cam, &boot);
+    let answer = loop {
+        let (m, _, _) = p.next(Duration::from_secs(5)).expect("the TeleBoot's 200");
+        if !m.is_request() && m.header("cseq").ends_with("MESSAGE") {
+            break m;
+        }
+    };
+    assert_eq!(answer.code(), 200, "{}", answer.start);
+    // Down for 5 s: a SUBSCRIBE now gets no answer at all.
+    p.send(cam, &subscribe(&dev, me, "", 1, 60));
+    let until = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < until {
+        if let Some((m, from, _)) = p.next(Duration::from_millis(100)) {
+            assert!(
+                m.is_request(),
+                "an answer while down for the restart: {}",
+                m.start
+            );
+            p.send(from, &m.ok());
+        }
+    }
+    // Back up and registered again, it takes a subscription (a new transaction each try).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut cseq = 1;
+    let ok = loop {
+        assert!(
+            Instant::now() < deadline,
+            "no 200 to a SUBSCRIBE after the restart"
+        );
+        cseq += 1;
+        p.send(cam, &subscribe(&dev, me, "", cseq, 60));
+        let until = Instant::now() + Duration::from_secs(1);
+        let mut got = None;
+        while got.is_none() && Instant::now() < until {
+            match p.next(Duration::from_millis(100)) {
+                Some((m, _, _)) if !m.is_request() && m.header("cseq").ends_with("SUBSCRIBE") => {
+                    got = Some(m)
+                }
+                Some((m, from, _)) if m.is_request() => p.send(from, &m.ok()),
+                _ => {}
+            }
+        }
+        if let Some(m) = got {
+            break m;
+        }
+    };
+    assert_eq!(ok.code(), 200, "{}", ok.start);
+    drop(run);
 }

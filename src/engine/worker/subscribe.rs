@@ -77,7 +77,7 @@ impl View<'_> {
 impl Worker {
     /// Hands `msg` (from `source`, for camera `slot`) to the subscription table if it is a
     /// SUBSCRIBE or a response to a NOTIFY or alarm MESSAGE; false if the camera should take
-    /// it.
+    /// it. A SUBSCRIBE to a camera down for a TeleBoot restart is dropped unanswered.
     pub(super) fn subs_message(
         &mut self,
         slot: usize,
@@ -91,6 +91,11 @@ impl Worker {
         };
         if !handled {
             return false;
+        }
+        // A camera down for a TeleBoot restart answers no SUBSCRIBE (as it answers no INVITE
+        // and none of its own requests then); its subscriptions are gone already.
+        if msg.is_request() && self.cams.get(slot).is_some_and(|c| c.is_rebooting()) {
+            return true;
         }
         let now = self.now();
         let k = (slot * self.workers + self.index) as u32;
