@@ -14,6 +14,7 @@
 
 pub mod channels;
 pub mod credentials;
+mod dialog_keys;
 pub mod driver;
 mod fsm;
 pub mod invite;

@@ -3,6 +3,7 @@
 //! INVITE or the camera's BYE, kept for retransmission). A slot is reused after its session
 //! ends; its buffers keep their capacity, so a warm slot costs no allocation.
 
+use crate::camera::dialog_keys::DialogKeys;
 use crate::camera::{T1, T2};
 use crate::clock::{Span, Time};
 use crate::gb::DeviceId;
@@ -98,8 +99,7 @@ pub(super) struct Slot {
     pub wire: Vec<u8>,
     /// Where the INVITE response's copied headers (Via to CSeq) end in `wire`.
     pub head_end: usize,
-    keys: Vec<u8>,
-    ends: [usize; PARTS],
+    keys: DialogKeys<PARTS>,
 }
 
 impl Slot {
@@ -132,24 +132,18 @@ impl Slot {
             deadline: Time::MAX,
             wire: Vec::new(),
             head_end: 0,
-            keys: Vec::new(),
-            ends: [0; PARTS],
+            keys: DialogKeys::new(),
         }
     }
 
     /// Stores the identifiers, in the order of the index constants.
     pub fn set_keys(&mut self, parts: [&[u8]; PARTS]) {
-        self.keys.clear();
-        for (end, part) in self.ends.iter_mut().zip(parts) {
-            self.keys.extend_from_slice(part);
-            *end = self.keys.len();
-        }
+        self.keys.set(parts);
     }
 
     /// One stored identifier.
     pub fn key(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        self.keys.get(start..self.ends[i]).unwrap_or(b"")
+        self.keys.get(i)
     }
 
     /// True while the session holds one of its device's streams.

@@ -6,6 +6,7 @@
 //! the copy of a NOTIFY in flight lives in the table's shared pool until its transaction ends.
 
 use super::Kind;
+use crate::camera::dialog_keys::DialogKeys;
 use crate::camera::pool::BufId;
 use crate::camera::{Outcome, Record, T1, T2, TIMER_F, TxnKind};
 use crate::clock::{Span, Time};
@@ -163,9 +164,7 @@ pub(super) struct Slot {
     pub wire: Option<BufId>,
     /// The next slot of the same device (the table's per-device list), or none.
     pub dev_next: u32,
-    keys: Vec<u8>,
-    /// Where each identifier ends in `keys` (u32: a SIP message is far shorter).
-    ends: [u32; PARTS],
+    keys: DialogKeys<PARTS>,
 }
 
 impl Slot {
@@ -197,36 +196,23 @@ impl Slot {
             txn: Txn::IDLE,
             wire: None,
             dev_next: u32::MAX,
-            keys: Vec::new(),
-            ends: [0; PARTS],
+            keys: DialogKeys::new(),
         }
     }
 
     /// Stores the identifiers, in the order of the index constants.
     pub fn set_keys(&mut self, parts: [&[u8]; PARTS]) {
-        self.keys.clear();
-        for (end, part) in self.ends.iter_mut().zip(parts) {
-            self.keys.extend_from_slice(part);
-            *end = len32(&self.keys);
-        }
+        self.keys.set(parts);
     }
 
     /// Replaces the kept branch (the last, refreshing, SUBSCRIBE's) in place.
     pub fn set_branch(&mut self, branch: &[u8]) {
-        let start = self.ends[BRANCH - 1];
-        self.keys.truncate(start as usize);
-        self.keys.extend_from_slice(branch);
-        self.ends[BRANCH] = len32(&self.keys);
+        self.keys.set_last(branch);
     }
 
     /// One stored identifier.
     pub fn key(&self, i: usize) -> &[u8] {
-        let start = match i.checked_sub(1) {
-            Some(p) => self.ends.get(p).map_or(0, |e| *e as usize),
-            None => 0,
-        };
-        let end = self.ends.get(i).map_or(0, |e| *e as usize);
-        self.keys.get(start..end).unwrap_or(b"")
+        self.keys.get(i)
     }
 
     /// True if it has something to send now or later with no NOTIFY in flight.
@@ -274,11 +260,6 @@ impl Slot {
         self.final_pending = false;
         self.expires_at = Time::MAX;
     }
-}
-
-/// The length of `keys` as a `u32` (saturating: identifiers are cut from a datagram).
-fn len32(keys: &[u8]) -> u32 {
-    u32::try_from(keys.len()).unwrap_or(u32::MAX)
 }
 
 /// One alarm MESSAGE sent outside any dialog.
