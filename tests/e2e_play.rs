@@ -223,17 +223,7 @@ fn a_camera_rebooting_on_teleboot_drops_its_stream_without_a_bye_and_the_platfor
     assert!(!receive_rtp(&media, Duration::from_millis(500)).is_empty());
 
     // TeleBoot: 200, then the device goes away with its stream and sends no BYE.
-    let xml = format!(
-        "<?xml version=\"1.0\"?>\r\n<Control>\r\n<CmdType>DeviceControl</CmdType>\r\n<SN>7</SN>\r\n\
-<DeviceID>{dev}</DeviceID>\r\n<TeleBoot>Boot</TeleBoot>\r\n</Control>\r\n"
-    );
-    let boot = format!(
-        "MESSAGE sip:{dev}@{cam} SIP/2.0\r\nVia: SIP/2.0/UDP {me};rport;branch=z9hG4bKboot\r\n\
-From: <sip:{SERVER}@3402000000>;tag=pboot\r\nTo: <sip:{dev}@3402000000>\r\n\
-Call-ID: boot@test\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n\
-Content-Type: Application/MANSCDP+xml\r\nContent-Length: {}\r\n\r\n{xml}",
-        xml.len()
-    );
+    let boot = teleboot(&dev, cam, me);
     p.send(to_cam, &boot);
     let answer = p.response("MESSAGE", Duration::from_secs(5)).expect("200");
     assert_eq!(answer.code(), 200, "{}", answer.start);

@@ -14,7 +14,7 @@
 mod play;
 mod play_peer;
 
-use play::{Run, SERVER, Sip};
+use play::{Run, SERVER, Sip, teleboot};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -359,17 +359,7 @@ fn a_camera_down_for_a_teleboot_answers_no_subscribe_and_takes_one_once_back() {
     let run = Run::start(me, 1, &["--reboot-delay", "5s"]);
     p.wait_registered(1);
     let (dev, cam) = p.cameras[0].clone();
-    let xml = format!(
-        "<?xml version=\"1.0\"?>\r\n<Control>\r\n<CmdType>DeviceControl</CmdType>\r\n<SN>7</SN>\r\n\
-<DeviceID>{dev}</DeviceID>\r\n<TeleBoot>Boot</TeleBoot>\r\n</Control>\r\n"
-    );
-    let boot = format!(
-        "MESSAGE sip:{dev}@{cam} SIP/2.0\r\nVia: SIP/2.0/UDP {me};rport;branch=z9hG4bKboot\r\n\
-From: <sip:{SERVER}@3402000000>;tag=pboot\r\nTo: <sip:{dev}@3402000000>\r\n\
-Call-ID: boot@test\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n\
-Content-Type: Application/MANSCDP+xml\r\nContent-Length: {}\r\n\r\n{xml}",
-        xml.len()
-    );
+    let boot = teleboot(&dev, cam, me);
     p.send(cam, &boot);
     let answer = loop {
         let (m, _, _) = p.next(Duration::from_secs(5)).expect("the TeleBoot's 200");

@@ -17,13 +17,6 @@ use peers::{Peer, TempDir};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn hex_to_bytes(h: &str) -> Vec<u8> {
-    let h: String = h.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-    (0..h.len() / 2)
-        .filter_map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).ok())
-        .collect()
-}
-
 fn capture_run(transport: Transport) {
     if !peers::have("tshark", "tshark") {
         return;
@@ -134,7 +127,7 @@ fn capture_run(transport: Transport) {
         );
         // A TCP segment may carry several messages: walk them with the Content-Length values
         // the dissector read, in order; they must tile the payload exactly.
-        let bytes = hex_to_bytes(raw);
+        let bytes = peers::fields::hex_to_bytes(raw);
         let mut pos = 0;
         let mut bodies = 0;
         for cl in cl.split(',') {

@@ -15,29 +15,6 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn hex_to_bytes(h: &str) -> Vec<u8> {
-    let h: String = h.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-    (0..h.len() / 2)
-        .filter_map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).ok())
-        .collect()
-}
-
-/// The text of the first `<tag>` in `xml`.
-fn element<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
-    let open = format!("<{tag}>");
-    let start = xml.find(&open)? + open.len();
-    let end = xml[start..].find(&format!("</{tag}>"))?;
-    Some(&xml[start..start + end])
-}
-
-/// The root element of a MANSCDP body.
-fn root(xml: &str) -> Option<&str> {
-    let after = &xml[xml.find("?>")? + 2..];
-    let start = after.find('<')? + 1;
-    let end = after[start..].find('>')?;
-    Some(&after[start..start + end])
-}
-
 /// Captures a run of cameras following `gb_version` against serve, and judges every packet.
 fn judge(gb_version: &str) {
     if !peers::have("tshark", "tshark") {
@@ -124,7 +101,7 @@ fn judge(gb_version: &str) {
             "frame {frame} is not SIP: {line}"
         );
         methods.insert(method.to_string());
-        let bytes = hex_to_bytes(raw);
+        let bytes = peers::fields::hex_to_bytes(raw);
         let head_end = bytes
             .windows(4)
             .position(|w| w == b"\r\n\r\n")
@@ -141,13 +118,19 @@ fn judge(gb_version: &str) {
             "frame {frame}: body not decoded as XML: {line}"
         );
         let body = String::from_utf8_lossy(&bytes[head_end..]).into_owned();
-        let (Some(r), Some(cmd)) = (root(&body), element(&body, "CmdType")) else {
+        let (Some(r), Some(cmd)) = (
+            peers::fields::xml_root(&body),
+            peers::fields::xml_element(&body, "CmdType"),
+        ) else {
             panic!("frame {frame}: no root or CmdType: {body}");
         };
         kinds.insert(format!("{method}:{r}/{cmd}"));
         if gb_version == "2022" && method == "NOTIFY" && cmd == "MobilePosition" {
             // The list form: the position items under SumNum.
-            assert!(element(&body, "SumNum").is_some(), "frame {frame}: {body}");
+            assert!(
+                peers::fields::xml_element(&body, "SumNum").is_some(),
+                "frame {frame}: {body}"
+            );
         }
     }
     assert!(bodies > 50, "{bodies} bodies");

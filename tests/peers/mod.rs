@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod fields;
+
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

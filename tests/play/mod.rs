@@ -169,6 +169,21 @@ pub fn invite(dev: &str, cam: SocketAddr, me: SocketAddr, media: SocketAddr, cal
     leg.invite(SSRC_Y, &offer)
 }
 
+/// A platform's DeviceControl TeleBoot MESSAGE to camera `dev` at `cam`, from `me`.
+pub fn teleboot(dev: &str, cam: SocketAddr, me: SocketAddr) -> String {
+    let xml = format!(
+        "<?xml version=\"1.0\"?>\r\n<Control>\r\n<CmdType>DeviceControl</CmdType>\r\n<SN>7</SN>\r\n\
+<DeviceID>{dev}</DeviceID>\r\n<TeleBoot>Boot</TeleBoot>\r\n</Control>\r\n"
+    );
+    format!(
+        "MESSAGE sip:{dev}@{cam} SIP/2.0\r\nVia: SIP/2.0/UDP {me};rport;branch=z9hG4bKboot\r\n\
+From: <sip:{SERVER}@3402000000>;tag=pboot\r\nTo: <sip:{dev}@3402000000>\r\n\
+Call-ID: boot@test\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n\
+Content-Type: Application/MANSCDP+xml\r\nContent-Length: {}\r\n\r\n{xml}",
+        xml.len()
+    )
+}
+
 /// A UDP `method` in the dialog of [`invite`]'s call.
 pub fn in_dialog(
     method: &str,
