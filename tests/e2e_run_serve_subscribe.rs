@@ -16,129 +16,16 @@
 //! both processes are killed in Drop if the test fails first. Waits are bounded and check
 //! behaviour, not speed.
 
+mod serve_peer;
+
+use serve_peer::{Proc, Serve, counts, interrupt, scrape, serve};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Devices in each run.
 const DEVICES: u64 = 4;
-
-/// A process killed (by its PID) when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Sends SIGINT to `p` and waits up to `wait` for it to end; its exit code.
-fn interrupt(p: &mut Proc, wait: Duration) -> Option<i32> {
-    let ok = Command::new("kill")
-        .args(["-INT", &p.0.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -INT");
-    let end = Instant::now() + wait;
-    while Instant::now() < end {
-        if let Some(s) = p.0.try_wait().unwrap() {
-            return s.code();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
-}
-
-/// The counters of metric family `family` (labelled `what`) serve's metrics show now.
-fn scrape(metrics: SocketAddr, family: &str) -> HashMap<String, u64> {
-    let mut counts = HashMap::new();
-    let Ok(mut s) = TcpStream::connect_timeout(&metrics, Duration::from_secs(2)) else {
-        return counts;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n");
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    let prefix = format!("{family}{{what=\"");
-    for line in text.lines() {
-        let Some(rest) = line.strip_prefix(&prefix) else {
-            continue;
-        };
-        if let Some((what, n)) = rest.split_once("\"} ") {
-            counts.insert(what.to_string(), n.trim().parse().unwrap_or(0));
-        }
-    }
-    counts
-}
-
-/// serve's summary line starting `prefix`, as `name=value` pairs.
-fn summary(stdout: &str, prefix: &str) -> HashMap<String, u64> {
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no `{prefix}` summary in\n{stdout}"));
-    line.split(' ')
-        .filter_map(|kv| kv.split_once('='))
-        .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
-        .collect()
-}
-
-/// A started serve: the process, its stdout, where it listens and its metrics address.
-struct Serve {
-    proc: Proc,
-    stdout: std::process::ChildStdout,
-    listen: String,
-    metrics: SocketAddr,
-}
-
-fn serve(args: &[&str]) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gbswarm"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--cores", "1"])
-        .args(["--metrics", "127.0.0.1:0"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let proc = Proc(child);
-    // serve's stderr, read on a thread so it never blocks: the addresses it prints.
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let (mut listen, mut metrics) = (None, None);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while (listen.is_none() || metrics.is_none()) && Instant::now() < deadline {
-        let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) else {
-            continue;
-        };
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            listen = rest.split(' ').next().map(str::to_string);
-        }
-        if let Some(rest) = line.split("metrics on http://").nth(1) {
-            metrics = rest
-                .split('/')
-                .next()
-                .and_then(|a| a.parse::<SocketAddr>().ok());
-        }
-    }
-    Serve {
-        proc,
-        stdout,
-        listen: listen.expect("serve listens"),
-        metrics: metrics.expect("metrics"),
-    }
-}
 
 /// Starts `gbswarm run` against `listen` with `args`, its JSON report to `json`.
 fn run(listen: &str, json: &std::path::Path, args: &[&str]) -> Proc {
@@ -188,12 +75,11 @@ fn after_refreshes(metrics: SocketAddr, seen: &HashMap<String, u64>) {
 }
 
 /// Stops the run, then serve; serve's stdout and the run's JSON report.
-fn stop(mut run: Proc, mut s: Serve, json: &std::path::Path) -> (String, serde_json::Value) {
+fn stop(mut run: Proc, s: Serve, json: &std::path::Path) -> (String, serde_json::Value) {
     assert_eq!(interrupt(&mut run, Duration::from_secs(10)), Some(130));
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(interrupt(&mut s.proc, Duration::from_secs(10)), Some(0));
-    let mut out = String::new();
-    s.stdout.read_to_string(&mut out).unwrap();
+    let (code, out) = s.stop(Duration::from_secs(10));
+    assert_eq!(code, Some(0));
     let report = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
     (out, report)
 }
@@ -340,7 +226,7 @@ fn run_devices_serve_subscriptions_of_every_kind_over_udp_and_every_notify_adds_
     let _ = std::fs::remove_dir_all(&dir);
     let n = |k: &str| seen.get(k).copied().unwrap_or(0);
     assert!(n("refreshes") >= 3 * DEVICES, "never refreshed: {seen:?}");
-    let s = summary(&out, "gbswarm serve: subscribe ");
+    let s = counts(&out, "gbswarm serve: subscribe ");
     check_subscriptions(&s, &report, 3, &out);
     let sub = &report["subscriptions"];
     // The first Catalog NOTIFY of each subscription is two pages (4 channels, 2 a page), then
@@ -405,7 +291,7 @@ fn over_tcp_2022_positions_are_subscribed_an_alarm_storm_goes_as_messages_and_qu
     let _ = std::fs::remove_dir_all(&dir);
     let n = |k: &str| seen.get(k).copied().unwrap_or(0);
     assert_eq!(n("alarm_messages"), storm, "the storm came: {seen:?}");
-    let s = summary(&out, "gbswarm serve: subscribe ");
+    let s = counts(&out, "gbswarm serve: subscribe ");
     check_subscriptions(&s, &report, 1, &out);
     let sub = &report["subscriptions"];
     // No Alarm subscription: the whole storm went as MESSAGEs, each answered and counted.
@@ -418,7 +304,7 @@ fn over_tcp_2022_positions_are_subscribed_an_alarm_storm_goes_as_messages_and_qu
     assert_eq!(s["retransmits"], 0, "{out}");
     assert_eq!(at(sub, &["retransmissions"]), 0, "{sub}");
 
-    let q = summary(&out, "gbswarm serve: query ");
+    let q = counts(&out, "gbswarm serve: query ");
     assert!(q["answered"] >= 4 && q["items"] > 0, "{out}");
     for zero in [
         "4xx",

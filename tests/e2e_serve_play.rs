@@ -13,73 +13,12 @@
 //! are killed in Drop if the test fails first. Waits are bounded and check behaviour, not
 //! speed.
 
+mod serve_peer;
+
+use serve_peer::{Proc, interrupt, scrape, serve, summary};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A process killed (by its PID) when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Sends SIGINT to `p` and waits up to `wait` for it to end; its exit code.
-fn interrupt(p: &mut Proc, wait: Duration) -> Option<i32> {
-    let ok = Command::new("kill")
-        .args(["-INT", &p.0.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -INT");
-    let end = Instant::now() + wait;
-    while Instant::now() < end {
-        if let Some(s) = p.0.try_wait().unwrap() {
-            return s.code();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
-}
-
-/// The play counters serve's metrics show now (`what` → count).
-fn scrape(metrics: SocketAddr) -> HashMap<String, u64> {
-    let mut counts = HashMap::new();
-    let Ok(mut s) = TcpStream::connect_timeout(&metrics, Duration::from_secs(2)) else {
-        return counts;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n");
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    for line in text.lines() {
-        let Some(rest) = line.strip_prefix("gbswarm_serve_play_events_total{what=\"") else {
-            continue;
-        };
-        if let Some((what, n)) = rest.split_once("\"} ") {
-            counts.insert(what.to_string(), n.trim().parse().unwrap_or(0));
-        }
-    }
-    counts
-}
-
-/// serve's summary line as `name=value` pairs.
-fn summary(stdout: &str) -> HashMap<String, String> {
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("gbswarm serve: play "))
-        .unwrap_or_else(|| panic!("no play summary in\n{stdout}"));
-    line.split(' ')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 /// Plays cameras that register over `signalling` (udp or tcp) with media over `transport`.
 fn play_over(signalling: &str, transport: &str) {
@@ -94,42 +33,16 @@ fn play(signalling: &str, transport: &str, answer_ssrc: &str) {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("run.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gbswarm"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--cores", "1"])
-        .args(["--metrics", "127.0.0.1:0", "--play", "--play-rate", "20"])
-        .args(["--play-hold", "2s", "--play-transport", transport])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut serve = Proc(child);
-    // serve's stderr, read on a thread so it never blocks: the addresses it prints.
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let (mut listen, mut metrics) = (None, None);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while (listen.is_none() || metrics.is_none()) && Instant::now() < deadline {
-        let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) else {
-            continue;
-        };
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            listen = rest.split(' ').next().map(str::to_string);
-        }
-        if let Some(rest) = line.split("metrics on http://").nth(1) {
-            metrics = rest
-                .split('/')
-                .next()
-                .and_then(|a| a.parse::<SocketAddr>().ok());
-        }
-    }
-    let (listen, metrics) = (listen.expect("serve listens"), metrics.expect("metrics"));
+    let serve = serve(&[
+        "--play",
+        "--play-rate",
+        "20",
+        "--play-hold",
+        "2s",
+        "--play-transport",
+        transport,
+    ]);
+    let (listen, metrics) = (serve.listen.clone(), serve.metrics);
 
     let run = Command::new(env!("CARGO_BIN_EXE_gbswarm"))
         .args(["run", "--target", &listen, "-n", "3", "--cores", "1"])
@@ -147,7 +60,7 @@ fn play(signalling: &str, transport: &str, answer_ssrc: &str) {
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut seen = HashMap::new();
     while Instant::now() < deadline {
-        seen = scrape(metrics);
+        seen = scrape(metrics, "gbswarm_serve_play_events_total");
         let n = |k: &str| seen.get(k).copied().unwrap_or(0);
         if n("streams_started") >= 6 && n("byes") >= 3 && n("streams_ended") >= 3 {
             break;
@@ -163,10 +76,9 @@ fn play(signalling: &str, transport: &str, answer_ssrc: &str) {
     // The run first (its cameras BYE their streams and unregister), then serve.
     assert_eq!(interrupt(&mut run, Duration::from_secs(8)), Some(130));
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(interrupt(&mut serve, Duration::from_secs(5)), Some(0));
-    let mut out = String::new();
-    stdout.read_to_string(&mut out).unwrap();
-    let s = summary(&out);
+    let (code, out) = serve.stop(Duration::from_secs(5));
+    assert_eq!(code, Some(0));
+    let s = summary(&out, "gbswarm serve: play ");
     let num = |k: &str| -> u64 {
         s.get(k)
             .unwrap_or_else(|| panic!("{k} not in the summary"))

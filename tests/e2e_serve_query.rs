@@ -7,84 +7,24 @@
 //! (every query taken, none refused or bad). Every port comes from port 0; both processes are
 //! killed by their PIDs in Drop if the test fails first; waits are bounded.
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod serve_peer;
 
-/// A process killed (by its PID) when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Waits up to `wait` for `p` to end; its exit code.
-fn wait_for(p: &mut Proc, wait: Duration) -> Option<i32> {
-    let end = Instant::now() + wait;
-    while Instant::now() < end {
-        if let Some(s) = p.0.try_wait().unwrap() {
-            return s.code();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
-}
-
-/// The `key=value` pairs of serve's `gbswarm serve: query` summary line.
-fn query_summary(stdout: &str) -> HashMap<String, String> {
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("gbswarm serve: query "))
-        .unwrap_or_else(|| panic!("no query summary in\n{stdout}"));
-    line.split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+use serve_peer::{Proc, serve, summary, wait_exit};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 #[test]
 fn serve_queries_run_devices_and_every_answer_adds_up() {
     let dir = std::env::temp_dir().join(format!("gbswarm-e2e-serve-query-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("run.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gbswarm"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--cores", "1"])
-        .args([
-            "--query",
-            "record-info,catalog,device-info",
-            "--query-rate",
-            "20",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut serve = Proc(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut listen = None;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while listen.is_none() && Instant::now() < deadline {
-        let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) else {
-            continue;
-        };
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            listen = rest.split(' ').next().map(str::to_string);
-        }
-    }
-    let listen = listen.expect("serve listens");
+    let serve = serve(&[
+        "--query",
+        "record-info,catalog,device-info",
+        "--query-rate",
+        "20",
+    ]);
+    let listen = serve.listen.clone();
 
     let run = Command::new(env!("CARGO_BIN_EXE_gbswarm"))
         .args(["run", "--target", &listen, "-n", "5", "--cores", "1"])
@@ -98,21 +38,14 @@ fn serve_queries_run_devices_and_every_answer_adds_up() {
         .unwrap();
     let mut run = Proc(run);
     assert_eq!(
-        wait_for(&mut run, Duration::from_secs(60)),
+        wait_exit(&mut run, Duration::from_secs(60)),
         Some(0),
         "the run ends"
     );
     std::thread::sleep(Duration::from_millis(300));
-    let ok = Command::new("kill")
-        .args(["-INT", &serve.0.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -INT");
-    assert_eq!(wait_for(&mut serve, Duration::from_secs(10)), Some(0));
-    let mut out = String::new();
-    stdout.read_to_string(&mut out).unwrap();
-    let s = query_summary(&out);
+    let (code, out) = serve.stop(Duration::from_secs(10));
+    assert_eq!(code, Some(0));
+    let s = summary(&out, "gbswarm serve: query ");
     let num = |k: &str| -> u64 {
         s.get(k)
             .unwrap_or_else(|| panic!("{k} not in the summary: {out}"))
