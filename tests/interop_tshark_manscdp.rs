@@ -126,30 +126,11 @@ fn wireshark_decodes_every_new_manscdp_body_as_xml() {
             !method.is_empty() || !status.is_empty(),
             "frame {frame} is not SIP"
         );
-        let bytes = peers::fields::hex_to_bytes(raw);
-        let head_end = bytes
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .unwrap_or_else(|| panic!("frame {frame}: no end of headers"))
-            + 4;
-        let cl: usize = cl.parse().unwrap_or_else(|_| panic!("frame {frame}: {cl}"));
-        assert_eq!(head_end + cl, bytes.len(), "frame {frame}: Content-Length");
-        if cl == 0 {
+        let Some(b) = peers::fields::datagram_body(frame, raw, cl, xml) else {
             continue;
-        }
-        bodies += 1;
-        assert!(
-            xml.contains("CmdType"),
-            "frame {frame}: body not decoded as XML: {line}"
-        );
-        let body = String::from_utf8_lossy(&bytes[head_end..]).into_owned();
-        let (Some(r), Some(cmd)) = (
-            peers::fields::xml_root(&body),
-            peers::fields::xml_element(&body, "CmdType"),
-        ) else {
-            panic!("frame {frame}: no root or CmdType: {body}");
         };
-        kinds.insert(format!("{r}/{cmd}"));
+        bodies += 1;
+        kinds.insert(format!("{}/{}", b.root, b.cmd));
     }
     assert!(bodies > 100, "{bodies} bodies");
     for want in [

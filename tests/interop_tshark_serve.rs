@@ -101,34 +101,16 @@ fn judge(gb_version: &str) {
             "frame {frame} is not SIP: {line}"
         );
         methods.insert(method.to_string());
-        let bytes = peers::fields::hex_to_bytes(raw);
-        let head_end = bytes
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .unwrap_or_else(|| panic!("frame {frame}: no end of headers"))
-            + 4;
-        let cl: usize = cl.parse().unwrap_or_else(|_| panic!("frame {frame}: {cl}"));
-        assert_eq!(head_end + cl, bytes.len(), "frame {frame}: Content-Length");
-        if cl == 0 {
+        let Some(b) = peers::fields::datagram_body(frame, raw, cl, xml) else {
             continue;
-        }
-        bodies += 1;
-        assert!(
-            xml.contains("CmdType"),
-            "frame {frame}: body not decoded as XML: {line}"
-        );
-        let body = String::from_utf8_lossy(&bytes[head_end..]).into_owned();
-        let (Some(r), Some(cmd)) = (
-            peers::fields::xml_root(&body),
-            peers::fields::xml_element(&body, "CmdType"),
-        ) else {
-            panic!("frame {frame}: no root or CmdType: {body}");
         };
+        bodies += 1;
+        let (body, r, cmd) = (&b.text, b.root.as_str(), b.cmd.as_str());
         kinds.insert(format!("{method}:{r}/{cmd}"));
         if gb_version == "2022" && method == "NOTIFY" && cmd == "MobilePosition" {
             // The list form: the position items under SumNum.
             assert!(
-                peers::fields::xml_element(&body, "SumNum").is_some(),
+                peers::fields::xml_element(body, "SumNum").is_some(),
                 "frame {frame}: {body}"
             );
         }

@@ -24,3 +24,38 @@ pub fn xml_root(xml: &str) -> Option<&str> {
     let end = after[start..].find('>')?;
     Some(&after[start..start + end])
 }
+
+/// A MANSCDP body as tshark showed it in one datagram: its body, root and `CmdType`.
+pub struct Body {
+    pub text: String,
+    pub root: String,
+    pub cmd: String,
+}
+
+/// Checks one captured datagram of frame `frame` (`raw` its hex payload, `cl` the
+/// Content-Length tshark read, `xml` its `xml.tag` field): the headers end, the
+/// Content-Length covers the rest exactly, and a body decodes as XML with a root and a
+/// `CmdType`. The body, or none when the message has none.
+pub fn datagram_body(frame: &str, raw: &str, cl: &str, xml: &str) -> Option<Body> {
+    let bytes = hex_to_bytes(raw);
+    let head_end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("frame {frame}: no end of headers"))
+        + 4;
+    let cl: usize = cl.parse().unwrap_or_else(|_| panic!("frame {frame}: {cl}"));
+    assert_eq!(head_end + cl, bytes.len(), "frame {frame}: Content-Length");
+    if cl == 0 {
+        return None;
+    }
+    assert!(
+        xml.contains("CmdType"),
+        "frame {frame}: body not decoded as XML: {xml}"
+    );
+    let text = String::from_utf8_lossy(&bytes[head_end..]).into_owned();
+    let (Some(root), Some(cmd)) = (xml_root(&text), xml_element(&text, "CmdType")) else {
+        panic!("frame {frame}: no root or CmdType: {text}");
+    };
+    let (root, cmd) = (root.to_string(), cmd.to_string());
+    Some(Body { text, root, cmd })
+}
